@@ -1,0 +1,108 @@
+//! The Kubernetes condition shape shared by every kind's status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An observation of one aspect of an object's state, in the shape `kubectl wait`, Argo CD and Flux understand.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Kind of condition, in CamelCase: `Ready`, `Stalled`, `Reconciling`, `Degraded`, `Healthy`.
+    #[schemars(length(min = 1, max = 316))]
+    pub r#type: String,
+    /// Whether the condition holds: `True`, `False` or `Unknown`.
+    pub status: ConditionStatus,
+    /// One CamelCase word saying why the condition is in its status, for machines: `CredentialsNotFound`.
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
+    pub reason: String,
+    /// Human-readable details of the transition; may be empty.
+    #[schemars(length(max = 32768))]
+    pub message: String,
+    /// When the condition last changed status.
+    pub last_transition_time: Time,
+    /// The `metadata.generation` the condition was computed from; older than the object's generation means stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub observed_generation: Option<i64>,
+}
+
+/// Whether a condition holds.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
+}
+
+impl Condition {
+    /// A condition that takes effect now.
+    pub fn new(
+        r#type: &str,
+        status: ConditionStatus,
+        reason: &str,
+        message: impl Into<String>,
+        observed_generation: Option<i64>,
+        now: Time,
+    ) -> Self {
+        Condition {
+            r#type: r#type.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message: message.into(),
+            last_transition_time: now,
+            observed_generation,
+        }
+    }
+}
+
+/// Puts `next` into `conditions`, replacing the condition of the same type. The transition time is kept when the
+/// status did not change, so that it says when the status changed and not when we last looked.
+pub fn set_condition(conditions: &mut Vec<Condition>, mut next: Condition) {
+    match conditions.iter_mut().find(|c| c.r#type == next.r#type) {
+        Some(existing) => {
+            if existing.status == next.status {
+                next.last_transition_time = existing.last_transition_time.clone();
+            }
+            *existing = next;
+        }
+        None => conditions.push(next),
+    }
+}
+
+/// The condition of the given type, if present.
+pub fn find_condition<'a>(conditions: &'a [Condition], r#type: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.r#type == r#type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn keeps_transition_time_while_status_holds() {
+        let mut conditions = vec![];
+        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "a", Some(1), at(10)));
+        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "b", Some(2), at(20)));
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].last_transition_time, at(10));
+        assert_eq!(conditions[0].message, "b");
+        assert_eq!(conditions[0].observed_generation, Some(2));
+    }
+
+    #[test]
+    fn moves_transition_time_when_status_changes() {
+        let mut conditions = vec![];
+        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "", None, at(10)));
+        set_condition(&mut conditions, Condition::new("Stalled", ConditionStatus::True, "Bad", "", None, at(15)));
+        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::True, "Done", "", None, at(20)));
+        assert_eq!(conditions.len(), 2);
+        let ready = find_condition(&conditions, "Ready").unwrap();
+        assert_eq!(ready.last_transition_time, at(20));
+        assert_eq!(ready.reason, "Done");
+    }
+}

@@ -1,0 +1,323 @@
+//! `HealingPolicy`: thresholds past which the operator repairs repositories, and the audit trail of what it did.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
+use super::duration::HumanDuration;
+use super::reference::{LocalObjectReference, RepositorySelector};
+
+/// Desired state of a HealingPolicy: which repositories it watches, when it acts, and what it may do.
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "orchestrator.infinityxone.io",
+    version = "v1alpha1",
+    kind = "HealingPolicy",
+    plural = "healingpolicies",
+    shortname = "hp",
+    category = "infinity",
+    namespaced,
+    status = "HealingPolicyStatus",
+    doc = "Self-healing for the selected repositories: re-runs, deduplicated issues, dependency-update, config-repair and rollback pull requests, within bounds and audited.",
+    printcolumn = r#"{"name":"Organization","type":"string","jsonPath":".spec.organizationRef.name"}"#,
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
+    printcolumn = r#"{"name":"Repositories","type":"integer","jsonPath":".status.matchedRepositories"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Last Evaluated","type":"date","jsonPath":".status.lastEvaluated"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct HealingPolicySpec {
+    /// The Organization whose repositories this policy heals, in the same namespace.
+    pub organization_ref: LocalObjectReference,
+
+    /// Which of the organization's Repository objects the policy applies to; all of them when empty.
+    #[serde(default)]
+    pub selector: RepositorySelector,
+
+    /// When a repository counts as unhealthy.
+    #[serde(default)]
+    pub thresholds: HealingThresholds,
+
+    /// What the policy may do about an unhealthy repository, each with its bounds.
+    #[serde(default)]
+    pub actions: HealingActions,
+
+    /// Least time between two actions of the same kind on the same repository.
+    #[serde(default = "default_cooldown")]
+    pub cooldown: HumanDuration,
+
+    /// Most actions (of all kinds) per repository per hour; further decisions wait.
+    #[serde(default = "default_max_actions_per_hour")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_actions_per_repository_per_hour: i32,
+
+    /// `Enforce` acts on GitHub. `DryRun` (the default) decides the same and records the decisions in status and
+    /// Events, sending nothing to GitHub.
+    #[serde(default)]
+    pub mode: HealingMode,
+
+    /// While true, the policy neither evaluates nor acts.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+fn default_cooldown() -> HumanDuration {
+    HumanDuration::from("30m")
+}
+fn default_max_actions_per_hour() -> i32 {
+    5
+}
+
+/// Whether decisions are carried out.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum HealingMode {
+    Enforce,
+    #[default]
+    DryRun,
+}
+
+/// When a repository counts as unhealthy. Either threshold suffices.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealingThresholds {
+    /// Failed default-branch runs in a row.
+    #[serde(default = "default_consecutive_failures")]
+    #[schemars(range(min = 1, max = 100))]
+    pub consecutive_failures: i32,
+    /// Lowest acceptable success rate, in percent, over the last `windowRuns` runs; unset disables this threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub min_success_rate_percent: Option<i32>,
+    /// How many recent default-branch runs the success rate is computed over.
+    #[serde(default = "default_window_runs")]
+    #[schemars(range(min = 1, max = 100))]
+    pub window_runs: i32,
+}
+
+impl Default for HealingThresholds {
+    fn default() -> Self {
+        HealingThresholds {
+            consecutive_failures: default_consecutive_failures(),
+            min_success_rate_percent: None,
+            window_runs: default_window_runs(),
+        }
+    }
+}
+
+fn default_consecutive_failures() -> i32 {
+    3
+}
+fn default_window_runs() -> i32 {
+    20
+}
+
+/// The actions a policy may take. Each is off unless enabled, except `issue`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealingActions {
+    /// Re-run the failed jobs of the latest failed run.
+    #[serde(default)]
+    pub rerun: RerunAction,
+    /// Open one issue per repository and problem, comment when it gets worse, close it when healthy again.
+    #[serde(default)]
+    pub issue: IssueAction,
+    /// Open a pull request raising a dependency with a Dependabot alert to its first patched version.
+    #[serde(default)]
+    pub dependency_update: DependencyUpdateAction,
+    /// Restore a missing or broken orchestrator workflow by pull request.
+    #[serde(default)]
+    pub config_repair: ConfigRepairAction,
+    /// Open a pull request reverting the commit that turned the default branch red.
+    #[serde(default)]
+    pub rollback: RollbackAction,
+}
+
+/// Bounds of the rerun action.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RerunAction {
+    /// Whether failed jobs are re-run.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Most re-runs of the same commit.
+    #[serde(default = "default_max_reruns")]
+    #[schemars(range(min = 1, max = 10))]
+    pub max_attempts_per_sha: i32,
+    /// Wait before the first re-run; doubled for each further one.
+    #[serde(default = "default_rerun_backoff")]
+    pub backoff: HumanDuration,
+}
+
+impl Default for RerunAction {
+    fn default() -> Self {
+        RerunAction { enabled: false, max_attempts_per_sha: default_max_reruns(), backoff: default_rerun_backoff() }
+    }
+}
+
+fn default_max_reruns() -> i32 {
+    2
+}
+fn default_rerun_backoff() -> HumanDuration {
+    HumanDuration::from("1m")
+}
+
+/// Bounds of the issue action.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueAction {
+    /// Whether issues are opened. On by default: an issue is the least intrusive repair.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Labels put on the issues the policy opens.
+    #[serde(default = "default_issue_labels")]
+    pub labels: Vec<String>,
+}
+
+impl Default for IssueAction {
+    fn default() -> Self {
+        IssueAction { enabled: true, labels: default_issue_labels() }
+    }
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+fn default_issue_labels() -> Vec<String> {
+    vec!["infinity-orchestrator".to_owned()]
+}
+
+/// Bounds of the dependency-update action.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyUpdateAction {
+    /// Whether dependency-update pull requests are opened.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Lowest alert severity acted on: `low`, `medium`, `high` or `critical`.
+    #[serde(default)]
+    pub min_severity: AlertSeverity,
+    /// Most dependency-update pull requests the policy keeps open per repository.
+    #[serde(default = "default_max_open_pull_requests")]
+    #[schemars(range(min = 1, max = 20))]
+    pub max_open_pull_requests: i32,
+}
+
+impl Default for DependencyUpdateAction {
+    fn default() -> Self {
+        DependencyUpdateAction {
+            enabled: false,
+            min_severity: AlertSeverity::default(),
+            max_open_pull_requests: default_max_open_pull_requests(),
+        }
+    }
+}
+
+fn default_max_open_pull_requests() -> i32 {
+    3
+}
+
+/// Severity of a security alert.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSeverity {
+    Low,
+    Medium,
+    #[default]
+    High,
+    Critical,
+}
+
+/// Bounds of the config-repair action.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigRepairAction {
+    /// Whether a missing or broken orchestrator workflow is restored by pull request.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// Bounds of the rollback action.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackAction {
+    /// Whether revert pull requests are opened.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Failed runs in a row, since the commit that turned the branch red, before a revert is proposed.
+    #[serde(default = "default_rollback_after")]
+    #[schemars(range(min = 1, max = 100))]
+    pub after_consecutive_failures: i32,
+}
+
+impl Default for RollbackAction {
+    fn default() -> Self {
+        RollbackAction { enabled: false, after_consecutive_failures: default_rollback_after() }
+    }
+}
+
+fn default_rollback_after() -> i32 {
+    5
+}
+
+/// Observed state of a HealingPolicy.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealingPolicyStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (the policy is evaluated), `Stalled` (the spec needs a change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Repositories the selector matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_repositories: Option<i32>,
+    /// When the policy was last evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_evaluated: Option<Time>,
+    /// The most recent actions, newest first, at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub actions: Vec<AuditedAction>,
+    /// Issues the policy opened that are still open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_issues: Vec<OpenIssue>,
+}
+
+/// One healing decision, carried out or (in `DryRun`) only recorded.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditedAction {
+    /// When it was decided.
+    pub time: Time,
+    /// GitHub name of the repository.
+    pub repository: String,
+    /// `Rerun`, `OpenIssue`, `CommentIssue`, `CloseIssue`, `DependencyUpdate`, `ConfigRepair` or `Rollback`.
+    pub action: String,
+    /// Why the policy acted.
+    pub reason: String,
+    /// `Enforced` when sent to GitHub, `DryRun` when only recorded, `Failed` when GitHub refused it.
+    pub outcome: String,
+    /// The run, issue or pull request the action produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// An issue the policy opened and keeps.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenIssue {
+    /// GitHub name of the repository.
+    pub repository: String,
+    /// The problem the issue is about, such as `ConsecutiveFailures`.
+    pub problem: String,
+    /// The issue number.
+    pub number: i64,
+    /// The issue's page on GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}

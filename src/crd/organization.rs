@@ -1,0 +1,222 @@
+//! `Organization`: a GitHub organization whose repositories the operator discovers and keeps as Repository objects.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
+use super::duration::HumanDuration;
+use super::reference::LocalObjectReference;
+
+/// Desired state of an Organization: which GitHub organization to manage, how to reach it, and which of its
+/// repositories to discover.
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "orchestrator.infinityxone.io",
+    version = "v1alpha1",
+    kind = "Organization",
+    plural = "organizations",
+    shortname = "org",
+    shortname = "orgs",
+    category = "infinity",
+    namespaced,
+    status = "OrganizationStatus",
+    doc = "A GitHub organization managed by Infinity Orchestrator: its repositories are discovered, described and kept as Repository objects.",
+    printcolumn = r#"{"name":"Login","type":"string","jsonPath":".spec.login"}"#,
+    printcolumn = r#"{"name":"Repositories","type":"integer","jsonPath":".status.repositoryCount"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Last Sync","type":"date","jsonPath":".status.lastSyncTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSpec {
+    /// Login of the GitHub organization, as in https://github.com/LOGIN: 1 to 39 letters, digits or single hyphens,
+    /// not starting or ending with a hyphen.
+    #[schemars(length(min = 1, max = 39), regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9]|-[A-Za-z0-9])*$"))]
+    pub login: String,
+
+    /// How the operator authenticates to GitHub.
+    pub credentials: GitHubCredentials,
+
+    /// Base URL of the GitHub REST API. The default is GitHub.com; for GitHub Enterprise Server use
+    /// `https://HOST/api/v3`.
+    #[serde(default = "default_api_url")]
+    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s/]+(/\S*)?$"))]
+    pub api_url: String,
+
+    /// Which repositories of the organization to discover, and how often to look again.
+    #[serde(default)]
+    pub discovery: DiscoverySpec,
+
+    /// Onboarding of repositories that lack a workflow the operator can dispatch.
+    #[serde(default)]
+    pub onboarding: OnboardingSpec,
+
+    /// What happens to a Repository object whose GitHub repository is gone or no longer matches the filters:
+    /// `Delete` removes the object, `Retain` keeps it and marks it with a `Ready=False, reason=GoneFromGitHub`
+    /// condition.
+    #[serde(default)]
+    pub prune: PrunePolicy,
+
+    /// Stops discovery and every write to GitHub on behalf of this organization while true. Existing objects are
+    /// left as they are.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+fn default_api_url() -> String {
+    "https://api.github.com".to_owned()
+}
+
+/// Where the operator finds its GitHub credentials.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubCredentials {
+    /// Kind of credential. `App` (recommended): the Secret holds `appId`, `installationId` and `privateKey` (PEM) of
+    /// a GitHub App installed on the organization. `Token`: the Secret holds a `token` (a fine-grained personal access
+    /// token). Either may add `webhookSecret`, the secret GitHub signs webhook deliveries with.
+    pub r#type: CredentialType,
+    /// The Secret, in the Organization's namespace, that holds the credential.
+    pub secret_ref: LocalObjectReference,
+}
+
+/// Kind of GitHub credential.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum CredentialType {
+    App,
+    Token,
+}
+
+/// Which repositories to discover, and how often.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverySpec {
+    /// How often the whole organization is listed again. Webhooks wake discovery sooner; an unchanged organization
+    /// costs no rate-limit points thanks to conditional requests.
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    /// Glob patterns (`*`, `?`) of repository names to include; empty includes every repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub include: Vec<String>,
+    /// Glob patterns of repository names to leave out; exclusion wins over inclusion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub exclude: Vec<String>,
+    /// When set, only repositories carrying at least one of these GitHub topics are included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub topics: Vec<String>,
+    /// Include archived repositories (read-only on GitHub: never built or healed).
+    #[serde(default)]
+    pub include_archived: bool,
+    /// Include repositories that are forks.
+    #[serde(default)]
+    pub include_forks: bool,
+    /// Which repositories by visibility: `All`, `Public`, `Private` or `Internal`.
+    #[serde(default)]
+    pub visibility: Visibility,
+}
+
+impl Default for DiscoverySpec {
+    fn default() -> Self {
+        DiscoverySpec {
+            interval: default_interval(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            topics: Vec::new(),
+            include_archived: false,
+            include_forks: false,
+            visibility: Visibility::default(),
+        }
+    }
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration::from("6h")
+}
+
+/// Repository visibility filter.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum Visibility {
+    #[default]
+    All,
+    Public,
+    Private,
+    Internal,
+}
+
+/// Onboarding of repositories without a dispatchable workflow.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingSpec {
+    /// Open one pull request per repository that has no workflow accepting `workflow_dispatch`, adding the
+    /// orchestrator's build workflow. Off by default: the operator writes nothing to repositories unless asked.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Path of the workflow file the onboarding pull request adds.
+    #[serde(default = "default_workflow_path")]
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^\.github/workflows/[A-Za-z0-9._-]+\.ya?ml$"))]
+    pub workflow_path: String,
+}
+
+impl Default for OnboardingSpec {
+    fn default() -> Self {
+        OnboardingSpec { enabled: false, workflow_path: default_workflow_path() }
+    }
+}
+
+fn default_workflow_path() -> String {
+    ".github/workflows/infinity-orchestrator.yml".to_owned()
+}
+
+/// What happens to Repository objects whose GitHub repository went away.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum PrunePolicy {
+    #[default]
+    Delete,
+    Retain,
+}
+
+/// Observed state of an Organization.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Stalled` (the spec or its Secret needs a change), `Reconciling` and `Degraded` (discovery finished with
+    /// warnings, such as a dependency cycle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Number of repositories discovered that pass the filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_count: Option<i32>,
+    /// When discovery last completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// The GitHub primary rate-limit budget of this organization's credential, as last reported by GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitStatus>,
+    /// Cycles found in the cross-repository dependency graph, each as the repository names along the cycle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependency_cycles: Vec<Vec<String>>,
+    /// Name of the ConfigMap holding the repository manifest (`repositories.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_config_map: Option<String>,
+}
+
+/// A snapshot of GitHub's primary rate limit for one credential.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitStatus {
+    /// Requests allowed per hour.
+    pub limit: i64,
+    /// Requests left in the current hour.
+    pub remaining: i64,
+    /// When the budget is refilled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_time: Option<Time>,
+}

@@ -1,0 +1,269 @@
+//! `Repository`: one GitHub repository of an Organization, with what was detected about it and how it is doing.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
+use super::reference::{GitHubRepositoryName, LocalObjectReference};
+
+/// Desired state of a Repository. The operator creates one per discovered GitHub repository; users may also write
+/// one by hand (it is adopted, not duplicated) to override what detection found.
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "orchestrator.infinityxone.io",
+    version = "v1alpha1",
+    kind = "Repository",
+    plural = "repositories",
+    shortname = "repo",
+    shortname = "repos",
+    category = "infinity",
+    namespaced,
+    status = "RepositoryStatus",
+    doc = "A GitHub repository of an Organization: detected language, build and test commands, dependencies, health and security posture.",
+    printcolumn = r#"{"name":"GitHub","type":"string","jsonPath":".spec.name"}"#,
+    printcolumn = r#"{"name":"Language","type":"string","jsonPath":".status.language"}"#,
+    printcolumn = r#"{"name":"Build","type":"string","priority":1,"jsonPath":".status.buildCommand"}"#,
+    printcolumn = r#"{"name":"Health","type":"integer","description":"Health score, 0 to 100","jsonPath":".status.health.score"}"#,
+    printcolumn = r#"{"name":"Healthy","type":"string","jsonPath":".status.conditions[?(@.type==\"Healthy\")].status"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositorySpec {
+    /// The Organization this repository belongs to, in the same namespace.
+    pub organization_ref: LocalObjectReference,
+
+    /// Name of the repository on GitHub, without the organization: `api-gateway` for `my-org/api-gateway`.
+    pub name: GitHubRepositoryName,
+
+    /// How to build the repository. Every field set here wins over what the operator detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildOverrides>,
+
+    /// How to test the repository. Every field set here wins over what the operator detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestOverrides>,
+
+    /// GitHub names of repositories of the same organization that this one depends on, added to the edges found in
+    /// its manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<GitHubRepositoryName>,
+
+    /// Stops builds, health polling and healing of this repository while true.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// Build settings that override detection.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildOverrides {
+    /// The workflow BuildPlans dispatch: a file name under `.github/workflows/` (such as `build.yml`) or a numeric
+    /// workflow id. It must accept `workflow_dispatch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^([0-9]+|[A-Za-z0-9._-]+\.ya?ml)$"))]
+    pub workflow: Option<String>,
+    /// Git ref to build (a branch or tag); the default branch when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub r#ref: Option<String>,
+    /// Extra `workflow_dispatch` inputs. GitHub accepts at most 10 inputs per dispatch, one of which the operator
+    /// uses for its correlation id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(length(max = 9))]
+    pub inputs: BTreeMap<String, String>,
+    /// The build command passed to the workflow and shown in the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub command: Option<String>,
+}
+
+/// Test settings that override detection.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TestOverrides {
+    /// The test command passed to the workflow and shown in the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub command: Option<String>,
+}
+
+/// Observed state of a Repository.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (discovered and described), `Healthy` (recent runs pass), `DetectionWarning` (a manifest could not
+    /// be read), `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// `owner/name` on GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    /// The repository's page on GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
+    /// Main language, lower case, as the manifest names it: `rust`, `javascript`, `go`, `python`, `java`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Build systems found at the head of the default branch, such as `cargo`, `npm`, `gradle`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_systems: Vec<String>,
+    /// The build command in effect: the spec's override, else the detected one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_command: Option<String>,
+    /// The test command in effect: the spec's override, else the detected one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<String>,
+    /// The workflow BuildPlans dispatch, when the repository has one that accepts `workflow_dispatch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_workflow: Option<String>,
+    /// GitHub topics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    /// Whether the repository is archived on GitHub.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+    /// The default branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    /// Commit at the head of the default branch when last observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// Repositories of the organization this one depends on, each with the evidence found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["repository"]))]
+    pub dependencies: Vec<RepositoryDependency>,
+    /// Build and test health from recent default-branch runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    /// Open security alerts by kind and severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecurityStatus>,
+    /// When the operator last read this repository from GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+}
+
+/// An edge of the dependency graph: this repository depends on `repository`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryDependency {
+    /// GitHub name of the repository depended on.
+    pub repository: String,
+    /// Where the dependency was found. Empty for edges declared in `spec.dependsOn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<DependencyEvidence>,
+}
+
+/// One place a dependency was found.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyEvidence {
+    /// Path of the manifest, such as `Cargo.toml` or `web/package.json`.
+    pub file: String,
+    /// The dependency as the manifest names it: a crate, package, module path or `group:artifact`.
+    pub dependency: String,
+}
+
+/// Health computed from a window of recent default-branch runs.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthStatus {
+    /// Overall health, 0 (failing) to 100 (healthy).
+    #[schemars(range(min = 0, max = 100))]
+    pub score: i32,
+    /// Runs in the window.
+    pub window_runs: i32,
+    /// Share of successful runs in the window, in percent.
+    #[schemars(range(min = 0, max = 100))]
+    pub success_rate_percent: i32,
+    /// Failed runs since the last success.
+    pub consecutive_failures: i32,
+    /// Median run duration in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_duration_seconds: Option<i64>,
+    /// 90th-percentile run duration in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_duration_seconds: Option<i64>,
+    /// How the median duration of the newer half of the window compares to the older half: `Faster`, `Stable`,
+    /// `Slower`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_trend: Option<String>,
+    /// Whether some commit failed and then passed without a change (a flaky build or test).
+    #[serde(default)]
+    pub flaky: bool,
+    /// The most recent completed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunReference>,
+    /// When a run last succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_time: Option<Time>,
+    /// When a run last failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_time: Option<Time>,
+}
+
+/// A GitHub Actions run.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReference {
+    /// The run's id.
+    pub id: i64,
+    /// The run's page on GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The commit the run built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// How the run ended: `success`, `failure`, `cancelled`, `timed_out`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    /// When the run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+}
+
+/// Security posture from GitHub's code scanning, Dependabot and secret scanning.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityStatus {
+    /// Open code-scanning alerts by severity.
+    #[serde(default)]
+    pub code_scanning: AlertCounts,
+    /// Open Dependabot alerts by severity.
+    #[serde(default)]
+    pub dependabot: AlertCounts,
+    /// Open secret-scanning alerts.
+    #[serde(default)]
+    pub secret_scanning: i32,
+    /// Security features GitHub reports as disabled for this repository: `codeScanning`, `dependabot`,
+    /// `secretScanning`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_features: Vec<String>,
+}
+
+/// Alert counts by severity.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertCounts {
+    /// Critical-severity alerts.
+    #[serde(default)]
+    pub critical: i32,
+    /// High-severity alerts.
+    #[serde(default)]
+    pub high: i32,
+    /// Medium-severity alerts.
+    #[serde(default)]
+    pub medium: i32,
+    /// Low-severity alerts, and code-scanning warnings and notes.
+    #[serde(default)]
+    pub low: i32,
+}
