@@ -38,6 +38,7 @@ install_packages() {
   command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || missing+=(etcd-server)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
+  command -v flock >/dev/null || missing+=(util-linux)
   [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || missing+=(golang-github-modern-go-reflect2-dev)
   command -v dpkg-source >/dev/null || missing+=(dpkg-dev)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -92,6 +93,8 @@ write_pki() {
 }
 
 write_kubeconfig() {
+  # The server made itself a CA and a serving certificate; the CA is the second certificate in apiserver.crt.
+  awk '/BEGIN CERTIFICATE/{n++} n==2' "$STATE/certs/apiserver.crt" >"$STATE/ca.crt"
   cat >"$STATE/kubeconfig" <<KCFG
 apiVersion: v1
 kind: Config
@@ -99,7 +102,7 @@ clusters:
 - name: local
   cluster:
     server: https://127.0.0.1:$API_PORT
-    insecure-skip-tls-verify: true
+    certificate-authority: $STATE/ca.crt
 users:
 - name: admin
   user:
@@ -118,12 +121,14 @@ api_ready() {
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 up() {
+  # Test processes call `up` in parallel; one starts the servers, the others wait and reuse them.
+  exec 9>"$STATE.lock"
+  flock 9
   if api_ready; then write_kubeconfig; log "already up on 127.0.0.1:$API_PORT"; return 0; fi
   build_binaries
   install_packages
   mkdir -p "$STATE"
   write_pki
-  write_kubeconfig
   local etcd_bin; etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
   if ! alive "$STATE/etcd.pid"; then
     log "starting etcd on 127.0.0.1:$ETCD_PORT"
@@ -154,7 +159,7 @@ up() {
   fi
   local i
   for i in $(seq 1 120); do
-    if api_ready; then log "ready (KUBECONFIG=$STATE/kubeconfig)"; return 0; fi
+    if api_ready; then write_kubeconfig; log "ready (KUBECONFIG=$STATE/kubeconfig)"; return 0; fi
     if ! alive "$STATE/apiserver.pid"; then tail -n 30 "$STATE/apiserver.log" >&2; log "kube-apiserver exited"; return 1; fi
     sleep 0.5
   done

@@ -1,0 +1,35 @@
+//! What every reconcile shares: the Kubernetes client, the clock, and where Events go.
+
+use std::sync::Arc;
+
+use kube::runtime::events::{Recorder, Reporter};
+use kube::Client;
+
+use crate::clock::{Clock, SystemClock};
+
+/// The name under which the operator writes: its server-side-apply field manager and its Event reporter.
+pub const FIELD_MANAGER: &str = "infinity-orchestrator";
+
+/// Shared state of the controllers.
+#[derive(Clone)]
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// The clock decisions read.
+    pub clock: Arc<dyn Clock>,
+    /// Publishes Events about our objects.
+    pub recorder: Recorder,
+}
+
+impl Context {
+    /// A context on the system clock, reporting Events as `instance` (the pod name, or the host name locally).
+    pub fn new(client: Client, instance: Option<String>) -> Self {
+        Self::with_clock(client, instance, Arc::new(SystemClock))
+    }
+
+    /// A context on a given clock.
+    pub fn with_clock(client: Client, instance: Option<String>, clock: Arc<dyn Clock>) -> Self {
+        let reporter = Reporter { controller: FIELD_MANAGER.to_owned(), instance };
+        Context { recorder: Recorder::new(client.clone(), reporter), client, clock }
+    }
+}

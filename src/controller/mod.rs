@@ -1,0 +1,99 @@
+//! The controllers: one per kind, each observing what it needs, asking `plan` what to do, and applying it.
+
+pub mod context;
+pub mod error;
+pub mod organization;
+pub mod organization_ref;
+pub mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+
+pub use context::Context;
+pub use error::Error;
+
+use crate::crd::{BuildPlan, HealingPolicy, Organization, Repository};
+use organization_ref::OrganizationScoped;
+
+/// Where the controllers look for objects.
+#[derive(Clone, Debug, Default)]
+pub enum Scope {
+    /// Every namespace (needs cluster-wide read access to our kinds).
+    #[default]
+    AllNamespaces,
+    /// One namespace.
+    Namespace(String),
+}
+
+impl Scope {
+    fn api<K>(&self, client: Client) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        match self {
+            Scope::AllNamespaces => Api::all(client),
+            Scope::Namespace(namespace) => Api::namespaced(client, namespace),
+        }
+    }
+}
+
+/// Runs every controller until `shutdown` completes, then lets reconciles in flight finish.
+pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let shutdown = futures::future::FutureExt::shared(shutdown);
+    let organizations = Controller::new(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(organization::reconcile, error_policy, ctx.clone())
+        .for_each(log_outcome);
+    tokio::join!(
+        organizations,
+        run_organization_scoped::<Repository>(ctx.clone(), &scope, shutdown.clone()),
+        run_organization_scoped::<BuildPlan>(ctx.clone(), &scope, shutdown.clone()),
+        run_organization_scoped::<HealingPolicy>(ctx.clone(), &scope, shutdown),
+    );
+}
+
+/// A controller for a kind that belongs to an Organization; an Organization appearing or changing wakes the objects
+/// that refer to it.
+async fn run_organization_scoped<K>(
+    ctx: Arc<Context>,
+    scope: &Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) where
+    K: OrganizationScoped + 'static,
+{
+    let controller = Controller::new(scope.api::<K>(ctx.client.clone()), watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
+            let namespace = org.namespace();
+            let name = org.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|object| object.namespace() == namespace && object.organization_name() == name)
+                .map(|object| ObjectRef::from_obj(object.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(organization_ref::reconcile::<K>, error_policy, ctx)
+        .for_each(log_outcome)
+        .await;
+}
+
+fn error_policy<K>(_object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+    Action::requeue(error.retry_after())
+}
+
+async fn log_outcome<T: std::fmt::Debug, E: std::error::Error>(outcome: Result<T, E>) {
+    match outcome {
+        Ok(object) => tracing::debug!(?object, "reconciled"),
+        Err(error) => tracing::warn!(%error, "reconcile failed"),
+    }
+}

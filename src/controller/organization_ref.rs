@@ -1,0 +1,76 @@
+//! The reconcile shared by the kinds that belong to an Organization (Repository, BuildPlan, HealingPolicy): the
+//! referenced Organization must exist. Each kind's own work builds on this.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::Resource;
+use serde::de::DeserializeOwned;
+
+use super::context::Context;
+use super::error::Error;
+use super::status::{apply_conditions, namespace_of};
+use crate::crd::{BuildPlan, Condition, HealingPolicy, Organization, Repository};
+use crate::plan::prerequisites;
+use crate::plan::readiness::{self, Accepted};
+
+/// A kind that names its Organization in `spec.organizationRef`.
+pub trait OrganizationScoped:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug + Send + Sync
+{
+    /// What `Ready` says once the Organization exists.
+    const ACCEPTED: Accepted<'static>;
+    /// Name of the Organization.
+    fn organization_name(&self) -> &str;
+    /// Whether the object is suspended.
+    fn suspended(&self) -> bool;
+    /// The conditions it carries now.
+    fn conditions(&self) -> &[Condition];
+    /// The generation its status describes.
+    fn observed_generation(&self) -> Option<i64>;
+}
+
+/// One reconcile: observe the Organization, decide the conditions, write them.
+pub async fn reconcile<K: OrganizationScoped>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if object.suspended() {
+        return Ok(Action::await_change());
+    }
+    let namespace = namespace_of(object.as_ref())?;
+    let organizations: Api<Organization> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = object.organization_name();
+    let found = organizations.get_opt(name).await?.is_some();
+    let outcome = prerequisites::organization_ref(name, found);
+    let current = object.conditions();
+    let next = readiness::conditions(current, &outcome, K::ACCEPTED, object.meta().generation, &ctx.clock.now_time());
+    apply_conditions(&ctx, object.as_ref(), current, object.observed_generation(), &next).await?;
+    // Organizations are watched: their arrival wakes this object, so the timer is only a safety net.
+    Ok(Action::requeue(Duration::from_secs(if outcome.is_ok() { 600 } else { 120 })))
+}
+
+macro_rules! organization_scoped {
+    ($kind:ty, $reason:literal, $message:literal) => {
+        impl OrganizationScoped for $kind {
+            const ACCEPTED: Accepted<'static> = Accepted { reason: $reason, message: $message };
+            fn organization_name(&self) -> &str {
+                &self.spec.organization_ref.name
+            }
+            fn suspended(&self) -> bool {
+                self.spec.suspend
+            }
+            fn conditions(&self) -> &[Condition] {
+                self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.status.as_ref().and_then(|s| s.observed_generation)
+            }
+        }
+    };
+}
+
+organization_scoped!(Repository, "OrganizationFound", "The Organization this repository belongs to exists");
+organization_scoped!(BuildPlan, "OrganizationFound", "The Organization whose repositories this plan builds exists");
+organization_scoped!(HealingPolicy, "OrganizationFound", "The Organization whose repositories this policy heals exists");

@@ -1,0 +1,98 @@
+//! Writing status: server-side apply under the operator's one field manager, skipped when nothing changed, with an
+//! Event whenever the `Ready` condition moves.
+
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::context::{Context, FIELD_MANAGER};
+use super::error::Error;
+use crate::crd::condition::{find_condition, Condition, ConditionStatus};
+use crate::plan::readiness::READY;
+
+/// The namespace of one of our (namespaced) objects.
+pub fn namespace_of<K: Resource<DynamicType = ()>>(object: &K) -> Result<String, Error> {
+    object.meta().namespace.clone().ok_or_else(|| Error::MissingNamespace {
+        kind: K::kind(&()).into_owned(),
+        name: object.name_any(),
+    })
+}
+
+/// Applies `conditions` and `observedGeneration` to the object's status, unless they are what it already says.
+/// Other status fields are left to whoever owns them.
+pub async fn apply_conditions<K>(
+    ctx: &Context,
+    object: &K,
+    current: &[Condition],
+    observed_generation: Option<i64>,
+    conditions: &[Condition],
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+{
+    let generation = object.meta().generation;
+    if current == conditions && observed_generation == generation {
+        return Ok(());
+    }
+    let namespace = namespace_of(object)?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": { "observedGeneration": generation, "conditions": conditions },
+    });
+    api.patch_status(&object.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    announce_ready_transition(ctx, object, current, conditions).await;
+    Ok(())
+}
+
+/// Publishes an Event when the `Ready` condition changes status or reason. A failure to publish is logged, not
+/// returned: an Event is a courtesy, and the status already says the same.
+async fn announce_ready_transition<K>(ctx: &Context, object: &K, before: &[Condition], after: &[Condition])
+where
+    K: Resource<DynamicType = ()>,
+{
+    let Some(ready) = find_condition(after, READY) else { return };
+    let unchanged = find_condition(before, READY).is_some_and(|b| b.status == ready.status && b.reason == ready.reason);
+    if unchanged {
+        return;
+    }
+    let event = Event {
+        type_: if ready.status == ConditionStatus::False { EventType::Warning } else { EventType::Normal },
+        reason: ready.reason.clone(),
+        note: Some(truncate(&ready.message, 1024)),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::warn!(%error, "could not publish an Event");
+    }
+}
+
+fn truncate(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncates_on_a_character_boundary() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+    }
+}
