@@ -1,6 +1,7 @@
 //! What every reconcile shares: the Kubernetes client, the clock, and where Events go.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
@@ -19,6 +20,22 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Publishes Events about our objects.
     pub recorder: Recorder,
+    /// How often things that cannot be watched are looked at again.
+    pub recheck: RecheckIntervals,
+}
+
+/// Intervals for looking again at what the operator does not watch.
+#[derive(Clone, Copy, Debug)]
+pub struct RecheckIntervals {
+    /// A credentials Secret that is missing or incomplete. Secrets are not watched, because the operator may read
+    /// only the Secrets it is pointed at; one GET per interval per Organization is cheap.
+    pub credentials: Duration,
+}
+
+impl Default for RecheckIntervals {
+    fn default() -> Self {
+        RecheckIntervals { credentials: Duration::from_secs(15) }
+    }
 }
 
 impl Context {
@@ -30,6 +47,6 @@ impl Context {
     /// A context on a given clock.
     pub fn with_clock(client: Client, instance: Option<String>, clock: Arc<dyn Clock>) -> Self {
         let reporter = Reporter { controller: FIELD_MANAGER.to_owned(), instance };
-        Context { recorder: Recorder::new(client.clone(), reporter), client, clock }
+        Context { recorder: Recorder::new(client.clone(), reporter), client, clock, recheck: RecheckIntervals::default() }
     }
 }

@@ -16,7 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 
-pub use context::Context;
+pub use context::{Context, RecheckIntervals};
 pub use error::Error;
 
 use crate::crd::{BuildPlan, HealingPolicy, Organization, Repository};

@@ -11,7 +11,7 @@ use super::context::Context;
 use super::error::Error;
 use super::status::{apply_conditions, namespace_of};
 use crate::crd::Organization;
-use crate::plan::prerequisites::{self, Blocker, BlockerKind, ObservedSecret};
+use crate::plan::prerequisites::{self, Blocker, ObservedSecret};
 use crate::plan::readiness::{self, Accepted};
 
 const ACCEPTED: Accepted<'static> =
@@ -29,7 +29,7 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
     let observed_generation = org.status.as_ref().and_then(|s| s.observed_generation);
     let next = readiness::conditions(current, &outcome, ACCEPTED, org.metadata.generation, &ctx.clock.now_time());
     apply_conditions(&ctx, org.as_ref(), current, observed_generation, &next).await?;
-    Ok(next_look(&outcome))
+    Ok(next_look(&outcome, &ctx))
 }
 
 /// Reads which keys the Secret holds and which are malformed; the values go no further than this function.
@@ -51,12 +51,10 @@ async fn observe_secret(ctx: &Context, namespace: &str, name: &str) -> Result<Op
     Ok(Some(observed))
 }
 
-/// Secrets are not watched (the operator may read only the Secrets it is pointed at), so a missing or incomplete
-/// Secret is looked at again on a timer.
-fn next_look(outcome: &Result<(), Blocker>) -> Action {
+/// Secrets are not watched, so a missing or incomplete Secret is looked at again on a timer.
+fn next_look(outcome: &Result<(), Blocker>, ctx: &Context) -> Action {
     match outcome {
         Ok(()) => Action::requeue(Duration::from_secs(600)),
-        Err(Blocker { kind: BlockerKind::Waiting, .. }) => Action::requeue(Duration::from_secs(15)),
-        Err(Blocker { kind: BlockerKind::Stalled, .. }) => Action::requeue(Duration::from_secs(60)),
+        Err(_) => Action::requeue(ctx.recheck.credentials),
     }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs, starts the local Kubernetes control plane
+# (or reuses one that answers), runs every test of the workspace with cargo-nextest, and stops what it started.
+# Extra arguments go to `cargo nextest run` (for example a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "[test] installing cargo-nextest" >&2
+  cargo install cargo-nextest --locked
+fi
+
+scripts/control-plane.sh install
+started=false
+if ! scripts/control-plane.sh status; then
+  scripts/control-plane.sh up
+  started=true
+fi
+stop_control_plane() { if [ "$started" = true ]; then scripts/control-plane.sh down; fi; }
+trap stop_control_plane EXIT
+
+cargo nextest run --workspace --no-fail-fast "$@"

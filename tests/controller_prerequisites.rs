@@ -1,0 +1,211 @@
+//! The controllers against the real API server: an Organization reports its credentials Secret in its conditions,
+//! and the kinds that refer to an Organization wait for it and wake when it appears.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
+use infinity_orchestrator::crd::condition::find_condition;
+use infinity_orchestrator::crd::{BuildPlan, Condition, ConditionStatus, HealingPolicy, Organization, Repository};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde_json::json;
+use support::{cluster, eventually, namespace};
+
+/// The operator's controllers, watching one namespace, stopped when dropped.
+struct RunningOperator {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningOperator {
+    fn start(client: Client, namespace: &str) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut ctx = Context::new(client, Some("test".into()));
+        // Secrets are polled, not watched; a short interval keeps the test quick without changing what it shows.
+        ctx.recheck = RecheckIntervals { credentials: Duration::from_secs(1) };
+        let ctx = Arc::new(ctx);
+        let scope = Scope::Namespace(namespace.to_owned());
+        let task = tokio::spawn(controller::run(ctx, scope, async move {
+            let _ = stopped.await;
+        }));
+        RunningOperator { stop: Some(stop), task }
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("the controllers stop within 20s of the shutdown signal")
+            .expect("the controllers did not panic");
+    }
+}
+
+fn organization(login: &str, credential_type: &str, secret: &str) -> Organization {
+    serde_json::from_value(json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
+        "kind": "Organization",
+        "metadata": { "name": "acme" },
+        "spec": { "login": login, "credentials": { "type": credential_type, "secretRef": { "name": secret } } },
+    }))
+    .expect("a valid Organization")
+}
+
+fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
+    let string_data: BTreeMap<String, String> = data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Secret {
+        metadata: kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() },
+        string_data: Some(string_data),
+        ..Default::default()
+    }
+}
+
+/// Waits until the object's `Ready` condition has this reason, and returns its conditions.
+async fn until_ready_reason<K>(api: &Api<K>, name: &str, reason: &str) -> Vec<Condition>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + HasConditions,
+{
+    eventually(&format!("{name} Ready reason {reason}"), Duration::from_secs(30), || async {
+        let object = api.get(name).await.ok()?;
+        let conditions = object.conditions();
+        (find_condition(&conditions, "Ready")?.reason == reason).then_some(conditions)
+    })
+    .await
+}
+
+trait HasConditions {
+    fn conditions(&self) -> Vec<Condition>;
+}
+impl HasConditions for Organization {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status.clone().map(|s| s.conditions).unwrap_or_default()
+    }
+}
+impl HasConditions for BuildPlan {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status.clone().map(|s| s.conditions).unwrap_or_default()
+    }
+}
+impl HasConditions for Repository {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status.clone().map(|s| s.conditions).unwrap_or_default()
+    }
+}
+impl HasConditions for HealingPolicy {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status.clone().map(|s| s.conditions).unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn organization_conditions_follow_its_credentials_secret() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "org-credentials").await;
+    let operator = RunningOperator::start(cluster.client.clone(), &ns);
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
+
+    organizations.create(&PostParams::default(), &organization("acme", "App", "gh")).await.unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsNotFound").await;
+    let ready = find_condition(&conditions, "Ready").unwrap();
+    assert_eq!(ready.status, ConditionStatus::False);
+    assert_eq!(ready.observed_generation, Some(1));
+    assert!(find_condition(&conditions, "Stalled").is_none(), "a missing Secret is waited for, not stalled");
+
+    // The Secret appears, but lacks keys and has a malformed id: the object stalls, naming what is wrong, and no
+    // value of the Secret appears anywhere in its status.
+    let private_key_text = "-----BEGIN RSA PRIVATE KEY-----\nsecret-material\n-----END RSA PRIVATE KEY-----\n";
+    secrets.create(&PostParams::default(), &secret("gh", &[("appId", "not-a-number")])).await.unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsIncomplete").await;
+    let stalled = find_condition(&conditions, "Stalled").expect("Stalled is set");
+    assert_eq!(stalled.status, ConditionStatus::True);
+    assert!(stalled.message.contains("\"installationId\", \"privateKey\""), "{}", stalled.message);
+
+    let patch = json!({ "stringData": { "installationId": "42", "privateKey": private_key_text } });
+    secrets.patch("gh", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsMalformed").await;
+    assert!(find_condition(&conditions, "Stalled").unwrap().message.contains("\"appId\""));
+
+    let patch = json!({ "stringData": { "appId": "123456" } });
+    secrets.patch("gh", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsFound").await;
+    assert!(find_condition(&conditions, "Stalled").is_none(), "fixing the Secret clears Stalled");
+    assert_eq!(find_condition(&conditions, "Ready").unwrap().status, ConditionStatus::Unknown);
+
+    let stored = serde_json::to_string(&organizations.get("acme").await.unwrap()).unwrap();
+    assert!(!stored.contains("secret-material") && !stored.contains("123456"), "no Secret value in the object");
+
+    // Every Ready transition was announced with an Event about the Organization.
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), &ns);
+    let reasons = eventually("four Events", Duration::from_secs(10), || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        let mut reasons: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("acme"))
+            .filter_map(|e| e.reason)
+            .collect();
+        reasons.sort();
+        (reasons.len() >= 4).then_some(reasons)
+    })
+    .await;
+    assert_eq!(reasons, ["CredentialsFound", "CredentialsIncomplete", "CredentialsMalformed", "CredentialsNotFound"]);
+    operator.shutdown().await;
+}
+
+#[tokio::test]
+async fn objects_wait_for_their_organization_and_wake_when_it_appears() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "org-ref").await;
+    let operator = RunningOperator::start(cluster.client.clone(), &ns);
+    let plans: Api<BuildPlan> = Api::namespaced(cluster.client.clone(), &ns);
+    let repositories: Api<Repository> = Api::namespaced(cluster.client.clone(), &ns);
+    let policies: Api<HealingPolicy> = Api::namespaced(cluster.client.clone(), &ns);
+    let org_ref = json!({ "name": "acme" });
+    let create = |kind: &str, spec: serde_json::Value| {
+        json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
+            "kind": kind,
+            "metadata": { "name": "thing" },
+            "spec": spec,
+        })
+    };
+    plans
+        .create(&PostParams::default(), &serde_json::from_value(create("BuildPlan", json!({ "organizationRef": org_ref }))).unwrap())
+        .await
+        .unwrap();
+    repositories
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(create("Repository", json!({ "organizationRef": org_ref, "name": "core" }))).unwrap(),
+        )
+        .await
+        .unwrap();
+    policies
+        .create(&PostParams::default(), &serde_json::from_value(create("HealingPolicy", json!({ "organizationRef": org_ref }))).unwrap())
+        .await
+        .unwrap();
+    until_ready_reason(&plans, "thing", "OrganizationNotFound").await;
+    until_ready_reason(&repositories, "thing", "OrganizationNotFound").await;
+    until_ready_reason(&policies, "thing", "OrganizationNotFound").await;
+
+    // The objects requeue only every two minutes while waiting, so reaching OrganizationFound within 30 s shows that
+    // the Organization's arrival woke them.
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    organizations.create(&PostParams::default(), &organization("acme", "Token", "gh")).await.unwrap();
+    let conditions = until_ready_reason(&plans, "thing", "OrganizationFound").await;
+    assert_eq!(find_condition(&conditions, "Ready").unwrap().status, ConditionStatus::Unknown);
+    until_ready_reason(&repositories, "thing", "OrganizationFound").await;
+    until_ready_reason(&policies, "thing", "OrganizationFound").await;
+
+    let plan = plans.get("thing").await.unwrap();
+    assert_eq!(plan.status.unwrap().observed_generation, plan.metadata.generation);
+    operator.shutdown().await;
+}

@@ -1,0 +1,141 @@
+//! Test bed shared by the integration tests: the real local Kubernetes API server (started once per run by
+//! `scripts/control-plane.sh`, reused when it answers), our CRDs installed, one fresh namespace per test, and polling
+//! with a deadline instead of sleeps.
+
+#![allow(dead_code)] // each test crate uses its own part of the bed
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, ResourceExt};
+use tokio::sync::OnceCell;
+
+/// The repository's root.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running control plane with our CRDs installed.
+#[derive(Clone)]
+pub struct TestCluster {
+    /// An administrator's client.
+    pub client: Client,
+    /// The kubeconfig file `kubectl` uses.
+    pub kubeconfig: PathBuf,
+    /// The `kubectl` built with the API server, of the same version.
+    pub kubectl: PathBuf,
+}
+
+/// Where the running control plane is; set up once per test process.
+#[derive(Clone)]
+struct ClusterFiles {
+    kubeconfig: PathBuf,
+    kubectl: PathBuf,
+}
+
+static CLUSTER: OnceCell<ClusterFiles> = OnceCell::const_new();
+
+/// The shared cluster: started (or reused) and given our CRDs once per test process. The client is made anew for
+/// each caller because a client belongs to the async runtime it was made on, and each test has its own.
+pub async fn cluster() -> TestCluster {
+    let files = CLUSTER.get_or_init(start_cluster).await;
+    TestCluster { client: client_for(&files.kubeconfig).await, kubeconfig: files.kubeconfig.clone(), kubectl: files.kubectl.clone() }
+}
+
+async fn client_for(kubeconfig: &Path) -> Client {
+    let config = Kubeconfig::read_from(kubeconfig).expect("reading the kubeconfig");
+    let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.expect("kubeconfig");
+    Client::try_from(config).expect("building a client")
+}
+
+async fn start_cluster() -> ClusterFiles {
+    let script = repo_root().join("scripts/control-plane.sh");
+    let up = Command::new("bash").arg(&script).arg("up").output().expect("running control-plane.sh up");
+    assert!(up.status.success(), "control-plane.sh up failed:\n{}", String::from_utf8_lossy(&up.stderr));
+    let state = std::env::var("IO_CP_DIR").unwrap_or_else(|_| "/tmp/infinity-orchestrator-cp".into());
+    let kubeconfig = PathBuf::from(state).join("kubeconfig");
+    let bin_dir = Command::new("bash").arg(&script).arg("bin-dir").output().expect("running control-plane.sh bin-dir");
+    let kubectl = PathBuf::from(String::from_utf8_lossy(&bin_dir.stdout).trim()).join("kubectl");
+    install_crds(&client_for(&kubeconfig).await).await;
+    ClusterFiles { kubeconfig, kubectl }
+}
+
+/// Applies every CRD (server-side, idempotent across test processes) and waits until each is established.
+async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply("infinity-orchestrator-tests").force();
+    for (_, crd) in infinity_orchestrator::crd::all() {
+        let name = crd.name_any();
+        api.patch(&name, &params, &Patch::Apply(&crd)).await.unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
+    }
+    for (_, crd) in infinity_orchestrator::crd::all() {
+        let name = crd.name_any();
+        eventually(&format!("CRD {name} established"), Duration::from_secs(30), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.ok()?;
+                let conditions = crd.status?.conditions?;
+                conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+/// Creates a namespace of its own for one test. Namespaces are not deleted: the local server runs no namespace
+/// controller to finish a deletion, and the whole control plane is thrown away after the run.
+pub async fn namespace(client: &Client, test: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos());
+    let name = format!("{}-{}-{:x}", test.replace('_', "-"), std::process::id(), nanos.unwrap_or(0));
+    let name: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_owned();
+    let api: Api<Namespace> = Api::all(client.clone());
+    let namespace = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
+    api.create(&PostParams::default(), &namespace).await.unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+    name
+}
+
+/// Polls `probe` until it returns `Some`, failing the test with `what` when `timeout` passes first.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl TestCluster {
+    /// Runs `kubectl` against the cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(&self.kubectl)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .unwrap_or_else(|e| panic!("running kubectl {args:?}: {e}"))
+    }
+
+    /// Runs `kubectl` and returns its standard output, failing the test when it fails.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let output = self.kubectl(args);
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
