@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
 use infinity_orchestrator::crd::condition::find_condition;
-use infinity_orchestrator::crd::{BuildPlan, Condition, ConditionStatus, HealingPolicy, Organization, Repository};
+use infinity_orchestrator::crd::{
+    BuildPlan, Condition, ConditionStatus, HasConditions, HealingPolicy, Organization, Repository,
+};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -74,34 +76,10 @@ where
 {
     eventually(&format!("{name} Ready reason {reason}"), Duration::from_secs(30), || async {
         let object = api.get(name).await.ok()?;
-        let conditions = object.conditions();
+        let conditions = object.conditions().to_vec();
         (find_condition(&conditions, "Ready")?.reason == reason).then_some(conditions)
     })
     .await
-}
-
-trait HasConditions {
-    fn conditions(&self) -> Vec<Condition>;
-}
-impl HasConditions for Organization {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.clone().map(|s| s.conditions).unwrap_or_default()
-    }
-}
-impl HasConditions for BuildPlan {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.clone().map(|s| s.conditions).unwrap_or_default()
-    }
-}
-impl HasConditions for Repository {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.clone().map(|s| s.conditions).unwrap_or_default()
-    }
-}
-impl HasConditions for HealingPolicy {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.clone().map(|s| s.conditions).unwrap_or_default()
-    }
 }
 
 #[tokio::test]
@@ -178,18 +156,25 @@ async fn objects_wait_for_their_organization_and_wake_when_it_appears() {
         })
     };
     plans
-        .create(&PostParams::default(), &serde_json::from_value(create("BuildPlan", json!({ "organizationRef": org_ref }))).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(create("BuildPlan", json!({ "organizationRef": org_ref }))).unwrap(),
+        )
         .await
         .unwrap();
     repositories
         .create(
             &PostParams::default(),
-            &serde_json::from_value(create("Repository", json!({ "organizationRef": org_ref, "name": "core" }))).unwrap(),
+            &serde_json::from_value(create("Repository", json!({ "organizationRef": org_ref, "name": "core" })))
+                .unwrap(),
         )
         .await
         .unwrap();
     policies
-        .create(&PostParams::default(), &serde_json::from_value(create("HealingPolicy", json!({ "organizationRef": org_ref }))).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(create("HealingPolicy", json!({ "organizationRef": org_ref }))).unwrap(),
+        )
         .await
         .unwrap();
     until_ready_reason(&plans, "thing", "OrganizationNotFound").await;

@@ -63,9 +63,17 @@ async fn the_server_fills_in_documented_defaults() {
     let ns = namespace(&cluster.client, "defaults").await;
     let plans: Api<BuildPlan> = Api::namespaced(cluster.client.clone(), &ns);
     // Send only what a user would write, so that the defaults come from the server's schema, not from serde.
-    let created = create_dynamic(&cluster.client, &ns, "buildplans", &minimal_json("BuildPlan", json!({
-        "organizationRef": { "name": "acme" },
-    })))
+    let created = create_dynamic(
+        &cluster.client,
+        &ns,
+        "buildplans",
+        &minimal_json(
+            "BuildPlan",
+            json!({
+                "organizationRef": { "name": "acme" },
+            }),
+        ),
+    )
     .await
     .expect("a minimal BuildPlan is valid");
     assert_eq!(created.data["spec"]["maxParallel"], 10);
@@ -76,10 +84,18 @@ async fn the_server_fills_in_documented_defaults() {
     assert_eq!(stored.spec.failure_policy, FailurePolicy::SkipDependents);
     assert!(!stored.spec.suspend);
 
-    let org = create_dynamic(&cluster.client, &ns, "organizations", &minimal_json("Organization", json!({
-        "login": "acme",
-        "credentials": { "type": "Token", "secretRef": { "name": "gh" } },
-    })))
+    let org = create_dynamic(
+        &cluster.client,
+        &ns,
+        "organizations",
+        &minimal_json(
+            "Organization",
+            json!({
+                "login": "acme",
+                "credentials": { "type": "Token", "secretRef": { "name": "gh" } },
+            }),
+        ),
+    )
     .await
     .expect("a minimal Organization is valid");
     assert_eq!(org.data["spec"]["apiUrl"], "https://api.github.com");
@@ -90,21 +106,66 @@ async fn the_server_fills_in_documented_defaults() {
 /// Each invalid object, the field its rejection must name, and the words that say why.
 const INVALID: &[(&str, &str, &str, &str)] = &[
     ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"maxParallel":0}"#, "spec.maxParallel"),
-    ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"failurePolicy":"Sometimes"}"#, "spec.failurePolicy"),
+    (
+        "buildplans",
+        "BuildPlan",
+        r#"{"organizationRef":{"name":"acme"},"failurePolicy":"Sometimes"}"#,
+        "spec.failurePolicy",
+    ),
     ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"timeoutMinutes":0}"#, "spec.timeoutMinutes"),
     ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"retryAttempts":11}"#, "spec.retryAttempts"),
     ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"schedule":"every night"}"#, "spec.schedule"),
     ("buildplans", "BuildPlan", r#"{"maxParallel":5}"#, "spec.organizationRef"),
-    ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"selector":{"matchExpressions":[{"key":"k","operator":"Like"}]}}"#, "spec.selector.matchExpressions"),
-    ("organizations", "Organization", r#"{"login":"-not a login-","credentials":{"type":"Token","secretRef":{"name":"gh"}}}"#, "spec.login"),
-    ("organizations", "Organization", r#"{"login":"acme","credentials":{"type":"Password","secretRef":{"name":"gh"}}}"#, "spec.credentials.type"),
-    ("organizations", "Organization", r#"{"login":"acme","credentials":{"type":"App","secretRef":{"name":"gh"}},"discovery":{"interval":"6 hours"}}"#, "spec.discovery.interval"),
-    ("organizations", "Organization", r#"{"login":"acme","credentials":{"type":"App","secretRef":{"name":"gh"}},"apiUrl":"ftp://example.com"}"#, "spec.apiUrl"),
+    (
+        "buildplans",
+        "BuildPlan",
+        r#"{"organizationRef":{"name":"acme"},"selector":{"matchExpressions":[{"key":"k","operator":"Like"}]}}"#,
+        "spec.selector.matchExpressions",
+    ),
+    (
+        "organizations",
+        "Organization",
+        r#"{"login":"-not a login-","credentials":{"type":"Token","secretRef":{"name":"gh"}}}"#,
+        "spec.login",
+    ),
+    (
+        "organizations",
+        "Organization",
+        r#"{"login":"acme","credentials":{"type":"Password","secretRef":{"name":"gh"}}}"#,
+        "spec.credentials.type",
+    ),
+    (
+        "organizations",
+        "Organization",
+        r#"{"login":"acme","credentials":{"type":"App","secretRef":{"name":"gh"}},"discovery":{"interval":"6 hours"}}"#,
+        "spec.discovery.interval",
+    ),
+    (
+        "organizations",
+        "Organization",
+        r#"{"login":"acme","credentials":{"type":"App","secretRef":{"name":"gh"}},"apiUrl":"ftp://example.com"}"#,
+        "spec.apiUrl",
+    ),
     ("repositories", "Repository", r#"{"organizationRef":{"name":"acme"},"name":"has spaces"}"#, "spec.name"),
-    ("repositories", "Repository", r#"{"organizationRef":{"name":"acme"},"name":"ok","build":{"workflow":"../escape.sh"}}"#, "spec.build.workflow"),
+    (
+        "repositories",
+        "Repository",
+        r#"{"organizationRef":{"name":"acme"},"name":"ok","build":{"workflow":"../escape.sh"}}"#,
+        "spec.build.workflow",
+    ),
     ("healingpolicies", "HealingPolicy", r#"{"organizationRef":{"name":"acme"},"mode":"Yolo"}"#, "spec.mode"),
-    ("healingpolicies", "HealingPolicy", r#"{"organizationRef":{"name":"acme"},"thresholds":{"consecutiveFailures":0}}"#, "spec.thresholds.consecutiveFailures"),
-    ("healingpolicies", "HealingPolicy", r#"{"organizationRef":{"name":"acme"},"thresholds":{"minSuccessRatePercent":101}}"#, "spec.thresholds.minSuccessRatePercent"),
+    (
+        "healingpolicies",
+        "HealingPolicy",
+        r#"{"organizationRef":{"name":"acme"},"thresholds":{"consecutiveFailures":0}}"#,
+        "spec.thresholds.consecutiveFailures",
+    ),
+    (
+        "healingpolicies",
+        "HealingPolicy",
+        r#"{"organizationRef":{"name":"acme"},"thresholds":{"minSuccessRatePercent":101}}"#,
+        "spec.thresholds.minSuccessRatePercent",
+    ),
 ];
 
 #[tokio::test]

@@ -47,6 +47,11 @@ impl Context {
     /// A context on a given clock.
     pub fn with_clock(client: Client, instance: Option<String>, clock: Arc<dyn Clock>) -> Self {
         let reporter = Reporter { controller: FIELD_MANAGER.to_owned(), instance };
-        Context { recorder: Recorder::new(client.clone(), reporter), client, clock, recheck: RecheckIntervals::default() }
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            clock,
+            recheck: RecheckIntervals::default(),
+        }
     }
 }

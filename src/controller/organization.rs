@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 use super::context::Context;
 use super::error::Error;
 use super::status::{apply_conditions, namespace_of};
-use crate::crd::Organization;
+use crate::crd::{HasConditions, Organization};
 use crate::plan::prerequisites::{self, Blocker, ObservedSecret};
 use crate::plan::readiness::{self, Accepted};
 
@@ -25,10 +25,9 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
     let namespace = namespace_of(org.as_ref())?;
     let secret = observe_secret(&ctx, &namespace, &org.spec.credentials.secret_ref.name).await?;
     let outcome = prerequisites::organization(&org.spec, secret.as_ref());
-    let current = org.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    let observed_generation = org.status.as_ref().and_then(|s| s.observed_generation);
-    let next = readiness::conditions(current, &outcome, ACCEPTED, org.metadata.generation, &ctx.clock.now_time());
-    apply_conditions(&ctx, org.as_ref(), current, observed_generation, &next).await?;
+    let next =
+        readiness::conditions(org.conditions(), &outcome, ACCEPTED, org.metadata.generation, &ctx.clock.now_time());
+    apply_conditions(&ctx, org.as_ref(), &next).await?;
     Ok(next_look(&outcome, &ctx))
 }
 

@@ -14,13 +14,19 @@ use serde::de::DeserializeOwned;
 use super::context::Context;
 use super::error::Error;
 use super::status::{apply_conditions, namespace_of};
-use crate::crd::{BuildPlan, Condition, HealingPolicy, Organization, Repository};
+use crate::crd::{BuildPlan, HasConditions, HealingPolicy, Organization, Repository};
 use crate::plan::prerequisites;
 use crate::plan::readiness::{self, Accepted};
 
 /// A kind that names its Organization in `spec.organizationRef`.
 pub trait OrganizationScoped:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug + Send + Sync
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + HasConditions
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
 {
     /// What `Ready` says once the Organization exists.
     const ACCEPTED: Accepted<'static>;
@@ -28,10 +34,6 @@ pub trait OrganizationScoped:
     fn organization_name(&self) -> &str;
     /// Whether the object is suspended.
     fn suspended(&self) -> bool;
-    /// The conditions it carries now.
-    fn conditions(&self) -> &[Condition];
-    /// The generation its status describes.
-    fn observed_generation(&self) -> Option<i64>;
 }
 
 /// One reconcile: observe the Organization, decide the conditions, write them.
@@ -44,9 +46,9 @@ pub async fn reconcile<K: OrganizationScoped>(object: Arc<K>, ctx: Arc<Context>)
     let name = object.organization_name();
     let found = organizations.get_opt(name).await?.is_some();
     let outcome = prerequisites::organization_ref(name, found);
-    let current = object.conditions();
-    let next = readiness::conditions(current, &outcome, K::ACCEPTED, object.meta().generation, &ctx.clock.now_time());
-    apply_conditions(&ctx, object.as_ref(), current, object.observed_generation(), &next).await?;
+    let now = ctx.clock.now_time();
+    let next = readiness::conditions(object.conditions(), &outcome, K::ACCEPTED, object.meta().generation, &now);
+    apply_conditions(&ctx, object.as_ref(), &next).await?;
     // Organizations are watched: their arrival wakes this object, so the timer is only a safety net.
     Ok(Action::requeue(Duration::from_secs(if outcome.is_ok() { 600 } else { 120 })))
 }
@@ -61,16 +63,14 @@ macro_rules! organization_scoped {
             fn suspended(&self) -> bool {
                 self.spec.suspend
             }
-            fn conditions(&self) -> &[Condition] {
-                self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
-            }
-            fn observed_generation(&self) -> Option<i64> {
-                self.status.as_ref().and_then(|s| s.observed_generation)
-            }
         }
     };
 }
 
 organization_scoped!(Repository, "OrganizationFound", "The Organization this repository belongs to exists");
 organization_scoped!(BuildPlan, "OrganizationFound", "The Organization whose repositories this plan builds exists");
-organization_scoped!(HealingPolicy, "OrganizationFound", "The Organization whose repositories this policy heals exists");
+organization_scoped!(
+    HealingPolicy,
+    "OrganizationFound",
+    "The Organization whose repositories this policy heals exists"
+);

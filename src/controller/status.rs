@@ -12,31 +12,27 @@ use serde_json::json;
 
 use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
-use crate::crd::condition::{find_condition, Condition, ConditionStatus};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasConditions};
 use crate::plan::readiness::READY;
 
 /// The namespace of one of our (namespaced) objects.
 pub fn namespace_of<K: Resource<DynamicType = ()>>(object: &K) -> Result<String, Error> {
-    object.meta().namespace.clone().ok_or_else(|| Error::MissingNamespace {
-        kind: K::kind(&()).into_owned(),
-        name: object.name_any(),
-    })
+    object
+        .meta()
+        .namespace
+        .clone()
+        .ok_or_else(|| Error::MissingNamespace { kind: K::kind(&()).into_owned(), name: object.name_any() })
 }
 
 /// Applies `conditions` and `observedGeneration` to the object's status, unless they are what it already says.
 /// Other status fields are left to whoever owns them.
-pub async fn apply_conditions<K>(
-    ctx: &Context,
-    object: &K,
-    current: &[Condition],
-    observed_generation: Option<i64>,
-    conditions: &[Condition],
-) -> Result<(), Error>
+pub async fn apply_conditions<K>(ctx: &Context, object: &K, conditions: &[Condition]) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + HasConditions + Clone + DeserializeOwned + Debug,
 {
     let generation = object.meta().generation;
-    if current == conditions && observed_generation == generation {
+    let current = object.conditions();
+    if current == conditions && object.observed_generation() == generation {
         return Ok(());
     }
     let namespace = namespace_of(object)?;

@@ -73,7 +73,10 @@ pub struct BuildPlanSpec {
     /// A cron expression (five fields, UTC) on which the plan starts a fresh run. Without it the plan runs once per
     /// change of its spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 9, max = 128), regex(pattern = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|\S+\s+\S+\s+\S+\s+\S+\s+\S+)$"))]
+    #[schemars(
+        length(min = 9, max = 128),
+        regex(pattern = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|\S+\s+\S+\s+\S+\s+\S+\s+\S+)$")
+    )]
     pub schedule: Option<String>,
 
     /// How many past runs of a scheduled plan are kept in `status.history`.

@@ -56,6 +56,29 @@ impl Condition {
     }
 }
 
+/// A kind whose status carries conditions and the generation they describe.
+pub trait HasConditions {
+    /// The conditions it carries now; empty before its first status.
+    fn conditions(&self) -> &[Condition];
+    /// The `metadata.generation` its status describes.
+    fn observed_generation(&self) -> Option<i64>;
+}
+
+/// Implements [`HasConditions`] for kinds whose status has `conditions` and `observed_generation`.
+macro_rules! has_conditions {
+    ($($kind:ty),+) => {$(
+        impl $crate::crd::condition::HasConditions for $kind {
+            fn conditions(&self) -> &[$crate::crd::condition::Condition] {
+                self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.status.as_ref().and_then(|s| s.observed_generation)
+            }
+        }
+    )+};
+}
+pub(crate) use has_conditions;
+
 /// Puts `next` into `conditions`, replacing the condition of the same type. The transition time is kept when the
 /// status did not change, so that it says when the status changed and not when we last looked.
 pub fn set_condition(conditions: &mut Vec<Condition>, mut next: Condition) {
@@ -86,8 +109,14 @@ mod tests {
     #[test]
     fn keeps_transition_time_while_status_holds() {
         let mut conditions = vec![];
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "a", Some(1), at(10)));
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "b", Some(2), at(20)));
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::False, "Waiting", "a", Some(1), at(10)),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::False, "Waiting", "b", Some(2), at(20)),
+        );
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, at(10));
         assert_eq!(conditions[0].message, "b");

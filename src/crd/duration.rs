@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 /// A duration as a sequence of whole numbers with units `ms`, `s`, `m` or `h`, for example `6h` or `1h30m`.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(transparent)]
-pub struct HumanDuration(
-    #[schemars(length(min = 2, max = 32), regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))] pub String,
-);
+pub struct HumanDuration(#[schemars(length(min = 2, max = 32), regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))] pub String);
 
 impl HumanDuration {
     /// The duration, or `None` when the text does not follow the pattern (the API server rejects such objects, so

@@ -9,13 +9,15 @@ pub mod organization;
 pub mod reference;
 pub mod repository;
 
-use kube::core::crd::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
 };
+use kube::core::crd::CustomResourceExt;
 
 pub use build_plan::{BuildPlan, BuildPlanSpec, BuildPlanStatus};
-pub use condition::{Condition, ConditionStatus};
+pub use condition::{Condition, ConditionStatus, HasConditions};
+
+condition::has_conditions!(Organization, Repository, BuildPlan, HealingPolicy);
 pub use healing_policy::{HealingPolicy, HealingPolicySpec, HealingPolicyStatus};
 pub use organization::{Organization, OrganizationSpec, OrganizationStatus};
 pub use repository::{Repository, RepositorySpec, RepositoryStatus};

@@ -96,9 +96,7 @@ pub fn organization_ref(name: &str, found: bool) -> Result<(), Blocker> {
 /// Judges one key of a credentials Secret by its value, without keeping the value.
 pub fn key_is_well_formed(key: &str, value: &[u8]) -> bool {
     match key {
-        "appId" | "installationId" => {
-            std::str::from_utf8(value).is_ok_and(|text| text.trim().parse::<u64>().is_ok())
-        }
+        "appId" | "installationId" => std::str::from_utf8(value).is_ok_and(|text| text.trim().parse::<u64>().is_ok()),
         "privateKey" => std::str::from_utf8(value)
             .is_ok_and(|text| text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----")),
         _ => true,
@@ -168,7 +166,10 @@ mod tests {
         assert!(key_is_well_formed("appId", b" 123456\n"));
         assert!(!key_is_well_formed("appId", b"abc"));
         assert!(!key_is_well_formed("installationId", b"-5"));
-        assert!(key_is_well_formed("privateKey", b"-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY-----\n"));
+        assert!(key_is_well_formed(
+            "privateKey",
+            b"-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY-----\n"
+        ));
         assert!(!key_is_well_formed("privateKey", b"not a key"));
         assert!(key_is_well_formed("token", b"anything"));
     }

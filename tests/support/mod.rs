@@ -45,7 +45,11 @@ static CLUSTER: OnceCell<ClusterFiles> = OnceCell::const_new();
 /// each caller because a client belongs to the async runtime it was made on, and each test has its own.
 pub async fn cluster() -> TestCluster {
     let files = CLUSTER.get_or_init(start_cluster).await;
-    TestCluster { client: client_for(&files.kubeconfig).await, kubeconfig: files.kubeconfig.clone(), kubectl: files.kubectl.clone() }
+    TestCluster {
+        client: client_for(&files.kubeconfig).await,
+        kubeconfig: files.kubeconfig.clone(),
+        kubectl: files.kubectl.clone(),
+    }
 }
 
 async fn client_for(kubeconfig: &Path) -> Client {
@@ -96,7 +100,8 @@ pub async fn namespace(client: &Client, test: &str) -> String {
     let name = format!("{}-{}-{:x}", test.replace('_', "-"), std::process::id(), nanos.unwrap_or(0));
     let name: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_owned();
     let api: Api<Namespace> = Api::all(client.clone());
-    let namespace = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
+    let namespace =
+        Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
     api.create(&PostParams::default(), &namespace).await.unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
     name
 }
