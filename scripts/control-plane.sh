@@ -121,7 +121,8 @@ api_ready() {
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 up() {
-  # Test processes call `up` in parallel; one starts the servers, the others wait and reuse them.
+  # Test processes call `up` in parallel; one starts the servers, the others wait and reuse them. The servers are
+  # started with fd 9 closed, or they would hold the lock for as long as they run.
   exec 9>"$STATE.lock"
   flock 9
   if api_ready; then write_kubeconfig; log "already up on 127.0.0.1:$API_PORT"; return 0; fi
@@ -137,7 +138,7 @@ up() {
       --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
       --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
       --initial-cluster "io-local=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync \
-      >"$STATE/etcd.log" 2>&1 </dev/null &
+      >"$STATE/etcd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STATE/etcd.pid"
   fi
   if ! alive "$STATE/apiserver.pid"; then
@@ -154,7 +155,7 @@ up() {
       --service-cluster-ip-range 10.0.0.0/24 \
       --allow-privileged=true \
       --disable-admission-plugins ServiceAccount \
-      >"$STATE/apiserver.log" 2>&1 </dev/null &
+      >"$STATE/apiserver.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STATE/apiserver.pid"
   fi
   local i
