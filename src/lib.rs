@@ -3,5 +3,7 @@
 pub mod clock;
 pub mod controller;
 pub mod crd;
+pub mod metrics;
 pub mod plan;
+pub mod server;
 pub mod telemetry;

@@ -2,7 +2,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use infinity_orchestrator::controller::{self, Context, Scope};
+use infinity_orchestrator::controller::Scope;
+use infinity_orchestrator::crd::duration::HumanDuration;
+use infinity_orchestrator::server::leader::LeaseTimings;
+use infinity_orchestrator::server::{self, LeaderElection, RunOptions};
 use infinity_orchestrator::crd;
 use infinity_orchestrator::telemetry::{self, LogFormat};
 
@@ -18,14 +21,7 @@ struct Cli {
 enum Command {
     /// Run the operator: every controller, until SIGINT or SIGTERM. Uses the in-cluster service account, or
     /// KUBECONFIG / ~/.kube/config outside a cluster.
-    Run {
-        /// Watch only this namespace instead of all namespaces.
-        #[arg(long, env = "IO_NAMESPACE")]
-        namespace: Option<String>,
-        /// Log line format.
-        #[arg(long, value_enum, default_value_t, env = "IO_LOG_FORMAT")]
-        log_format: LogFormat,
-    },
+    Run(RunArgs),
     /// Print the CustomResourceDefinitions as YAML, or write one file per kind into a directory.
     Crd {
         /// Write `<kind>.yaml` files into this directory instead of printing.
@@ -34,25 +30,77 @@ enum Command {
     },
 }
 
+/// Flags of `run`.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Watch only this namespace instead of all namespaces.
+    #[arg(long, env = "IO_NAMESPACE")]
+    namespace: Option<String>,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t, env = "IO_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Where /healthz, /readyz and /metrics listen.
+    #[arg(long, default_value = "127.0.0.1:9090", env = "IO_METRICS_ADDR")]
+    metrics_addr: std::net::SocketAddr,
+    /// Take part in leader election, so that of several replicas only one reconciles.
+    #[arg(long, env = "IO_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the leader Lease; the pod's own namespace in a cluster.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    leader_election_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "infinity-orchestrator")]
+    lease_name: String,
+    /// How long the Lease holds without renewal (for example 15s).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: std::time::Duration,
+    /// How long the leader keeps trying to renew before it gives up.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    renew_deadline: std::time::Duration,
+    /// How often the leader renews and followers look.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    retry_period: std::time::Duration,
+    /// This replica's name in Events and in the Lease; the pod name in a cluster.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    HumanDuration::from(text).to_std().ok_or_else(|| format!("{text:?} is not a duration such as 500ms, 15s or 1m"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { namespace, log_format } => run(namespace, log_format).await,
+        Command::Run(args) => run(args).await,
         Command::Crd { out_dir } => print_crds(out_dir),
     }
 }
 
-async fn run(namespace: Option<String>, log_format: LogFormat) -> anyhow::Result<()> {
-    telemetry::init(log_format);
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
     let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
-    let instance = std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok());
-    let scope = match namespace {
-        Some(namespace) => Scope::Namespace(namespace),
-        None => Scope::AllNamespaces,
+    let identity = args
+        .identity
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("infinity-orchestrator-{}", std::process::id()));
+    let options = RunOptions {
+        scope: args.namespace.map_or(Scope::AllNamespaces, Scope::Namespace),
+        metrics_addr: args.metrics_addr,
+        leader_election: args.leader_elect.then(|| LeaderElection {
+            namespace: args.leader_election_namespace,
+            lease_name: args.lease_name,
+            timings: LeaseTimings {
+                lease_duration: args.lease_duration,
+                renew_deadline: args.renew_deadline,
+                retry_period: args.retry_period,
+            },
+        }),
+        identity,
     };
-    tracing::info!(?scope, "starting controllers");
-    controller::run(std::sync::Arc::new(Context::new(client, instance)), scope, shutdown_signal()).await;
+    tracing::info!(?options, "starting");
+    server::run(client, options, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
 use infinity_orchestrator::crd::condition::find_condition;
+use infinity_orchestrator::metrics::Metrics;
 use infinity_orchestrator::crd::{
     BuildPlan, Condition, ConditionStatus, HasConditions, HealingPolicy, Organization, Repository,
 };
@@ -28,7 +29,7 @@ struct RunningOperator {
 impl RunningOperator {
     fn start(client: Client, namespace: &str) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut ctx = Context::new(client, Some("test".into()));
+        let mut ctx = Context::new(client, Some("test".into()), Arc::new(Metrics::default()));
         // Secrets are polled, not watched; a short interval keeps the test quick without changing what it shows.
         ctx.recheck = RecheckIntervals { credentials: Duration::from_secs(1) };
         let ctx = Arc::new(ctx);

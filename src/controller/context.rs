@@ -7,6 +7,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
 
 use crate::clock::{Clock, SystemClock};
+use crate::metrics::Metrics;
 
 /// The name under which the operator writes: its server-side-apply field manager and its Event reporter.
 pub const FIELD_MANAGER: &str = "infinity-orchestrator";
@@ -22,6 +23,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// How often things that cannot be watched are looked at again.
     pub recheck: RecheckIntervals,
+    /// Where reconciles are counted and timed.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Intervals for looking again at what the operator does not watch.
@@ -40,18 +43,14 @@ impl Default for RecheckIntervals {
 
 impl Context {
     /// A context on the system clock, reporting Events as `instance` (the pod name, or the host name locally).
-    pub fn new(client: Client, instance: Option<String>) -> Self {
-        Self::with_clock(client, instance, Arc::new(SystemClock))
-    }
-
-    /// A context on a given clock.
-    pub fn with_clock(client: Client, instance: Option<String>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(client: Client, instance: Option<String>, metrics: Arc<Metrics>) -> Self {
         let reporter = Reporter { controller: FIELD_MANAGER.to_owned(), instance };
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            clock,
+            clock: Arc::new(SystemClock),
             recheck: RecheckIntervals::default(),
+            metrics,
         }
     }
 }

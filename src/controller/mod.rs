@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use tracing::Instrument;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -49,7 +50,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     let shutdown = futures::future::FutureExt::shared(shutdown);
     let organizations = Controller::new(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default())
         .graceful_shutdown_on(shutdown.clone())
-        .run(organization::reconcile, error_policy, ctx.clone())
+        .run(|org, ctx| measured(org, ctx, organization::reconcile), error_policy, ctx.clone())
         .for_each(log_outcome);
     tokio::join!(
         organizations,
@@ -82,9 +83,30 @@ async fn run_organization_scoped<K>(
                 .collect::<Vec<_>>()
         })
         .graceful_shutdown_on(shutdown)
-        .run(organization_ref::reconcile::<K>, error_policy, ctx)
+        .run(|object, ctx| measured(object, ctx, organization_ref::reconcile::<K>), error_policy, ctx)
         .for_each(log_outcome)
         .await;
+}
+
+/// Runs one reconcile in a span naming the object, and records its outcome and duration in the metrics.
+async fn measured<K, F, Fut>(object: Arc<K>, ctx: Arc<Context>, reconcile: F) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()>,
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>>,
+{
+    let kind = K::kind(&());
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = %kind,
+        namespace = object.namespace().unwrap_or_default(),
+        name = %object.name_any(),
+        generation = object.meta().generation,
+    );
+    let started = std::time::Instant::now();
+    let outcome = reconcile(object, ctx.clone()).instrument(span).await;
+    ctx.metrics.record_reconcile(&kind, started.elapsed(), outcome.as_ref().err().map(Error::category));
+    outcome
 }
 
 fn error_policy<K>(_object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {

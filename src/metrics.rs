@@ -1,0 +1,132 @@
+//! The operator's Prometheus metrics, named `infinity_orchestrator_*` with units in the name. Labels are bounded
+//! (controller kind, result, error category): never an object name or a formatted error.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of a reconcile outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    /// The kind the controller reconciles, such as `Organization`.
+    pub controller: String,
+    /// `success` or `error`.
+    pub result: &'static str,
+}
+
+/// Labels of a reconcile error.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileErrorLabels {
+    /// The kind the controller reconciles.
+    pub controller: String,
+    /// The error's stable category.
+    pub category: &'static str,
+}
+
+/// Labels naming a controller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    /// The kind the controller reconciles.
+    pub controller: String,
+}
+
+/// Every metric the operator exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    /// Reconciles finished, by controller and result.
+    pub reconciles: Family<ReconcileLabels, Counter>,
+    /// Reconcile errors, by controller and category.
+    pub reconcile_errors: Family<ReconcileErrorLabels, Counter>,
+    /// How long reconciles take, by controller.
+    pub reconcile_duration: Family<ControllerLabels, Histogram>,
+    /// 1 while this process holds the leader Lease (or runs without leader election), else 0.
+    pub leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("infinity_orchestrator");
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        let reconcile_errors = Family::<ReconcileErrorLabels, Counter>::default();
+        let reconcile_duration = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
+            // 1 ms to about 33 s.
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let leader = Gauge::default();
+        registry.register("reconciles", "Reconciles finished, by controller and result", reconciles.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconcile errors, by controller and error category",
+            reconcile_errors.clone(),
+        );
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Time a reconcile takes, by controller",
+            prometheus_client::registry::Unit::Seconds,
+            reconcile_duration.clone(),
+        );
+        registry.register("leader", "1 while this process is the leader, else 0", leader.clone());
+        Metrics { registry, reconciles, reconcile_errors, reconcile_duration, leader }
+    }
+}
+
+impl Metrics {
+    /// Records one finished reconcile.
+    pub fn record_reconcile(&self, controller: &str, took: Duration, error_category: Option<&'static str>) {
+        let result = if error_category.is_some() { "error" } else { "success" };
+        self.reconciles.get_or_create(&ReconcileLabels { controller: controller.to_owned(), result }).inc();
+        self.reconcile_duration
+            .get_or_create(&ControllerLabels { controller: controller.to_owned() })
+            .observe(took.as_secs_f64());
+        if let Some(category) = error_category {
+            self.reconcile_errors
+                .get_or_create(&ReconcileErrorLabels { controller: controller.to_owned(), category })
+                .inc();
+        }
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_reconciles_errors_and_durations() {
+        let metrics = Metrics::default();
+        metrics.record_reconcile("Organization", Duration::from_millis(20), None);
+        metrics.record_reconcile("Organization", Duration::from_millis(30), Some("KubeApi"));
+        metrics.leader.set(1);
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(r#"infinity_orchestrator_reconciles_total{controller="Organization",result="success"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"infinity_orchestrator_reconciles_total{controller="Organization",result="error"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"infinity_orchestrator_reconcile_errors_total{controller="Organization",category="KubeApi"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"infinity_orchestrator_reconcile_duration_seconds_count{controller="Organization"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains("infinity_orchestrator_leader 1"), "{text}");
+    }
+}

@@ -1,0 +1,156 @@
+//! The operator's runtime: its HTTP endpoints, leader election, and the controllers, started and stopped together.
+
+pub mod http;
+pub mod leader;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use kube::api::{Api, ListParams};
+use kube::Client;
+
+use crate::controller::{self, Context, Scope};
+use crate::crd::Organization;
+use crate::metrics::Metrics;
+use http::Readiness;
+use leader::{LeaderElector, LeaseTimings};
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Which namespaces the controllers watch.
+    pub scope: Scope,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen.
+    pub metrics_addr: SocketAddr,
+    /// Leader election; `None` runs the controllers at once, for a single replica.
+    pub leader_election: Option<LeaderElection>,
+    /// Names this replica in Events and in the Lease (the pod name in a cluster).
+    pub identity: String,
+}
+
+/// Where the leader Lease lives.
+#[derive(Clone, Debug)]
+pub struct LeaderElection {
+    /// Namespace of the Lease (the operator's own namespace).
+    pub namespace: String,
+    /// Name of the Lease.
+    pub lease_name: String,
+    /// Timings.
+    pub timings: LeaseTimings,
+}
+
+/// Why the operator stopped other than by a shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The metrics and probes address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another replica took over; this one stopped its controllers.
+    #[error(transparent)]
+    LostLeadership(#[from] leader::Error),
+}
+
+/// Runs the operator until `shutdown` completes (a clean stop) or leadership is lost (an error: the process should
+/// exit and be restarted as a follower).
+pub async fn run(
+    client: Client,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let shutdown = shutdown.shared();
+    let metrics = Arc::new(Metrics::default());
+    let readiness = Arc::new(Readiness::default());
+    let listener = http::bind(options.metrics_addr)
+        .await
+        .map_err(|source| Error::Listen { addr: options.metrics_addr, source })?;
+    tracing::info!(addr = %options.metrics_addr, "serving /healthz, /readyz and /metrics");
+    let server =
+        tokio::spawn(http::serve(listener, http::router(metrics.clone(), readiness.clone()), shutdown.clone()));
+
+    let ctx = Arc::new(Context::new(client.clone(), Some(options.identity.clone()), metrics.clone()));
+    let outcome = lead(ctx, options, readiness, shutdown.clone()).await;
+    metrics.leader.set(0);
+    if let Ok(Err(error)) = server.await {
+        tracing::warn!(%error, "the metrics server stopped with an error");
+    }
+    outcome
+}
+
+/// Waits for the API server and our CRDs, wins the election if there is one, and runs the controllers until
+/// `shutdown` or until leadership is lost. The waits give way to `shutdown` at once; running controllers are let
+/// finish the reconciles they are in.
+async fn lead(
+    ctx: Arc<Context>,
+    options: RunOptions,
+    readiness: Arc<Readiness>,
+    shutdown: futures::future::Shared<impl Future<Output = ()> + Send + Sync + 'static>,
+) -> Result<(), Error> {
+    tokio::select! {
+        () = shutdown.clone() => return Ok(()),
+        () = wait_for_crds(&ctx.client) => readiness.set(true),
+    }
+    let Some(election) = options.leader_election else {
+        ctx.metrics.leader.set(1);
+        controller::run(ctx, options.scope, shutdown).await;
+        return Ok(());
+    };
+    let elector = LeaderElector::new(
+        ctx.client.clone(),
+        &election.namespace,
+        &election.lease_name,
+        &options.identity,
+        election.timings,
+        ctx.clock.clone(),
+    );
+    tokio::select! {
+        () = shutdown.clone() => return Ok(()),
+        () = elector.acquire() => {
+            ctx.metrics.leader.set(1);
+        }
+    }
+    let (lost_sender, lost) = tokio::sync::oneshot::channel();
+    let stop = futures::future::select(shutdown, lost.map(|_| ())).map(|_| ());
+    let controllers = controller::run(ctx.clone(), options.scope, stop);
+    let holding = async {
+        let error = elector.hold().await;
+        let _ = lost_sender.send(());
+        error
+    };
+    tokio::pin!(controllers, holding);
+    tokio::select! {
+        () = &mut controllers => {
+            elector.release().await;
+            Ok(())
+        }
+        error = &mut holding => {
+            tracing::error!(%error, "stopping the controllers");
+            ctx.metrics.leader.set(0);
+            controllers.await;
+            Err(Error::LostLeadership(error))
+        }
+    }
+}
+
+/// Returns once the API server answers and serves our kinds; logs what is missing meanwhile.
+async fn wait_for_crds(client: &Client) {
+    let organizations: Api<Organization> = Api::all(client.clone());
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match organizations.list(&ListParams::default().limit(1)).await {
+            Ok(_) => return,
+            Err(error) => tracing::warn!(
+                %error,
+                "cannot list Organizations; are the CRDs installed (kubectl apply -f crds/) and is the API server reachable?"
+            ),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
