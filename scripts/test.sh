@@ -11,6 +11,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 scripts/control-plane.sh install
+scripts/helm-tools.sh >/dev/null
 started=false
 if ! scripts/control-plane.sh status; then
   scripts/control-plane.sh up

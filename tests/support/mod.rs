@@ -52,7 +52,8 @@ pub async fn cluster() -> TestCluster {
     }
 }
 
-async fn client_for(kubeconfig: &Path) -> Client {
+/// A client on the current runtime for the cluster a kubeconfig names.
+pub async fn client_for(kubeconfig: &Path) -> Client {
     let config = Kubeconfig::read_from(kubeconfig).expect("reading the kubeconfig");
     let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.expect("kubeconfig");
     Client::try_from(config).expect("building a client")
@@ -143,4 +144,64 @@ impl TestCluster {
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
+}
+
+/// A control plane of its own, for a test that must start from an empty cluster (no CRDs); stopped when dropped.
+pub struct DedicatedControlPlane {
+    state_dir: PathBuf,
+    api_port: u16,
+    etcd_port: u16,
+    /// Its kubeconfig, as the cluster administrator.
+    pub kubeconfig: PathBuf,
+}
+
+impl DedicatedControlPlane {
+    /// Starts etcd and kube-apiserver on free loopback ports, with state under a fresh directory.
+    pub fn start(name: &str) -> Self {
+        let state_dir = std::env::temp_dir().join(format!("io-cp-{name}-{}", std::process::id()));
+        let api_port = free_port_pair().0;
+        let etcd_port = free_port_pair().0;
+        let plane = DedicatedControlPlane { kubeconfig: state_dir.join("kubeconfig"), state_dir, api_port, etcd_port };
+        let up = plane.script("up");
+        assert!(
+            up.status.success(),
+            "a dedicated control plane did not start:\n{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        plane
+    }
+
+    /// A client for it.
+    pub async fn client(&self) -> Client {
+        client_for(&self.kubeconfig).await
+    }
+
+    fn script(&self, command: &str) -> Output {
+        Command::new("bash")
+            .arg(repo_root().join("scripts/control-plane.sh"))
+            .arg(command)
+            .env("IO_CP_DIR", &self.state_dir)
+            .env("IO_CP_PORT", self.api_port.to_string())
+            .env("IO_ETCD_PORT", self.etcd_port.to_string())
+            .output()
+            .expect("running control-plane.sh")
+    }
+}
+
+impl Drop for DedicatedControlPlane {
+    fn drop(&mut self) {
+        let _ = self.script("down");
+    }
+}
+
+/// A free loopback port whose successor is free too (etcd takes a client port and the next one for peers).
+fn free_port_pair() -> (u16, u16) {
+    for _ in 0..100 {
+        let Ok(first) = std::net::TcpListener::bind("127.0.0.1:0") else { continue };
+        let Ok(port) = first.local_addr().map(|a| a.port()) else { continue };
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return (port, port + 1);
+        }
+    }
+    panic!("no two adjacent free ports on 127.0.0.1");
 }

@@ -1,0 +1,232 @@
+//! The Helm chart with the real helm and kubectl (from PyPI, see scripts/helm-tools.sh), installed into an empty local
+//! control plane; its RBAC proven by running the operator with a token of the chart's ServiceAccount.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use infinity_orchestrator::crd::condition::find_condition;
+use infinity_orchestrator::crd::{BuildPlan, HasConditions, Organization};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use support::{client_for, eventually, repo_root, DedicatedControlPlane};
+
+const RELEASE: &str = "io";
+const FULLNAME: &str = "io-infinity-orchestrator";
+
+fn tools_dir() -> PathBuf {
+    let output = Command::new("bash").arg(repo_root().join("scripts/helm-tools.sh")).output().expect("helm-tools.sh");
+    assert!(output.status.success(), "helm-tools.sh failed: {}", String::from_utf8_lossy(&output.stderr));
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+fn run(tool: &str, args: &[&str], kubeconfig: Option<&PathBuf>) -> Output {
+    let mut command = Command::new(tools_dir().join(tool));
+    command.args(args).env("HELM_CACHE_HOME", std::env::temp_dir().join("io-helm-cache"));
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    command.output().unwrap_or_else(|e| panic!("running {tool} {args:?}: {e}"))
+}
+
+fn ok(output: Output, what: &str) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+fn chart() -> String {
+    repo_root().join("charts/infinity-orchestrator").to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_chart_carries_the_generated_crds() {
+    let generated = repo_root().join("crds");
+    let in_chart = repo_root().join("charts/infinity-orchestrator/crds");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&generated).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    let mut chart_names: Vec<String> =
+        std::fs::read_dir(&in_chart).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    chart_names.sort();
+    assert_eq!(names, chart_names);
+    for name in names {
+        assert_eq!(
+            std::fs::read_to_string(generated.join(&name)).unwrap(),
+            std::fs::read_to_string(in_chart.join(&name)).unwrap(),
+            "charts/infinity-orchestrator/crds/{name} differs from crds/{name}: copy crds/*.yaml into the chart"
+        );
+    }
+}
+
+#[test]
+fn helm_lint_is_clean_and_the_values_schema_bites() {
+    let chart_dir = chart();
+    for extra in [&[][..], &["--set", "watchNamespace=platform", "--set", "credentialNamespaces={a,b}"][..]] {
+        let mut args = vec!["lint", "--strict", chart_dir.as_str()];
+        args.extend_from_slice(extra);
+        let text = ok(run("helm", &args, None), "helm lint");
+        assert!(text.contains("1 chart(s) linted, 0 chart(s) failed"), "{text}");
+        assert!(!text.contains("[WARNING]") && !text.contains("[ERROR]") && !text.contains("[INFO]"), "{text}");
+    }
+    let rejected = run("helm", &["template", "t", &chart(), "--set", "replicaCount=0"], None);
+    assert!(!rejected.status.success());
+    assert!(String::from_utf8_lossy(&rejected.stderr).contains("/replicaCount"), "{rejected:?}");
+    let with_monitor =
+        ok(run("helm", &["template", "t", &chart(), "--set", "serviceMonitor.enabled=true"], None), "template");
+    assert!(with_monitor.contains("kind: ServiceMonitor"), "{with_monitor}");
+}
+
+/// The operator started as the chart's ServiceAccount would run it.
+struct OperatorAsServiceAccount(Child);
+
+impl Drop for OperatorAsServiceAccount {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
+    let plane = DedicatedControlPlane::start("helm");
+    let admin = plane.client().await;
+    let kubeconfig = Some(&plane.kubeconfig);
+    for ns in ["io-system", "platform", "elsewhere"] {
+        ok(run("kubectl", &["create", "namespace", ns], kubeconfig), "kubectl create namespace");
+    }
+    let installed = ok(
+        run(
+            "helm",
+            &["install", RELEASE, &chart(), "-n", "io-system", "--set", "credentialNamespaces={platform}"],
+            kubeconfig,
+        ),
+        "helm install",
+    );
+    assert!(installed.contains("STATUS: deployed"), "{installed}");
+    assert!(installed.contains("Next steps"), "NOTES.txt is shown:\n{installed}");
+
+    // CRDs (from the chart's crds/, into a cluster that had none), RBAC, Deployment, Service.
+    let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
+    for name in ["organizations", "repositories", "buildplans", "healingpolicies"] {
+        crds.get(&format!("{name}.orchestrator.infinityxone.io")).await.expect("the chart installed the CRD");
+    }
+    Api::<ServiceAccount>::namespaced(admin.clone(), "io-system").get(FULLNAME).await.expect("ServiceAccount");
+    let role = Api::<ClusterRole>::all(admin.clone()).get(FULLNAME).await.expect("ClusterRole");
+    assert!(
+        role.rules.unwrap_or_default().iter().all(|rule| !rule
+            .resources
+            .clone()
+            .unwrap_or_default()
+            .contains(&"secrets".to_string())),
+        "the cluster-wide role grants no Secrets"
+    );
+    Api::<ClusterRoleBinding>::all(admin.clone()).get(FULLNAME).await.expect("ClusterRoleBinding");
+    Api::<Role>::namespaced(admin.clone(), "io-system")
+        .get(&format!("{FULLNAME}-leader-election"))
+        .await
+        .expect("Lease Role");
+    Api::<Role>::namespaced(admin.clone(), "platform")
+        .get(&format!("{FULLNAME}-credentials"))
+        .await
+        .expect("Secrets Role");
+    let deployment = Api::<Deployment>::namespaced(admin.clone(), "io-system").get(FULLNAME).await.expect("Deployment");
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let container = &pod.containers[0];
+    let security = container.security_context.clone().unwrap();
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+    assert!(container.liveness_probe.is_some() && container.readiness_probe.is_some());
+    assert!(container.resources.as_ref().and_then(|r| r.requests.as_ref()).is_some());
+    let args = container.args.clone().unwrap();
+    assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
+    let service = Api::<Service>::namespaced(admin.clone(), "io-system").get(FULLNAME).await.expect("Service");
+    assert_eq!(service.spec.unwrap().ports.unwrap()[0].name.as_deref(), Some("metrics"));
+
+    // The ServiceAccount's own token, in a kubeconfig of its own.
+    let token =
+        ok(run("kubectl", &["create", "token", FULLNAME, "-n", "io-system"], kubeconfig), "kubectl create token");
+    let sa_kubeconfig = plane.kubeconfig.with_file_name("service-account.kubeconfig");
+    let admin_config = std::fs::read_to_string(&plane.kubeconfig).unwrap();
+    let admin_token = admin_config.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("admin token");
+    std::fs::write(&sa_kubeconfig, admin_config.replace(admin_token, token.trim())).unwrap();
+
+    // Enough: the operator, as the ServiceAccount, wins the Lease and reconciles an Organization (reading its Secret)
+    // and a BuildPlan.
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), "platform");
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": { "name": "gh" }, "stringData": { "token": "not-a-real-token" }
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &secret).await.unwrap();
+    let log = std::fs::File::create(std::env::temp_dir().join("io-helm-operator.log")).unwrap();
+    let _operator = OperatorAsServiceAccount(
+        Command::new(env!("CARGO_BIN_EXE_infinity-orchestrator"))
+            .args([
+                "run",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--leader-elect",
+                "--leader-election-namespace",
+                "io-system",
+            ])
+            .args(["--lease-name", FULLNAME, "--identity", "chart-replica"])
+            .env("KUBECONFIG", &sa_kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting the operator"),
+    );
+    let organizations: Api<Organization> = Api::namespaced(admin.clone(), "platform");
+    organizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization",
+                "metadata": { "name": "acme" },
+                "spec": { "login": "acme", "credentials": { "type": "Token", "secretRef": { "name": "gh" } } },
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let plans: Api<BuildPlan> = Api::namespaced(admin.clone(), "platform");
+    plans
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "BuildPlan",
+                "metadata": { "name": "nightly" },
+                "spec": { "organizationRef": { "name": "acme" } },
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    eventually("the Organization reads its Secret as the ServiceAccount", Duration::from_secs(60), || async {
+        let org = organizations.get("acme").await.ok()?;
+        (find_condition(org.conditions(), "Ready")?.reason == "CredentialsFound").then_some(())
+    })
+    .await;
+    eventually("the BuildPlan finds its Organization", Duration::from_secs(30), || async {
+        let plan = plans.get("nightly").await.ok()?;
+        (find_condition(plan.conditions(), "Ready")?.reason == "OrganizationFound").then_some(())
+    })
+    .await;
+
+    // No more: the same token cannot read a Secret in a namespace it was not granted, nor list Secrets anywhere.
+    let sa_client = client_for(&sa_kubeconfig).await;
+    let elsewhere: Api<Secret> = Api::namespaced(sa_client.clone(), "elsewhere");
+    Api::<Secret>::namespaced(admin.clone(), "elsewhere").create(&PostParams::default(), &secret).await.unwrap();
+    let denied = elsewhere.get("gh").await.expect_err("reading a Secret outside credentialNamespaces must fail");
+    assert!(matches!(&denied, kube::Error::Api(status) if status.code == 403), "{denied:?}");
+    let listing = Api::<Secret>::namespaced(sa_client, "platform").list(&Default::default()).await;
+    assert!(matches!(&listing, Err(kube::Error::Api(status)) if status.code == 403), "listing Secrets must fail");
+}
