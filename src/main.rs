@@ -42,6 +42,9 @@ struct RunArgs {
     /// Where /healthz, /readyz and /metrics listen.
     #[arg(long, default_value = "127.0.0.1:9090", env = "IO_METRICS_ADDR")]
     metrics_addr: std::net::SocketAddr,
+    /// Where the GitHub webhook receiver (POST /webhook) listens; no receiver when unset.
+    #[arg(long, env = "IO_WEBHOOK_ADDR")]
+    webhook_addr: Option<std::net::SocketAddr>,
     /// Take part in leader election, so that of several replicas only one reconciles.
     #[arg(long, env = "IO_LEADER_ELECT")]
     leader_elect: bool,
@@ -88,6 +91,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let options = RunOptions {
         scope: args.namespace.map_or(Scope::AllNamespaces, Scope::Namespace),
         metrics_addr: args.metrics_addr,
+        webhook_addr: args.webhook_addr,
         leader_election: args.leader_elect.then(|| LeaderElection {
             namespace: args.leader_election_namespace,
             lease_name: args.lease_name,

@@ -35,6 +35,15 @@ pub struct ControllerLabels {
     pub controller: String,
 }
 
+/// Labels of a webhook delivery.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// The GitHub event, `other` for events the operator does not use, `unverified` before the signature holds.
+    pub event: &'static str,
+    /// `accepted`, `ignored`, `duplicate`, `unauthorized` or `error`.
+    pub outcome: &'static str,
+}
+
 /// Every metric the operator exports, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +55,8 @@ pub struct Metrics {
     pub reconcile_duration: Family<ControllerLabels, Histogram>,
     /// 1 while this process holds the leader Lease (or runs without leader election), else 0.
     pub leader: Gauge,
+    /// Webhook deliveries, by event and outcome.
+    pub webhook_deliveries: Family<WebhookLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -71,7 +82,13 @@ impl Default for Metrics {
             reconcile_duration.clone(),
         );
         registry.register("leader", "1 while this process is the leader, else 0", leader.clone());
-        Metrics { registry, reconciles, reconcile_errors, reconcile_duration, leader }
+        let webhook_deliveries = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "GitHub webhook deliveries, by event and outcome",
+            webhook_deliveries.clone(),
+        );
+        Metrics { registry, reconciles, reconcile_errors, reconcile_duration, leader, webhook_deliveries }
     }
 }
 
@@ -88,6 +105,11 @@ impl Metrics {
                 .get_or_create(&ReconcileErrorLabels { controller: controller.to_owned(), category })
                 .inc();
         }
+    }
+
+    /// Records one webhook delivery.
+    pub fn record_webhook(&self, event: &'static str, outcome: &'static str) {
+        self.webhook_deliveries.get_or_create(&WebhookLabels { event, outcome }).inc();
     }
 
     /// The metrics in the OpenMetrics text format.

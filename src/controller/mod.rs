@@ -34,7 +34,8 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn api<K>(&self, client: Client) -> Api<K>
+    /// An API handle for a namespaced kind over this scope.
+    pub fn api<K>(&self, client: Client) -> Api<K>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
     {

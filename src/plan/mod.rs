@@ -3,3 +3,4 @@
 
 pub mod prerequisites;
 pub mod readiness;
+pub mod webhook;

@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod leader;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +26,8 @@ pub struct RunOptions {
     pub scope: Scope,
     /// Where `/healthz`, `/readyz` and `/metrics` listen.
     pub metrics_addr: SocketAddr,
+    /// Where the GitHub webhook receiver (`POST /webhook`) listens; none when `None`. It runs on every replica.
+    pub webhook_addr: Option<SocketAddr>,
     /// Leader election; `None` runs the controllers at once, for a single replica.
     pub leader_election: Option<LeaderElection>,
     /// Names this replica in Events and in the Lease (the pod name in a cluster).
@@ -71,14 +74,24 @@ pub async fn run(
         .await
         .map_err(|source| Error::Listen { addr: options.metrics_addr, source })?;
     tracing::info!(addr = %options.metrics_addr, "serving /healthz, /readyz and /metrics");
-    let server =
-        tokio::spawn(http::serve(listener, http::router(metrics.clone(), readiness.clone()), shutdown.clone()));
+    let mut servers =
+        vec![tokio::spawn(http::serve(listener, http::router(metrics.clone(), readiness.clone()), shutdown.clone()))];
 
     let ctx = Arc::new(Context::new(client.clone(), Some(options.identity.clone()), metrics.clone()));
+    if let Some(addr) = options.webhook_addr {
+        let listener = http::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
+        tracing::info!(%addr, "serving the GitHub webhook receiver on /webhook");
+        let receiver =
+            webhook::WebhookReceiver::new(client.clone(), options.scope.clone(), ctx.clock.clone(), metrics.clone());
+        let router = webhook::router(Arc::new(receiver), webhook::DEFAULT_MAX_BODY_BYTES);
+        servers.push(tokio::spawn(http::serve(listener, router, shutdown.clone())));
+    }
     let outcome = lead(ctx, options, readiness, shutdown.clone()).await;
     metrics.leader.set(0);
-    if let Ok(Err(error)) = server.await {
-        tracing::warn!(%error, "the metrics server stopped with an error");
+    for server in servers {
+        if let Ok(Err(error)) = server.await {
+            tracing::warn!(%error, "an HTTP server stopped with an error");
+        }
     }
     outcome
 }
@@ -94,7 +107,7 @@ async fn lead(
 ) -> Result<(), Error> {
     tokio::select! {
         () = shutdown.clone() => return Ok(()),
-        () = wait_for_crds(&ctx.client) => readiness.set(true),
+        () = wait_for_crds(&ctx.client, &options.scope) => readiness.set(true),
     }
     let Some(election) = options.leader_election else {
         ctx.metrics.leader.set(1);
@@ -138,9 +151,9 @@ async fn lead(
     }
 }
 
-/// Returns once the API server answers and serves our kinds; logs what is missing meanwhile.
-async fn wait_for_crds(client: &Client) {
-    let organizations: Api<Organization> = Api::all(client.clone());
+/// Returns once the API server answers and serves our kinds in `scope`; logs what is missing meanwhile.
+async fn wait_for_crds(client: &Client, scope: &Scope) {
+    let organizations: Api<Organization> = scope.api(client.clone());
     let mut delay = Duration::from_millis(500);
     loop {
         match organizations.list(&ListParams::default().limit(1)).await {
