@@ -147,8 +147,11 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
     assert!(container.resources.as_ref().and_then(|r| r.requests.as_ref()).is_some());
     let args = container.args.clone().unwrap();
     assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
+    assert!(args.contains(&"--webhook-addr=0.0.0.0:8080".to_string()), "{args:?}");
     let service = Api::<Service>::namespaced(admin.clone(), "io-system").get(FULLNAME).await.expect("Service");
-    assert_eq!(service.spec.unwrap().ports.unwrap()[0].name.as_deref(), Some("metrics"));
+    let ports: Vec<(String, i32)> =
+        service.spec.unwrap().ports.unwrap().into_iter().map(|p| (p.name.unwrap_or_default(), p.port)).collect();
+    assert_eq!(ports, [("metrics".to_string(), 9090), ("webhook".to_string(), 8080)]);
 
     // The ServiceAccount's own token, in a kubeconfig of its own.
     let token =
