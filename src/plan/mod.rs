@@ -1,6 +1,8 @@
 //! Pure decisions: observed state and spec in, a plan out. Nothing here performs I/O, awaits, or knows about
 //! `kube::Client` or GitHub; every function is unit-tested on plain values.
 
+pub mod dependencies;
+pub mod detect;
 pub mod prerequisites;
 pub mod readiness;
 pub mod webhook;

@@ -1,0 +1,80 @@
+//! A manifest that does not parse is a warning naming the file and where; the rest is still described.
+
+use super::{consumed_names, describe_repository, produced, strings, Ecosystem};
+
+#[test]
+fn truncated_package_json_is_a_warning_and_the_cargo_workspace_still_counts() {
+    let description = describe_repository(
+        &[
+            ("package.json", "{\n  \"name\": \"web\",\n  \"scripts\": {\n    \"build\": \"vite build\"\n"),
+            ("Cargo.toml", "[package]\nname = \"engine\"\n[dependencies]\nserde = \"1\"\n"),
+        ],
+        &["package-lock.json"],
+    );
+    assert_eq!(description.warnings.len(), 1, "{:?}", description.warnings);
+    let warning = &description.warnings[0];
+    assert_eq!(warning.file, "package.json");
+    assert!(warning.message.starts_with("invalid JSON: EOF while parsing"), "{}", warning.message);
+    assert!(warning.message.contains("line 5"), "{}", warning.message);
+    assert_eq!(description.language.as_deref(), Some("rust"));
+    assert_eq!(description.build_command.as_deref(), Some("cargo build"));
+    assert_eq!(consumed_names(&description, Ecosystem::Cargo), strings(&["serde"]));
+    assert!(produced(&description, Ecosystem::Npm).is_empty());
+}
+
+#[test]
+fn malformed_workspace_member_only_loses_that_member() {
+    let root = "[workspace]\nmembers = [\"crates/*\"]\n";
+    let good = "[package]\nname = \"good\"\n";
+    let bad = "[package]\nname = \"bad\nversion = \"0.1.0\"\n";
+    let description =
+        describe_repository(&[("Cargo.toml", root), ("crates/good/Cargo.toml", good), ("crates/bad/Cargo.toml", bad)], &[]);
+    assert_eq!(description.warnings.len(), 1, "{:?}", description.warnings);
+    assert_eq!(description.warnings[0].file, "crates/bad/Cargo.toml");
+    assert!(description.warnings[0].message.starts_with("invalid TOML at line 2, column"), "{}", description.warnings[0].message);
+    let names: Vec<String> = produced(&description, Ecosystem::Cargo).into_iter().map(|(n, _, _)| n).collect();
+    assert_eq!(names, strings(&["good"]));
+    assert_eq!(description.build_command.as_deref(), Some("cargo build --workspace"));
+}
+
+#[test]
+fn toml_syntax_error_in_pyproject_keeps_requirements() {
+    let description = describe_repository(
+        &[("pyproject.toml", "[project\nname = \"svc\"\n"), ("requirements.txt", "flask>=3\n")],
+        &["tests/test_app.py"],
+    );
+    assert_eq!(description.warnings.len(), 1);
+    assert_eq!(description.warnings[0].file, "pyproject.toml");
+    assert!(description.warnings[0].message.starts_with("invalid TOML at line 1, column"), "{}", description.warnings[0].message);
+    assert_eq!(consumed_names(&description, Ecosystem::Python), strings(&["flask"]));
+    assert_eq!(description.build_command.as_deref(), Some("pip install -r requirements.txt"));
+    assert_eq!(description.test_command.as_deref(), Some("pytest"));
+}
+
+#[test]
+fn unclosed_xml_module_is_a_warning_and_the_parent_still_counts() {
+    let parent = "<project><groupId>com.acme</groupId><artifactId>parent</artifactId><modules><module>svc</module></modules></project>";
+    let broken = "<project>\n  <groupId>com.acme</groupId>\n  <artifactId>svc</artifactId>\n  <dependencies>\n";
+    let description = describe_repository(&[("pom.xml", parent), ("svc/pom.xml", broken)], &[]);
+    assert_eq!(description.warnings.len(), 1, "{:?}", description.warnings);
+    assert_eq!(description.warnings[0].file, "svc/pom.xml");
+    assert!(description.warnings[0].message.starts_with("invalid XML at line"), "{}", description.warnings[0].message);
+    assert_eq!(produced(&description, Ecosystem::Maven), vec![("com.acme:parent".into(), "pom.xml".into(), true)]);
+    assert_eq!(description.build_command.as_deref(), Some("mvn -B package"));
+}
+
+#[test]
+fn go_mod_without_module_and_bad_pnpm_workspace() {
+    let description = describe_repository(
+        &[
+            ("go.mod", "go 1.22\nrequire github.com/acme/lib v1.0.0\n"),
+            ("package.json", r#"{"name": "root", "scripts": {"test": "vitest"}}"#),
+            ("pnpm-workspace.yaml", "packages: [unclosed\n"),
+        ],
+        &["pnpm-lock.yaml"],
+    );
+    let files: Vec<&str> = description.warnings.iter().map(|w| w.file.as_str()).collect();
+    assert_eq!(files, vec!["go.mod", "pnpm-workspace.yaml"]);
+    assert_eq!(consumed_names(&description, Ecosystem::Go), strings(&["github.com/acme/lib"]));
+    assert_eq!(description.language.as_deref(), Some("go"));
+}
