@@ -96,7 +96,10 @@ pub fn repository_dependencies(org: &str, repositories: &BTreeMap<String, Reposi
                 repository: target.to_owned(),
                 evidence: evidence
                     .into_iter()
-                    .map(|(file, dependency)| DependencyEvidence { file: file.to_owned(), dependency: dependency.to_owned() })
+                    .map(|(file, dependency)| DependencyEvidence {
+                        file: file.to_owned(),
+                        dependency: dependency.to_owned(),
+                    })
                     .collect(),
             })
             .collect();
@@ -132,4 +135,206 @@ pub fn with_declared(
     }
     found.sort_by(|a, b| a.repository.cmp(&b.repository));
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::plan::detect::{describe, manifests_to_fetch};
+
+    /// Describes a repository from `(path, contents)` files, through the same two steps the controller takes.
+    fn repository(files: &[(&str, &str)]) -> RepositoryDescription {
+        let tree: Vec<String> = files.iter().map(|(path, _)| path.to_string()).collect();
+        let wanted = manifests_to_fetch(&tree);
+        let fetched: BTreeMap<String, String> = files
+            .iter()
+            .filter(|(path, _)| wanted.iter().any(|w| w == path))
+            .map(|(path, text)| (path.to_string(), text.to_string()))
+            .collect();
+        describe(&tree, &fetched, None)
+    }
+
+    /// An organization of twelve repositories across six ecosystems.
+    fn organization() -> BTreeMap<String, RepositoryDescription> {
+        let repositories = [
+            ("proto-defs", repository(&[("Cargo.toml", "[package]\nname = \"acme-proto\"\n")])),
+            (
+                "core-rs",
+                repository(&[
+                    ("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n[workspace.dependencies]\nacme-proto = { git = \"https://github.com/ACME/Proto-Defs.git\" }\n"),
+                    ("crates/core/Cargo.toml", "[package]\nname = \"acme-core\"\n[dependencies]\nacme-proto.workspace = true\nserde = \"1\"\n"),
+                    ("crates/cli/Cargo.toml", "[package]\nname = \"acme-cli\"\n[dependencies]\nacme_core = { path = \"../core\", package = \"acme-core\" }\n"),
+                ]),
+            ),
+            (
+                "ui-kit",
+                repository(&[
+                    ("package.json", r#"{"name": "ui-kit-root", "private": true, "workspaces": ["packages/*"]}"#),
+                    ("packages/ui/package.json", r#"{"name": "@acme/ui", "dependencies": {"acme-utils": "workspace:*"}}"#),
+                    ("packages/utils/package.json", r#"{"name": "acme-utils"}"#),
+                ]),
+            ),
+            ("fork-ui", repository(&[("package.json", r#"{"name": "acme-utils", "version": "9.0.0"}"#)])),
+            ("auth-js", repository(&[("package.json", r#"{"name": "@acme/auth-client"}"#)])),
+            (
+                "web",
+                repository(&[(
+                    "package.json",
+                    r#"{"name": "web", "private": true,
+                        "dependencies": {"@acme/ui": "^2", "acme-utils": "^1", "auth": "github:acme/auth-js#v3", "acme-core": "^1", "acme-proto": "^1"},
+                        "devDependencies": {"@acme/ui": "^2"}}"#,
+                )]),
+            ),
+            ("ledger", repository(&[("go.mod", "module github.com/acme/ledger\n\ngo 1.22\n")])),
+            (
+                "payments",
+                repository(&[(
+                    "go.mod",
+                    "module github.com/acme/payments\n\nrequire (\n\tgithub.com/acme/ledger v1.4.0\n\tgithub.com/other-org/ledger v0.1.0\n)\n",
+                )]),
+            ),
+            (
+                "common-py",
+                repository(&[("pyproject.toml", "[tool.poetry]\nname = \"acme-common\"\nversion = \"1.0\"\n")]),
+            ),
+            (
+                "analytics",
+                repository(&[(
+                    "requirements.txt",
+                    "Acme_Common[fast]>=1.0  # normalized to acme-common\nacme-reports @ git+https://github.com/other/reports\n-e git+https://github.com/acme/ledger.git#egg=ledger-tools\n",
+                )]),
+            ),
+            (
+                "platform",
+                repository(&[
+                    ("pom.xml", "<project><groupId>com.acme.platform</groupId><artifactId>platform-parent</artifactId><modules><module>events</module></modules></project>"),
+                    ("events/pom.xml", "<project><parent><groupId>com.acme.platform</groupId></parent><artifactId>platform-events</artifactId></project>"),
+                ]),
+            ),
+            (
+                "orders",
+                repository(&[
+                    ("settings.gradle.kts", "rootProject.name = \"orders\"\ninclude(\":api\")\n"),
+                    ("build.gradle.kts", "group = \"com.acme.orders\"\ndependencies { implementation(\"com.acme.platform:platform-events:4.2.0\") }\n"),
+                    ("api/build.gradle.kts", "dependencies {\n    api(\"com.acme.platform:platform-events:4.2.0\")\n    implementation(\"com.acme.platform:platform-parent:4.2.0\")\n}\n"),
+                ]),
+            ),
+        ];
+        repositories.into_iter().map(|(name, description)| (name.to_owned(), description)).collect()
+    }
+
+    fn edge(repository: &str, evidence: &[(&str, &str)]) -> RepositoryDependency {
+        RepositoryDependency {
+            repository: repository.to_owned(),
+            evidence: evidence
+                .iter()
+                .map(|(file, dependency)| DependencyEvidence {
+                    file: file.to_string(),
+                    dependency: dependency.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn organization_edges_across_ecosystems() {
+        let graph = repository_dependencies("acme", &organization());
+        let expected: BTreeMap<String, Vec<RepositoryDependency>> = [
+            (
+                "analytics",
+                vec![
+                    edge("common-py", &[("requirements.txt", "Acme_Common[fast]")]),
+                    edge("ledger", &[("requirements.txt", "git+https://github.com/acme/ledger.git#egg=ledger-tools")]),
+                ],
+            ),
+            ("auth-js", vec![]),
+            ("common-py", vec![]),
+            // Git-URL edge (case-insensitive org and repository); the member inherits it from the workspace.
+            (
+                "core-rs",
+                vec![edge("proto-defs", &[("Cargo.toml", "acme-proto"), ("crates/core/Cargo.toml", "acme-proto")])],
+            ),
+            ("fork-ui", vec![]),
+            ("ledger", vec![]),
+            (
+                "orders",
+                vec![edge(
+                    "platform",
+                    &[
+                        ("api/build.gradle.kts", "com.acme.platform:platform-events:4.2.0"),
+                        ("api/build.gradle.kts", "com.acme.platform:platform-parent:4.2.0"),
+                        ("build.gradle.kts", "com.acme.platform:platform-events:4.2.0"),
+                    ],
+                )],
+            ),
+            ("payments", vec![edge("ledger", &[("go.mod", "github.com/acme/ledger")])]),
+            ("platform", vec![]),
+            ("proto-defs", vec![]),
+            // ui-kit depends on its own acme-utils (a workspace sibling), not on fork-ui's.
+            ("ui-kit", vec![]),
+            // npm `acme-core` and `acme-proto` are not the crates of the same names; `acme-utils` is ambiguous.
+            (
+                "web",
+                vec![edge("auth-js", &[("package.json", "auth")]), edge("ui-kit", &[("package.json", "@acme/ui")])],
+            ),
+        ]
+        .into_iter()
+        .map(|(name, edges)| (name.to_owned(), edges))
+        .collect();
+        assert_eq!(graph.dependencies, expected);
+        assert_eq!(
+            graph.ambiguities,
+            vec![AmbiguousPackage {
+                ecosystem: Ecosystem::Npm,
+                name: "acme-utils".into(),
+                producers: vec!["fork-ui".into(), "ui-kit".into()],
+                consumers: vec!["web".into()],
+            }]
+        );
+        assert_eq!(
+            graph.ambiguities[0].to_string(),
+            "npm package \"acme-utils\" is produced by fork-ui, ui-kit; no edge drawn for it from web"
+        );
+    }
+
+    #[test]
+    fn git_urls_outside_the_organization_or_to_unknown_repositories_draw_no_edge() {
+        let mut repositories = BTreeMap::new();
+        repositories.insert("lib".to_owned(), repository(&[("Cargo.toml", "[package]\nname = \"lib\"\n")]));
+        let consumer = "[package]\nname = \"app\"\n[dependencies]\nlib = { git = \"https://github.com/someone-else/lib\" }\nghost = { git = \"https://github.com/acme/ghost\" }\n";
+        repositories.insert("app".to_owned(), repository(&[("Cargo.toml", consumer)]));
+        let graph = repository_dependencies("acme", &repositories);
+        assert_eq!(graph.dependencies["app"], vec![]);
+        // The same dependency by name from the registry is an edge.
+        let by_name = "[package]\nname = \"app\"\n[dependencies]\nlib = \"1\"\n";
+        repositories.insert("app".to_owned(), repository(&[("Cargo.toml", by_name)]));
+        let graph = repository_dependencies("acme", &repositories);
+        assert_eq!(graph.dependencies["app"], vec![edge("lib", &[("Cargo.toml", "lib")])]);
+    }
+
+    #[test]
+    fn a_git_url_to_itself_is_no_self_edge_and_cargo_names_compare_dashes_and_underscores() {
+        let mut repositories = BTreeMap::new();
+        let itself = "[package]\nname = \"tool\"\n[dev-dependencies]\ntool = { git = \"https://github.com/acme/tool\" }\nmy_lib = \"1\"\n";
+        repositories.insert("tool".to_owned(), repository(&[("Cargo.toml", itself)]));
+        repositories.insert("my-lib".to_owned(), repository(&[("Cargo.toml", "[package]\nname = \"my-lib\"\n")]));
+        let graph = repository_dependencies("acme", &repositories);
+        assert_eq!(graph.dependencies["tool"], vec![edge("my-lib", &[("Cargo.toml", "my_lib")])]);
+    }
+
+    #[test]
+    fn declared_dependencies_are_added_once_and_keep_evidence() {
+        let found = vec![edge("ledger", &[("go.mod", "github.com/acme/ledger")])];
+        let declared = [
+            GitHubRepositoryName("Ledger".into()),
+            GitHubRepositoryName("auth-js".into()),
+            GitHubRepositoryName("payments".into()),
+        ];
+        assert_eq!(
+            with_declared("payments", found, &declared),
+            vec![edge("auth-js", &[]), edge("ledger", &[("go.mod", "github.com/acme/ledger")])]
+        );
+    }
 }

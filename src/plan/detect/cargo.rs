@@ -176,12 +176,7 @@ fn for_each_dependency_table<'t>(manifest: &'t toml::Table, mut visit: impl FnMu
     }
 }
 
-fn read_dependency_table(
-    path: &str,
-    table: &toml::Table,
-    workspace: &Workspace<'_>,
-    out: &mut RepositoryDescription,
-) {
+fn read_dependency_table(path: &str, table: &toml::Table, workspace: &Workspace<'_>, out: &mut RepositoryDescription) {
     for (key, value) in table {
         let mut spec = value.as_table();
         // `foo = { workspace = true }` takes its source (and rename) from `[workspace.dependencies]`.

@@ -38,7 +38,9 @@ fn language(files: &RepositoryFiles<'_>, lowercase_text: &str) -> &'static str {
     let words: Vec<&str> = arguments.split_whitespace().collect();
     if words.contains(&"cxx") {
         "cpp"
-    } else if words.contains(&"c") || (!files.any_file_ending(&[".cpp", ".cc", ".cxx"], 6) && files.any_file_ending(&[".c"], 6)) {
+    } else if words.contains(&"c")
+        || (!files.any_file_ending(&[".cpp", ".cc", ".cxx"], 6) && files.any_file_ending(&[".c"], 6))
+    {
         "c"
     } else {
         "cpp"

@@ -139,7 +139,9 @@ fn segments_match(pattern: &[&str], path: &[&str]) -> bool {
         None => path.is_empty(),
         Some((&"**", rest)) => (0..=path.len()).any(|skip| segments_match(rest, &path[skip..])),
         Some((segment, rest)) => match path.split_first() {
-            Some((first, path_rest)) => segment_matches(segment.as_bytes(), first.as_bytes()) && segments_match(rest, path_rest),
+            Some((first, path_rest)) => {
+                segment_matches(segment.as_bytes(), first.as_bytes()) && segments_match(rest, path_rest)
+            }
             None => false,
         },
     }

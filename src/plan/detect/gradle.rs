@@ -32,7 +32,9 @@ static ROOT_PROJECT_NAME: LazyLock<Regex> = LazyLock::new(|| regex(r#"rootProjec
 static INCLUDE: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?m)\binclude\s*(\(([^)]*)\)|[ \t]+([^\n]+))"#));
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r#""([^"\n]*)"|'([^'\n]*)'"#));
 static PROJECT_DIR: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r#"project\(\s*["']([^"']+)["']\s*\)\.projectDir\s*=\s*(?:file\(\s*)?(?:File\(\s*rootDir\s*,\s*)?["']([^"']+)["']"#)
+    regex(
+        r#"project\(\s*["']([^"']+)["']\s*\)\.projectDir\s*=\s*(?:file\(\s*)?(?:File\(\s*rootDir\s*,\s*)?["']([^"']+)["']"#,
+    )
 });
 static GROUP: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?m)^\s*(?:project\.)?group\s*=?\s*["']([^"'\n]+)["']"#));
 static ARTIFACT_ID: LazyLock<Regex> = LazyLock::new(|| regex(r#"\bartifactId\s*=\s*["']([^"'\n]+)["']"#));
@@ -41,13 +43,13 @@ static DECLARATION: LazyLock<Regex> = LazyLock::new(|| {
         r"(?m)\b(implementation|api|compileOnly|compileOnlyApi|runtimeOnly|annotationProcessor|kapt|ksp|compile|runtime|testCompile|classpath|[a-z][A-Za-z0-9]*(?:Implementation|Api|CompileOnly|RuntimeOnly|AnnotationProcessor))\b[ \t]*(\(?)[ \t]*([^\n]*)",
     )
 });
-static MAP_NOTATION: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r#"^\(?\s*group\s*[:=]\s*["']([^"']+)["']\s*,\s*name\s*[:=]\s*["']([^"']+)["']"#)
-});
+static MAP_NOTATION: LazyLock<Regex> =
+    LazyLock::new(|| regex(r#"^\(?\s*group\s*[:=]\s*["']([^"']+)["']\s*,\s*name\s*[:=]\s*["']([^"']+)["']"#));
 static KOTLIN_MODULE: LazyLock<Regex> = LazyLock::new(|| regex(r#"^kotlin\(\s*"([^"]+)""#));
 static CATALOG_ACCESSOR: LazyLock<Regex> = LazyLock::new(|| regex(r"^libs\.([A-Za-z0-9_.]+)"));
-static KOTLIN_PLUGIN: LazyLock<Regex> =
-    LazyLock::new(|| regex(r#"kotlin\(\s*"(jvm|android|multiplatform)"|org\.jetbrains\.kotlin\.(jvm|android)|kotlin-android"#));
+static KOTLIN_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
+    regex(r#"kotlin\(\s*"(jvm|android|multiplatform)"|org\.jetbrains\.kotlin\.(jvm|android)|kotlin-android"#)
+});
 
 /// Reads settings, build scripts and the version catalog. `None` without a root build or settings script.
 pub(super) fn detect(files: &RepositoryFiles<'_>, out: &mut RepositoryDescription) -> Option<Toolchain> {
@@ -93,8 +95,10 @@ pub(super) fn detect(files: &RepositoryFiles<'_>, out: &mut RepositoryDescriptio
 /// `(project name, directory)` of every `include`d project: `:libs:core` is `core` in `libs/core`, unless a
 /// `project(":libs:core").projectDir = file("…")` line moves it.
 fn included_projects(settings: &str) -> Vec<(String, String)> {
-    let moved: BTreeMap<String, String> =
-        PROJECT_DIR.captures_iter(settings).map(|c| (c[1].trim_start_matches(':').to_owned(), c[2].to_owned())).collect();
+    let moved: BTreeMap<String, String> = PROJECT_DIR
+        .captures_iter(settings)
+        .map(|c| (c[1].trim_start_matches(':').to_owned(), c[2].to_owned()))
+        .collect();
     let mut projects = Vec::new();
     for include in INCLUDE.captures_iter(settings) {
         let arguments = include.get(2).or_else(|| include.get(3)).map_or("", |m| m.as_str());
@@ -134,9 +138,9 @@ fn read_catalog(files: &RepositoryFiles<'_>, out: &mut RepositoryDescription) ->
     for (alias, library) in toml_table(&table, "libraries").into_iter().flatten() {
         let coordinates = match library {
             toml::Value::String(notation) => coordinates(notation),
-            toml::Value::Table(library) => toml_str(library, "module").map(str::to_owned).or_else(|| {
-                Some(format!("{}:{}", toml_str(library, "group")?, toml_str(library, "name")?))
-            }),
+            toml::Value::Table(library) => toml_str(library, "module")
+                .map(str::to_owned)
+                .or_else(|| Some(format!("{}:{}", toml_str(library, "group")?, toml_str(library, "name")?))),
             _ => None,
         };
         if let Some(coordinates) = coordinates {

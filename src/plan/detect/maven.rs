@@ -40,7 +40,10 @@ pub(crate) fn parse_pom(text: &str) -> Result<Pom, String> {
         return Err(format!("the root element is <{}>, not <project>", project.tag_name().name()));
     }
     let child_text = |node: roxmltree::Node<'_, '_>, name: &str| {
-        node.children().find(|child| child.tag_name().name() == name).and_then(|child| child.text()).map(|t| t.trim().to_owned())
+        node.children()
+            .find(|child| child.tag_name().name() == name)
+            .and_then(|child| child.text())
+            .map(|t| t.trim().to_owned())
     };
     let mut pom = Pom {
         group_id: child_text(project, "groupId"),

@@ -95,7 +95,11 @@ fn package_manager(files: &RepositoryFiles<'_>, root: Option<&serde_json::Value>
     let yarn = || {
         let declared = root.and_then(|root| root.get("packageManager")).and_then(serde_json::Value::as_str);
         let classic = declared.is_none_or(|declared| declared.starts_with("yarn@1"));
-        if files.exists(".yarnrc.yml") || !classic { PackageManager::YarnBerry } else { PackageManager::YarnClassic }
+        if files.exists(".yarnrc.yml") || !classic {
+            PackageManager::YarnBerry
+        } else {
+            PackageManager::YarnClassic
+        }
     };
     if files.exists("pnpm-lock.yaml") {
         return PackageManager::Pnpm;
@@ -235,5 +239,9 @@ fn github_spec(spec: &str) -> Option<(String, String)> {
         && !shorthand.starts_with(['.', '/', '~', '@'])
         && shorthand.matches('/').count() == 1
         && !shorthand.contains(char::is_whitespace);
-    if is_shorthand { github_repository(&format!("github:{shorthand}")) } else { None }
+    if is_shorthand {
+        github_repository(&format!("github:{shorthand}"))
+    } else {
+        None
+    }
 }

@@ -59,7 +59,8 @@ pub(crate) struct Requirement {
 /// Parses the part of a PEP 508 requirement edges need: `Name[extra] (>=1) @ url ; marker`.
 pub(crate) fn parse_requirement(text: &str) -> Option<Requirement> {
     let text = text.trim();
-    let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
+    let name_end =
+        text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(text.len());
     let name = &text[..name_end];
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return None;
@@ -222,7 +223,8 @@ fn build_system(tool: Tool) -> BuildSystem {
 
 /// Fetched `pyproject.toml`s of `[tool.uv.workspace] members` (minus `exclude`).
 fn uv_workspace_members(files: &RepositoryFiles<'_>, pyproject: &toml::Table) -> Vec<String> {
-    let workspace = toml_table(pyproject, "tool").and_then(|t| toml_table(t, "uv")).and_then(|t| toml_table(t, "workspace"));
+    let workspace =
+        toml_table(pyproject, "tool").and_then(|t| toml_table(t, "uv")).and_then(|t| toml_table(t, "workspace"));
     let Some(workspace) = workspace else { return Vec::new() };
     let members = toml_strings(workspace, "members");
     let excluded = toml_strings(workspace, "exclude");
@@ -387,9 +389,11 @@ fn ini_entries(text: &str) -> Vec<(String, String, String)> {
     entries
 }
 
-static SETUP_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"\bname\s*=\s*["']([A-Za-z0-9._-]+)["']"#).expect("a valid regex"));
-static SETUP_REQUIRES: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)\binstall_requires\s*=\s*(\[[^\]]*\]|[A-Za-z_][A-Za-z0-9_.]*)").expect("a valid regex"));
+static SETUP_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\bname\s*=\s*["']([A-Za-z0-9._-]+)["']"#).expect("a valid regex"));
+static SETUP_REQUIRES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)\binstall_requires\s*=\s*(\[[^\]]*\]|[A-Za-z_][A-Za-z0-9_.]*)").expect("a valid regex")
+});
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""([^"\n]*)"|'([^'\n]*)'"#).expect("a valid regex"));
 
 /// `setup.py` is a program: this only finds a literal `name="…"` and a literal `install_requires=[…]` list.
@@ -411,4 +415,3 @@ fn read_setup_py(text: &str, out: &mut RepositoryDescription) {
         }
     }
 }
-

@@ -153,5 +153,9 @@ fn path_dependencies_inside_the_repository_are_members_too() {
     let description = describe_repository(&[("Cargo.toml", root), ("macros/Cargo.toml", macros)], &[]);
     let names: Vec<String> = produced(&description, Ecosystem::Cargo).into_iter().map(|(name, _, _)| name).collect();
     assert_eq!(names, strings(&["app", "app-macros"]));
-    assert!(consumed(&description, Ecosystem::Cargo).contains(&("syn".into(), "syn".into(), "macros/Cargo.toml".into())));
+    assert!(consumed(&description, Ecosystem::Cargo).contains(&(
+        "syn".into(),
+        "syn".into(),
+        "macros/Cargo.toml".into()
+    )));
 }

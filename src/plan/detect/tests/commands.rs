@@ -53,10 +53,18 @@ fn precedence_table() {
     let only_check = "all:\n\tcc -o tool tool.c\ncheck:\n\t./tool --self-test\n";
     let cmake = "cmake_minimum_required(VERSION 3.20)\nproject(codec LANGUAGES C)\nenable_testing()\nadd_test(NAME unit COMMAND unit)\n";
     // (files, other paths, GitHub language, language, build, test)
-    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    type Case<'a> =
+        (Vec<(&'a str, &'a str)>, Vec<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
     let cases: Vec<Case<'_>> = vec![
         // A Makefile's build and test targets win over the language's own tool, each separately.
-        (vec![("go.mod", go_mod), ("Makefile", MAKEFILE)], vec![], None, Some("go"), Some("make build"), Some("make test")),
+        (
+            vec![("go.mod", go_mod), ("Makefile", MAKEFILE)],
+            vec![],
+            None,
+            Some("go"),
+            Some("make build"),
+            Some("make test"),
+        ),
         (
             vec![("Cargo.toml", cargo), ("Makefile", "build:\n\tcargo build --release\n")],
             vec![],
@@ -164,7 +172,13 @@ fn overrides_win_over_detection() {
 
 #[test]
 fn github_language_names() {
-    for (github, ours) in [("C++", "cpp"), ("TypeScript", "typescript"), ("Dockerfile", "docker"), ("Jupyter Notebook", "jupyter-notebook"), ("C#", "csharp")] {
+    for (github, ours) in [
+        ("C++", "cpp"),
+        ("TypeScript", "typescript"),
+        ("Dockerfile", "docker"),
+        ("Jupyter Notebook", "jupyter-notebook"),
+        ("C#", "csharp"),
+    ] {
         assert_eq!(language_from_github(github), ours);
     }
 }

@@ -31,7 +31,12 @@ fn go_mod_with_require_blocks_single_lines_and_replace() {
     assert_eq!(module.path.as_deref(), Some("github.com/acme/payments"));
     assert_eq!(
         module.requires,
-        strings(&["github.com/acme/ledger", "github.com/acme/auth/v2", "github.com/google/uuid", "github.com/stretchr/testify"])
+        strings(&[
+            "github.com/acme/ledger",
+            "github.com/acme/auth/v2",
+            "github.com/google/uuid",
+            "github.com/stretchr/testify"
+        ])
     );
     assert_eq!(module.replacements, strings(&["github.com/acme/uuid-fork"]));
 }

@@ -27,11 +27,17 @@ fn malformed_workspace_member_only_loses_that_member() {
     let root = "[workspace]\nmembers = [\"crates/*\"]\n";
     let good = "[package]\nname = \"good\"\n";
     let bad = "[package]\nname = \"bad\nversion = \"0.1.0\"\n";
-    let description =
-        describe_repository(&[("Cargo.toml", root), ("crates/good/Cargo.toml", good), ("crates/bad/Cargo.toml", bad)], &[]);
+    let description = describe_repository(
+        &[("Cargo.toml", root), ("crates/good/Cargo.toml", good), ("crates/bad/Cargo.toml", bad)],
+        &[],
+    );
     assert_eq!(description.warnings.len(), 1, "{:?}", description.warnings);
     assert_eq!(description.warnings[0].file, "crates/bad/Cargo.toml");
-    assert!(description.warnings[0].message.starts_with("invalid TOML at line 2, column"), "{}", description.warnings[0].message);
+    assert!(
+        description.warnings[0].message.starts_with("invalid TOML at line 2, column"),
+        "{}",
+        description.warnings[0].message
+    );
     let names: Vec<String> = produced(&description, Ecosystem::Cargo).into_iter().map(|(n, _, _)| n).collect();
     assert_eq!(names, strings(&["good"]));
     assert_eq!(description.build_command.as_deref(), Some("cargo build --workspace"));
@@ -45,7 +51,11 @@ fn toml_syntax_error_in_pyproject_keeps_requirements() {
     );
     assert_eq!(description.warnings.len(), 1);
     assert_eq!(description.warnings[0].file, "pyproject.toml");
-    assert!(description.warnings[0].message.starts_with("invalid TOML at line 1, column"), "{}", description.warnings[0].message);
+    assert!(
+        description.warnings[0].message.starts_with("invalid TOML at line 1, column"),
+        "{}",
+        description.warnings[0].message
+    );
     assert_eq!(consumed_names(&description, Ecosystem::Python), strings(&["flask"]));
     assert_eq!(description.build_command.as_deref(), Some("pip install -r requirements.txt"));
     assert_eq!(description.test_command.as_deref(), Some("pytest"));

@@ -132,7 +132,8 @@ fn multi_module_pom_with_parent_properties_and_dependency_management() {
         ]),
         "the parent POM is inheritance, not a dependency; exclusions are not dependencies"
     );
-    let evidence = consumed(&description, Ecosystem::Maven).into_iter().find(|(n, _, _)| n == "com.acme.orders:orders-api");
+    let evidence =
+        consumed(&description, Ecosystem::Maven).into_iter().find(|(n, _, _)| n == "com.acme.orders:orders-api");
     assert_eq!(evidence.map(|(_, declared, _)| declared), Some("${project.groupId}:orders-api".into()));
     assert_eq!(description.unresolved.len(), 1, "{:?}", description.unresolved);
     assert_eq!(description.unresolved[0].reference, "${undefined.group}:mystery");

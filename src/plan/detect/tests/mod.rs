@@ -27,7 +27,8 @@ pub(super) fn describe_with_language(
     other_paths: &[&str],
     github_language: Option<&str>,
 ) -> RepositoryDescription {
-    let tree: Vec<String> = files.iter().map(|(path, _)| *path).chain(other_paths.iter().copied()).map(String::from).collect();
+    let tree: Vec<String> =
+        files.iter().map(|(path, _)| *path).chain(other_paths.iter().copied()).map(String::from).collect();
     let wanted = manifests_to_fetch(&tree);
     let fetched: BTreeMap<String, String> = files
         .iter()

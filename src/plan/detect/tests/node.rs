@@ -89,7 +89,8 @@ fn package_manager_build_and_test_scripts() {
     let workspaces = r#"{"name": "root", "private": true, "workspaces": ["packages/*"]}"#;
     let member = r#"{"name": "member", "scripts": {"build": "tsc", "test": "node --test"}}"#;
     // (files, other paths, build, test, build system)
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, Option<&str>, Option<&str>, BuildSystem)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, Option<&'a str>, Option<&'a str>, BuildSystem);
+    let cases: Vec<Case<'_>> = vec![
         (vec![("package.json", placeholder)], vec!["package-lock.json"], Some("npm ci"), None, BuildSystem::Npm),
         (vec![("package.json", placeholder)], vec![], Some("npm install"), None, BuildSystem::Npm),
         (

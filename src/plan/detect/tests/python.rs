@@ -94,7 +94,10 @@ fn poetry_project() {
     assert_eq!(description.build_systems, vec![BuildSystem::Poetry]);
     assert_eq!(description.build_command.as_deref(), Some("poetry build"));
     assert_eq!(description.test_command.as_deref(), Some("poetry run pytest"));
-    assert_eq!(produced(&description, Ecosystem::Python), vec![("Acme_Analytics".into(), "pyproject.toml".into(), true)]);
+    assert_eq!(
+        produced(&description, Ecosystem::Python),
+        vec![("Acme_Analytics".into(), "pyproject.toml".into(), true)]
+    );
     assert_eq!(
         consumed_names(&description, Ecosystem::Python),
         strings(&["acme-common", "pandas", "poetry-core", "pytest", "requests", "ruff"])
@@ -104,7 +107,8 @@ fn poetry_project() {
 
 #[test]
 fn hatch_project_with_direct_references_extras_markers_and_groups() {
-    let description = describe_repository(&[("pyproject.toml", HATCH)], &["src/acme_metrics/__init__.py", "tests/conftest.py"]);
+    let description =
+        describe_repository(&[("pyproject.toml", HATCH)], &["src/acme_metrics/__init__.py", "tests/conftest.py"]);
     assert_eq!(description.build_systems, vec![BuildSystem::Hatch]);
     assert_eq!(description.build_command.as_deref(), Some("hatch build"));
     assert_eq!(description.test_command.as_deref(), Some("hatch test"));
@@ -150,7 +154,11 @@ fn setup_py_is_searched_not_run() {
 fn requirements_files_with_comments_options_includes_and_urls() {
     let base = "requests>=2.31\n# comment only\n";
     let description = describe_repository(
-        &[("requirements.txt", REQUIREMENTS), ("requirements/base.txt", base), ("requirements-dev.txt", "pytest\n-r requirements.txt\n")],
+        &[
+            ("requirements.txt", REQUIREMENTS),
+            ("requirements/base.txt", base),
+            ("requirements-dev.txt", "pytest\n-r requirements.txt\n"),
+        ],
         &["app.py", "constraints.txt"],
     );
     assert_eq!(description.build_systems, vec![BuildSystem::Pip]);
@@ -166,7 +174,16 @@ fn requirements_files_with_comments_options_includes_and_urls() {
     assert_eq!(github_of(&description, "acme_reports"), Some(("acme".into(), "reports".into())));
     assert_eq!(
         consumed_names(&description, Ecosystem::Python),
-        strings(&["Django", "acme-billing", "acme-django-auth", "acme_reports", "celery", "psycopg", "pytest", "requests"])
+        strings(&[
+            "Django",
+            "acme-billing",
+            "acme-django-auth",
+            "acme_reports",
+            "celery",
+            "psycopg",
+            "pytest",
+            "requests"
+        ])
     );
 }
 
@@ -174,8 +191,10 @@ fn requirements_files_with_comments_options_includes_and_urls() {
 fn uv_workspace_members() {
     let root = "[project]\nname = \"acme-platform\"\ndependencies = [\"acme-worker\"]\n\n[tool.uv.workspace]\nmembers = [\"packages/*\"]\n\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n";
     let worker = "[project]\nname = \"acme-worker\"\ndependencies = [\"redis>=5\"]\n";
-    let description =
-        describe_repository(&[("pyproject.toml", root), ("packages/worker/pyproject.toml", worker)], &["uv.lock", "pytest.ini"]);
+    let description = describe_repository(
+        &[("pyproject.toml", root), ("packages/worker/pyproject.toml", worker)],
+        &["uv.lock", "pytest.ini"],
+    );
     assert_eq!(description.build_systems, vec![BuildSystem::Hatch, BuildSystem::Uv]);
     assert_eq!(description.build_command.as_deref(), Some("uv build"));
     assert_eq!(description.test_command.as_deref(), Some("uv run pytest"));
