@@ -3,7 +3,10 @@
 pub mod clock;
 pub mod controller;
 pub mod crd;
+pub mod inventory;
+pub mod manifest;
 pub mod metrics;
 pub mod plan;
+pub mod report;
 pub mod server;
 pub mod telemetry;

@@ -6,8 +6,8 @@ use infinity_orchestrator::controller::Scope;
 use infinity_orchestrator::crd::duration::HumanDuration;
 use infinity_orchestrator::server::leader::LeaseTimings;
 use infinity_orchestrator::server::{self, LeaderElection, RunOptions};
-use infinity_orchestrator::crd;
 use infinity_orchestrator::telemetry::{self, LogFormat};
+use infinity_orchestrator::{crd, inventory, manifest, report};
 
 /// Infinity Orchestrator: run a whole GitHub organization declaratively from Kubernetes.
 #[derive(Parser)]
@@ -22,6 +22,28 @@ enum Command {
     /// Run the operator: every controller, until SIGINT or SIGTERM. Uses the in-cluster service account, or
     /// KUBECONFIG / ~/.kube/config outside a cluster.
     Run(RunArgs),
+    /// Print the repository manifest (the architecture's config/repositories.json shape) of an Organization, from
+    /// its Repository objects in the cluster.
+    Manifest {
+        /// Name of the Organization object (not the GitHub login).
+        #[arg(long)]
+        org: String,
+        /// Namespace of the Organization.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+    },
+    /// Print the compliance report of an Organization: health and security of its repositories, worst first.
+    Report {
+        /// Name of the Organization object (not the GitHub login).
+        #[arg(long)]
+        org: String,
+        /// Namespace of the Organization.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "md")]
+        format: report::Format,
+    },
     /// Print the CustomResourceDefinitions as YAML, or write one file per kind into a directory.
     Crd {
         /// Write `<kind>.yaml` files into this directory instead of printing.
@@ -77,6 +99,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Manifest { org, namespace } => {
+            let repositories = read_repositories(&namespace, &org).await?;
+            print!("{}", manifest::build(&org, &repositories).to_json());
+            Ok(())
+        }
+        Command::Report { org, namespace, format } => {
+            let repositories = read_repositories(&namespace, &org).await?;
+            print!("{}", report::build(&org, &repositories, k8s_openapi::jiff::Timestamp::now()).render(format));
+            Ok(())
+        }
         Command::Crd { out_dir } => print_crds(out_dir),
     }
 }
@@ -107,6 +139,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     server::run(client, options, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn read_repositories(
+    namespace: &str,
+    organization: &str,
+) -> anyhow::Result<Vec<infinity_orchestrator::crd::Repository>> {
+    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
+    Ok(inventory::organization_repositories(&client, namespace, organization).await?)
 }
 
 /// Completes on SIGINT or SIGTERM (what Kubernetes sends before it kills a pod).

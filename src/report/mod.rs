@@ -1,0 +1,239 @@
+//! The compliance report: health and security across an Organization's repositories, worst first, as Markdown for
+//! people, JSON for tooling and a self-contained HTML page. Pure: the caller reads the Repository objects.
+
+mod html;
+mod markdown;
+
+use k8s_openapi::jiff::Timestamp;
+use serde::Serialize;
+
+use crate::crd::condition::find_condition;
+use crate::crd::repository::AlertCounts;
+use crate::crd::{HasConditions, Repository};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A Markdown document.
+    Md,
+    /// JSON, for tooling.
+    Json,
+    /// A self-contained HTML page.
+    Html,
+}
+
+/// The report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Report {
+    /// The Organization object the report covers.
+    pub organization: String,
+    /// When it was made.
+    pub generated_at: String,
+    /// Sums over every repository.
+    pub totals: Totals,
+    /// One row per repository, worst first.
+    pub repositories: Vec<Row>,
+}
+
+/// Sums over the report's repositories.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Repositories in the report.
+    pub repositories: usize,
+    /// Repositories whose `Healthy` condition is `False`.
+    pub unhealthy: usize,
+    /// Repositories with no health measured yet.
+    pub unmeasured: usize,
+    /// Open code-scanning alerts.
+    pub code_scanning_alerts: i32,
+    /// Open Dependabot alerts.
+    pub dependabot_alerts: i32,
+    /// Open secret-scanning alerts.
+    pub secret_scanning_alerts: i32,
+}
+
+/// One repository's line.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Row {
+    /// GitHub name.
+    pub name: String,
+    /// Main language.
+    pub language: Option<String>,
+    /// How much attention the repository needs; rows are sorted by it, highest first. See [`risk`].
+    pub risk: i32,
+    /// Health score, 0 to 100, once measured.
+    pub health_score: Option<i32>,
+    /// The `Healthy` condition's status: `True`, `False` or `Unknown`.
+    pub healthy: String,
+    /// Why, from the `Healthy` condition.
+    pub healthy_reason: Option<String>,
+    /// Success rate over the health window, in percent.
+    pub success_rate_percent: Option<i32>,
+    /// Failed runs since the last success.
+    pub consecutive_failures: Option<i32>,
+    /// Whether a commit failed and then passed unchanged.
+    pub flaky: bool,
+    /// How the last run ended, and its page.
+    pub last_run: Option<(String, Option<String>)>,
+    /// Open code-scanning alerts by severity.
+    pub code_scanning: AlertCounts,
+    /// Open Dependabot alerts by severity.
+    pub dependabot: AlertCounts,
+    /// Open secret-scanning alerts.
+    pub secret_scanning: i32,
+    /// Security features reported off.
+    pub disabled_features: Vec<String>,
+}
+
+/// How much attention a repository needs: the health it lacks (100 − score; 0 when unmeasured) plus weighted open
+/// alerts — 40 per secret-scanning alert, 25 per critical, 10 per high, 3 per medium and 1 per low alert of code
+/// scanning and Dependabot together — plus 5 per security feature that is off.
+pub fn risk(row: &Row) -> i32 {
+    let missing_health = row.health_score.map_or(0, |score| 100 - score.clamp(0, 100));
+    let alerts = |counts: &AlertCounts| 25 * counts.critical + 10 * counts.high + 3 * counts.medium + counts.low;
+    let features_off = i32::try_from(row.disabled_features.len()).unwrap_or(i32::MAX);
+    missing_health
+        .saturating_add(40 * row.secret_scanning)
+        .saturating_add(alerts(&row.code_scanning))
+        .saturating_add(alerts(&row.dependabot))
+        .saturating_add(5 * features_off)
+}
+
+/// The report over the Repository objects of the Organization object named `organization`, made at `now`.
+pub fn build(organization: &str, repositories: &[Repository], now: Timestamp) -> Report {
+    let mut rows: Vec<Row> =
+        repositories.iter().filter(|repo| repo.spec.organization_ref.name == organization).map(row).collect();
+    rows.sort_by(|a, b| b.risk.cmp(&a.risk).then_with(|| a.name.cmp(&b.name)));
+    let sum = |count: &dyn Fn(&Row) -> i32| rows.iter().map(count).sum::<i32>();
+    let total = |counts: &AlertCounts| counts.critical + counts.high + counts.medium + counts.low;
+    let totals = Totals {
+        repositories: rows.len(),
+        unhealthy: rows.iter().filter(|r| r.healthy == "False").count(),
+        unmeasured: rows.iter().filter(|r| r.health_score.is_none()).count(),
+        code_scanning_alerts: sum(&|r| total(&r.code_scanning)),
+        dependabot_alerts: sum(&|r| total(&r.dependabot)),
+        secret_scanning_alerts: sum(&|r| r.secret_scanning),
+    };
+    // Whole seconds: the report is read by people.
+    Report { organization: organization.to_owned(), generated_at: format!("{now:.0}"), totals, repositories: rows }
+}
+
+fn row(repo: &Repository) -> Row {
+    let status = repo.status.clone().unwrap_or_default();
+    let healthy = find_condition(repo.conditions(), "Healthy");
+    let health = status.health.clone();
+    let security = status.security.clone().unwrap_or_default();
+    let mut row = Row {
+        name: repo.spec.name.0.clone(),
+        language: status.language.clone(),
+        risk: 0,
+        health_score: health.as_ref().map(|h| h.score),
+        healthy: healthy.map_or_else(|| "Unknown".to_owned(), |c| format!("{:?}", c.status)),
+        healthy_reason: healthy.map(|c| c.reason.clone()),
+        success_rate_percent: health.as_ref().map(|h| h.success_rate_percent),
+        consecutive_failures: health.as_ref().map(|h| h.consecutive_failures),
+        flaky: health.as_ref().is_some_and(|h| h.flaky),
+        last_run: health
+            .and_then(|h| h.last_run)
+            .map(|run| (run.conclusion.unwrap_or_else(|| "in progress".to_owned()), run.url)),
+        code_scanning: security.code_scanning,
+        dependabot: security.dependabot,
+        secret_scanning: security.secret_scanning,
+        disabled_features: security.disabled_features,
+    };
+    row.risk = risk(&row);
+    row
+}
+
+impl Report {
+    /// The report in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Md => markdown::render(self),
+            // Serializing strings, numbers and vectors cannot fail.
+            Format::Json => serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
+            Format::Html => html::render(self),
+        }
+    }
+}
+
+/// `critical/high/medium/low`, or `-` when all are zero.
+fn severity_counts(counts: &AlertCounts) -> String {
+    if counts.critical + counts.high + counts.medium + counts.low == 0 {
+        "-".to_owned()
+    } else {
+        format!("{}/{}/{}/{}", counts.critical, counts.high, counts.medium, counts.low)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn repo(name: &str, status: serde_json::Value) -> Repository {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
+            "kind": "Repository",
+            "metadata": { "name": name, "namespace": "ns" },
+            "spec": { "organizationRef": { "name": "acme" }, "name": name },
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    pub(super) fn sample() -> Report {
+        let healthy = serde_json::json!({
+            "health": { "score": 100, "windowRuns": 20, "successRatePercent": 100, "consecutiveFailures": 0 },
+            "conditions": [{ "type": "Healthy", "status": "True", "reason": "Passing", "message": "",
+                             "lastTransitionTime": "2026-11-25T00:00:00Z" }],
+        });
+        let failing = serde_json::json!({
+            "language": "go",
+            "health": { "score": 20, "windowRuns": 10, "successRatePercent": 40, "consecutiveFailures": 4,
+                        "lastRun": { "id": 7, "conclusion": "failure", "url": "https://github.com/acme/api/actions/runs/7" } },
+            "conditions": [{ "type": "Healthy", "status": "False", "reason": "ConsecutiveFailures", "message": "",
+                             "lastTransitionTime": "2026-11-25T00:00:00Z" }],
+        });
+        let leaky = serde_json::json!({
+            "health": { "score": 95, "windowRuns": 20, "successRatePercent": 95, "consecutiveFailures": 0 },
+            "security": { "secretScanning": 2, "dependabot": { "critical": 1, "high": 0, "medium": 0, "low": 0 },
+                          "codeScanning": { "critical": 0, "high": 0, "medium": 0, "low": 0 } },
+        });
+        let repos = [
+            repo("healthy", healthy),
+            repo("api", failing),
+            repo("leaky<script>", leaky),
+            repo("new", serde_json::json!({})),
+        ];
+        build("acme", &repos, Timestamp::from_second(1_795_000_000).unwrap())
+    }
+
+    #[test]
+    fn worst_first_by_the_documented_risk() {
+        let report = sample();
+        let order: Vec<(&str, i32)> = report.repositories.iter().map(|r| (r.name.as_str(), r.risk)).collect();
+        // leaky: 5 + 2×40 + 25 = 110; api: 80; healthy and new: 0 (ties by name).
+        assert_eq!(order, [("leaky<script>", 110), ("api", 80), ("healthy", 0), ("new", 0)]);
+        assert_eq!(
+            report.totals,
+            Totals {
+                repositories: 4,
+                unhealthy: 1,
+                unmeasured: 1,
+                code_scanning_alerts: 0,
+                dependabot_alerts: 1,
+                secret_scanning_alerts: 2
+            }
+        );
+    }
+
+    #[test]
+    fn json_lists_every_repository_with_health_and_alerts() {
+        let json: serde_json::Value = serde_json::from_str(&sample().render(Format::Json)).unwrap();
+        assert_eq!(json["organization"], "acme");
+        assert_eq!(json["repositories"].as_array().unwrap().len(), 4);
+        assert_eq!(json["repositories"][1]["consecutive_failures"], 4);
+        assert_eq!(json["repositories"][0]["secret_scanning"], 2);
+        assert_eq!(json["repositories"][0]["dependabot"]["critical"], 1);
+    }
+}
