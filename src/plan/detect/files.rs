@@ -17,7 +17,6 @@ const IGNORED_DIRECTORIES: &[&str] = &[
     "test-fixtures",
     "target",
     "dist",
-    "build",
     "site-packages",
     "venv",
 ];
@@ -134,26 +133,54 @@ pub fn glob_matches(pattern: &str, path: &str) -> bool {
     segments_match(&pattern, &path)
 }
 
+/// Dynamic programming over segments, so that many `**` cannot make matching exponential.
 fn segments_match(pattern: &[&str], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((&"**", rest)) => (0..=path.len()).any(|skip| segments_match(rest, &path[skip..])),
-        Some((segment, rest)) => match path.split_first() {
-            Some((first, path_rest)) => {
-                segment_matches(segment.as_bytes(), first.as_bytes()) && segments_match(rest, path_rest)
+    // matches[j]: whether the pattern so far matches the first j path segments.
+    let mut matches = vec![false; path.len() + 1];
+    matches[0] = true;
+    for segment in pattern {
+        let mut next = vec![false; path.len() + 1];
+        if *segment == "**" {
+            let mut reachable = false;
+            for j in 0..=path.len() {
+                reachable |= matches[j];
+                next[j] = reachable;
             }
-            None => false,
-        },
+        } else {
+            for j in 1..=path.len() {
+                next[j] = matches[j - 1] && segment_matches(segment.as_bytes(), path[j - 1].as_bytes());
+            }
+        }
+        matches = next;
     }
+    matches[path.len()]
 }
 
+/// `*` and `?` within one segment, backtracking only to the last `*`: linear in practice, never exponential.
 fn segment_matches(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| segment_matches(rest, &text[skip..])),
-        Some((b'?', rest)) => !text.is_empty() && segment_matches(rest, &text[1..]),
-        Some((byte, rest)) => text.first() == Some(byte) && segment_matches(rest, &text[1..]),
+    let (mut p, mut t) = (0, 0);
+    let mut last_star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                last_star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match last_star {
+                Some((star, matched)) => {
+                    p = star + 1;
+                    t = matched + 1;
+                    last_star = Some((star, matched + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// The `(owner, repository)` a git URL or spec points at when it is on GitHub: `https://github.com/o/r(.git)`,

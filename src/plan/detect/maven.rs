@@ -1,6 +1,6 @@
 //! Maven: the root `pom.xml` and its `<modules>` (recursively, profiles' modules too). Each POM produces
-//! `groupId:artifactId` (the groupId inherited from `<parent>` when absent) and consumes every `<dependency>`
-//! (including `<dependencyManagement>` and plugin dependencies) and `<plugin>`. `${…}` properties are resolved from
+//! `groupId:artifactId` (the groupId inherited from `<parent>` when absent) and consumes its `<parent>`, every
+//! `<dependency>` (including `<dependencyManagement>` and plugin dependencies) and `<plugin>`. `${…}` properties are resolved from
 //! the POM's `<properties>` and those of the POMs that aggregate it; what stays unresolved is reported, not guessed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,6 +52,10 @@ pub(crate) fn parse_pom(text: &str) -> Result<Pom, String> {
     };
     if let Some(parent) = project.children().find(|child| child.tag_name().name() == "parent") {
         pom.parent_group_id = child_text(parent, "groupId");
+        // An organization's shared parent POM must be resolvable to build: a dependency like any other.
+        if let (Some(group), Some(artifact)) = (child_text(parent, "groupId"), child_text(parent, "artifactId")) {
+            pom.dependencies.push((group, artifact));
+        }
     }
     for node in project.descendants().filter(roxmltree::Node::is_element) {
         let parent_name = node.parent_element().map(|parent| parent.tag_name().name()).unwrap_or_default();

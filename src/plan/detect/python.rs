@@ -9,8 +9,8 @@ use regex::Regex;
 
 use super::description::{Ecosystem, RepositoryDescription};
 use super::files::{
-    directory, file_name, github_repository, glob_matches, parse_toml, resolve_relative, toml_str, toml_strings,
-    toml_table, RepositoryFiles,
+    directory, file_name, github_repository, glob_matches, in_ignored_directory, parse_toml, resolve_relative,
+    toml_str, toml_strings, toml_table, RepositoryFiles,
 };
 use super::{BuildSystem, Toolchain};
 
@@ -103,7 +103,7 @@ pub(super) fn detect(files: &RepositoryFiles<'_>, out: &mut RepositoryDescriptio
     }
     let mut tools = BTreeSet::new();
     let mut pytest = files.exists("pytest.ini") || files.any_file_ending(&["conftest.py"], 3);
-    pytest |= files.paths().any(|path| {
+    pytest |= files.paths().filter(|path| !in_ignored_directory(path)).any(|path| {
         let name = file_name(path);
         name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))
     });

@@ -1,4 +1,4 @@
-use super::{consumed, describe_repository, produced, strings, BuildSystem, Ecosystem};
+use super::{consumed, consumed_names, describe_repository, produced, strings, BuildSystem, Ecosystem};
 
 const PARENT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0"
@@ -119,18 +119,19 @@ fn multi_module_pom_with_parent_properties_and_dependency_management() {
             ("com.acme.orders:orders-service".into(), "orders-service/pom.xml".into(), false),
         ]
     );
-    let names: Vec<String> = consumed(&description, Ecosystem::Maven).into_iter().map(|(n, _, _)| n).collect();
     assert_eq!(
-        names,
+        consumed_names(&description, Ecosystem::Maven),
         strings(&[
             "com.acme.orders:orders-api",
+            "com.acme.orders:orders-parent",
             "com.acme.platform:platform-bom",
             "com.acme.platform:platform-events",
             "jakarta.validation:jakarta.validation-api",
             "org.apache.maven.plugins:maven-surefire-plugin",
             "org.junit.jupiter:junit-jupiter",
+            "org.springframework.boot:spring-boot-starter-parent",
         ]),
-        "the parent POM is inheritance, not a dependency; exclusions are not dependencies"
+        "the parent POMs are dependencies (the modules' own parent is produced here); exclusions are not"
     );
     let evidence =
         consumed(&description, Ecosystem::Maven).into_iter().find(|(n, _, _)| n == "com.acme.orders:orders-api");

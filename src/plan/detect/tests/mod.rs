@@ -4,6 +4,7 @@
 mod cargo;
 mod commands;
 mod fetch;
+mod files;
 mod go;
 mod gradle;
 mod malformed;
