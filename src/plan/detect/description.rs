@@ -173,6 +173,22 @@ impl fmt::Display for DetectionWarning {
     }
 }
 
+/// A workflow that accepts `workflow_dispatch`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DispatchableWorkflow {
+    /// File name under `.github/workflows/`, as a dispatch names it: `build.yml`.
+    pub file: String,
+    /// Names of its `workflow_dispatch` inputs.
+    pub inputs: Vec<String>,
+}
+
+impl DispatchableWorkflow {
+    /// Whether the operator can find the run its dispatch starts (the workflow takes `correlation_id`).
+    pub fn accepts_correlation_id(&self) -> bool {
+        self.inputs.iter().any(|input| input == super::workflows::CORRELATION_INPUT)
+    }
+}
+
 /// Everything detection found in one repository.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RepositoryDescription {
@@ -190,11 +206,22 @@ pub struct RepositoryDescription {
     pub consumes: Vec<ConsumedDependency>,
     /// Dependencies written in a way detection does not resolve.
     pub unresolved: Vec<UnresolvedDependency>,
+    /// Workflows that accept `workflow_dispatch`, sorted by file name.
+    pub workflows: Vec<DispatchableWorkflow>,
     /// Manifests that could not be read.
     pub warnings: Vec<DetectionWarning>,
 }
 
 impl RepositoryDescription {
+    /// The workflow BuildPlans should dispatch: the operator's own `infinity-orchestrator.yml`, else the first
+    /// (by name) that takes `correlation_id`. `None` when no workflow can be dispatched and found again: the
+    /// repository needs onboarding.
+    pub fn build_workflow(&self) -> Option<&str> {
+        let own =
+            self.workflows.iter().find(|w| w.file == super::workflows::OPERATOR_WORKFLOW && w.accepts_correlation_id());
+        own.or_else(|| self.workflows.iter().find(|w| w.accepts_correlation_id())).map(|w| w.file.as_str())
+    }
+
     /// Build systems as `status.buildSystems` writes them.
     pub fn build_system_names(&self) -> Vec<String> {
         self.build_systems.iter().map(|system| system.as_str().to_owned()).collect()

@@ -4,10 +4,13 @@
 //! # How the discovery controller calls it
 //! 1. List the tree of the default branch (every path), then call [`manifests_to_fetch`]: it names the manifests
 //!    worth reading (root and workspace-member manifests, at most [`MAX_FETCHED_MANIFESTS`], none under
-//!    `node_modules/`, `vendor/`, `third_party/`, fixtures, hidden directories or deeper than four components).
-//!    Lockfiles are never fetched: their names in the tree are enough to choose the package manager.
+//!    `node_modules/`, `vendor/`, `third_party/`, fixtures, hidden directories or deeper than four components),
+//!    then the workflows under `.github/workflows/` (at most [`MAX_FETCHED_WORKFLOWS`]), to see which accept
+//!    `workflow_dispatch`. Lockfiles are never fetched: their names in the tree are enough to choose the package
+//!    manager.
 //! 2. Fetch those files (a file that cannot be fetched is simply left out of the map) and call [`describe`] with the
 //!    tree, the contents, and the language GitHub reports.
+//!    [`RepositoryDescription::build_workflow`] names the workflow BuildPlans dispatch, if any.
 //! 3. Call [`commands_in_effect`] with the description and the Repository's `spec.build` / `spec.test` to get the
 //!    commands to write to status (overrides win).
 //! 4. With every repository described, call [`crate::plan::dependencies::repository_dependencies`] for the edges.
@@ -43,6 +46,7 @@ mod make;
 mod maven;
 mod node;
 mod python;
+mod workflows;
 
 #[cfg(test)]
 mod tests;
@@ -50,16 +54,20 @@ mod tests;
 use std::collections::BTreeMap;
 
 pub use description::{
-    BuildSystem, ConsumedDependency, DetectionWarning, Ecosystem, ProducedPackage, RepositoryDescription,
-    UnresolvedDependency,
+    BuildSystem, ConsumedDependency, DetectionWarning, DispatchableWorkflow, Ecosystem, ProducedPackage,
+    RepositoryDescription, UnresolvedDependency,
 };
 pub use files::github_repository;
+pub use workflows::{CORRELATION_INPUT, OPERATOR_WORKFLOW};
 
 use crate::crd::repository::{BuildOverrides, TestOverrides};
 use files::RepositoryFiles;
 
 /// At most this many manifests are fetched per repository, shallowest first.
 pub const MAX_FETCHED_MANIFESTS: usize = 64;
+
+/// At most this many workflow files are fetched per repository, by name, besides the manifests.
+pub const MAX_FETCHED_WORKFLOWS: usize = 16;
 
 /// How one ecosystem would build and test the repository, from a manifest at its root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +96,14 @@ pub fn manifests_to_fetch(tree_paths: &[String]) -> Vec<String> {
     wanted.sort_by_key(|path| (files::depth(path), *path));
     wanted.dedup();
     wanted.truncate(MAX_FETCHED_MANIFESTS);
+    let mut workflow_files: Vec<&str> =
+        tree_paths.iter().map(|path| path.trim_start_matches("./")).filter(|path| workflows::wants(path)).collect();
+    workflow_files.sort();
+    workflow_files.dedup();
+    // The operator's own workflow first, so that a repository with many workflows still shows it.
+    workflow_files.sort_by_key(|path| !path.ends_with(OPERATOR_WORKFLOW));
+    workflow_files.truncate(MAX_FETCHED_WORKFLOWS);
+    wanted.extend(workflow_files);
     wanted.into_iter().map(str::to_owned).collect()
 }
 
@@ -124,6 +140,7 @@ pub fn describe(
     .flatten()
     .collect();
     let makefile = make::detect(&files, &mut description);
+    workflows::detect(&files, &mut description);
     let dockerfile = docker::detect(&files);
     let github_language = github_language.map(language_from_github);
 

@@ -65,6 +65,7 @@ fn picks_manifests_not_lockfiles_sources_vendored_code_or_fixtures() {
             "requirements/dev.txt",
             "crates/core/Cargo.toml",
             "packages/ui/package.json",
+            ".github/workflows/ci.yml",
         ])
     );
 }

@@ -12,6 +12,7 @@ mod maven;
 mod node;
 mod properties;
 mod python;
+mod workflows;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,66 @@
+use super::super::DispatchableWorkflow;
+use super::{describe_repository, strings};
+
+const OPERATOR: &str = r#"
+name: Infinity Orchestrator build
+run-name: "infinity-orchestrator ${{ inputs.correlation_id }}"
+on:
+  workflow_dispatch:
+    inputs:
+      correlation_id:
+        required: false
+      build_command:
+        required: false
+  push:
+    branches: [main]
+jobs: {}
+"#;
+
+#[test]
+fn dispatchable_workflows_in_every_trigger_spelling() {
+    let description = describe_repository(
+        &[
+            (".github/workflows/ci.yml", "on: [push, pull_request, workflow_dispatch]\njobs: {}\n"),
+            (".github/workflows/release.yaml", "on: workflow_dispatch\njobs: {}\n"),
+            (".github/workflows/lint.yml", "on:\n  pull_request:\n    branches: [main]\njobs: {}\n"),
+            (
+                ".github/workflows/deploy.yml",
+                "on:\n  workflow_dispatch:\n    inputs:\n      correlation_id: {}\n      environment: {}\n",
+            ),
+            (".github/workflows/broken.yml", "on: [push\n"),
+            (".github/workflows/nested/ignored.yml", "on: workflow_dispatch\n"),
+            ("go.mod", "module example.com/x\n"),
+        ],
+        &[],
+    );
+    let files: Vec<&str> = description.workflows.iter().map(|w| w.file.as_str()).collect();
+    assert_eq!(files, vec!["ci.yml", "deploy.yml", "release.yaml"]);
+    assert_eq!(description.workflows[1].inputs, strings(&["correlation_id", "environment"]));
+    assert_eq!(description.build_workflow(), Some("deploy.yml"), "the only one the operator can find runs of");
+    assert_eq!(description.warnings.len(), 1);
+    assert_eq!(description.warnings[0].file, ".github/workflows/broken.yml");
+    assert_eq!(description.build_command.as_deref(), Some("go build ./..."), "a broken workflow costs nothing else");
+}
+
+#[test]
+fn the_operators_own_workflow_is_preferred() {
+    let description = describe_repository(
+        &[
+            (".github/workflows/a-build.yml", "on:\n  workflow_dispatch:\n    inputs:\n      correlation_id: {}\n"),
+            (".github/workflows/infinity-orchestrator.yml", OPERATOR),
+        ],
+        &[],
+    );
+    assert_eq!(description.build_workflow(), Some("infinity-orchestrator.yml"));
+    assert!(description.workflows.contains(&DispatchableWorkflow {
+        file: "infinity-orchestrator.yml".into(),
+        inputs: strings(&["correlation_id", "build_command"]),
+    }));
+}
+
+#[test]
+fn no_dispatchable_workflow_means_none() {
+    let description = describe_repository(&[(".github/workflows/ci.yml", "on: push\n")], &[]);
+    assert!(description.workflows.is_empty());
+    assert_eq!(description.build_workflow(), None);
+}
