@@ -337,4 +337,97 @@ mod tests {
             vec![edge("auth-js", &[]), edge("ledger", &[("go.mod", "github.com/acme/ledger")])]
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::plan::detect::{ConsumedDependency, ProducedPackage};
+
+        const ECOSYSTEMS: [Ecosystem; 5] =
+            [Ecosystem::Cargo, Ecosystem::Npm, Ecosystem::Go, Ecosystem::Python, Ecosystem::Maven];
+
+        /// A repository: what it produces and consumes, from small pools so that names collide often.
+        fn description() -> impl Strategy<Value = RepositoryDescription> {
+            let package =
+                (0..5usize, 0..6u8).prop_map(|(ecosystem, name)| (ECOSYSTEMS[ecosystem], format!("pkg-{name}")));
+            let github = proptest::option::of((prop_oneof![Just("acme"), Just("ACME"), Just("other")], 0..8u8));
+            (proptest::collection::vec(package.clone(), 0..3), proptest::collection::vec((package, github), 0..6))
+                .prop_map(|(produces, consumes)| RepositoryDescription {
+                    produces: produces
+                        .into_iter()
+                        .map(|(ecosystem, name)| ProducedPackage { ecosystem, name, file: "m".into(), published: true })
+                        .collect(),
+                    consumes: consumes
+                        .into_iter()
+                        .map(|((ecosystem, name), github)| ConsumedDependency {
+                            ecosystem,
+                            declared: name.clone(),
+                            name,
+                            file: "m".into(),
+                            github: github.map(|(owner, repository)| (owner.to_owned(), format!("repo-{repository}"))),
+                        })
+                        .collect(),
+                    ..RepositoryDescription::default()
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn edges_are_sorted_unique_known_never_self_and_backed_by_evidence(
+                descriptions in proptest::collection::vec(description(), 1..8)
+            ) {
+                let repositories: BTreeMap<String, RepositoryDescription> =
+                    descriptions.into_iter().enumerate().map(|(i, d)| (format!("repo-{i}"), d)).collect();
+                let graph = repository_dependencies("acme", &repositories);
+                prop_assert_eq!(graph.dependencies.len(), repositories.len());
+                for (repository, edges) in &graph.dependencies {
+                    let targets: Vec<&str> = edges.iter().map(|e| e.repository.as_str()).collect();
+                    let mut sorted = targets.clone();
+                    sorted.sort();
+                    sorted.dedup();
+                    prop_assert_eq!(&targets, &sorted);
+                    for edge in edges {
+                        prop_assert_ne!(&edge.repository, repository);
+                        prop_assert!(repositories.contains_key(&edge.repository));
+                        prop_assert!(!edge.evidence.is_empty());
+                        let consumes = &repositories[repository].consumes;
+                        for evidence in &edge.evidence {
+                            prop_assert!(consumes.iter().any(|d| d.file == evidence.file && d.declared == evidence.dependency));
+                        }
+                    }
+                }
+                // Conversely, every unambiguous match is an edge.
+                for (repository, description) in &repositories {
+                    let has_edge = |target: &str| graph.dependencies[repository].iter().any(|e| e.repository == target);
+                    for dependency in &description.consumes {
+                        let expected = match &dependency.github {
+                            Some((owner, target)) if owner.eq_ignore_ascii_case("acme") => {
+                                repositories.contains_key(target).then(|| target.clone())
+                            }
+                            Some(_) => None,
+                            None => {
+                                let producers: Vec<&String> = repositories
+                                    .iter()
+                                    .filter(|(_, d)| {
+                                        d.produces.iter().any(|p| p.ecosystem == dependency.ecosystem && p.name == dependency.name)
+                                    })
+                                    .map(|(name, _)| name)
+                                    .collect();
+                                (producers.len() == 1 && producers[0] != repository).then(|| producers[0].clone())
+                            }
+                        };
+                        if let Some(target) = expected.filter(|target| target != repository) {
+                            prop_assert!(has_edge(&target), "{} -> {} for {:?}", repository, target, dependency);
+                        }
+                    }
+                }
+                for ambiguity in &graph.ambiguities {
+                    prop_assert!(ambiguity.producers.len() > 1);
+                }
+            }
+        }
+    }
 }
