@@ -256,7 +256,7 @@ impl RepositoryDescription {
         });
     }
 
-    pub(super) fn unresolved(&mut self, file: &str, reference: &str, reason: &str) {
+    pub(super) fn record_unresolved(&mut self, file: &str, reference: &str, reason: &str) {
         self.unresolved.push(UnresolvedDependency {
             file: file.to_owned(),
             reference: reference.to_owned(),

@@ -185,7 +185,9 @@ fn read_dependency_notation(path: &str, argument: &str, catalog: &Catalog, out: 
         let notation = quoted.get(1).or_else(|| quoted.get(2)).map_or("", |m| m.as_str());
         match coordinates(notation) {
             Some(coordinates) => out.consume(Ecosystem::Maven, &coordinates, notation, path),
-            None if notation.contains('$') => out.unresolved(path, notation, "the notation interpolates a variable"),
+            None if notation.contains('$') => {
+                out.record_unresolved(path, notation, "the notation interpolates a variable")
+            }
             None => {}
         }
     } else if let Some(map) = MAP_NOTATION.captures(argument) {
@@ -208,7 +210,11 @@ fn read_catalog_accessor(path: &str, accessor_path: &str, catalog: &Catalog, out
         return;
     }
     if !catalog.present {
-        out.unresolved(path, &reference, "a version-catalog accessor, and gradle/libs.versions.toml was not read");
+        out.record_unresolved(
+            path,
+            &reference,
+            "a version-catalog accessor, and gradle/libs.versions.toml was not read",
+        );
         return;
     }
     let libraries: Vec<&String> = match accessor_path.strip_prefix("bundles.") {
@@ -223,6 +229,6 @@ fn read_catalog_accessor(path: &str, accessor_path: &str, catalog: &Catalog, out
         }
     }
     if !resolved_any {
-        out.unresolved(path, &reference, "no such library or bundle in gradle/libs.versions.toml");
+        out.record_unresolved(path, &reference, "no such library or bundle in gradle/libs.versions.toml");
     }
 }

@@ -150,14 +150,16 @@ fn read_pom(path: &str, pom: &Pom, inherited: &Inherited, out: &mut RepositoryDe
                 let skipped = properties.get("maven.deploy.skip").is_some_and(|skip| skip == "true");
                 out.produce(Ecosystem::Maven, &format!("{group}:{artifact}"), path, !skipped);
             }
-            Err(unresolved) => out.unresolved(path, &unresolved, "the artifactId uses a property not defined here"),
+            Err(unresolved) => {
+                out.record_unresolved(path, &unresolved, "the artifactId uses a property not defined here")
+            }
         }
     }
     for (group, artifact) in &pom.dependencies {
         let written = format!("{group}:{artifact}");
         match (resolve(group), resolve(artifact)) {
             (Ok(group), Ok(artifact)) => out.consume(Ecosystem::Maven, &format!("{group}:{artifact}"), &written, path),
-            _ => out.unresolved(path, &written, "uses a property not defined in this repository's POMs"),
+            _ => out.record_unresolved(path, &written, "uses a property not defined in this repository's POMs"),
         }
     }
     Inherited { group_id: group_id.and_then(Result::ok), properties }

@@ -32,8 +32,24 @@
 //!   such a repository's language is `docker` when no toolchain names one.
 //! - The language is the primary toolchain's; without one, the Makefile's sources (C or C++), else GitHub's.
 //!
-//! Gradle build scripts and `setup.py` are programs: they are never run, only searched for the usual patterns,
-//! best effort. A manifest that does not parse becomes a [`DetectionWarning`] and the others are still used.
+//! Per toolchain: Cargo `cargo build[ --workspace][ --locked]` (`--locked` with a `Cargo.lock`) and
+//! `cargo test[ --workspace]`; Node installs with the lockfile's manager (`npm ci`, `pnpm install
+//! --frozen-lockfile`, `yarn install --frozen-lockfile` or `--immutable` for Yarn 2+), then runs `scripts.build`
+//! (the root's, else every workspace's) — without a build script the build command only installs — and tests
+//! with `npm test` / `pnpm test` / `yarn test` only when a real test script exists (not npm's placeholder); Go
+//! `go build ./...` / `go test ./...`; Python by tool (uv, then poetry, hatch, setuptools, pip), with `tox` as the
+//! test command when configured, else pytest (through the tool) when pytest is configured, depended on, or finds
+//! `test_*.py` files; Maven `mvn -B package` / `mvn -B test` (`./mvnw` with the wrapper); Gradle `gradle build` /
+//! `gradle test` (`./gradlew` with the wrapper); CMake `cmake -B build && cmake --build build` and, when testing is
+//! enabled, `ctest --test-dir build`.
+//!
+//! # What it does not do
+//! Gradle build scripts and `setup.py` are programs: they are never run, only searched for the usual literal
+//! patterns, best effort; what they compute (a `group` from a variable, `install_requires` from a function) is
+//! reported in [`RepositoryDescription::unresolved`], not guessed. Gradle convention plugins and `buildSrc`, Go
+//! `// indirect` requirements, npm `bundledDependencies`, Pipfile, and Maven properties defined outside the
+//! repository's POMs are not read. A Gradle project without a literal `group` produces no coordinates. A
+//! manifest that does not parse becomes a [`DetectionWarning`] and the others are still used.
 
 mod cargo;
 mod cmake;

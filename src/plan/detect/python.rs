@@ -309,7 +309,7 @@ fn read_requirements(
         match option {
             "-r" | "--requirement" => match resolve_relative(directory(path), argument) {
                 Some(included) if files.content(&included).is_some() => read_requirements(files, &included, seen, out),
-                _ => out.unresolved(path, line, "the included requirements file was not fetched"),
+                _ => out.record_unresolved(path, line, "the included requirements file was not fetched"),
             },
             "-e" | "--editable" | "" => consume_requirement_line(argument, path, out),
             _ => {}
@@ -343,7 +343,7 @@ fn consume_requirement_line(line: &str, path: &str, out: &mut RepositoryDescript
     let name = egg.map(str::to_owned).or_else(|| github.as_ref().map(|(_, repository)| repository.clone()));
     match name {
         Some(name) => out.consume_from(Ecosystem::Python, &name, line, path, github),
-        None => out.unresolved(path, line, "a URL requirement without #egg= names no distribution"),
+        None => out.record_unresolved(path, line, "a URL requirement without #egg= names no distribution"),
     }
 }
 
@@ -411,7 +411,11 @@ fn read_setup_py(text: &str, out: &mut RepositoryDescription) {
                 }
             }
         } else {
-            out.unresolved(SETUP_PY, requires.as_str(), "install_requires is computed by setup.py, which is never run");
+            out.record_unresolved(
+                SETUP_PY,
+                requires.as_str(),
+                "install_requires is computed by setup.py, which is never run",
+            );
         }
     }
 }
