@@ -222,6 +222,21 @@ impl RepositoryDescription {
         own.or_else(|| self.workflows.iter().find(|w| w.accepts_correlation_id())).map(|w| w.file.as_str())
     }
 
+    /// One message for the Repository's `DetectionWarning` condition: every warning as `file: message`, joined
+    /// by `; `, cut at `max_chars` characters (with `…`). `None` when every manifest was read.
+    pub fn warning_message(&self, max_chars: usize) -> Option<String> {
+        if self.warnings.is_empty() {
+            return None;
+        }
+        let joined = self.warnings.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        if joined.chars().count() <= max_chars {
+            return Some(joined);
+        }
+        let mut cut: String = joined.chars().take(max_chars.saturating_sub(1)).collect();
+        cut.push('…');
+        Some(cut)
+    }
+
     /// Build systems as `status.buildSystems` writes them.
     pub fn build_system_names(&self) -> Vec<String> {
         self.build_systems.iter().map(|system| system.as_str().to_owned()).collect()

@@ -88,3 +88,15 @@ fn go_mod_without_module_and_bad_pnpm_workspace() {
     assert_eq!(consumed_names(&description, Ecosystem::Go), strings(&["github.com/acme/lib"]));
     assert_eq!(description.language.as_deref(), Some("go"));
 }
+
+#[test]
+fn warnings_become_one_bounded_condition_message() {
+    let description = describe_repository(&[("package.json", "{\"name\": "), ("Cargo.toml", "[package\n")], &[]);
+    let message = description.warning_message(1024).expect("two warnings");
+    assert!(message.starts_with("Cargo.toml: invalid TOML at line 1"), "{message}");
+    assert!(message.contains("; package.json: invalid JSON: EOF while parsing"), "{message}");
+    let short = description.warning_message(20).expect("two warnings");
+    assert_eq!(short.chars().count(), 20);
+    assert!(short.ends_with('…'));
+    assert_eq!(describe_repository(&[("go.mod", "module x\n")], &[]).warning_message(1024), None);
+}
