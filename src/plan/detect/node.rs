@@ -94,7 +94,8 @@ pub(super) fn detect(files: &RepositoryFiles<'_>, out: &mut RepositoryDescriptio
 fn package_manager(files: &RepositoryFiles<'_>, root: Option<&serde_json::Value>) -> PackageManager {
     let yarn = || {
         let declared = root.and_then(|root| root.get("packageManager")).and_then(serde_json::Value::as_str);
-        let classic = declared.is_none_or(|declared| declared.starts_with("yarn@1"));
+        let classic =
+            !declared.is_some_and(|declared| declared.starts_with("yarn@") && !declared.starts_with("yarn@1."));
         if files.exists(".yarnrc.yml") || !classic {
             PackageManager::YarnBerry
         } else {

@@ -115,6 +115,20 @@ fn package_manager_build_and_test_scripts() {
             BuildSystem::Yarn,
         ),
         (
+            vec![("package.json", r#"{"packageManager": "yarn@4.5.0", "scripts": {"build": "tsc"}}"#)],
+            vec!["yarn.lock"],
+            Some("yarn install --immutable && yarn build"),
+            None,
+            BuildSystem::Yarn,
+        ),
+        (
+            vec![("package.json", r#"{"packageManager": "pnpm@9.0.0", "scripts": {"test": "vitest"}}"#)],
+            vec![],
+            Some("pnpm install"),
+            Some("pnpm test"),
+            BuildSystem::Pnpm,
+        ),
+        (
             vec![("package.json", scripted)],
             vec!["pnpm-lock.yaml"],
             Some("pnpm install --frozen-lockfile && pnpm run build"),
