@@ -64,3 +64,17 @@ fn go_repository_with_nested_module_and_testdata_ignored() {
     assert_eq!(github_of(&description, "github.com/acme/auth/v2"), Some(("acme".into(), "auth".into())));
     assert_eq!(github_of(&description, "golang.org/x/sync"), None);
 }
+
+#[test]
+fn go_workspace_without_a_root_module() {
+    let description = describe_repository(
+        &[
+            ("services/api/go.mod", "module github.com/acme/mono/services/api\n"),
+            ("libs/db/go.mod", "module github.com/acme/mono/libs/db\n"),
+        ],
+        &["go.work"],
+    );
+    assert_eq!(description.build_command.as_deref(), Some("go build ./..."));
+    let modules: Vec<String> = produced(&description, Ecosystem::Go).into_iter().map(|(name, _, _)| name).collect();
+    assert_eq!(modules, strings(&["github.com/acme/mono/libs/db", "github.com/acme/mono/services/api"]));
+}

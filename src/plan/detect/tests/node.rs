@@ -158,3 +158,25 @@ fn typescript_from_a_dependency_and_github_language_agree() {
     let description = describe_with_language(&[("package.json", manifest)], &[], Some("TypeScript"));
     assert_eq!(description.language.as_deref(), Some("typescript"));
 }
+
+#[test]
+fn yarn_classic_workspaces_object_form() {
+    let root = r#"{"private": true, "workspaces": {"packages": ["packages/*"], "nohoist": ["**/react-native"]}}"#;
+    let member =
+        r#"{"name": "@acme/mobile", "scripts": {"build": "tsc", "test": "jest"}, "dependencies": {"@acme/api": "1"}}"#;
+    let description =
+        describe_repository(&[("package.json", root), ("packages/mobile/package.json", member)], &["yarn.lock"]);
+    assert_eq!(
+        description.build_command.as_deref(),
+        Some("yarn install --frozen-lockfile && yarn workspaces run build")
+    );
+    assert_eq!(description.test_command.as_deref(), Some("yarn workspaces run test"));
+    assert_eq!(
+        produced(&description, Ecosystem::Npm),
+        vec![("@acme/mobile".into(), "packages/mobile/package.json".into(), true)]
+    );
+    assert_eq!(
+        consumed(&description, Ecosystem::Npm),
+        vec![("@acme/api".into(), "@acme/api".into(), "packages/mobile/package.json".into())]
+    );
+}

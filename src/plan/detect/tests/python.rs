@@ -221,3 +221,11 @@ fn pep_508_and_pep_503() {
     assert_eq!(normalize_name("FRIENDLY._-_bard"), "friendly-bard");
     assert_eq!(normalize_name("acme.metrics"), "acme-metrics");
 }
+
+#[test]
+fn an_included_requirements_file_that_was_not_fetched_is_unresolved() {
+    let description = describe_repository(&[("requirements.txt", "-r ../shared/requirements.txt\nflask\n")], &[]);
+    assert_eq!(consumed_names(&description, Ecosystem::Python), strings(&["flask"]));
+    assert_eq!(description.unresolved.len(), 1);
+    assert_eq!(description.unresolved[0].reference, "-r ../shared/requirements.txt");
+}
