@@ -3,6 +3,7 @@
 
 pub mod dependencies;
 pub mod detect;
+pub mod discovery;
 pub mod prerequisites;
 pub mod readiness;
 pub mod webhook;
