@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
 use infinity_orchestrator::crd::condition::find_condition;
-use infinity_orchestrator::metrics::Metrics;
 use infinity_orchestrator::crd::{
     BuildPlan, Condition, ConditionStatus, HasConditions, HealingPolicy, Organization, Repository,
 };
+use infinity_orchestrator::metrics::Metrics;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -193,5 +193,34 @@ async fn objects_wait_for_their_organization_and_wake_when_it_appears() {
 
     let plan = plans.get("thing").await.unwrap();
     assert_eq!(plan.status.unwrap().observed_generation, plan.metadata.generation);
+    operator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_schedule_the_schema_lets_through_but_cron_rejects_stalls_the_plan() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "bad-schedule").await;
+    let operator = RunningOperator::start(cluster.client.clone(), &ns);
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    organizations.create(&PostParams::default(), &organization("acme", "Token", "gh")).await.unwrap();
+    let plans: Api<BuildPlan> = Api::namespaced(cluster.client.clone(), &ns);
+    let plan = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "BuildPlan", "metadata": { "name": "nightly" },
+        "spec": { "organizationRef": { "name": "acme" }, "schedule": "0 25 * * *" },
+    });
+    plans
+        .create(&PostParams::default(), &serde_json::from_value(plan).unwrap())
+        .await
+        .expect("five fields pass the schema");
+    let conditions = until_ready_reason(&plans, "nightly", "InvalidSchedule").await;
+    let stalled = find_condition(&conditions, "Stalled").expect("Stalled");
+    assert_eq!(stalled.status, ConditionStatus::True);
+    assert!(stalled.message.contains("spec.schedule") && stalled.message.contains("hour field"), "{}", stalled.message);
+
+    let fix = json!({ "spec": { "schedule": "0 2 * * *" } });
+    plans.patch("nightly", &PatchParams::default(), &Patch::Merge(&fix)).await.unwrap();
+    let conditions = until_ready_reason(&plans, "nightly", "OrganizationFound").await;
+    assert!(find_condition(&conditions, "Stalled").is_none());
+    assert_eq!(find_condition(&conditions, "Ready").unwrap().observed_generation, Some(2));
     operator.shutdown().await;
 }

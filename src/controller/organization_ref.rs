@@ -15,7 +15,7 @@ use super::context::Context;
 use super::error::Error;
 use super::status::{apply_conditions, namespace_of};
 use crate::crd::{BuildPlan, HasConditions, HealingPolicy, Organization, Repository};
-use crate::plan::prerequisites;
+use crate::plan::prerequisites::{self, Blocker};
 use crate::plan::readiness::{self, Accepted};
 
 /// A kind that names its Organization in `spec.organizationRef`.
@@ -34,6 +34,10 @@ pub trait OrganizationScoped:
     fn organization_name(&self) -> &str;
     /// Whether the object is suspended.
     fn suspended(&self) -> bool;
+    /// What is wrong with the spec that the schema cannot reject; checked before the Organization.
+    fn check_spec(&self) -> Result<(), Blocker> {
+        Ok(())
+    }
 }
 
 /// One reconcile: observe the Organization, decide the conditions, write them.
@@ -44,8 +48,10 @@ pub async fn reconcile<K: OrganizationScoped>(object: Arc<K>, ctx: Arc<Context>)
     let namespace = namespace_of(object.as_ref())?;
     let organizations: Api<Organization> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = object.organization_name();
-    let found = organizations.get_opt(name).await?.is_some();
-    let outcome = prerequisites::organization_ref(name, found);
+    let outcome = match object.check_spec() {
+        Ok(()) => prerequisites::organization_ref(name, organizations.get_opt(name).await?.is_some()),
+        Err(blocker) => Err(blocker),
+    };
     let now = ctx.clock.now_time();
     let next = readiness::conditions(object.conditions(), &outcome, K::ACCEPTED, object.meta().generation, &now);
     apply_conditions(&ctx, object.as_ref(), &next).await?;
@@ -54,7 +60,7 @@ pub async fn reconcile<K: OrganizationScoped>(object: Arc<K>, ctx: Arc<Context>)
 }
 
 macro_rules! organization_scoped {
-    ($kind:ty, $reason:literal, $message:literal) => {
+    ($kind:ty, $reason:literal, $message:literal $(, check_spec = $check:path)?) => {
         impl OrganizationScoped for $kind {
             const ACCEPTED: Accepted<'static> = Accepted { reason: $reason, message: $message };
             fn organization_name(&self) -> &str {
@@ -63,12 +69,20 @@ macro_rules! organization_scoped {
             fn suspended(&self) -> bool {
                 self.spec.suspend
             }
+            $(fn check_spec(&self) -> Result<(), Blocker> {
+                $check(&self.spec)
+            })?
         }
     };
 }
 
 organization_scoped!(Repository, "OrganizationFound", "The Organization this repository belongs to exists");
-organization_scoped!(BuildPlan, "OrganizationFound", "The Organization whose repositories this plan builds exists");
+organization_scoped!(
+    BuildPlan,
+    "OrganizationFound",
+    "The Organization whose repositories this plan builds exists",
+    check_spec = prerequisites::build_plan_spec
+);
 organization_scoped!(
     HealingPolicy,
     "OrganizationFound",

@@ -1,6 +1,7 @@
 //! Pure decisions: observed state and spec in, a plan out. Nothing here performs I/O, awaits, or knows about
 //! `kube::Client` or GitHub; every function is unit-tested on plain values.
 
+pub mod cron;
 pub mod dependencies;
 pub mod detect;
 pub mod discovery;

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use super::cron::CronSchedule;
+use crate::crd::build_plan::BuildPlanSpec;
 use crate::crd::organization::{CredentialType, OrganizationSpec};
 
 /// Something that keeps an object from making progress.
@@ -93,6 +95,18 @@ pub fn organization_ref(name: &str, found: bool) -> Result<(), Blocker> {
     }
 }
 
+/// Checks what the API server's schema cannot: a BuildPlan's `schedule` must be a cron expression.
+pub fn build_plan_spec(spec: &BuildPlanSpec) -> Result<(), Blocker> {
+    match spec.schedule.as_deref().map(str::parse::<CronSchedule>) {
+        Some(Err(error)) => Err(Blocker {
+            kind: BlockerKind::Stalled,
+            reason: "InvalidSchedule",
+            message: format!("spec.schedule is not a cron expression: {error}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Judges one key of a credentials Secret by its value, without keeping the value.
 pub fn key_is_well_formed(key: &str, value: &[u8]) -> bool {
     match key {
@@ -172,6 +186,23 @@ mod tests {
         ));
         assert!(!key_is_well_formed("privateKey", b"not a key"));
         assert!(key_is_well_formed("token", b"anything"));
+    }
+
+    #[test]
+    fn schedules_must_parse() {
+        let plan = |schedule: Option<&str>| -> BuildPlanSpec {
+            serde_json::from_value(serde_json::json!({ "organizationRef": { "name": "acme" }, "schedule": schedule }))
+                .unwrap()
+        };
+        assert_eq!(build_plan_spec(&plan(None)), Ok(()));
+        assert_eq!(build_plan_spec(&plan(Some("0 2 * * *"))), Ok(()));
+        let blocker = build_plan_spec(&plan(Some("0 25 * * *"))).unwrap_err();
+        assert_eq!((blocker.kind, blocker.reason), (BlockerKind::Stalled, "InvalidSchedule"));
+        assert!(
+            blocker.message.starts_with("spec.schedule is not a cron expression: hour field"),
+            "{}",
+            blocker.message
+        );
     }
 
     #[test]
