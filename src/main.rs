@@ -124,7 +124,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         scope: args.namespace.map_or(Scope::AllNamespaces, Scope::Namespace),
         metrics_addr: args.metrics_addr,
         webhook_addr: args.webhook_addr,
-        leader_election: args.leader_elect.then(|| LeaderElection {
+        leader_election: args.leader_elect.then_some(LeaderElection {
             namespace: args.leader_election_namespace,
             lease_name: args.lease_name,
             timings: LeaseTimings {

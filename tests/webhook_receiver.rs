@@ -47,7 +47,7 @@ fn sign(secret: &str, body: &[u8]) -> String {
 fn post(port: u16, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to the receiver");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!("POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut request = String::from("POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     request.push_str("Content-Type: application/json\r\n");
     request.push_str(&format!("Content-Length: {}\r\n", body.len()));
     for (name, value) in headers {
@@ -125,6 +125,12 @@ async fn wake_marks(client: &Client, ns: &str) -> Vec<(String, Option<String>)> 
     }
     marks.sort();
     marks
+}
+
+/// The objects whose last wake came from this delivery.
+fn woken_by<'a>(marks: &'a [(String, Option<String>)], delivery: &str) -> Vec<&'a str> {
+    let mark = format!("github-delivery/{delivery}");
+    marks.iter().filter(|(_, m)| m.as_deref() == Some(mark.as_str())).map(|(k, _)| k.as_str()).collect()
 }
 
 #[tokio::test]
@@ -243,11 +249,7 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
     let (status, body) = post(webhook_port, &headers(good, "delivery-ok"), &run_completed);
     assert_eq!(status, 202, "{body}");
     let marks = wake_marks(client, &ns).await;
-    let woken: Vec<&str> = marks
-        .iter()
-        .filter(|(_, m)| m.as_deref() == Some("github-delivery/delivery-ok"))
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let woken = woken_by(&marks, "delivery-ok");
     assert_eq!(woken, ["BuildPlan/acme-nightly", "Repository/acme-core"], "{marks:?}");
     assert_eq!(marks.iter().filter(|(_, m)| m.is_some()).count(), 2, "{marks:?}");
 
@@ -271,11 +273,7 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
     ];
     assert_eq!(post(webhook_port, &repo_headers, &deleted).0, 202);
     let marks = wake_marks(client, &ns).await;
-    let woken: Vec<&str> = marks
-        .iter()
-        .filter(|(_, m)| m.as_deref() == Some("github-delivery/delivery-repo"))
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let woken = woken_by(&marks, "delivery-repo");
     assert_eq!(woken, ["Organization/other"], "{marks:?}");
 
     let metrics = get(operator.metrics_port, "/metrics");

@@ -5,6 +5,7 @@ pub mod cron;
 pub mod dependencies;
 pub mod detect;
 pub mod discovery;
+pub mod glob;
 pub mod prerequisites;
 pub mod readiness;
 pub mod webhook;

@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn other_conditions_are_kept() {
         let healthy = Condition::new("Healthy", ConditionStatus::True, "Green", "", None, at(1));
-        let next = conditions(&[healthy.clone()], &Ok(()), ACCEPTED, None, &at(10));
+        let next = conditions(std::slice::from_ref(&healthy), &Ok(()), ACCEPTED, None, &at(10));
         assert_eq!(find_condition(&next, "Healthy"), Some(&healthy));
     }
 }

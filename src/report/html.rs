@@ -1,6 +1,6 @@
 //! The report as one self-contained HTML page (no scripts, no external resources).
 
-use super::{severity_counts, Report};
+use super::{cells, Cell, Report, HEADERS};
 
 /// Escapes text for HTML element content and attribute values.
 fn escape(text: &str) -> String {
@@ -28,32 +28,19 @@ pub(super) fn render(report: &Report) -> String {
     let mut rows = String::new();
     for row in &report.repositories {
         let class = if row.healthy == "False" || row.secret_scanning > 0 { " class=\"bad\"" } else { "" };
-        let last_run = match &row.last_run {
-            Some((conclusion, Some(url))) => match safe_url(url) {
-                Some(url) => format!("<a href=\"{url}\">{}</a>", escape(conclusion)),
-                None => escape(conclusion),
-            },
-            Some((conclusion, None)) => escape(conclusion),
-            None => "-".to_owned(),
-        };
-        rows.push_str(&format!(
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(&row.name),
-            row.risk,
-            row.health_score.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-            escape(&match &row.healthy_reason {
-                Some(reason) => format!("{} ({reason})", row.healthy),
-                None => row.healthy.clone(),
-            }),
-            row.success_rate_percent.map_or_else(|| "-".to_owned(), |s| format!("{s}%")),
-            row.consecutive_failures.map_or_else(|| "-".to_owned(), |n| n.to_string()),
-            last_run,
-            severity_counts(&row.code_scanning),
-            severity_counts(&row.dependabot),
-            row.secret_scanning,
-            if row.disabled_features.is_empty() { "-".to_owned() } else { escape(&row.disabled_features.join(", ")) },
-        ));
+        let rendered: String = cells(row)
+            .into_iter()
+            .map(|c| match c {
+                Cell::Link { text, url } => match safe_url(&url) {
+                    Some(url) => format!("<td><a href=\"{url}\">{}</a></td>", escape(&text)),
+                    None => format!("<td>{}</td>", escape(&text)),
+                },
+                Cell::Text(text) => format!("<td>{}</td>", escape(&text)),
+            })
+            .collect();
+        rows.push_str(&format!("<tr{class}>{rendered}</tr>\n"));
     }
+    let headers: String = HEADERS.iter().map(|h| format!("<th>{h}</th>")).collect();
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -75,7 +62,7 @@ td:nth-child(2), td:nth-child(3), td:nth-child(5), td:nth-child(6), td:nth-child
 {code} code scanning, {dependabot} Dependabot, {secrets} secret scanning. Worst first; alerts are
 critical/high/medium/low.</p>
 <table>
-<thead><tr><th>Repository</th><th>Risk</th><th>Health</th><th>Healthy</th><th>Success rate</th><th>Failures in a row</th><th>Last run</th><th>Code scanning</th><th>Dependabot</th><th>Secret scanning</th><th>Features off</th></tr></thead>
+<thead><tr>{headers}</tr></thead>
 <tbody>
 {rows}</tbody>
 </table>

@@ -1,6 +1,6 @@
 //! The report as Markdown.
 
-use super::{severity_counts, Report};
+use super::{cells, Cell, Report, HEADERS};
 
 /// Escapes what would break a Markdown table cell or start markup.
 fn cell(text: &str) -> String {
@@ -22,32 +22,20 @@ pub(super) fn render(report: &Report) -> String {
         t.secret_scanning_alerts
     );
     out.push_str("Worst first. Alerts are critical/high/medium/low.\n\n");
-    out.push_str("| Repository | Risk | Health | Healthy | Success rate | Failures in a row | Last run | Code scanning | Dependabot | Secret scanning | Features off |\n");
+    out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
+    // Numbers align right.
     out.push_str("|---|---:|---:|---|---:|---:|---|---|---|---:|---|\n");
     for row in &report.repositories {
-        let last_run = match &row.last_run {
-            Some((conclusion, Some(url))) => format!("[{}]({})", cell(conclusion), url.replace(')', "%29")),
-            Some((conclusion, None)) => cell(conclusion),
-            None => "-".to_owned(),
-        };
-        let healthy = match &row.healthy_reason {
-            Some(reason) => format!("{} ({})", row.healthy, cell(reason)),
-            None => row.healthy.clone(),
-        };
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(&row.name),
-            row.risk,
-            row.health_score.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-            healthy,
-            row.success_rate_percent.map_or_else(|| "-".to_owned(), |s| format!("{s}%")),
-            row.consecutive_failures.map_or_else(|| "-".to_owned(), |n| n.to_string()),
-            last_run,
-            severity_counts(&row.code_scanning),
-            severity_counts(&row.dependabot),
-            row.secret_scanning,
-            if row.disabled_features.is_empty() { "-".to_owned() } else { cell(&row.disabled_features.join(", ")) },
-        ));
+        let rendered: Vec<String> = cells(row)
+            .into_iter()
+            .map(|c| match c {
+                Cell::Text(text) => cell(&text),
+                Cell::Link { text, url } => {
+                    format!("[{}]({})", cell(&text), url.replace(')', "%29").replace(' ', "%20"))
+                }
+            })
+            .collect();
+        out.push_str(&format!("| {} |\n", rendered.join(" | ")));
     }
     out
 }

@@ -157,6 +157,57 @@ impl Report {
     }
 }
 
+/// One cell of the report's table, before a renderer escapes it for its format.
+enum Cell {
+    /// Plain text.
+    Text(String),
+    /// A link to a page on GitHub.
+    Link { text: String, url: String },
+}
+
+/// The table's column headers.
+const HEADERS: [&str; 11] = [
+    "Repository",
+    "Risk",
+    "Health",
+    "Healthy",
+    "Success rate",
+    "Failures in a row",
+    "Last run",
+    "Code scanning",
+    "Dependabot",
+    "Secret scanning",
+    "Features off",
+];
+
+/// A row's cells, in the order of [`HEADERS`].
+fn cells(row: &Row) -> [Cell; 11] {
+    let dash_or = |value: Option<String>| Cell::Text(value.unwrap_or_else(|| "-".to_owned()));
+    let last_run = match &row.last_run {
+        Some((conclusion, Some(url))) => Cell::Link { text: conclusion.clone(), url: url.clone() },
+        Some((conclusion, None)) => Cell::Text(conclusion.clone()),
+        None => Cell::Text("-".to_owned()),
+    };
+    let healthy = match &row.healthy_reason {
+        Some(reason) => format!("{} ({reason})", row.healthy),
+        None => row.healthy.clone(),
+    };
+    let features = (!row.disabled_features.is_empty()).then(|| row.disabled_features.join(", "));
+    [
+        Cell::Text(row.name.clone()),
+        Cell::Text(row.risk.to_string()),
+        dash_or(row.health_score.map(|s| s.to_string())),
+        Cell::Text(healthy),
+        dash_or(row.success_rate_percent.map(|s| format!("{s}%"))),
+        dash_or(row.consecutive_failures.map(|n| n.to_string())),
+        last_run,
+        Cell::Text(severity_counts(&row.code_scanning)),
+        Cell::Text(severity_counts(&row.dependabot)),
+        Cell::Text(row.secret_scanning.to_string()),
+        dash_or(features),
+    ]
+}
+
 /// `critical/high/medium/low`, or `-` when all are zero.
 fn severity_counts(counts: &AlertCounts) -> String {
     if counts.critical + counts.high + counts.medium + counts.low == 0 {

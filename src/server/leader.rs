@@ -68,7 +68,7 @@ pub fn decide(lease: Option<&ObservedLease>, me: &str, now: Timestamp) -> LeaseD
         Some(holder) => {
             let duration = SignedDuration::try_from(lease.duration).unwrap_or(SignedDuration::MAX);
             let expired = match lease.renewed_at {
-                Some(renewed) => renewed.saturating_add(duration).map_or(false, |expiry| expiry <= now),
+                Some(renewed) => renewed.saturating_add(duration).is_ok_and(|expiry| expiry <= now),
                 None => true,
             };
             if expired {

@@ -1,6 +1,7 @@
 //! The files detection looks at: every path of the tree, and the contents of the manifests that were fetched.
 //! Also the small path and URL helpers the ecosystems share.
 
+use crate::plan::glob::wildcard_matches;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Directories whose manifests are never read: vendored or generated code, test fixtures, virtual environments.
@@ -148,39 +149,12 @@ fn segments_match(pattern: &[&str], path: &[&str]) -> bool {
             }
         } else {
             for j in 1..=path.len() {
-                next[j] = matches[j - 1] && segment_matches(segment.as_bytes(), path[j - 1].as_bytes());
+                next[j] = matches[j - 1] && wildcard_matches(segment, path[j - 1]);
             }
         }
         matches = next;
     }
     matches[path.len()]
-}
-
-/// `*` and `?` within one segment, backtracking only to the last `*`: linear in practice, never exponential.
-fn segment_matches(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut last_star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                last_star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match last_star {
-                Some((star, matched)) => {
-                    p = star + 1;
-                    t = matched + 1;
-                    last_star = Some((star, matched + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// The `(owner, repository)` a git URL or spec points at when it is on GitHub: `https://github.com/o/r(.git)`,
