@@ -18,7 +18,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
-use support::{cluster, eventually, namespace};
+use support::{assert_no_secret_leaks, cluster, eventually, namespace};
 
 /// The operator's controllers, watching one namespace, stopped when dropped.
 struct RunningOperator {
@@ -112,14 +112,13 @@ async fn organization_conditions_follow_its_credentials_secret() {
     let conditions = until_ready_reason(&organizations, "acme", "CredentialsMalformed").await;
     assert!(find_condition(&conditions, "Stalled").unwrap().message.contains("\"appId\""));
 
-    let patch = json!({ "stringData": { "appId": "123456" } });
+    let patch = json!({ "stringData": { "appId": "98765432101" } });
     secrets.patch("gh", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     let conditions = until_ready_reason(&organizations, "acme", "CredentialsFound").await;
     assert!(find_condition(&conditions, "Stalled").is_none(), "fixing the Secret clears Stalled");
     assert_eq!(find_condition(&conditions, "Ready").unwrap().status, ConditionStatus::Unknown);
 
-    let stored = serde_json::to_string(&organizations.get("acme").await.unwrap()).unwrap();
-    assert!(!stored.contains("secret-material") && !stored.contains("123456"), "no Secret value in the object");
+    assert_no_secret_leaks(&cluster.client, &ns, &["secret-material", "98765432101", "not-a-number"], &[]).await;
 
     // Every Ready transition was announced with an Event about the Organization.
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), &ns);
@@ -223,4 +222,22 @@ async fn a_schedule_the_schema_lets_through_but_cron_rejects_stalls_the_plan() {
     assert!(find_condition(&conditions, "Stalled").is_none());
     assert_eq!(find_condition(&conditions, "Ready").unwrap().observed_generation, Some(2));
     operator.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_secret_leak_scan_bites() {
+    use futures::FutureExt;
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "leak-scan").await;
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    let mut org = organization("acme", "Token", "gh");
+    org.metadata.annotations = Some([("note".to_string(), "oops leaked-secret-value".to_string())].into());
+    organizations.create(&PostParams::default(), &org).await.unwrap();
+    let scan = assert_no_secret_leaks(&cluster.client, &ns, &["leaked-secret-value"], &[]);
+    let outcome = std::panic::AssertUnwindSafe(scan).catch_unwind().await;
+    let message = outcome.expect_err("the scan must fail on a leaked value");
+    let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("a secret leaked into Organization acme"), "{message}");
+    // And it passes on the same namespace for a value that is nowhere.
+    assert_no_secret_leaks(&cluster.client, &ns, &["value-that-is-nowhere"], &[]).await;
 }

@@ -15,7 +15,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::{client_for, eventually, repo_root, DedicatedControlPlane};
+use support::{assert_no_secret_leaks, client_for, eventually, repo_root, DedicatedControlPlane};
 
 const RELEASE: &str = "io";
 const FULLNAME: &str = "io-infinity-orchestrator";
@@ -169,7 +169,8 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
     }))
     .unwrap();
     secrets.create(&PostParams::default(), &secret).await.unwrap();
-    let log = std::fs::File::create(std::env::temp_dir().join("io-helm-operator.log")).unwrap();
+    let log_path = std::env::temp_dir().join(format!("io-helm-operator-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
     let _operator = OperatorAsServiceAccount(
         Command::new(env!("CARGO_BIN_EXE_infinity-orchestrator"))
             .args([
@@ -232,4 +233,7 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
     assert!(matches!(&denied, kube::Error::Api(status) if status.code == 403), "{denied:?}");
     let listing = Api::<Secret>::namespaced(sa_client, "platform").list(&Default::default()).await;
     assert!(matches!(&listing, Err(kube::Error::Api(status)) if status.code == 403), "listing Secrets must fail");
+
+    // Neither the credential nor the ServiceAccount's token reached a status, an Event or the operator's log.
+    assert_no_secret_leaks(&admin, "platform", &["not-a-real-token", token.trim()], &[log_path.as_path()]).await;
 }

@@ -15,7 +15,7 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use sha2::Sha256;
-use support::{cluster, eventually, namespace};
+use support::{assert_no_secret_leaks, cluster, eventually, namespace};
 
 const SECRET: &str = "webhook-secret-of-acme";
 const OTHER_SECRET: &str = "webhook-secret-of-other";
@@ -143,7 +143,7 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
             client,
             &ns,
             json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": name },
-            "stringData": { "token": "t", "webhookSecret": secret } }),
+            "stringData": { "token": format!("{name}-token-value"), "webhookSecret": secret } }),
         )
         .await;
     }
@@ -191,7 +191,8 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
     create(client, &ns, object("BuildPlan", "other-nightly", json!({ "organizationRef": { "name": "other" } }))).await;
 
     let (webhook_port, metrics_port) = (free_port(), free_port());
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("operator-{ns}.log"))).unwrap();
+    let log_path = std::env::temp_dir().join(format!("operator-{ns}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
     let operator = Operator {
         child: Command::new(env!("CARGO_BIN_EXE_infinity-orchestrator"))
             .args(["run", "--namespace", &ns])
@@ -285,4 +286,12 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
     ] {
         assert!(metrics.contains(series), "missing {series} in\n{metrics}");
     }
+
+    assert_no_secret_leaks(
+        client,
+        &ns,
+        &[SECRET, OTHER_SECRET, "acme-credentials-token-value", "other-credentials-token-value"],
+        &[log_path.as_path()],
+    )
+    .await;
 }

@@ -205,3 +205,46 @@ fn free_port_pair() -> (u16, u16) {
     }
     panic!("no two adjacent free ports on 127.0.0.1");
 }
+
+/// Fails the test if any of `secrets` appears in the namespace's Events, in any object of ours there (spec, status
+/// and metadata), or in any of `logs` (files the operator wrote). Secrets shorter than 8 bytes are refused: too
+/// short to search for without false alarms, and no real credential is that short.
+pub async fn assert_no_secret_leaks(client: &Client, namespace: &str, secrets: &[&str], logs: &[&Path]) {
+    use infinity_orchestrator::crd::{BuildPlan, HealingPolicy, Organization, Repository};
+    use k8s_openapi::api::events::v1::Event;
+    use kube::api::ListParams;
+
+    for secret in secrets {
+        assert!(secret.len() >= 8, "a secret to scan for must be at least 8 bytes: {secret:?}");
+    }
+    let mut places: Vec<(String, String)> = Vec::new();
+    let list = ListParams::default();
+    let events = Api::<Event>::namespaced(client.clone(), namespace).list(&list).await.expect("listing Events");
+    for event in events {
+        places.push((format!("Event {}", event.name_any()), serde_json::to_string(&event).unwrap_or_default()));
+    }
+    macro_rules! scan_kind {
+        ($kind:ty) => {
+            let objects = Api::<$kind>::namespaced(client.clone(), namespace).list(&list).await.expect("listing");
+            for object in objects {
+                let name = format!("{} {}", stringify!($kind), object.name_any());
+                places.push((name, serde_json::to_string(&object).unwrap_or_default()));
+            }
+        };
+    }
+    scan_kind!(Organization);
+    scan_kind!(Repository);
+    scan_kind!(BuildPlan);
+    scan_kind!(HealingPolicy);
+    for log in logs {
+        let text = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("reading {}: {e}", log.display()));
+        assert!(!text.is_empty(), "the log {} is empty: nothing was scanned", log.display());
+        places.push((format!("log {}", log.display()), text));
+    }
+    assert!(!places.is_empty(), "nothing to scan in namespace {namespace}");
+    for secret in secrets {
+        for (place, text) in &places {
+            assert!(!text.contains(secret), "a secret leaked into {place}");
+        }
+    }
+}
