@@ -10,12 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tracing::Instrument;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
+use tracing::Instrument;
 
 pub use context::{Context, RecheckIntervals};
 pub use error::Error;
