@@ -6,6 +6,7 @@ pub mod dependencies;
 pub mod detect;
 pub mod discovery;
 pub mod glob;
+pub mod heal;
 pub mod health;
 pub mod prerequisites;
 pub mod readiness;

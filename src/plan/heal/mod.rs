@@ -1,0 +1,3 @@
+//! Self-healing decisions for one repository under one HealingPolicy.
+
+pub mod manifest;
