@@ -151,7 +151,9 @@ fn cargo_spans(content: &str, package: &str) -> Vec<Range<usize>> {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
         if trimmed.starts_with('[') {
-            section = trimmed.trim_end().trim_matches(['[', ']']).replace(['"', '\'', ' '], "");
+            // A header may carry a trailing comment: `[dependencies] # runtime`.
+            let header = trimmed.split('#').next().unwrap_or(trimmed).trim_end();
+            section = header.trim_matches(['[', ']']).replace(['"', '\'', ' '], "");
             continue;
         }
         let Some((key, value_at)) = toml_key(trimmed) else { continue };

@@ -26,7 +26,7 @@ tokio = { features = ["full", "version"], version = '1.20', default-features = f
 regex = "1.5"
 time="=0.3.1"
 
-[dev-dependencies]
+[dev-dependencies] # tests only
 proptest = "~1.0"
 
 [target.'cfg(unix)'.dependencies]
@@ -193,6 +193,65 @@ proptest! {
         let (target, (a, b)) = deps.iter().nth(pick.index(deps.len())).unwrap();
         let after = raise_dependency("package.json", &text, target, "99.0.1").unwrap();
         let expected = text.replace(&format!("\"{target}\": \"^{a}.{b}.0\""), &format!("\"{target}\": \"^99.0.1\""));
+        prop_assert_eq!(after, expected);
+    }
+
+    /// On any input, a successful edit changes each line only inside one run of version text: no quote, newline,
+    /// comment, marker, key or structure character is removed or added.
+    #[test]
+    fn edits_touch_only_version_text(
+        lines in proptest::collection::vec(prop_oneof![
+            "[ -~]{0,40}",
+            "[ -~]{0,8}".prop_map(|noise| format!("pkg = \"1.0\" #{noise}")),
+            "[ -~]{0,8}".prop_map(|noise| format!("pkg = {{ version = \"^1\", x = \"{noise}\" }}")),
+            "[ -~]{0,8}".prop_map(|noise| format!("  \"pkg\": \"~1.2.3\",{noise}")),
+            "[ -~]{0,8}".prop_map(|noise| format!("pkg[x] >= 1.0 ; {noise}")),
+            "[ -~]{0,8}".prop_map(|noise| format!("require pkg v1.0.0 {noise}")),
+            Just("[dependencies]".to_owned()),
+            Just("{ \"dependencies\": {".to_owned()),
+        ], 0..12),
+        file in 0usize..4,
+    ) {
+        let target = "pkg";
+        let path = ["Cargo.toml", "package.json", "requirements.txt", "go.mod"][file];
+        let text = lines.join("\n");
+        if let Ok(after) = raise_dependency(path, &text, target, "9.8.7") {
+            let before_lines: Vec<&str> = text.split('\n').collect();
+            let after_lines: Vec<&str> = after.split('\n').collect();
+            prop_assert_eq!(before_lines.len(), after_lines.len());
+            for (old, new) in before_lines.iter().zip(&after_lines) {
+                let prefix = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
+                let suffix = old[prefix..].bytes().rev().zip(new[prefix..].bytes().rev()).take_while(|(a, b)| a == b).count();
+                let removed = &old[prefix..old.len() - suffix];
+                let added = &new[prefix..new.len() - suffix];
+                for part in [removed, added] {
+                    prop_assert!(!part.contains(['"', '\'', '#', ';', '{', '}', '[', ']', ':', '@']), "{old:?} -> {new:?}");
+                }
+            }
+        }
+    }
+
+    /// requirements.txt and go.mod of generated entries: only the target's version changes.
+    #[test]
+    fn pip_and_go_edits_change_only_the_target(
+        deps in proptest::collection::btree_map("[a-z][a-z0-9]{0,8}", (0u32..20, 0u32..20), 1..8),
+        pick in any::<proptest::sample::Index>(),
+    ) {
+        let (target, (a, b)) = deps.iter().nth(pick.index(deps.len())).unwrap();
+        let pip: String = deps.iter().map(|(n, (a, b))| format!("{n}=={a}.{b}  # pinned\n")).collect();
+        let after = raise_dependency("requirements.txt", &pip, target, "99.0.1").unwrap();
+        let expected = pip.replace(&format!("\n{target}=={a}.{b} "), &format!("\n{target}==99.0.1 "));
+        let expected = if pip.starts_with(&format!("{target}==")) {
+            pip.replacen(&format!("{target}=={a}.{b} "), &format!("{target}==99.0.1 "), 1)
+        } else {
+            expected
+        };
+        prop_assert_eq!(after, expected);
+
+        let requires: String = deps.iter().map(|(n, (a, b))| format!("\texample.com/{n} v{a}.{b}.0 // indirect\n")).collect();
+        let go = format!("module m\n\nrequire (\n{requires})\n");
+        let after = raise_dependency("go.mod", &go, &format!("example.com/{target}"), "99.0.1").unwrap();
+        let expected = go.replace(&format!("example.com/{target} v{a}.{b}.0 "), &format!("example.com/{target} v99.0.1 "));
         prop_assert_eq!(after, expected);
     }
 }

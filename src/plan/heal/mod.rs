@@ -23,6 +23,7 @@
 //! gate holds back is listed in [`HealingPlan::withheld`] with the time it may go. In `DryRun` the same plan is
 //! made, every action marked [`Dispatch::RecordOnly`]; its audit entries keep the cooldown and cap honest.
 
+pub mod from_runs;
 pub mod manifest;
 pub mod marker;
 mod rules;
