@@ -6,7 +6,8 @@
 //! Rules, each in `rules.rs`, in the priority order the per-hour cap is spent in:
 //! 1. **CloseIssue**: an owned issue whose problem no longer holds, once health rests on decisive runs.
 //! 2. **Rerun**: the latest completed run failed; at most `maxAttemptsPerSha` re-runs of its sha, the n-th (from 0)
-//!    no earlier than `backoff × 2ⁿ` after the failed run completed. Not gated on the thresholds: a re-run is the
+//!    no earlier than `backoff × 2ⁿ` after the failed run completed. Re-runs made are the most of: the observed
+//!    count, the run's attempt − 1, and the audited Rerun entries naming the sha (so DryRun is bounded too). Not gated on the thresholds: a re-run is the
 //!    cheapest repair and most useful before a streak builds.
 //! 3. **OpenIssue** for a problem past the thresholds without an owned issue; **CommentIssue** when its severity
 //!    grew past the highest severity the issue's marker or comments recorded.

@@ -27,7 +27,7 @@ pub(super) fn candidates(
         all.extend(close_issues(policy, repository));
     }
     if policy.actions.rerun.enabled {
-        all.extend(rerun(policy, repository, now));
+        all.extend(rerun(policy, repository, history, now));
     }
     if policy.actions.issue.enabled {
         all.extend(open_or_comment_issues(policy, repository));
@@ -79,11 +79,21 @@ fn close_issues(policy: &HealingPolicySpec, repository: &ObservedRepository) -> 
         .collect()
 }
 
-fn rerun(policy: &HealingPolicySpec, repository: &ObservedRepository, now: Timestamp) -> Vec<Candidate> {
+fn rerun(
+    policy: &HealingPolicySpec,
+    repository: &ObservedRepository,
+    history: &ActionHistory<'_>,
+    now: Timestamp,
+) -> Vec<Candidate> {
     let Some(run) = &repository.latest_failed_run else { return Vec::new() };
     let bound = policy.actions.rerun.max_attempts_per_sha.max(0);
     let recorded = repository.rerun_attempts.get(&run.head_sha).copied().unwrap_or(0);
-    let made = recorded.max(run.attempt - 1).max(0);
+    // Audited re-runs count too: in DryRun no attempt is ever made, and the bound must still hold.
+    let audited = history
+        .of_repository(&repository.name)
+        .filter(|(entry, _)| entry.action == ActionKind::Rerun.as_str() && entry.reason.contains(&run.head_sha))
+        .count();
+    let made = recorded.max(run.attempt - 1).max(i32::try_from(audited).unwrap_or(i32::MAX)).max(0);
     if made >= bound {
         let why = format!("run {} of {}: {made} re-runs made, bound {bound}", run.run_id, run.head_sha);
         return vec![withheld(ActionKind::Rerun, why, None)];

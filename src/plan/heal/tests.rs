@@ -360,3 +360,19 @@ fn same_inputs_same_plan_and_history_stays_bounded() {
     append_to_history(&mut history, vec![entry("OpenIssue", 1, "new")]);
     assert_eq!((history.len(), history[0].action.as_str(), history[1].time.0), (HISTORY_LIMIT, "OpenIssue", at(0)));
 }
+
+#[test]
+fn audited_reruns_count_against_the_bound_in_dry_run() {
+    let mut dry = policy();
+    dry.mode = HealingMode::DryRun;
+    let mut repo = repo(1);
+    repo.latest_failed_run = Some(failed_run(1));
+    let first = decide_at(&dry, &repo, &[], 3600);
+    assert_eq!(kinds(&first), vec![ActionKind::Rerun]);
+    let one = vec![first.actions[0].audit("api", at(3600), None)];
+    assert_eq!(kinds(&decide_at(&dry, &repo, &one, 7200)), vec![ActionKind::Rerun], "one of two made");
+    let two = vec![one[0].clone(), AuditedAction { time: Time(at(7200)), ..one[0].clone() }];
+    let plan = decide_at(&dry, &repo, &two, 20_000);
+    assert_eq!(kinds(&plan), vec![]);
+    assert_eq!(plan.withheld[0].retry_at, None, "the bound is reached: only a new sha brings re-runs back");
+}
