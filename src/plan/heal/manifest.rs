@@ -218,7 +218,7 @@ fn inline_table_version(text: &str) -> Option<Range<usize>> {
                 i += 1;
             }
             b'\n' | b'#' => return None,
-            _ if depth == 1 && text[i..].starts_with("version") && !is_key_char(bytes[i.saturating_sub(1)]) => {
+            _ if depth == 1 && bytes[i..].starts_with(b"version") && !is_key_char(bytes[i.saturating_sub(1)]) => {
                 let (key, value_at) = toml_key(&text[i..])?;
                 if key == "version" && !text[i + value_at..].is_empty() {
                     let value = &text[i + value_at..];

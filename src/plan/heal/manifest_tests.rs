@@ -141,6 +141,13 @@ fn go_mod_requires_are_raised_on_lines_and_in_blocks() {
 }
 
 #[test]
+fn multibyte_text_around_a_dependency_is_kept() {
+    let text = "[dependencies]\nserde = { features = [\"é\"], ünïcode = \"ß\", version = \"1.0\" } # ✓ naïve\n";
+    let after = raise_dependency("Cargo.toml", text, "serde", "1.0.5").unwrap();
+    assert_eq!(after, text.replace("\"1.0\"", "\"1.0.5\""));
+}
+
+#[test]
 fn refuses_unsupported_files_and_unsafe_versions() {
     assert!(matches!(raise_dependency("pom.xml", "", "x", "1"), Err(ManifestEditError::UnsupportedManifest { .. })));
     assert!(matches!(
