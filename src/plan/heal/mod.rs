@@ -22,7 +22,8 @@
 //! of the last of its kind on this repository (the cooldown is "least time between two actions of the same kind"),
 //! and at most `maxActionsPerRepositoryPerHour` across kinds in the hour before `now`, history included. What the
 //! gate holds back is listed in [`HealingPlan::withheld`] with the time it may go. In `DryRun` the same plan is
-//! made, every action marked [`Dispatch::RecordOnly`]; its audit entries keep the cooldown and cap honest.
+//! made, every action marked [`Dispatch::RecordOnly`]; its audit entries keep the cooldown and cap honest. As no
+//! issue is opened in DryRun, an OpenIssue decision is recorded again once per cooldown while the problem lasts.
 
 pub mod from_runs;
 pub mod manifest;
@@ -191,12 +192,19 @@ pub enum Dispatch {
 /// A kind of action, as `AuditedAction.action` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ActionKind {
+    /// [`HealingAction::CloseIssue`].
     CloseIssue,
+    /// [`HealingAction::Rerun`].
     Rerun,
+    /// [`HealingAction::OpenIssue`].
     OpenIssue,
+    /// [`HealingAction::CommentIssue`].
     CommentIssue,
+    /// [`HealingAction::ConfigRepair`].
     ConfigRepair,
+    /// [`HealingAction::Rollback`].
     Rollback,
+    /// [`HealingAction::DependencyUpdate`].
     DependencyUpdate,
 }
 
