@@ -2,6 +2,7 @@
 //! `kube::Client` or GitHub; every function is unit-tested on plain values.
 
 pub mod cron;
+pub mod depgraph;
 pub mod dependencies;
 pub mod detect;
 pub mod discovery;
