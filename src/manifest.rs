@@ -59,6 +59,21 @@ fn entry(repo: &Repository) -> ManifestEntry {
     }
 }
 
+/// Name of the ConfigMap that holds an Organization's manifest: `<organization>-repositories`, shortened (with a
+/// hash of the full name) when that would pass the 253-character limit.
+pub fn config_map_name(organization: &str) -> String {
+    const SUFFIX: &str = "-repositories";
+    if organization.len() + SUFFIX.len() <= 253 {
+        return format!("{organization}{SUFFIX}");
+    }
+    let hash = organization.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let kept: String = organization.chars().take(230).collect();
+    format!("{}-{hash:08x}{SUFFIX}", kept.trim_end_matches(['-', '.']))
+}
+
+/// The key of the manifest in its ConfigMap.
+pub const CONFIG_MAP_KEY: &str = "repositories.json";
+
 impl Manifest {
     /// The manifest as pretty-printed JSON with a trailing newline, as committed to `config/repositories.json`.
     pub fn to_json(&self) -> String {
@@ -116,6 +131,15 @@ mod tests {
                   "dependencies": ["core", "schemas"] },
             ]})
         );
+    }
+
+    #[test]
+    fn config_map_names_fit() {
+        assert_eq!(config_map_name("acme"), "acme-repositories");
+        let long = "a".repeat(250);
+        let name = config_map_name(&long);
+        assert!(name.len() <= 253 && name.ends_with("-repositories"), "{name}");
+        assert_ne!(config_map_name(&"a".repeat(251)), name, "different names stay different");
     }
 
     #[test]

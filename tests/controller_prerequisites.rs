@@ -4,52 +4,17 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
 use infinity_orchestrator::crd::condition::find_condition;
 use infinity_orchestrator::crd::{
     BuildPlan, Condition, ConditionStatus, HasConditions, HealingPolicy, Organization, Repository,
 };
-use infinity_orchestrator::metrics::Metrics;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::Client;
 use serde_json::json;
-use support::{assert_no_secret_leaks, cluster, eventually, namespace};
-
-/// The operator's controllers, watching one namespace, stopped when dropped.
-struct RunningOperator {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl RunningOperator {
-    fn start(client: Client, namespace: &str) -> Self {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut ctx = Context::new(client, Some("test".into()), Arc::new(Metrics::default()));
-        // Secrets are polled, not watched; a short interval keeps the test quick without changing what it shows.
-        ctx.recheck = RecheckIntervals { credentials: Duration::from_secs(1) };
-        let ctx = Arc::new(ctx);
-        let scope = Scope::Namespace(namespace.to_owned());
-        let task = tokio::spawn(controller::run(ctx, scope, async move {
-            let _ = stopped.await;
-        }));
-        RunningOperator { stop: Some(stop), task }
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
-            .await
-            .expect("the controllers stop within 20s of the shutdown signal")
-            .expect("the controllers did not panic");
-    }
-}
+use support::{assert_no_secret_leaks, cluster, eventually, namespace, RunningOperator};
 
 fn organization(login: &str, credential_type: &str, secret: &str) -> Organization {
     serde_json::from_value(json!({

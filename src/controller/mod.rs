@@ -17,8 +17,10 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::Instrument;
 
-pub use context::{Context, RecheckIntervals};
+pub use context::{Context, RecheckIntervals, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
 pub use error::Error;
+
+use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::crd::{BuildPlan, HealingPolicy, Organization, Repository};
 use organization_ref::OrganizationScoped;
@@ -49,7 +51,14 @@ impl Scope {
 /// Runs every controller until `shutdown` completes, then lets reconciles in flight finish.
 pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let shutdown = futures::future::FutureExt::shared(shutdown);
+    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}"));
     let organizations = Controller::new(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default())
+        // The manifest ConfigMap: an edit or a deletion is put right.
+        .owns(scope.api::<ConfigMap>(ctx.client.clone()), managed)
+        // A Repository object changing changes its Organization's manifest.
+        .watches(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default(), |repo| {
+            repo.namespace().map(|ns| ObjectRef::<Organization>::new(&repo.spec.organization_ref.name).within(&ns))
+        })
         .graceful_shutdown_on(shutdown.clone())
         .run(|org, ctx| measured(org, ctx, organization::reconcile), error_policy, ctx.clone())
         .for_each(log_outcome);

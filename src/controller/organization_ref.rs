@@ -24,6 +24,7 @@ pub trait OrganizationScoped:
     + HasConditions
     + Clone
     + DeserializeOwned
+    + serde::Serialize
     + Debug
     + Send
     + Sync

@@ -8,6 +8,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::json;
 
 use super::context::{Context, FIELD_MANAGER};
@@ -25,22 +26,52 @@ pub fn namespace_of<K: Resource<DynamicType = ()>>(object: &K) -> Result<String,
 }
 
 /// Applies `conditions` and `observedGeneration` to the object's status, unless they are what it already says.
-/// Other status fields are left to whoever owns them.
+/// For kinds whose controller writes nothing else to status.
 pub async fn apply_conditions<K>(ctx: &Context, object: &K, conditions: &[Condition]) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + HasConditions + Clone + DeserializeOwned + Debug,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + HasConditions
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug,
+{
+    apply_status(ctx, object, conditions, serde_json::Map::new()).await
+}
+
+/// Applies `conditions`, `observedGeneration` and the kind's own `fields` to the object's status, unless they are
+/// what it already says. The operator's field manager owns exactly what it applies: a field it applied before and
+/// leaves out now is removed, so each controller passes every status field it owns on every call.
+pub async fn apply_status<K>(
+    ctx: &Context,
+    object: &K,
+    conditions: &[Condition],
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + HasConditions
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug,
 {
     let generation = object.meta().generation;
     let current = object.conditions();
-    if current == conditions && object.observed_generation() == generation {
+    let current_status = serde_json::to_value(object).map_err(Error::Serialize)?["status"].take();
+    let fields_unchanged = fields.iter().all(|(key, value)| current_status.get(key) == Some(value));
+    if current == conditions && object.observed_generation() == generation && fields_unchanged {
         return Ok(());
     }
     let namespace = namespace_of(object)?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut status = fields;
+    status.insert("observedGeneration".to_owned(), json!(generation));
+    status.insert("conditions".to_owned(), json!(conditions));
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
-        "status": { "observedGeneration": generation, "conditions": conditions },
+        "status": status,
     });
     api.patch_status(&object.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
     announce_ready_transition(ctx, object, current, conditions).await;

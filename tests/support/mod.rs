@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
+use infinity_orchestrator::metrics::Metrics;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, ResourceExt};
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// The repository's root.
@@ -246,5 +249,38 @@ pub async fn assert_no_secret_leaks(client: &Client, namespace: &str, secrets: &
         for (place, text) in &places {
             assert!(!text.contains(secret), "a secret leaked into {place}");
         }
+    }
+}
+
+/// The operator's controllers, watching one namespace, stopped when dropped.
+pub struct RunningOperator {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningOperator {
+    /// Starts every controller on the current runtime, watching only `namespace`.
+    pub fn start(client: Client, namespace: &str) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut ctx = Context::new(client, Some("test".into()), Arc::new(Metrics::default()));
+        // Secrets are polled, not watched; a short interval keeps the test quick without changing what it shows.
+        ctx.recheck = RecheckIntervals { credentials: Duration::from_secs(1) };
+        let ctx = Arc::new(ctx);
+        let scope = Scope::Namespace(namespace.to_owned());
+        let task = tokio::spawn(controller::run(ctx, scope, async move {
+            let _ = stopped.await;
+        }));
+        RunningOperator { stop: Some(stop), task }
+    }
+
+    /// Signals shutdown and waits for the controllers to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("the controllers stop within 20s of the shutdown signal")
+            .expect("the controllers did not panic");
     }
 }

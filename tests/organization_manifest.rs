@@ -1,0 +1,83 @@
+//! The Organization controller keeps the repository manifest in a ConfigMap it owns, against the real API server.
+
+mod support;
+
+use std::time::Duration;
+
+use infinity_orchestrator::crd::{Organization, Repository};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::{cluster, eventually, namespace, RunningOperator};
+
+async fn add_repository(api: &Api<Repository>, org: &str, name: &str, status: serde_json::Value) {
+    let object = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
+        "metadata": { "name": name },
+        "spec": { "organizationRef": { "name": org }, "name": name },
+    });
+    api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap();
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({ "status": status }))).await.unwrap();
+}
+
+/// Waits until the ConfigMap holds a manifest listing exactly these repositories, and returns the manifest.
+async fn until_manifest_lists(config_maps: &Api<ConfigMap>, names: &[&str]) -> serde_json::Value {
+    eventually(&format!("a manifest listing {names:?}"), Duration::from_secs(30), || async {
+        let config_map = config_maps.get_opt("acme-repositories").await.ok()??;
+        let manifest: serde_json::Value = serde_json::from_str(config_map.data?.get("repositories.json")?).ok()?;
+        let listed: Vec<&str> =
+            manifest["repositories"].as_array()?.iter().filter_map(|r| r["name"].as_str()).collect();
+        (listed == names).then_some(manifest)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_manifest_config_map_follows_the_repositories_and_is_put_right() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "manifest-cm").await;
+    let operator = RunningOperator::start(cluster.client.clone(), &ns);
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    let repositories: Api<Repository> = Api::namespaced(cluster.client.clone(), &ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &ns);
+    let org = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": { "name": "acme" },
+        "spec": { "login": "acme", "credentials": { "type": "Token", "secretRef": { "name": "gh" } } },
+    });
+    organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
+    add_repository(&repositories, "acme", "core", json!({ "language": "rust", "buildCommand": "cargo build" })).await;
+    add_repository(&repositories, "someone-else", "stranger", json!({ "language": "go" })).await;
+
+    let manifest = until_manifest_lists(&config_maps, &["core"]).await;
+    assert_eq!(manifest["repositories"][0]["build_command"], "cargo build");
+    let config_map = config_maps.get("acme-repositories").await.unwrap();
+    let owner = &config_map.metadata.owner_references.expect("owned")[0];
+    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Organization", "acme", Some(true)));
+    let status = organizations.get("acme").await.unwrap().status.unwrap();
+    assert_eq!(status.manifest_config_map.as_deref(), Some("acme-repositories"));
+
+    // A new Repository object shows up without waiting for any interval.
+    add_repository(
+        &repositories,
+        "acme",
+        "web",
+        json!({ "language": "javascript",
+        "dependencies": [{ "repository": "core" }] }),
+    )
+    .await;
+    let manifest = until_manifest_lists(&config_maps, &["core", "web"]).await;
+    assert_eq!(manifest["repositories"][1]["dependencies"], json!(["core"]));
+
+    // Someone edits the ConfigMap by hand, then deletes it: both are put right.
+    let edit = json!({ "data": { "repositories.json": "{}" } });
+    config_maps.patch("acme-repositories", &PatchParams::default(), &Patch::Merge(&edit)).await.unwrap();
+    until_manifest_lists(&config_maps, &["core", "web"]).await;
+    config_maps.delete("acme-repositories", &DeleteParams::default()).await.unwrap();
+    until_manifest_lists(&config_maps, &["core", "web"]).await;
+
+    // Status writes are skipped when nothing changed: the Organization's resourceVersion settles.
+    let settled = organizations.get("acme").await.unwrap().metadata.resource_version;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(organizations.get("acme").await.unwrap().metadata.resource_version, settled);
+    operator.shutdown().await;
+}
