@@ -11,4 +11,5 @@ pub mod heal;
 pub mod health;
 pub mod prerequisites;
 pub mod readiness;
+pub mod schedule;
 pub mod webhook;
