@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod controller;
 pub mod crd;
+pub mod github;
 pub mod inventory;
 pub mod manifest;
 pub mod metrics;

@@ -1,0 +1,450 @@
+//! [`GitHub`] over octocrab: URLs and JSON in, our domain types out. The request pipeline lives in
+//! [`super::transport`]; pull requests and dispatch dedupe in [`super::writes`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use http::Method;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Value};
+
+use super::auth::Credentials;
+use super::error::{Error, Result};
+use super::rate_limit::RateBudget;
+use super::transport::{Repeat, Sleeper, TokioSleeper, Transport, TransportPolicy};
+use super::types::*;
+use super::GitHub;
+use crate::clock::{Clock, SystemClock};
+
+/// How a dispatch whose answer was lost is looked up before it is re-sent.
+#[derive(Clone, Debug)]
+pub struct DispatchPolicy {
+    /// Sends of one dispatch, the first included.
+    pub max_sends: u32,
+    /// Look-ups after an ambiguous failure before concluding the run does not exist (runs appear with a delay).
+    pub grace_checks: u32,
+    /// Pause between look-ups.
+    pub grace_interval: Duration,
+    /// How far before "now" a looked-up run may have been created (covers clock skew with GitHub).
+    pub lookback: Duration,
+}
+
+impl Default for DispatchPolicy {
+    fn default() -> Self {
+        DispatchPolicy {
+            max_sends: 4,
+            grace_checks: 3,
+            grace_interval: Duration::from_secs(3),
+            lookback: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Where and how to reach GitHub.
+#[derive(Clone, Debug)]
+pub struct GitHubConfig {
+    /// `https://api.github.com`, `https://HOST/api/v3` (Enterprise Server) or a simulator's URL.
+    pub base_url: String,
+    /// The credential.
+    pub credentials: Credentials,
+    /// Pipeline knobs.
+    pub policy: TransportPolicy,
+    /// Dispatch dedupe knobs.
+    pub dispatch: DispatchPolicy,
+}
+
+impl GitHubConfig {
+    /// Defaults for `base_url` and `credentials`.
+    pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        GitHubConfig {
+            base_url: base_url.into(),
+            credentials,
+            policy: TransportPolicy::default(),
+            dispatch: DispatchPolicy::default(),
+        }
+    }
+}
+
+/// The octocrab-backed [`GitHub`].
+#[derive(Debug)]
+pub struct OctocrabGitHub {
+    pub(super) transport: Transport,
+    pub(super) dispatch: DispatchPolicy,
+}
+
+impl OctocrabGitHub {
+    /// A client on the system clock and tokio's timer.
+    pub fn new(config: GitHubConfig) -> Result<Self> {
+        Self::with_time(config, Arc::new(SystemClock), Arc::new(TokioSleeper))
+    }
+
+    /// A client with an injected clock and sleeper.
+    pub fn with_time(config: GitHubConfig, clock: Arc<dyn Clock>, sleeper: Arc<dyn Sleeper>) -> Result<Self> {
+        let config_error = |e: octocrab::Error| Error::Config { message: format!("octocrab client: {e}") };
+        let base = config.base_url.trim_end_matches('/').to_string();
+        let client = octocrab::Octocrab::builder().base_uri(base.as_str()).map_err(config_error)?.build().map_err(config_error)?;
+        let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy);
+        Ok(OctocrabGitHub { transport, dispatch: config.dispatch })
+    }
+
+    /// The last primary budget GitHub reported on a response (no request).
+    pub fn last_budget(&self) -> Option<RateBudget> {
+        self.transport.last_budget()
+    }
+
+    pub(super) fn repo_url(&self, repo: &RepoRef, rest: &str) -> String {
+        self.transport.url(&format!("/repos/{}/{}{rest}", encode(&repo.owner), encode(&repo.name)))
+    }
+
+    pub(super) async fn get_json(&self, url: &str) -> Result<Value> {
+        self.transport.get(url).await?.json(url)
+    }
+
+    pub(super) async fn write(&self, method: Method, url: &str, body: &Value, repeat: Repeat) -> Result<Value> {
+        let reply = self.transport.send(method, url, Some(body), repeat).await?;
+        if reply.body.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        reply.json(url)
+    }
+}
+
+/// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encodes a path, keeping its `/` separators.
+pub fn encode_path(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+/// Whether `title` contains `token` delimited by anything but id characters, so `abc-1` does not match `abc-12`.
+pub fn title_has_token(title: &str, token: &str) -> bool {
+    if token.is_empty() {
+        return false;
+    }
+    let is_id = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    title.match_indices(token).any(|(i, _)| {
+        let before = title[..i].chars().next_back();
+        let after = title[i + token.len()..].chars().next();
+        !before.is_some_and(is_id) && !after.is_some_and(is_id)
+    })
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+pub(super) fn issue_from(v: &Value) -> Result<Issue> {
+    let number = v.get("number").and_then(Value::as_u64).ok_or_else(|| Error::Unexpected {
+        status: 200,
+        message: "issue without a number".into(),
+    })?;
+    let labels = v
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|ls| ls.iter().filter_map(|l| str_field(l, "name").or_else(|| l.as_str().map(str::to_string))).collect())
+        .unwrap_or_default();
+    Ok(Issue {
+        number,
+        title: str_field(v, "title").unwrap_or_default(),
+        body: str_field(v, "body"),
+        state: str_field(v, "state").unwrap_or_default(),
+        labels,
+        html_url: str_field(v, "html_url"),
+    })
+}
+
+fn alert_from(source: AlertSource, v: &Value) -> SecurityAlert {
+    let severity = match source {
+        AlertSource::CodeScanning => v
+            .pointer("/rule/security_severity_level")
+            .or_else(|| v.pointer("/rule/severity"))
+            .and_then(Value::as_str),
+        AlertSource::Dependabot => v.pointer("/security_advisory/severity").and_then(Value::as_str),
+        AlertSource::SecretScanning => None,
+    };
+    SecurityAlert {
+        number: v.get("number").and_then(Value::as_u64).unwrap_or_default(),
+        severity: severity.map(str::to_string),
+        html_url: str_field(v, "html_url"),
+    }
+}
+
+/// Whether a 403/404 says the security product is off rather than that we may not see it.
+pub fn says_feature_disabled(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["disabled", "not enabled", "must be enabled", "no analysis found", "not available"].iter().any(|p| m.contains(p))
+}
+
+#[async_trait]
+impl GitHub for OctocrabGitHub {
+    async fn list_org_repos(&self, org: &str) -> Result<Vec<Repository>> {
+        let url = self.transport.url(&format!("/orgs/{}/repos?type=all&per_page=100", encode(org)));
+        self.transport.get_all(&url, None, None).await
+    }
+
+    async fn repository(&self, repo: &RepoRef) -> Result<Repository> {
+        let url = self.repo_url(repo, "");
+        self.transport.get(&url).await?.json(&url)
+    }
+
+    async fn languages(&self, repo: &RepoRef) -> Result<Languages> {
+        let url = self.repo_url(repo, "/languages");
+        self.transport.get(&url).await?.json(&url)
+    }
+
+    async fn topics(&self, repo: &RepoRef) -> Result<Vec<String>> {
+        let v = self.get_json(&self.repo_url(repo, "/topics")).await?;
+        Ok(v.get("names")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
+    async fn branch_head(&self, repo: &RepoRef, branch: &str) -> Result<Option<String>> {
+        match self.get_json(&self.repo_url(repo, &format!("/git/ref/heads/{}", encode_path(branch)))).await {
+            Ok(v) => Ok(v.pointer("/object/sha").and_then(Value::as_str).map(str::to_string)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn tree(&self, repo: &RepoRef, git_ref: &str) -> Result<Tree> {
+        let url = self.repo_url(repo, &format!("/git/trees/{}?recursive=1", encode_path(git_ref)));
+        self.transport.get(&url).await?.json(&url)
+    }
+
+    async fn default_branch_tree(&self, repo: &RepoRef) -> Result<Tree> {
+        let meta = self.repository(repo).await?;
+        let branch = meta.default_branch.ok_or_else(|| Error::Conflict { message: format!("{repo} has no default branch") })?;
+        self.tree(repo, &branch).await
+    }
+
+    async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>> {
+        let query = git_ref.map(|r| format!("?ref={}", encode(r))).unwrap_or_default();
+        let url = self.repo_url(repo, &format!("/contents/{}{query}", encode_path(path)));
+        let v = match self.get_json(&url).await {
+            Ok(v) => v,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if v.get("type").and_then(Value::as_str) != Some("file") {
+            return Err(Error::Unexpected { status: 200, message: format!("{path} in {repo} is not a file") });
+        }
+        let encoded: String = str_field(&v, "content").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| Error::Unexpected { status: 200, message: format!("content of {path} is not base64: {e}") })?;
+        Ok(Some(FileContents { path: path.to_string(), sha: str_field(&v, "sha").unwrap_or_default(), content }))
+    }
+
+    async fn workflows(&self, repo: &RepoRef) -> Result<Vec<Workflow>> {
+        self.transport.get_all(&self.repo_url(repo, "/actions/workflows?per_page=100"), Some("workflows"), None).await
+    }
+
+    async fn workflow_runs(&self, repo: &RepoRef, filter: &RunFilter) -> Result<Vec<WorkflowRun>> {
+        let mut query = vec!["per_page=100".to_string()];
+        if let Some(branch) = &filter.branch {
+            query.push(format!("branch={}", encode(branch)));
+        }
+        if let Some(event) = &filter.event {
+            query.push(format!("event={}", encode(event)));
+        }
+        if let Some(since) = filter.created_since {
+            // Whole seconds: GitHub's search syntax takes ISO 8601 without fractions.
+            let since = Timestamp::from_second(since.as_second()).unwrap_or(since);
+            query.push(format!("created={}", encode(&format!(">={since}"))));
+        }
+        if let Some(sha) = &filter.head_sha {
+            query.push(format!("head_sha={}", encode(sha)));
+        }
+        let path = match &filter.workflow {
+            Some(workflow) => format!("/actions/workflows/{}/runs?{}", encode(workflow), query.join("&")),
+            None => format!("/actions/runs?{}", query.join("&")),
+        };
+        self.transport.get_all(&self.repo_url(repo, &path), Some("workflow_runs"), filter.limit).await
+    }
+
+    async fn workflow_run(&self, repo: &RepoRef, run_id: u64) -> Result<WorkflowRun> {
+        let url = self.repo_url(repo, &format!("/actions/runs/{run_id}"));
+        self.transport.get(&url).await?.json(&url)
+    }
+
+    async fn run_jobs(&self, repo: &RepoRef, run_id: u64) -> Result<Vec<Job>> {
+        let url = self.repo_url(repo, &format!("/actions/runs/{run_id}/jobs?per_page=100"));
+        self.transport.get_all(&url, Some("jobs"), None).await
+    }
+
+    async fn open_alerts(&self, repo: &RepoRef, source: AlertSource) -> Result<Alerts> {
+        let product = match source {
+            AlertSource::CodeScanning => "code-scanning",
+            AlertSource::Dependabot => "dependabot",
+            AlertSource::SecretScanning => "secret-scanning",
+        };
+        let url = self.repo_url(repo, &format!("/{product}/alerts?state=open&per_page=100"));
+        match self.transport.get_all::<Value>(&url, None, None).await {
+            Ok(alerts) => Ok(Alerts::Open(alerts.iter().map(|a| alert_from(source, a)).collect())),
+            Err(Error::NotFound { message } | Error::Permission { message, .. }) if says_feature_disabled(&message) => {
+                Ok(Alerts::Disabled { reason: message })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>> {
+        let state = match state {
+            IssueState::Open => "open",
+            IssueState::Closed => "closed",
+            IssueState::All => "all",
+        };
+        let url = self.repo_url(repo, &format!("/issues?labels={}&state={state}&per_page=100", encode(&labels.join(","))));
+        let items: Vec<Value> = self.transport.get_all(&url, None, None).await?;
+        // The issues API lists pull requests too.
+        items.iter().filter(|i| i.get("pull_request").is_none()).map(issue_from).collect()
+    }
+
+    async fn branch_commits(&self, repo: &RepoRef, branch: &str, limit: usize) -> Result<Vec<Commit>> {
+        let per_page = limit.clamp(1, 100);
+        let url = self.repo_url(repo, &format!("/commits?sha={}&per_page={per_page}", encode(branch)));
+        let items: Vec<Value> = self.transport.get_all(&url, None, Some(limit)).await?;
+        Ok(items
+            .iter()
+            .map(|c| Commit {
+                sha: str_field(c, "sha").unwrap_or_default(),
+                message: c.pointer("/commit/message").and_then(Value::as_str).unwrap_or_default().to_string(),
+                authored_at: c.pointer("/commit/author/date").and_then(Value::as_str).and_then(|d| d.parse().ok()),
+            })
+            .collect())
+    }
+
+    async fn find_run_by_correlation(
+        &self,
+        repo: &RepoRef,
+        workflow: &str,
+        correlation_id: &str,
+        created_since: Timestamp,
+    ) -> Result<Option<WorkflowRun>> {
+        let filter = RunFilter {
+            workflow: Some(workflow.to_string()),
+            event: Some("workflow_dispatch".into()),
+            created_since: Some(created_since),
+            ..RunFilter::default()
+        };
+        let runs = self.workflow_runs(repo, &filter).await?;
+        Ok(runs.into_iter().find(|run| title_has_token(&run.display_title, correlation_id)))
+    }
+
+    async fn rate_limit(&self) -> Result<RateBudget> {
+        let v = self.get_json(&self.transport.url("/rate_limit")).await?;
+        let core = v.pointer("/resources/core").unwrap_or(&Value::Null);
+        let num = |k: &str| core.get(k).and_then(Value::as_u64);
+        match (num("limit"), num("remaining"), core.get("reset").and_then(Value::as_i64)) {
+            (Some(limit), Some(remaining), Some(reset)) => Ok(RateBudget {
+                limit,
+                remaining,
+                reset: Timestamp::from_second(reset).unwrap_or(Timestamp::UNIX_EPOCH),
+            }),
+            _ => Err(Error::Unexpected { status: 200, message: "rate_limit without resources.core".into() }),
+        }
+    }
+
+    async fn dispatch_workflow(
+        &self,
+        repo: &RepoRef,
+        workflow: &str,
+        git_ref: &str,
+        inputs: &std::collections::BTreeMap<String, String>,
+        correlation_id: &str,
+    ) -> Result<()> {
+        self.dispatch_deduplicated(repo, workflow, git_ref, inputs, correlation_id).await
+    }
+
+    async fn rerun_failed_jobs(&self, repo: &RepoRef, run_id: u64) -> Result<()> {
+        // Not repeated: a second re-run would start another attempt.
+        let url = self.repo_url(repo, &format!("/actions/runs/{run_id}/rerun-failed-jobs"));
+        self.write(Method::POST, &url, &json!({}), Repeat::Never).await.map(drop)
+    }
+
+    async fn cancel_run(&self, repo: &RepoRef, run_id: u64) -> Result<()> {
+        // Cancelling twice is harmless, so the request is repeated on transient failures.
+        let url = self.repo_url(repo, &format!("/actions/runs/{run_id}/cancel"));
+        self.transport.send(Method::POST, &url, None, Repeat::Safe).await.map(drop)
+    }
+
+    async fn create_issue(&self, repo: &RepoRef, fields: &IssueFields) -> Result<Issue> {
+        let body = serde_json::to_value(IssueFields { state: None, ..fields.clone() }).map_err(|e| Error::decode("issue fields", e))?;
+        let v = self.write(Method::POST, &self.repo_url(repo, "/issues"), &body, Repeat::Never).await?;
+        issue_from(&v)
+    }
+
+    async fn update_issue(&self, repo: &RepoRef, number: u64, fields: &IssueFields) -> Result<Issue> {
+        // PATCH sets fields to values: repeating it is safe.
+        let body = serde_json::to_value(fields).map_err(|e| Error::decode("issue fields", e))?;
+        let v = self.write(Method::PATCH, &self.repo_url(repo, &format!("/issues/{number}")), &body, Repeat::Safe).await?;
+        issue_from(&v)
+    }
+
+    async fn comment_issue(&self, repo: &RepoRef, number: u64, body: &str) -> Result<()> {
+        let url = self.repo_url(repo, &format!("/issues/{number}/comments"));
+        self.write(Method::POST, &url, &json!({ "body": body }), Repeat::Never).await.map(drop)
+    }
+
+    async fn close_issue(&self, repo: &RepoRef, number: u64) -> Result<Issue> {
+        let fields = IssueFields { state: Some("closed".into()), ..IssueFields::default() };
+        self.update_issue(repo, number, &fields).await
+    }
+
+    async fn open_pull_request(&self, repo: &RepoRef, change: &PullRequestChange) -> Result<PullRequest> {
+        self.open_pull_request_idempotent(repo, change).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_query_values_and_paths() {
+        assert_eq!(encode(">=2026-01-01T00:00:00Z"), "%3E%3D2026-01-01T00%3A00%3A00Z");
+        assert_eq!(encode("bug,ci failure"), "bug%2Cci%20failure");
+        assert_eq!(encode_path(".github/workflows/ci.yml"), ".github/workflows/ci.yml");
+        assert_eq!(encode_path("docs/a b.md"), "docs/a%20b.md");
+    }
+
+    #[test]
+    fn correlation_tokens_match_whole_ids_only() {
+        assert!(title_has_token("Build main io-abc-1", "io-abc-1"));
+        assert!(title_has_token("[io-abc-1] build", "io-abc-1"));
+        assert!(!title_has_token("Build main io-abc-12", "io-abc-1"));
+        assert!(!title_has_token("Build main xio-abc-1", "io-abc-1"));
+        assert!(!title_has_token("anything", ""));
+    }
+
+    #[test]
+    fn feature_disabled_messages_are_recognised() {
+        assert!(says_feature_disabled("Dependabot alerts are disabled for this repository."));
+        assert!(says_feature_disabled("Secret scanning is disabled on this repository."));
+        assert!(says_feature_disabled("Advanced Security must be enabled for this repository to use code scanning."));
+        assert!(!says_feature_disabled("Resource not accessible by integration"));
+    }
+
+    #[test]
+    fn issues_read_labels_as_objects_or_names() {
+        let v = json!({"number": 3, "title": "t", "state": "open", "labels": [{"name": "a"}, "b"], "body": null});
+        let issue = issue_from(&v).unwrap();
+        assert_eq!(issue.labels, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(issue.body, None);
+    }
+}

@@ -1,0 +1,254 @@
+//! Rate-limit accounting, write pacing and backoff schedules: pure logic, no I/O; the transport does the waiting.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+/// A credential's primary budget as GitHub last reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateBudget {
+    /// Requests per window.
+    pub limit: u64,
+    /// Requests left in the window.
+    pub remaining: u64,
+    /// When the window resets.
+    pub reset: Timestamp,
+}
+
+/// What to do before sending a request on a credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetGate {
+    /// Send now.
+    Go,
+    /// The budget is spent: wait this long (until the reset), then send.
+    Wait(Duration),
+    /// The budget is spent for longer than we may wait: fail with a rate-limited error until `reset`.
+    GiveUp(Timestamp),
+}
+
+/// The last reported budget of each credential.
+#[derive(Debug, Default)]
+pub struct BudgetTracker {
+    budgets: HashMap<String, RateBudget>,
+}
+
+impl BudgetTracker {
+    /// Records the `x-ratelimit-*` headers of a response sent on `credential`.
+    pub fn observe(&mut self, credential: &str, budget: RateBudget) {
+        self.budgets.insert(credential.to_string(), budget);
+    }
+
+    /// Marks the budget spent (a 403/429 said so) until `reset`.
+    pub fn exhaust(&mut self, credential: &str, reset: Timestamp) {
+        let limit = self.budgets.get(credential).map_or(0, |b| b.limit);
+        self.budgets.insert(credential.to_string(), RateBudget { limit, remaining: 0, reset });
+    }
+
+    /// The last budget seen for `credential`.
+    pub fn budget(&self, credential: &str) -> Option<RateBudget> {
+        self.budgets.get(credential).copied()
+    }
+
+    /// Whether a request may go now; a spent budget waits for its reset, at most `max_wait`.
+    pub fn gate(&self, credential: &str, now: Timestamp, max_wait: Duration) -> BudgetGate {
+        match self.budgets.get(credential) {
+            Some(b) if b.remaining == 0 && b.reset > now => {
+                let wait = until(now, b.reset);
+                if wait > max_wait {
+                    BudgetGate::GiveUp(b.reset)
+                } else {
+                    BudgetGate::Wait(wait)
+                }
+            }
+            _ => BudgetGate::Go,
+        }
+    }
+}
+
+/// The non-negative duration from `now` to `then`.
+pub fn until(now: Timestamp, then: Timestamp) -> Duration {
+    let d = then.duration_since(now);
+    Duration::try_from(d).unwrap_or(Duration::ZERO)
+}
+
+/// `now + d`, saturating.
+pub fn after(now: Timestamp, d: Duration) -> Timestamp {
+    let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+    now.saturating_add(d).unwrap_or(Timestamp::MAX)
+}
+
+/// Spaces content-creating requests (POST, PATCH, PUT, DELETE) to GitHub's documented 80 a minute and 500 an hour.
+#[derive(Debug)]
+pub struct WritePacer {
+    per_minute: usize,
+    per_hour: usize,
+    /// Send times reserved in the last hour, oldest first.
+    sent: VecDeque<Timestamp>,
+}
+
+impl Default for WritePacer {
+    fn default() -> Self {
+        WritePacer::new(80, 500)
+    }
+}
+
+impl WritePacer {
+    /// A pacer allowing `per_minute` and `per_hour` writes.
+    pub fn new(per_minute: usize, per_hour: usize) -> Self {
+        WritePacer { per_minute: per_minute.max(1), per_hour: per_hour.max(1), sent: VecDeque::new() }
+    }
+
+    /// Reserves the earliest slot at or after `now` that keeps both windows within their caps, and returns it.
+    /// Reservations queue: concurrent callers get successive slots.
+    pub fn reserve(&mut self, now: Timestamp) -> Timestamp {
+        let hour = Duration::from_secs(3600);
+        let minute = Duration::from_secs(60);
+        while self.sent.front().is_some_and(|t| after(*t, hour) <= now) {
+            self.sent.pop_front();
+        }
+        let mut slot = now.max(self.sent.back().copied().unwrap_or(now));
+        loop {
+            let in_minute: Vec<&Timestamp> = self.sent.iter().filter(|t| after(**t, minute) > slot).collect();
+            let in_hour: Vec<&Timestamp> = self.sent.iter().filter(|t| after(**t, hour) > slot).collect();
+            let mut next = slot;
+            if in_minute.len() >= self.per_minute {
+                // The window frees up when the oldest of the last `per_minute` sends leaves it.
+                next = next.max(after(*in_minute[in_minute.len() - self.per_minute], minute));
+            }
+            if in_hour.len() >= self.per_hour {
+                next = next.max(after(*in_hour[in_hour.len() - self.per_hour], hour));
+            }
+            if next == slot {
+                break;
+            }
+            slot = next;
+        }
+        self.sent.push_back(slot);
+        slot
+    }
+}
+
+/// Exponential backoff with jitter, bounded by `max_delay` and `max_attempts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay before the first retry (before jitter).
+    pub base: Duration,
+    /// No delay exceeds this.
+    pub max_delay: Duration,
+    /// Total attempts, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { base: Duration::from_millis(200), max_delay: Duration::from_secs(30), max_attempts: 5 }
+    }
+}
+
+impl Backoff {
+    /// The delay after failed attempt `attempt` (0-based), with `jitter` in [0, 1): "equal jitter", so the delay
+    /// lies in [d/2, d) and retries from many workers spread out without collapsing to zero.
+    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(20));
+        let full = self.base.saturating_mul(factor).min(self.max_delay);
+        let jitter = jitter.clamp(0.0, 1.0);
+        full.mul_f64(0.5 + jitter / 2.0)
+    }
+
+    /// Whether another attempt is allowed after `attempts` attempts.
+    pub fn may_retry(&self, attempts: u32) -> bool {
+        attempts < self.max_attempts
+    }
+}
+
+/// How long to wait after a secondary limit: GitHub's `retry-after` when given, else at least a minute, growing
+/// exponentially with repeated hits (GitHub's guidance), plus up to 10% jitter so workers don't return together.
+pub fn secondary_limit_delay(retry_after_secs: Option<u64>, hits: u32, jitter: f64) -> Duration {
+    let base = match retry_after_secs {
+        Some(s) => Duration::from_secs(s),
+        None => Duration::from_secs(60).saturating_mul(2u32.saturating_pow(hits.min(6))),
+    };
+    base + base.mul_f64(jitter.clamp(0.0, 1.0) / 10.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
+    }
+
+    #[test]
+    fn a_spent_budget_waits_until_the_reset_within_the_bound() {
+        let mut tracker = BudgetTracker::default();
+        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(60)), BudgetGate::Go);
+        tracker.observe("a", RateBudget { limit: 5000, remaining: 0, reset: t(30) });
+        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(30)));
+        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(10)), BudgetGate::GiveUp(t(30)));
+        // Past the reset, send again (the response will refresh the budget).
+        assert_eq!(tracker.gate("a", t(31), Duration::from_secs(10)), BudgetGate::Go);
+        // Budgets are per credential.
+        assert_eq!(tracker.gate("b", t(0), Duration::ZERO), BudgetGate::Go);
+    }
+
+    #[test]
+    fn a_remaining_budget_goes() {
+        let mut tracker = BudgetTracker::default();
+        tracker.observe("a", RateBudget { limit: 5000, remaining: 1, reset: t(30) });
+        assert_eq!(tracker.gate("a", t(0), Duration::ZERO), BudgetGate::Go);
+        tracker.exhaust("a", t(40));
+        assert_eq!(tracker.budget("a").map(|b| (b.limit, b.remaining)), Some((5000, 0)));
+        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(40)));
+    }
+
+    #[test]
+    fn pacer_allows_80_a_minute_then_waits_for_the_window() {
+        let mut pacer = WritePacer::default();
+        for _ in 0..80 {
+            assert_eq!(pacer.reserve(t(0)), t(0));
+        }
+        assert_eq!(pacer.reserve(t(0)), t(60));
+        assert_eq!(pacer.reserve(t(1)), t(60));
+    }
+
+    #[test]
+    fn pacer_caps_the_hour_at_500() {
+        let mut pacer = WritePacer::default();
+        let mut last = t(0);
+        for _ in 0..500 {
+            last = pacer.reserve(t(0));
+        }
+        // 500 writes at 80/minute fill minutes 0..6; the 501st must wait for the first to leave the hour.
+        assert_eq!(last, t(360));
+        assert_eq!(pacer.reserve(t(0)), t(3600));
+    }
+
+    #[test]
+    fn pacer_forgets_sends_older_than_an_hour() {
+        let mut pacer = WritePacer::new(1, 1);
+        assert_eq!(pacer.reserve(t(0)), t(0));
+        assert_eq!(pacer.reserve(t(10)), t(3600));
+        assert_eq!(pacer.reserve(t(10_000)), t(10_000));
+    }
+
+    #[test]
+    fn backoff_grows_is_jittered_and_capped() {
+        let b = Backoff { base: Duration::from_secs(1), max_delay: Duration::from_secs(10), max_attempts: 4 };
+        assert_eq!(b.delay(0, 0.0), Duration::from_millis(500));
+        assert_eq!(b.delay(0, 1.0), Duration::from_secs(1));
+        assert_eq!(b.delay(2, 0.0), Duration::from_secs(2));
+        assert_eq!(b.delay(10, 1.0), Duration::from_secs(10));
+        assert!(b.may_retry(3));
+        assert!(!b.may_retry(4));
+    }
+
+    #[test]
+    fn secondary_delay_honours_retry_after_else_a_growing_minute() {
+        assert_eq!(secondary_limit_delay(Some(30), 0, 0.0), Duration::from_secs(30));
+        assert_eq!(secondary_limit_delay(Some(30), 3, 1.0), Duration::from_secs(33));
+        assert_eq!(secondary_limit_delay(None, 0, 0.0), Duration::from_secs(60));
+        assert_eq!(secondary_limit_delay(None, 2, 0.0), Duration::from_secs(240));
+    }
+}

@@ -1,0 +1,464 @@
+//! The request pipeline every call goes through: credentials, the primary-budget gate, write pacing, a concurrency
+//! cap, conditional requests, classification, and bounded retries. Built on octocrab's low-level `execute`, because
+//! its typed API cannot send `If-None-Match` or hand back a 304.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::{HeaderMap, Method, StatusCode};
+use k8s_openapi::jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::auth::{app_jwt_claims, sign_app_jwt, Credentials, InstallationToken};
+use super::cache::{CacheKey, CachedResponse, EtagCache};
+use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
+use super::rate_limit::{after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, WritePacer};
+use crate::clock::Clock;
+
+/// Sleeps; injected so tests can decide what waiting means.
+pub trait Sleeper: Send + Sync {
+    /// Completes after `duration`.
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// Sleeps on tokio's timer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// The knobs of the pipeline.
+#[derive(Clone, Debug)]
+pub struct TransportPolicy {
+    /// Retries of transient failures.
+    pub backoff: Backoff,
+    /// The longest we wait for a spent primary budget to reset before failing with `RateLimited`.
+    pub max_rate_limit_wait: Duration,
+    /// Secondary-limit answers tolerated for one request before failing with `RateLimited`.
+    pub max_secondary_hits: u32,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+    /// One attempt's deadline (headers and body).
+    pub request_timeout: Duration,
+    /// Bytes the ETag cache may keep.
+    pub cache_bytes: usize,
+    /// Content-creating requests per minute and per hour.
+    pub writes_per_minute: usize,
+    /// See `writes_per_minute`.
+    pub writes_per_hour: usize,
+}
+
+impl Default for TransportPolicy {
+    fn default() -> Self {
+        TransportPolicy {
+            backoff: Backoff::default(),
+            max_rate_limit_wait: Duration::from_secs(15 * 60),
+            max_secondary_hits: 5,
+            max_concurrency: 8,
+            request_timeout: Duration::from_secs(30),
+            cache_bytes: 64 * 1024 * 1024,
+            writes_per_minute: 80,
+            writes_per_hour: 500,
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// 2xx, or 304 turned into the cached 200.
+    pub status: u16,
+    /// The body (the cached one after a 304).
+    pub body: Arc<str>,
+    /// The `Link` header.
+    pub link: Option<String>,
+    /// Whether the body came from the cache after a 304.
+    pub revalidated: bool,
+}
+
+impl Reply {
+    /// Parses the body.
+    pub fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+        serde_json::from_str(&self.body).map_err(|e| Error::decode(what, e))
+    }
+}
+
+/// Whether a failed attempt may be sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads and idempotent writes: retry transient failures.
+    Safe,
+    /// Writes without a dedupe key: a transient failure is returned (the caller decides).
+    Never,
+}
+
+enum AttemptError {
+    Secondary(Option<u64>),
+    Primary,
+    Unauthorized(Error),
+    Transient(Error),
+    Final(Error),
+}
+
+/// The pipeline, shared by every call of one credential.
+pub struct Transport {
+    client: octocrab::Octocrab,
+    base: String,
+    credentials: Credentials,
+    credential_id: String,
+    installation_token: tokio::sync::Mutex<Option<InstallationToken>>,
+    cache: Mutex<EtagCache>,
+    budgets: Mutex<BudgetTracker>,
+    pacer: Mutex<WritePacer>,
+    permits: Semaphore,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    policy: TransportPolicy,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport").field("base", &self.base).field("credentials", &self.credentials).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn header_num<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
+    header(headers, name).and_then(|v| v.trim().parse().ok())
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+impl Transport {
+    /// A pipeline over `client` for `base` (e.g. `https://api.github.com`, `https://HOST/api/v3`).
+    pub fn new(
+        client: octocrab::Octocrab,
+        base: &str,
+        credentials: Credentials,
+        clock: Arc<dyn Clock>,
+        sleeper: Arc<dyn Sleeper>,
+        policy: TransportPolicy,
+    ) -> Self {
+        Transport {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            credential_id: credentials.id(),
+            credentials,
+            installation_token: tokio::sync::Mutex::new(None),
+            cache: Mutex::new(EtagCache::new(policy.cache_bytes)),
+            budgets: Mutex::new(BudgetTracker::default()),
+            pacer: Mutex::new(WritePacer::new(policy.writes_per_minute, policy.writes_per_hour)),
+            permits: Semaphore::new(policy.max_concurrency.max(1)),
+            clock,
+            sleeper,
+            policy,
+        }
+    }
+
+    /// The absolute URL of an API path (`/repos/…`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// The injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Sleeps on the injected sleeper.
+    pub async fn sleep(&self, duration: Duration) {
+        self.sleeper.sleep(duration).await;
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &TransportPolicy {
+        &self.policy
+    }
+
+    /// The last budget GitHub reported for this credential.
+    pub fn last_budget(&self) -> Option<RateBudget> {
+        lock(&self.budgets).budget(&self.credential_id)
+    }
+
+    /// A conditional GET, retried on transient failures.
+    pub async fn get(&self, url: &str) -> Result<Reply> {
+        self.send(Method::GET, url, None, Repeat::Safe).await
+    }
+
+    /// Every item of a paginated list; `field` names the array when GitHub wraps it (`workflow_runs`, `jobs`, …).
+    pub async fn get_all<T: DeserializeOwned>(&self, url: &str, field: Option<&str>, limit: Option<usize>) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut next = Some(url.to_string());
+        while let Some(url) = next.take() {
+            let reply = self.get(&url).await?;
+            let page: serde_json::Value = reply.json(&url)?;
+            let array = match field {
+                Some(field) => page.get(field).cloned().unwrap_or(serde_json::Value::Null),
+                None => page,
+            };
+            let page_items: Vec<T> = serde_json::from_value(array).map_err(|e| Error::decode(url.clone(), e))?;
+            items.extend(page_items);
+            if limit.is_some_and(|l| items.len() >= l) {
+                items.truncate(limit.unwrap_or(usize::MAX));
+                break;
+            }
+            next = reply.link.as_deref().and_then(next_link);
+        }
+        Ok(items)
+    }
+
+    /// Sends one logical request, with the gate, pacing, retries and secondary-limit backoff.
+    pub async fn send(&self, method: Method, url: &str, body: Option<&serde_json::Value>, repeat: Repeat) -> Result<Reply> {
+        let (mut transient, mut secondary, mut primary, mut reauth) = (0u32, 0u32, 0u32, false);
+        loop {
+            match self.attempt(&method, url, body).await {
+                Ok(reply) => return Ok(reply),
+                Err(AttemptError::Final(e)) => return Err(e),
+                Err(AttemptError::Unauthorized(e)) => {
+                    // An installation token can be revoked early; fetch a new one once.
+                    if reauth || !matches!(self.credentials, Credentials::App { .. }) {
+                        return Err(e);
+                    }
+                    reauth = true;
+                    *self.installation_token.lock().await = None;
+                }
+                Err(AttemptError::Primary) => {
+                    // The gate waits for the reset on the next attempt; bounded in case the reset keeps moving.
+                    primary += 1;
+                    if primary > 3 {
+                        let until = self.last_budget().map_or(self.now(), |b| b.reset);
+                        return Err(Error::RateLimited { until });
+                    }
+                }
+                Err(AttemptError::Secondary(retry_after)) => {
+                    let delay = secondary_limit_delay(retry_after, secondary, fastrand::f64());
+                    secondary += 1;
+                    if secondary > self.policy.max_secondary_hits {
+                        return Err(Error::RateLimited { until: after(self.now(), delay) });
+                    }
+                    tracing::warn!(url, delay_ms = delay.as_millis() as u64, "GitHub secondary rate limit; backing off");
+                    self.sleep(delay).await;
+                }
+                Err(AttemptError::Transient(e)) => {
+                    transient += 1;
+                    if repeat == Repeat::Never || !self.policy.backoff.may_retry(transient) {
+                        return Err(e);
+                    }
+                    let delay = self.policy.backoff.delay(transient - 1, fastrand::f64());
+                    tracing::debug!(url, attempt = transient, error = %e, "retrying GitHub request");
+                    self.sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn wait_for_budget(&self) -> Result<()> {
+        let gate = lock(&self.budgets).gate(&self.credential_id, self.now(), self.policy.max_rate_limit_wait);
+        match gate {
+            BudgetGate::Go => Ok(()),
+            BudgetGate::Wait(wait) => {
+                tracing::info!(wait_s = wait.as_secs(), "GitHub primary rate limit spent; waiting for the reset");
+                // One wait, then send: the answer refreshes the budget either way.
+                self.sleep(wait).await;
+                Ok(())
+            }
+            BudgetGate::GiveUp(until) => Err(Error::RateLimited { until }),
+        }
+    }
+
+    async fn attempt(&self, method: &Method, url: &str, body: Option<&serde_json::Value>) -> Result<Reply, AttemptError> {
+        self.wait_for_budget().await.map_err(AttemptError::Final)?;
+        if method != Method::GET {
+            let now = self.now();
+            let slot = lock(&self.pacer).reserve(now);
+            let wait = until(now, slot);
+            if !wait.is_zero() {
+                self.sleep(wait).await;
+            }
+        }
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AttemptError::Final(Error::Config { message: format!("request permits closed: {e}") }))?;
+        let authorization = self.authorization().await.map_err(|e| match e {
+            Error::Transient { .. } => AttemptError::Transient(e),
+            e => AttemptError::Final(e),
+        })?;
+        let key = CacheKey { credential: self.credential_id.clone(), url: url.to_string() };
+        let cached = if method == Method::GET { lock(&self.cache).get(&key) } else { None };
+
+        let mut request = http::Request::builder()
+            .method(method.clone())
+            .uri(url)
+            .header(http::header::ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header(http::header::USER_AGENT, "infinity-orchestrator")
+            .header(http::header::AUTHORIZATION, authorization);
+        if let Some(cached) = &cached {
+            if let Some(etag) = &cached.etag {
+                request = request.header(http::header::IF_NONE_MATCH, etag);
+            } else if let Some(modified) = &cached.last_modified {
+                request = request.header(http::header::IF_MODIFIED_SINCE, modified);
+            }
+        }
+        let request = match body {
+            Some(body) => request.header(http::header::CONTENT_TYPE, "application/json").body(octocrab::OctoBody::from(body.to_string())),
+            None => request.body(octocrab::OctoBody::empty()),
+        }
+        .map_err(|e| AttemptError::Final(Error::Config { message: format!("invalid request for {url}: {e}") }))?;
+
+        let exchange = async {
+            let response = self.client.execute(request).await?;
+            let (status, headers) = (response.status(), response.headers().clone());
+            let text = self.client.body_to_string(response).await?;
+            Ok::<_, octocrab::Error>((status, headers, text))
+        };
+        let (status, headers, text) = match tokio::time::timeout(self.policy.request_timeout, exchange).await {
+            Err(elapsed) => return Err(AttemptError::Transient(Error::transient(format!("{method} {url} timed out"), elapsed))),
+            Ok(Err(e)) => return Err(AttemptError::Transient(Error::transient(format!("{method} {url} failed"), e))),
+            Ok(Ok(answer)) => answer,
+        };
+        self.observe_budget(&headers);
+        let link = header(&headers, "link");
+
+        if status == StatusCode::NOT_MODIFIED {
+            return match cached {
+                Some(cached) => Ok(Reply { status: 200, body: cached.body, link: cached.link.or(link), revalidated: true }),
+                None => Err(AttemptError::Final(Error::Unexpected { status: 304, message: "304 without a cached body".into() })),
+            };
+        }
+        if status.is_success() {
+            let body: Arc<str> = text.into();
+            if method == Method::GET {
+                let response = CachedResponse {
+                    etag: header(&headers, "etag"),
+                    last_modified: header(&headers, "last-modified"),
+                    link: link.clone(),
+                    body: body.clone(),
+                };
+                lock(&self.cache).insert(key, response);
+            }
+            return Ok(Reply { status: status.as_u16(), body, link, revalidated: false });
+        }
+        let facts = ResponseFacts {
+            status: status.as_u16(),
+            retry_after_secs: header_num(&headers, "retry-after"),
+            ratelimit_remaining: header_num(&headers, "x-ratelimit-remaining"),
+            ratelimit_reset: header_num(&headers, "x-ratelimit-reset"),
+            body: &text,
+        };
+        Err(match classify(&facts) {
+            Failure::SecondaryLimit { retry_after_secs } => AttemptError::Secondary(retry_after_secs),
+            Failure::PrimaryExhausted { reset_epoch } => {
+                let reset = reset_epoch
+                    .and_then(|s| Timestamp::from_second(s).ok())
+                    .unwrap_or_else(|| after(self.now(), Duration::from_secs(60)));
+                lock(&self.budgets).exhaust(&self.credential_id, reset);
+                AttemptError::Primary
+            }
+            Failure::Transient { status, message } => AttemptError::Transient(Error::Transient {
+                message: format!("{method} {url} answered {status}: {message}"),
+                source: None,
+            }),
+            Failure::Final { status: 401, message } => AttemptError::Unauthorized(final_error(401, message)),
+            Failure::Final { status, message } => AttemptError::Final(final_error(status, message)),
+        })
+    }
+
+    fn observe_budget(&self, headers: &HeaderMap) {
+        let limit = header_num::<u64>(headers, "x-ratelimit-limit");
+        let remaining = header_num::<u64>(headers, "x-ratelimit-remaining");
+        let reset = header_num::<i64>(headers, "x-ratelimit-reset").and_then(|s| Timestamp::from_second(s).ok());
+        if let (Some(limit), Some(remaining), Some(reset)) = (limit, remaining, reset) {
+            lock(&self.budgets).observe(&self.credential_id, RateBudget { limit, remaining, reset });
+        }
+    }
+
+    /// The `Authorization` header value; for an App, a cached installation token refreshed before it expires.
+    async fn authorization(&self) -> Result<String> {
+        match &self.credentials {
+            Credentials::Token(token) => Ok(format!("Bearer {token}")),
+            Credentials::App { app_id, installation_id, private_key_pem } => {
+                let mut cached = self.installation_token.lock().await;
+                if let Some(token) = cached.as_ref().filter(|t| t.is_fresh(self.now())) {
+                    return Ok(format!("Bearer {}", token.token));
+                }
+                let jwt = sign_app_jwt(private_key_pem, &app_jwt_claims(*app_id, self.now()))?;
+                let token = self.exchange_installation_token(*installation_id, &jwt).await?;
+                let header = format!("Bearer {}", token.token);
+                *cached = Some(token);
+                Ok(header)
+            }
+        }
+    }
+
+    async fn exchange_installation_token(&self, installation_id: u64, jwt: &str) -> Result<InstallationToken> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: String,
+            expires_at: Timestamp,
+        }
+        let url = self.url(&format!("/app/installations/{installation_id}/access_tokens"));
+        let request = http::Request::post(&url)
+            .header(http::header::ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header(http::header::USER_AGENT, "infinity-orchestrator")
+            .header(http::header::AUTHORIZATION, format!("Bearer {jwt}"))
+            .body(octocrab::OctoBody::empty())
+            .map_err(|e| Error::Config { message: format!("invalid token request: {e}") })?;
+        let exchange = async {
+            let response = self.client.execute(request).await?;
+            let status = response.status();
+            Ok::<_, octocrab::Error>((status, self.client.body_to_string(response).await?))
+        };
+        let (status, text) = match tokio::time::timeout(self.policy.request_timeout, exchange).await {
+            Err(elapsed) => return Err(Error::transient("installation token exchange timed out", elapsed)),
+            Ok(Err(e)) => return Err(Error::transient("installation token exchange failed", e)),
+            Ok(Ok(answer)) => answer,
+        };
+        if !status.is_success() {
+            let facts = ResponseFacts { status: status.as_u16(), body: &text, ..Default::default() };
+            return Err(match classify(&facts) {
+                Failure::Final { status, message } => final_error(status, message),
+                _ => Error::Transient { message: format!("installation token exchange answered {status}"), source: None },
+            });
+        }
+        let answer: Answer = serde_json::from_str(&text).map_err(|e| Error::decode("installation token", e))?;
+        Ok(InstallationToken { token: answer.token, expires_at: answer.expires_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_finds_rel_next_among_others() {
+        let link = r#"<https://api.github.com/orgs/o/repos?page=3>; rel="next", <https://api.github.com/orgs/o/repos?page=9>; rel="last""#;
+        assert_eq!(next_link(link).as_deref(), Some("https://api.github.com/orgs/o/repos?page=3"));
+        let last = r#"<https://x/?page=1>; rel="prev", <https://x/?page=1>; rel="first""#;
+        assert_eq!(next_link(last), None);
+        assert_eq!(next_link(""), None);
+    }
+}

@@ -1,0 +1,322 @@
+//! Our domain types at the GitHub boundary: only the fields controllers use, named our way.
+//! They deserialize from GitHub's JSON directly; unknown fields are ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A repository's owner and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RepoRef {
+    /// Organization or user login.
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl RepoRef {
+    /// `owner/name`.
+    pub fn new(owner: impl Into<String>, name: impl Into<String>) -> Self {
+        RepoRef { owner: owner.into(), name: name.into() }
+    }
+}
+
+impl fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// Repository metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Repository {
+    /// GitHub's numeric id.
+    pub id: u64,
+    /// Name without owner.
+    pub name: String,
+    /// `owner/name`.
+    pub full_name: String,
+    /// The default branch.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// Archived repositories are read-only.
+    #[serde(default)]
+    pub archived: bool,
+    /// Whether this is a fork.
+    #[serde(default)]
+    pub fork: bool,
+    /// Whether it is private.
+    #[serde(default)]
+    pub private: bool,
+    /// `public`, `private` or `internal`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// The primary language GitHub detected.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Topics, when the listing includes them.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Last push.
+    #[serde(default)]
+    pub pushed_at: Option<Timestamp>,
+}
+
+/// Bytes of code per language.
+pub type Languages = BTreeMap<String, u64>;
+
+/// One entry of a git tree.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct TreeEntry {
+    /// Path from the repository root.
+    pub path: String,
+    /// `blob`, `tree` or `commit` (submodule).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Object sha.
+    pub sha: String,
+    /// Blob size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// A recursive tree listing.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Tree {
+    /// The tree's sha.
+    pub sha: String,
+    /// Every entry.
+    pub tree: Vec<TreeEntry>,
+    /// GitHub truncates very large trees; then the listing is incomplete.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// A file's contents at a ref.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileContents {
+    /// Path from the repository root.
+    pub path: String,
+    /// Blob sha (needed to update the file through the contents API).
+    pub sha: String,
+    /// Decoded bytes.
+    pub content: Vec<u8>,
+}
+
+/// A GitHub Actions workflow.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Workflow {
+    /// Numeric id.
+    pub id: u64,
+    /// Display name.
+    pub name: String,
+    /// `.github/workflows/FILE`.
+    pub path: String,
+    /// `active`, `disabled_manually`, ….
+    pub state: String,
+}
+
+/// A workflow run.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct WorkflowRun {
+    /// Numeric id.
+    pub id: u64,
+    /// The workflow's id.
+    pub workflow_id: u64,
+    /// The workflow's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The rendered `run-name` (carries our correlation id for dispatched runs).
+    #[serde(default)]
+    pub display_title: String,
+    /// Branch.
+    #[serde(default)]
+    pub head_branch: Option<String>,
+    /// Commit.
+    pub head_sha: String,
+    /// Triggering event.
+    pub event: String,
+    /// `queued`, `in_progress`, `completed`, ….
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `success`, `failure`, `cancelled`, … once completed.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// Attempt number (re-runs increase it).
+    #[serde(default)]
+    pub run_attempt: Option<u32>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    #[serde(default)]
+    pub updated_at: Option<Timestamp>,
+    /// Web URL.
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+/// Which runs to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only this workflow (id or file name).
+    pub workflow: Option<String>,
+    /// Only this branch.
+    pub branch: Option<String>,
+    /// Only this event (`push`, `workflow_dispatch`, …).
+    pub event: Option<String>,
+    /// Only runs created at or after this time.
+    pub created_since: Option<Timestamp>,
+    /// Only runs of this commit.
+    pub head_sha: Option<String>,
+    /// Stop after this many runs (newest first); `None` reads every page.
+    pub limit: Option<usize>,
+}
+
+/// A job of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Job {
+    /// Numeric id.
+    pub id: u64,
+    /// Job name.
+    pub name: String,
+    /// Status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Conclusion once completed.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// Start time.
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    /// Completion time.
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+}
+
+/// Which security product an alert comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AlertSource {
+    /// Code scanning.
+    CodeScanning,
+    /// Dependabot.
+    Dependabot,
+    /// Secret scanning.
+    SecretScanning,
+}
+
+/// An open security alert, reduced to what posture needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityAlert {
+    /// Alert number within the repository and product.
+    pub number: u64,
+    /// Severity when the product reports one (`critical`, `high`, `medium`, `low`, …).
+    pub severity: Option<String>,
+    /// Web URL.
+    pub html_url: Option<String>,
+}
+
+/// Alerts, or the product being off for the repository (not an error: posture reports it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Alerts {
+    /// The product is on; these alerts are open.
+    Open(Vec<SecurityAlert>),
+    /// The product is disabled (or unavailable) for the repository.
+    Disabled {
+        /// GitHub's message.
+        reason: String,
+    },
+}
+
+/// An issue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// Number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Web URL.
+    pub html_url: Option<String>,
+}
+
+/// Fields of an issue to create or change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IssueFields {
+    /// Title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Replaces the labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// `open` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// Which issues to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssueState {
+    /// Open only.
+    Open,
+    /// Closed only.
+    Closed,
+    /// Both.
+    All,
+}
+
+/// A commit of a branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// Sha.
+    pub sha: String,
+    /// First line and rest of the message.
+    pub message: String,
+    /// Author date.
+    pub authored_at: Option<Timestamp>,
+}
+
+/// A file to write (or delete, with `content: None`) on a new branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChange {
+    /// Path from the repository root.
+    pub path: String,
+    /// New UTF-8 content; `None` deletes the file.
+    pub content: Option<String>,
+}
+
+/// A pull request to open from a branch with changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullRequestChange {
+    /// The branch to create (idempotency key: an existing branch or PR is reused).
+    pub branch: String,
+    /// Commit message.
+    pub commit_message: String,
+    /// Files to change.
+    pub files: Vec<FileChange>,
+    /// PR title.
+    pub title: String,
+    /// PR body.
+    pub body: String,
+}
+
+/// A pull request.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct PullRequest {
+    /// Number.
+    pub number: u64,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Web URL.
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
