@@ -12,7 +12,7 @@
 //!    longer succeed (finally failed, skipped, cancelled) is skipped, naming the failed repository behind it (the
 //!    smallest name when there are several). Under `Stop`,
 //!    after a final failure every Pending repository is skipped; runs in flight finish. `Continue` skips nothing.
-//! 5. **Cache** (`onlyChanged`): a never-attempted Pending repository whose head already has a successful build is
+//! 5. **Cache** (`onlyChanged`): a never-attempted, unskipped Pending repository whose head already has a successful build is
 //!    Cached when every one of its selected dependencies is Cached too; a dependency that is rebuilt forces its
 //!    dependents to rebuild.
 //! 6. **Dispatch**: a repository is ready when every selected dependency Succeeded or is Cached (under `Continue`:
@@ -308,8 +308,7 @@ pub fn next_steps(
         let name = name.as_str();
         let Some(progress) = state.get(name).copied() else { continue };
         let dependencies = graph.dependencies_of(name);
-        let not_started = progress.state == S::Pending && progress.attempts == 0;
-        if not_started {
+        if progress.state == S::Pending {
             let blocked_by = dependencies.iter().filter_map(|d| cannot_succeed.get(d)).min();
             let reason = match (policy.failure_policy, blocked_by, &first_exhausted) {
                 (FailurePolicy::Stop, _, Some(after)) if stopped => {
@@ -324,6 +323,7 @@ pub fn next_steps(
                 skip.push(Skip { repository: name.to_string(), reason });
                 state.insert(name, BuildProgress { state: S::Skipped, ..progress });
             } else if policy.only_changed
+                && progress.attempts == 0
                 && by_name.get(name).is_some_and(|r| r.head_already_built)
                 && dependencies.iter().all(|d| state.get(d).is_some_and(|p| p.state == S::Cached))
             {

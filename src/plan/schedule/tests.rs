@@ -149,6 +149,29 @@ fn skip_dependents_skips_exactly_the_transitive_dependents() {
 }
 
 #[test]
+fn a_pending_repository_with_earlier_attempts_is_skipped_too() {
+    // Reset to Pending after an attempt (say by hand): it must not wait forever behind a failed dependency.
+    let current = states(&[
+        ("core", progress(S::Failed, 3, Some(0), Some(60))),
+        ("lib", progress(S::Pending, 1, Some(0), None)),
+    ]);
+    let steps = next_steps(&org(), &current, &policy(10, FailurePolicy::SkipDependents), "r", t(60)).unwrap();
+    assert!(skipped(&steps).contains(&"lib"));
+}
+
+#[test]
+fn priority_weighs_the_expected_durations_of_the_remaining_path() {
+    // `quick` leads a chain of two short builds (2 × 60 s); `slow` alone takes 600 s: slow goes first.
+    let mut selected = vec![repo("quick", &[]), repo("after-quick", &["quick"]), repo("slow", &[])];
+    selected[2].expected_duration = SignedDuration::from_secs(600);
+    let steps = next_steps(&selected, &BTreeMap::new(), &policy(1, FailurePolicy::SkipDependents), "r", t(0)).unwrap();
+    assert_eq!(dispatched(&steps), ["slow"]);
+    selected[2].expected_duration = SignedDuration::from_secs(100);
+    let steps = next_steps(&selected, &BTreeMap::new(), &policy(1, FailurePolicy::SkipDependents), "r", t(0)).unwrap();
+    assert_eq!(dispatched(&steps), ["quick"]);
+}
+
+#[test]
 fn stop_skips_everything_not_started_and_lets_runs_finish() {
     let current = states(&[
         ("docs", progress(S::Failed, 3, Some(0), Some(60))),
