@@ -53,11 +53,8 @@ fn layered_dag(n: usize, seed: u64) -> Vec<SimulatedRepository> {
         }
         depends_on.sort();
         depends_on.dedup();
-        let minutes = if rng.between(0, 9) == 0 {
-            rng.between(30, 60)
-        } else {
-            rng.between(1, 30).min(rng.between(1, 30))
-        };
+        let minutes =
+            if rng.between(0, 9) == 0 { rng.between(30, 60) } else { rng.between(1, 30).min(rng.between(1, 30)) };
         let duration_secs = (minutes * 60 + rng.between(0, 59)) as i64;
         repos.push(SimulatedRepository {
             selected: SelectedRepository {
@@ -84,13 +81,18 @@ fn main() {
     let started = Instant::now();
     let seeds: Vec<u64> = (1..=5).collect();
     println!("BuildPlan schedule on layered random DAGs, every build succeeding ({} seeds per row)", seeds.len());
-    println!("priority: 'known' = longest remaining path by true durations, 'unknown' = every duration estimated alike");
+    println!(
+        "priority: 'known' = longest remaining path by true durations, 'unknown' = every duration estimated alike"
+    );
     println!();
     println!(
         "{:>5} {:>5} {:>8} | {:^22} | {:^22} | {:>9} {:>9}",
         "repos", "par", "priority", "makespan / lower bound", "makespan / waves", "waves/lb", "mean h"
     );
-    println!("{:>5} {:>5} {:>8} | {:>6} {:>7} {:>7} | {:>6} {:>7} {:>7} | {:>9} {:>9}", "", "", "", "min", "mean", "max", "min", "mean", "max", "mean", "");
+    println!(
+        "{:>5} {:>5} {:>8} | {:>6} {:>7} {:>7} | {:>6} {:>7} {:>7} | {:>9} {:>9}",
+        "", "", "", "min", "mean", "max", "min", "mean", "max", "mean", ""
+    );
     println!("{}", "-".repeat(92));
     for n in [50, 500] {
         for max_parallel in [4u32, 10, 50] {

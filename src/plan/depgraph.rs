@@ -442,7 +442,10 @@ mod tests {
     fn long_chain_does_not_overflow_the_stack() {
         let names: Vec<String> = (0..20_000).map(|i| format!("r{i:05}")).collect();
         let g = DependencyGraph::new(
-            names.iter().enumerate().map(|(i, n)| (n.clone(), if i == 0 { vec![] } else { vec![names[i - 1].clone()] })),
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), if i == 0 { vec![] } else { vec![names[i - 1].clone()] })),
         );
         assert!(g.cycles().is_empty());
         assert_eq!(g.topological_order().unwrap().len(), 20_000);

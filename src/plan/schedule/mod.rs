@@ -35,7 +35,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
 use super::depgraph::{Cycle, DependencyGraph};
-use crate::crd::build_plan::{BuildCounts, BuildPlanPhase, BuildPlanSpec, FailurePolicy, RepositoryBuild, RepositoryBuildState};
+use crate::crd::build_plan::{
+    BuildCounts, BuildPlanPhase, BuildPlanSpec, FailurePolicy, RepositoryBuild, RepositoryBuildState,
+};
 
 /// First retry delay; each further retry doubles it.
 pub const RETRY_BACKOFF_BASE: SignedDuration = SignedDuration::from_secs(30);
@@ -260,8 +262,8 @@ pub fn next_steps(
     use RepositoryBuildState as S;
 
     let names: BTreeSet<String> = selected.iter().map(|r| r.name.clone()).collect();
-    let graph = DependencyGraph::new(selected.iter().map(|r| (r.name.clone(), r.depends_on.clone())))
-        .restricted_to(&names);
+    let graph =
+        DependencyGraph::new(selected.iter().map(|r| (r.name.clone(), r.depends_on.clone()))).restricted_to(&names);
     let order: Vec<String> = match graph.topological_order() {
         Ok(order) => order.into_iter().map(String::from).collect(),
         Err(error) => return Err(ScheduleError::Cycle(error.cycle)),
@@ -271,10 +273,8 @@ pub fn next_steps(
     let priority = graph.longest_remaining_path(duration_secs).map_err(|e| ScheduleError::Cycle(e.cycle))?;
 
     // The projected state: what status says once the steps decided so far are applied.
-    let mut state: BTreeMap<&str, BuildProgress> = order
-        .iter()
-        .map(|n| (n.as_str(), current.get(n).copied().unwrap_or(BuildProgress::NOT_STARTED)))
-        .collect();
+    let mut state: BTreeMap<&str, BuildProgress> =
+        order.iter().map(|n| (n.as_str(), current.get(n).copied().unwrap_or(BuildProgress::NOT_STARTED))).collect();
     let max_attempts = policy.retry_attempts.saturating_add(1);
 
     // Rule 2: timeouts.
@@ -366,7 +366,11 @@ pub fn next_steps(
                     candidates.push((name, progress.attempts + 1));
                 } else {
                     requeue_no_later(not_before);
-                    retry_later.push(Retry { repository: name.to_string(), attempt: progress.attempts + 1, not_before });
+                    retry_later.push(Retry {
+                        repository: name.to_string(),
+                        attempt: progress.attempts + 1,
+                        not_before,
+                    });
                 }
             }
             _ => {}
@@ -398,7 +402,10 @@ pub fn next_steps(
     Ok(NextSteps { cancel, cache, skip, dispatch, retry_later, requeue_at, order, phase, counts, progress })
 }
 
-fn count<'a>(states: impl Iterator<Item = &'a BuildProgress>, finally_failed: &impl Fn(&BuildProgress) -> bool) -> BuildCounts {
+fn count<'a>(
+    states: impl Iterator<Item = &'a BuildProgress>,
+    finally_failed: &impl Fn(&BuildProgress) -> bool,
+) -> BuildCounts {
     use RepositoryBuildState as S;
     let mut counts = BuildCounts::default();
     for p in states {
@@ -420,7 +427,11 @@ fn phase_of<'a>(mut states: impl Iterator<Item = &'a BuildProgress>, counts: &Bu
     let done = counts.succeeded + counts.failed + counts.skipped;
     if done < counts.total {
         let started = states.any(|p| p.attempts > 0 || p.state != RepositoryBuildState::Pending);
-        if started { BuildPlanPhase::Running } else { BuildPlanPhase::Pending }
+        if started {
+            BuildPlanPhase::Running
+        } else {
+            BuildPlanPhase::Pending
+        }
     } else if counts.failed > 0 || counts.skipped > 0 {
         BuildPlanPhase::Failed
     } else {

@@ -129,7 +129,10 @@ pub fn run(repositories: &[SimulatedRepository], policy: &SchedulePolicy) -> Res
             events.push((now, cancellation.repository, SimulatedEvent::TimedOut { attempt: cancellation.attempt }));
         }
         for name in cache {
-            current.insert(name.clone(), BuildProgress { state: RepositoryBuildState::Cached, ..BuildProgress::NOT_STARTED });
+            current.insert(
+                name.clone(),
+                BuildProgress { state: RepositoryBuildState::Cached, ..BuildProgress::NOT_STARTED },
+            );
             events.push((now, name, SimulatedEvent::Cached));
         }
         for skipped in skip {

@@ -55,7 +55,8 @@ fn org() -> Vec<SelectedRepository> {
 
 #[test]
 fn first_call_dispatches_roots_by_longest_remaining_path_then_name() {
-    let steps = next_steps(&org(), &BTreeMap::new(), &policy(10, FailurePolicy::SkipDependents), "run-1", t(0)).unwrap();
+    let steps =
+        next_steps(&org(), &BTreeMap::new(), &policy(10, FailurePolicy::SkipDependents), "run-1", t(0)).unwrap();
     // core has three repositories behind it on its longest path, docs one.
     assert_eq!(dispatched(&steps), ["core", "docs"]);
     assert_eq!(steps.dispatch[0].attempt, 1);
@@ -151,10 +152,8 @@ fn skip_dependents_skips_exactly_the_transitive_dependents() {
 #[test]
 fn a_pending_repository_with_earlier_attempts_is_skipped_too() {
     // Reset to Pending after an attempt (say by hand): it must not wait forever behind a failed dependency.
-    let current = states(&[
-        ("core", progress(S::Failed, 3, Some(0), Some(60))),
-        ("lib", progress(S::Pending, 1, Some(0), None)),
-    ]);
+    let current =
+        states(&[("core", progress(S::Failed, 3, Some(0), Some(60))), ("lib", progress(S::Pending, 1, Some(0), None))]);
     let steps = next_steps(&org(), &current, &policy(10, FailurePolicy::SkipDependents), "r", t(60)).unwrap();
     assert!(skipped(&steps).contains(&"lib"));
 }
@@ -238,8 +237,8 @@ fn dependencies_outside_the_selection_hold_nothing_back() {
 #[test]
 fn a_cycle_makes_the_plan_invalid_and_names_it() {
     let selected = [repo("a", &["b"]), repo("b", &["c"]), repo("c", &["a"]), repo("d", &[])];
-    let error = next_steps(&selected, &BTreeMap::new(), &policy(10, FailurePolicy::SkipDependents), "r", t(0))
-        .unwrap_err();
+    let error =
+        next_steps(&selected, &BTreeMap::new(), &policy(10, FailurePolicy::SkipDependents), "r", t(0)).unwrap_err();
     assert_eq!(error.to_string(), "dependency cycle among the selected repositories: a → b → c → a");
     assert_eq!(error.category(), "DependencyCycle");
 }
@@ -274,10 +273,11 @@ fn the_same_observation_gives_the_same_steps() {
 #[test]
 fn correlation_ids_are_deterministic_and_distinct() {
     assert_eq!(correlation_id("run", "app", 1), correlation_id("run", "app", 1));
-    let ids: BTreeSet<String> = [("run", "app", 1), ("run", "app", 2), ("run", "lib", 1), ("run2", "app", 1), ("ru", "napp", 1)]
-        .iter()
-        .map(|(r, n, a)| correlation_id(r, n, *a))
-        .collect();
+    let ids: BTreeSet<String> =
+        [("run", "app", 1), ("run", "app", 2), ("run", "lib", 1), ("run2", "app", 1), ("ru", "napp", 1)]
+            .iter()
+            .map(|(r, n, a)| correlation_id(r, n, *a))
+            .collect();
     assert_eq!(ids.len(), 5);
     assert!(correlation_id("run", "app", 2).ends_with("-2"));
 }
@@ -287,13 +287,16 @@ fn spec_defaults_become_a_policy() {
     let spec: crate::crd::build_plan::BuildPlanSpec =
         serde_json::from_value(serde_json::json!({"organizationRef": {"name": "org"}})).unwrap();
     let p = SchedulePolicy::from(&spec);
-    assert_eq!(p, SchedulePolicy {
-        max_parallel: 10,
-        timeout: SignedDuration::from_mins(60),
-        retry_attempts: 3,
-        failure_policy: FailurePolicy::SkipDependents,
-        only_changed: false,
-    });
+    assert_eq!(
+        p,
+        SchedulePolicy {
+            max_parallel: 10,
+            timeout: SignedDuration::from_mins(60),
+            retry_attempts: 3,
+            failure_policy: FailurePolicy::SkipDependents,
+            only_changed: false,
+        }
+    );
 }
 
 // ---- Property tests through the simulation ----
