@@ -224,3 +224,127 @@ async fn rate_limit_reports_the_budget_without_spending_it() {
     assert_eq!((budget.limit, budget.remaining), (5000, 4321));
     assert!(bed.stub.requests().iter().all(|r| !r.counted));
 }
+
+#[tokio::test]
+async fn repository_reads_return_our_domain_types() {
+    use infinity_orchestrator::github::{AlertSource, Alerts, IssueState, RunFilter};
+    let bed = bed().await;
+    bed.stub.add_org("acme", 1);
+    let github = bed.client();
+    let repo = RepoRef::new("acme", "repo-0000");
+
+    let languages = github.languages(&repo).await.expect("languages");
+    assert_eq!(languages.get("Rust"), Some(&12000));
+    assert_eq!(github.topics(&repo).await.expect("topics"), vec!["ci".to_string(), "rust".to_string()]);
+    assert_eq!(
+        github.branch_head(&repo, "main").await.expect("head").as_deref(),
+        Some("c0ffee0000000000000000000000000000000000")
+    );
+    assert_eq!(github.branch_head(&repo, "missing").await.expect("absent branch"), None);
+
+    let tree = github.default_branch_tree(&repo).await.expect("tree");
+    let blobs: Vec<&str> = tree.tree.iter().filter(|e| e.kind == "blob").map(|e| e.path.as_str()).collect();
+    assert_eq!(blobs, vec!["Cargo.toml", ".github/workflows/build.yml"]);
+    assert!(!tree.truncated);
+    assert!(bed.stub.requests().iter().any(|r| r.path.ends_with("/git/trees/main") && r.query == "recursive=1"));
+
+    let file = github.file_contents(&repo, "Cargo.toml", None).await.expect("file").expect("exists");
+    assert_eq!(String::from_utf8(file.content).expect("utf-8"), "[package]\nname = \"x\"\n");
+    assert_eq!(file.sha, "b1");
+    assert_eq!(github.file_contents(&repo, "nope.txt", Some("main")).await.expect("absent file"), None);
+
+    let workflows = github.workflows(&repo).await.expect("workflows");
+    assert_eq!(workflows.iter().map(|w| w.path.as_str()).collect::<Vec<_>>(), vec![".github/workflows/build.yml"]);
+
+    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-run-1").await.expect("dispatch");
+    let filter = RunFilter { workflow: Some("build.yml".into()), event: Some("workflow_dispatch".into()), ..RunFilter::default() };
+    let runs = github.workflow_runs(&repo, &filter).await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    let run = github.workflow_run(&repo, runs[0].id).await.expect("run");
+    assert_eq!(run.display_title, "Build main io-run-1");
+    let found = github.find_run_by_correlation(&repo, "build.yml", "io-run-1", bed.clock.now()).await.expect("lookup");
+    assert_eq!(found.map(|r| r.id), Some(run.id));
+    assert_eq!(github.find_run_by_correlation(&repo, "build.yml", "io-run", bed.clock.now()).await.expect("lookup"), None);
+    let jobs = github.run_jobs(&repo, run.id).await.expect("jobs");
+    assert_eq!(jobs.iter().map(|j| j.conclusion.as_deref()).collect::<Vec<_>>(), vec![Some("success"), Some("failure")]);
+
+    assert!(matches!(github.open_alerts(&repo, AlertSource::CodeScanning).await, Ok(Alerts::Disabled { .. })));
+    assert!(matches!(github.open_alerts(&repo, AlertSource::SecretScanning).await, Ok(Alerts::Disabled { .. })));
+    let Ok(Alerts::Open(dependabot)) = github.open_alerts(&repo, AlertSource::Dependabot).await else {
+        panic!("dependabot alerts are on")
+    };
+    assert_eq!(dependabot.iter().map(|a| (a.number, a.severity.as_deref())).collect::<Vec<_>>(), vec![(4, Some("high"))]);
+
+    let issues = github.issues_by_label(&repo, &["ci".to_string()], IssueState::Open).await.expect("issues");
+    assert_eq!(issues.iter().map(|i| i.number).collect::<Vec<_>>(), vec![1], "pull requests are not issues");
+
+    let commits = github.branch_commits(&repo, "main", 1).await.expect("commits");
+    assert_eq!(commits.len(), 1);
+    assert_eq!(commits[0].message, "second");
+    assert!(commits[0].authored_at.is_some());
+}
+
+#[tokio::test]
+async fn issue_and_run_writes_reach_github() {
+    use infinity_orchestrator::github::IssueFields;
+    let bed = bed().await;
+    let github = bed.client();
+    let repo = RepoRef::new("acme", "repo-0000");
+    let fields = IssueFields {
+        title: Some("Build failing".into()),
+        body: Some("<!-- io:marker -->".into()),
+        labels: Some(vec!["infinity-orchestrator".into()]),
+        state: None,
+    };
+    let issue = github.create_issue(&repo, &fields).await.expect("create");
+    assert_eq!((issue.title.as_str(), issue.labels.clone()), ("Build failing", vec!["infinity-orchestrator".to_string()]));
+    let retitled = IssueFields { title: Some("Build still failing".into()), ..IssueFields::default() };
+    assert_eq!(github.update_issue(&repo, issue.number, &retitled).await.expect("update").title, "Build still failing");
+    github.comment_issue(&repo, issue.number, "attempt 2 failed").await.expect("comment");
+    assert_eq!(github.close_issue(&repo, issue.number).await.expect("close").state, "closed");
+    github.rerun_failed_jobs(&repo, 9).await.expect("rerun");
+    github.cancel_run(&repo, 10).await.expect("cancel");
+
+    let state = bed.stub.repo_state();
+    assert_eq!(state.comments, vec![(issue.number, "attempt 2 failed".to_string())]);
+    assert_eq!((state.reruns, state.cancelled), (vec![9], vec![10]));
+    let patch = bed.stub.requests().into_iter().find(|r| r.method == "PATCH").expect("patch logged");
+    assert_eq!(patch.request_body, r#"{"title":"Build still failing"}"#, "only the changed fields are sent");
+}
+
+#[tokio::test]
+async fn a_pull_request_is_opened_once_per_branch() {
+    use infinity_orchestrator::github::{FileChange, PullRequestChange};
+    let bed = bed().await;
+    bed.stub.add_org("acme", 1);
+    let github = bed.client();
+    let repo = RepoRef::new("acme", "repo-0000");
+    let change = PullRequestChange {
+        branch: "infinity-orchestrator/bump-serde".into(),
+        commit_message: "Raise serde to 1.0.200".into(),
+        files: vec![FileChange { path: "Cargo.toml".into(), content: Some("[package]\n".into()) }],
+        title: "Raise serde".into(),
+        body: "Opened by Infinity Orchestrator.".into(),
+    };
+    let first = github.open_pull_request(&repo, &change).await.expect("open");
+    let again = github.open_pull_request(&repo, &change).await.expect("idempotent");
+    assert_eq!(first, again);
+    let state = bed.stub.repo_state();
+    assert_eq!(state.pulls.len(), 1);
+    assert_eq!(state.git_objects, 2, "one tree and one commit");
+    assert!(state.refs.contains_key("infinity-orchestrator/bump-serde"));
+    let posts: Vec<String> = bed.stub.requests().iter().filter(|r| r.method == "POST").map(|r| r.path.clone()).collect();
+    assert_eq!(
+        posts,
+        vec![
+            "/repos/acme/repo-0000/git/trees",
+            "/repos/acme/repo-0000/git/commits",
+            "/repos/acme/repo-0000/git/refs",
+            "/repos/acme/repo-0000/pulls"
+        ]
+    );
+    let tree = bed.stub.requests().into_iter().find(|r| r.path.ends_with("/git/trees")).expect("tree request");
+    let tree: serde_json::Value = serde_json::from_str(&tree.request_body).expect("json");
+    assert_eq!(tree["base_tree"], "7ree");
+    assert_eq!(tree["tree"][0]["path"], "Cargo.toml");
+}

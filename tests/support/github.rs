@@ -63,6 +63,27 @@ struct State {
     token_exchanges: u32,
     issued_token: Option<String>,
     base_url: String,
+    /// One repository's git and issue state (the stub keeps one, shared by every repository).
+    repo: RepoState,
+}
+
+/// Git and issue state of the stub's repository.
+#[derive(Debug, Default, Clone)]
+pub struct RepoState {
+    /// Branch → head sha (`main` exists from the start).
+    pub refs: BTreeMap<String, String>,
+    /// Issues and pull requests, as GitHub lists them.
+    pub issues: Vec<Value>,
+    /// Pull requests.
+    pub pulls: Vec<Value>,
+    /// (issue number, body) of each comment.
+    pub comments: Vec<(u64, String)>,
+    /// Runs whose failed jobs were re-run.
+    pub reruns: Vec<u64>,
+    /// Runs cancelled.
+    pub cancelled: Vec<u64>,
+    /// Trees and commits created through the git API.
+    pub git_objects: u64,
 }
 
 /// The stub's handle.
@@ -97,6 +118,17 @@ impl GitHubStub {
             token_exchanges: 0,
             issued_token: None,
             base_url: String::new(),
+            repo: RepoState {
+                refs: BTreeMap::from([("main".to_string(), "c0ffee0000000000000000000000000000000000".to_string())]),
+                issues: vec![
+                    json!({"number": 1, "title": "CI is red", "body": "marker", "state": "open",
+                           "labels": [{"name": "infinity-orchestrator"}, {"name": "ci"}]}),
+                    json!({"number": 2, "title": "a PR", "state": "open", "labels": [{"name": "ci"}],
+                           "pull_request": {"url": "x"}}),
+                    json!({"number": 3, "title": "other", "state": "open", "labels": [{"name": "docs"}]}),
+                ],
+                ..RepoState::default()
+            },
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
@@ -151,6 +183,11 @@ impl GitHubStub {
         self.with(|s| s.runs.clone())
     }
 
+    /// The repository's git and issue state.
+    pub fn repo_state(&self) -> RepoState {
+        self.with(|s| s.repo.clone())
+    }
+
     /// Installation-token exchanges answered.
     pub fn token_exchanges(&self) -> u32 {
         self.with(|s| s.token_exchanges)
@@ -167,7 +204,27 @@ fn etag_of(body: &str) -> String {
 }
 
 fn query_param(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v.to_string()))
+    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| percent_decode(v)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
 }
 
 /// What a route answers: status, body, extra headers, and whether the request changed state.
@@ -224,11 +281,9 @@ fn handle(shared: &Mutex<State>, method: Method, uri: Uri, headers: HeaderMap, b
         return respond(&mut s, log, StatusCode::FORBIDDEN, body, vec![("retry-after", retry)]);
     }
     let token_route = path.starts_with("/app/installations/");
-    if !token_route && path != "/rate_limit" {
-        if s.remaining == 0 {
-            let body = json!({ "message": "API rate limit exceeded" }).to_string();
-            return respond(&mut s, log, StatusCode::FORBIDDEN, body, vec![]);
-        }
+    if !token_route && path != "/rate_limit" && s.remaining == 0 {
+        let body = json!({ "message": "API rate limit exceeded" }).to_string();
+        return respond(&mut s, log, StatusCode::FORBIDDEN, body, vec![]);
     }
     let roll = s.rng.f64();
     if roll < s.faults.server_error_rate {
@@ -327,6 +382,130 @@ fn route(s: &mut State, method: &Method, path: &str, query: &str, authorization:
                 s.runs.iter().filter(|r| event.as_deref().is_none_or(|e| r["event"] == e)).cloned().collect();
             runs.reverse();
             ok(json!({ "total_count": runs.len(), "workflow_runs": runs }))
+        }
+        _ => repo_route(s, method.as_str(), &segments, query, body),
+    }
+}
+
+fn created(body: Value) -> Answer {
+    Answer { status: StatusCode::CREATED, body: body.to_string(), link: None, etag: false }
+}
+
+/// Routes under `/repos/{owner}/{repo}/` that read or change [`RepoState`].
+fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body: &str) -> Answer {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let rest = match segments {
+        ["repos", _, _, rest @ ..] => rest,
+        _ => return status(StatusCode::NOT_FOUND, "Not Found"),
+    };
+    let repo = &mut s.repo;
+    match (method, rest) {
+        ("GET", ["languages"]) => ok(json!({ "Rust": 12000, "Shell": 300 })),
+        ("GET", ["topics"]) => ok(json!({ "names": ["ci", "rust"] })),
+        ("GET", ["git", "ref", "heads", branch @ ..]) => match repo.refs.get(&branch.join("/")) {
+            Some(sha) => ok(json!({ "ref": format!("refs/heads/{}", branch.join("/")), "object": { "sha": sha, "type": "commit" } })),
+            None => status(StatusCode::NOT_FOUND, "Not Found"),
+        },
+        ("GET", ["git", "trees", _]) => ok(json!({ "sha": "7ree", "truncated": false, "tree": [
+            { "path": "Cargo.toml", "type": "blob", "sha": "b1", "size": 20, "mode": "100644" },
+            { "path": ".github", "type": "tree", "sha": "t1", "mode": "040000" },
+            { "path": ".github/workflows/build.yml", "type": "blob", "sha": "b2", "size": 40, "mode": "100644" },
+        ] })),
+        ("GET", ["contents", "Cargo.toml"]) => ok(json!({
+            "type": "file", "path": "Cargo.toml", "sha": "b1", "encoding": "base64",
+            // "[package]\nname = \"x\"\n", wrapped like GitHub wraps base64.
+            "content": "W3BhY2thZ2VdCm5h\nbWUgPSAieCIK\n",
+        })),
+        ("GET", ["contents", ..]) => status(StatusCode::NOT_FOUND, "Not Found"),
+        ("GET", ["actions", "workflows"]) => ok(json!({ "total_count": 1, "workflows": [
+            { "id": 1, "name": "Build", "path": ".github/workflows/build.yml", "state": "active" }
+        ] })),
+        ("GET", ["actions", "runs", id]) => {
+            let found = s.runs.iter().find(|r| r["id"].to_string() == *id).cloned();
+            found.map_or_else(|| status(StatusCode::NOT_FOUND, "Not Found"), ok)
+        }
+        ("GET", ["actions", "runs", _, "jobs"]) => ok(json!({ "total_count": 2, "jobs": [
+            { "id": 11, "name": "build", "status": "completed", "conclusion": "success" },
+            { "id": 12, "name": "test", "status": "completed", "conclusion": "failure" },
+        ] })),
+        ("POST", ["actions", "runs", id, "rerun-failed-jobs"]) => {
+            repo.reruns.push(id.parse().unwrap_or_default());
+            created(json!({}))
+        }
+        ("POST", ["actions", "runs", id, "cancel"]) => {
+            repo.cancelled.push(id.parse().unwrap_or_default());
+            Answer { status: StatusCode::ACCEPTED, body: "{}".into(), link: None, etag: false }
+        }
+        ("GET", ["code-scanning", "alerts"]) => {
+            status(StatusCode::FORBIDDEN, "Advanced Security must be enabled for this repository to use code scanning.")
+        }
+        ("GET", ["dependabot", "alerts"]) => ok(json!([
+            { "number": 4, "state": "open", "security_advisory": { "severity": "high" }, "html_url": "https://x/4" }
+        ])),
+        ("GET", ["secret-scanning", "alerts"]) => status(StatusCode::NOT_FOUND, "Secret scanning is disabled on this repository."),
+        ("GET", ["issues"]) => {
+            let labels = query_param(query, "labels").unwrap_or_default();
+            let wanted: Vec<&str> = labels.split(',').filter(|l| !l.is_empty()).collect();
+            let has = |issue: &Value, label: &str| {
+                issue["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l["name"] == label))
+            };
+            let items: Vec<Value> = repo.issues.iter().filter(|i| wanted.iter().all(|l| has(i, l))).cloned().collect();
+            ok(Value::Array(items))
+        }
+        ("POST", ["issues"]) => {
+            let number = repo.issues.len() as u64 + 1;
+            let labels: Vec<Value> = parsed["labels"].as_array().cloned().unwrap_or_default().iter().map(|l| json!({ "name": l })).collect();
+            let issue = json!({ "number": number, "title": parsed["title"], "body": parsed["body"], "state": "open", "labels": labels });
+            repo.issues.push(issue.clone());
+            created(issue)
+        }
+        ("PATCH", ["issues", number]) => {
+            let Some(issue) = repo.issues.iter_mut().find(|i| i["number"].to_string() == *number) else {
+                return status(StatusCode::NOT_FOUND, "Not Found");
+            };
+            for field in ["title", "body", "state"] {
+                if let Some(v) = parsed.get(field) {
+                    issue[field] = v.clone();
+                }
+            }
+            ok(issue.clone())
+        }
+        ("POST", ["issues", number, "comments"]) => {
+            repo.comments.push((number.parse().unwrap_or_default(), parsed["body"].as_str().unwrap_or_default().to_string()));
+            created(json!({ "id": repo.comments.len(), "body": parsed["body"] }))
+        }
+        ("GET", ["commits"]) => ok(json!([
+            { "sha": "c0ffee0000000000000000000000000000000000", "commit": { "message": "second", "author": { "date": "2026-11-02T00:00:00Z" } } },
+            { "sha": "beef000000000000000000000000000000000000", "commit": { "message": "first", "author": { "date": "2026-11-01T00:00:00Z" } } },
+        ])),
+        ("GET", ["pulls"]) => {
+            let head = query_param(query, "head").unwrap_or_default();
+            let branch = head.split_once(':').map(|(_, b)| b.to_string()).unwrap_or(head);
+            let open: Vec<Value> = repo.pulls.iter().filter(|p| p["head"]["ref"] == branch.as_str() && p["state"] == "open").cloned().collect();
+            ok(Value::Array(open))
+        }
+        ("GET", ["git", "commits", sha]) => ok(json!({ "sha": sha, "tree": { "sha": "7ree" } })),
+        ("POST", ["git", "trees"]) | ("POST", ["git", "commits"]) => {
+            repo.git_objects += 1;
+            created(json!({ "sha": format!("{:040x}", repo.git_objects) }))
+        }
+        ("POST", ["git", "refs"]) => {
+            let name = parsed["ref"].as_str().unwrap_or_default().trim_start_matches("refs/heads/").to_string();
+            if repo.refs.contains_key(&name) {
+                return status(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+            }
+            repo.refs.insert(name, parsed["sha"].as_str().unwrap_or_default().to_string());
+            created(json!({ "ref": parsed["ref"], "object": { "sha": parsed["sha"] } }))
+        }
+        ("POST", ["pulls"]) => {
+            if repo.pulls.iter().any(|p| p["head"]["ref"] == parsed["head"] && p["state"] == "open") {
+                return status(StatusCode::UNPROCESSABLE_ENTITY, "A pull request already exists");
+            }
+            let number = 100 + repo.pulls.len() as u64;
+            let pull = json!({ "number": number, "state": "open", "html_url": format!("https://x/pull/{number}"),
+                               "head": { "ref": parsed["head"] }, "base": { "ref": parsed["base"] }, "title": parsed["title"] });
+            repo.pulls.push(pull.clone());
+            created(pull)
         }
         _ => status(StatusCode::NOT_FOUND, "Not Found"),
     }
