@@ -428,10 +428,28 @@ proptest! {
                 let expected: BTreeSet<&str> = failed.iter().flat_map(|f| graph.transitive_dependents(f)).collect();
                 prop_assert_eq!(&skipped, &expected);
             }
-            FailurePolicy::Continue => prop_assert!(skipped.is_empty()),
+            FailurePolicy::Continue => {
+                // Dependents build anyway: everything not cached was attempted.
+                prop_assert!(skipped.is_empty());
+                for (name, progress) in &report.final_states {
+                    prop_assert!(progress.state == S::Cached || progress.attempts > 0, "{} never ran", name);
+                }
+            }
             FailurePolicy::Stop => {
                 if failed.is_empty() {
                     prop_assert!(skipped.is_empty());
+                }
+                // Nothing starts after the first final failure (an attempt that used the last retry).
+                let first_final = report.events.iter().position(|(_, _, e)| match e {
+                    SimulatedEvent::Finished { attempt, outcome: AttemptOutcome::Failure }
+                    | SimulatedEvent::TimedOut { attempt } => *attempt == retries + 1,
+                    _ => false,
+                });
+                if let Some(first_final) = first_final {
+                    let later_dispatch = report.events[first_final..]
+                        .iter()
+                        .find(|(_, _, e)| matches!(e, SimulatedEvent::Dispatched { .. }));
+                    prop_assert!(later_dispatch.is_none(), "dispatched after the plan stopped: {:?}", later_dispatch);
                 }
             }
         }
