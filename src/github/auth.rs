@@ -148,6 +148,22 @@ mod tests {
     }
 
     #[test]
+    fn the_app_jwt_is_rs256_and_verifies_with_the_public_key() {
+        use ::octocrab::jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+        let private = include_str!("../../tests/support/github_test_app_key.pem");
+        let public = include_str!("../../tests/support/github_test_app_key.pub.pem");
+        let now = Timestamp::now();
+        let jwt = sign_app_jwt(private, &app_jwt_claims(42, now)).unwrap();
+        let key = DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+        let decoded = decode::<serde_json::Value>(&jwt, &key, &validation).unwrap();
+        assert_eq!(decoded.header.alg, Algorithm::RS256);
+        assert_eq!(decoded.claims["iss"], "42");
+        assert_eq!(decoded.claims["iat"], now.as_second() - 60);
+    }
+
+    #[test]
     fn a_key_that_is_not_pem_is_an_auth_error() {
         let claims = app_jwt_claims(1, Timestamp::UNIX_EPOCH);
         let error = sign_app_jwt("not a key", &claims).unwrap_err();

@@ -421,7 +421,7 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
             { "id": 1, "name": "Build", "path": ".github/workflows/build.yml", "state": "active" }
         ] })),
         ("GET", ["actions", "runs", id]) => {
-            let found = s.runs.iter().find(|r| r["id"].to_string() == *id).cloned();
+            let found = s.runs.iter().find(|r| r["id"].as_u64().is_some_and(|n| id.parse() == Ok(n))).cloned();
             found.map_or_else(|| status(StatusCode::NOT_FOUND, "Not Found"), ok)
         }
         ("GET", ["actions", "runs", _, "jobs"]) => ok(json!({ "total_count": 2, "jobs": [
@@ -460,7 +460,7 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
             created(issue)
         }
         ("PATCH", ["issues", number]) => {
-            let Some(issue) = repo.issues.iter_mut().find(|i| i["number"].to_string() == *number) else {
+            let Some(issue) = repo.issues.iter_mut().find(|i| i["number"].as_u64().is_some_and(|n| number.parse() == Ok(n))) else {
                 return status(StatusCode::NOT_FOUND, "Not Found");
             };
             for field in ["title", "body", "state"] {
