@@ -115,6 +115,11 @@ impl From<&RepositoryBuild> for BuildProgress {
     }
 }
 
+/// The scheduler's view of `status.repositories`, by name (for [`next_steps`]).
+pub fn progress_by_name(entries: &[RepositoryBuild]) -> BTreeMap<String, BuildProgress> {
+    entries.iter().map(|entry| (entry.name.clone(), BuildProgress::from(entry))).collect()
+}
+
 /// Start an attempt: record `Dispatching` and the correlation id in status, then send the `workflow_dispatch`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dispatch {

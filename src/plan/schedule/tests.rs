@@ -500,3 +500,21 @@ proptest! {
         prop_assert!((report.makespan_secs as f64) <= 2.0 * bound);
     }
 }
+
+#[test]
+fn status_entries_become_progress_by_name() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let entry = RepositoryBuild {
+        name: "core".into(),
+        state: S::Failed,
+        attempts: 2,
+        correlation_id: Some(correlation_id("r", "core", 2)),
+        run_id: Some(7),
+        run_url: None,
+        start_time: Some(Time(t(0))),
+        completion_time: Some(Time(t(90))),
+        reason: None,
+    };
+    let map = progress_by_name(&[entry]);
+    assert_eq!(map["core"], progress(S::Failed, 2, Some(0), Some(90)));
+}
