@@ -60,7 +60,10 @@ async fn rereading_an_unchanged_org_of_500_repositories_costs_zero_primary_point
     assert_eq!(second, first, "the cached bodies are reused");
     let log = bed.stub.requests();
     assert_eq!(log.len(), 5);
-    assert!(log.iter().all(|r| r.status == 304 && !r.counted), "every request of the re-read is an uncounted 304: {log:?}");
+    assert!(
+        log.iter().all(|r| r.status == 304 && !r.counted),
+        "every request of the re-read is an uncounted 304: {log:?}"
+    );
     let after = github.rate_limit().await.expect("budget").remaining;
     assert_eq!(before - after, 0, "primary points spent on the re-read");
 }
@@ -177,19 +180,23 @@ async fn a_dispatch_under_10_percent_injected_5xx_creates_exactly_one_run() {
     let unprocessed = posts(|r| r.status == 502 && !r.counted);
     let lost = posts(|r| r.status == 502 && r.counted);
     assert!(unprocessed > 0 && lost > 0, "the seed exercises both faults: {unprocessed} unprocessed, {lost} lost");
-    let bodies_ok = log
-        .iter()
-        .filter(|r| r.method == "POST")
-        .all(|r| serde_json::from_str::<serde_json::Value>(&r.request_body).is_ok_and(|b| b["ref"] == "main" && b["inputs"]["target"] == "all"));
+    let bodies_ok = log.iter().filter(|r| r.method == "POST").all(|r| {
+        serde_json::from_str::<serde_json::Value>(&r.request_body)
+            .is_ok_and(|b| b["ref"] == "main" && b["inputs"]["target"] == "all")
+    });
     assert!(bodies_ok, "every dispatch carries ref and inputs");
-    println!("dispatches: 50, runs: {}, 5xx unprocessed: {unprocessed}, lost after processing: {lost}", bed.stub.runs().len());
+    println!(
+        "dispatches: 50, runs: {}, 5xx unprocessed: {unprocessed}, lost after processing: {lost}",
+        bed.stub.runs().len()
+    );
 }
 
 #[tokio::test]
 async fn app_auth_exchanges_a_token_once_and_refreshes_it_before_expiry() {
     let bed = bed().await;
     bed.stub.add_org("acme", 1);
-    let credentials = Credentials::App { app_id: 12345, installation_id: 678, private_key_pem: TEST_APP_KEY.to_string() };
+    let credentials =
+        Credentials::App { app_id: 12345, installation_id: 678, private_key_pem: TEST_APP_KEY.to_string() };
     let github = bed.client_with(credentials, |_| {});
     let repo = RepoRef::new("acme", "repo-0000");
     github.repository(&repo).await.expect("first");
@@ -203,7 +210,10 @@ async fn app_auth_exchanges_a_token_once_and_refreshes_it_before_expiry() {
     let exchange = log.iter().find(|r| r.path == "/app/installations/678/access_tokens").expect("exchange logged");
     assert_eq!(exchange.method, "POST");
     assert_eq!(exchange.authorization.trim_start_matches("Bearer ").split('.').count(), 3, "an App JWT");
-    assert!(log.iter().filter(|r| r.path.starts_with("/repos/")).all(|r| r.authorization.starts_with("Bearer ghs_stub_")));
+    assert!(log
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/"))
+        .all(|r| r.authorization.starts_with("Bearer ghs_stub_")));
 }
 
 #[tokio::test]
@@ -257,23 +267,36 @@ async fn repository_reads_return_our_domain_types() {
     assert_eq!(workflows.iter().map(|w| w.path.as_str()).collect::<Vec<_>>(), vec![".github/workflows/build.yml"]);
 
     github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-run-1").await.expect("dispatch");
-    let filter = RunFilter { workflow: Some("build.yml".into()), event: Some("workflow_dispatch".into()), ..RunFilter::default() };
+    let filter = RunFilter {
+        workflow: Some("build.yml".into()),
+        event: Some("workflow_dispatch".into()),
+        ..RunFilter::default()
+    };
     let runs = github.workflow_runs(&repo, &filter).await.expect("runs");
     assert_eq!(runs.len(), 1);
     let run = github.workflow_run(&repo, runs[0].id).await.expect("run");
     assert_eq!(run.display_title, "Build main io-run-1");
     let found = github.find_run_by_correlation(&repo, "build.yml", "io-run-1", bed.clock.now()).await.expect("lookup");
     assert_eq!(found.map(|r| r.id), Some(run.id));
-    assert_eq!(github.find_run_by_correlation(&repo, "build.yml", "io-run", bed.clock.now()).await.expect("lookup"), None);
+    assert_eq!(
+        github.find_run_by_correlation(&repo, "build.yml", "io-run", bed.clock.now()).await.expect("lookup"),
+        None
+    );
     let jobs = github.run_jobs(&repo, run.id).await.expect("jobs");
-    assert_eq!(jobs.iter().map(|j| j.conclusion.as_deref()).collect::<Vec<_>>(), vec![Some("success"), Some("failure")]);
+    assert_eq!(
+        jobs.iter().map(|j| j.conclusion.as_deref()).collect::<Vec<_>>(),
+        vec![Some("success"), Some("failure")]
+    );
 
     assert!(matches!(github.open_alerts(&repo, AlertSource::CodeScanning).await, Ok(Alerts::Disabled { .. })));
     assert!(matches!(github.open_alerts(&repo, AlertSource::SecretScanning).await, Ok(Alerts::Disabled { .. })));
     let Ok(Alerts::Open(dependabot)) = github.open_alerts(&repo, AlertSource::Dependabot).await else {
         panic!("dependabot alerts are on")
     };
-    assert_eq!(dependabot.iter().map(|a| (a.number, a.severity.as_deref())).collect::<Vec<_>>(), vec![(4, Some("high"))]);
+    assert_eq!(
+        dependabot.iter().map(|a| (a.number, a.severity.as_deref())).collect::<Vec<_>>(),
+        vec![(4, Some("high"))]
+    );
 
     let issues = github.issues_by_label(&repo, &["ci".to_string()], IssueState::Open).await.expect("issues");
     assert_eq!(issues.iter().map(|i| i.number).collect::<Vec<_>>(), vec![1], "pull requests are not issues");
@@ -297,7 +320,10 @@ async fn issue_and_run_writes_reach_github() {
         state: None,
     };
     let issue = github.create_issue(&repo, &fields).await.expect("create");
-    assert_eq!((issue.title.as_str(), issue.labels.clone()), ("Build failing", vec!["infinity-orchestrator".to_string()]));
+    assert_eq!(
+        (issue.title.as_str(), issue.labels.clone()),
+        ("Build failing", vec!["infinity-orchestrator".to_string()])
+    );
     let retitled = IssueFields { title: Some("Build still failing".into()), ..IssueFields::default() };
     assert_eq!(github.update_issue(&repo, issue.number, &retitled).await.expect("update").title, "Build still failing");
     github.comment_issue(&repo, issue.number, "attempt 2 failed").await.expect("comment");
@@ -333,7 +359,8 @@ async fn a_pull_request_is_opened_once_per_branch() {
     assert_eq!(state.pulls.len(), 1);
     assert_eq!(state.git_objects, 2, "one tree and one commit");
     assert!(state.refs.contains_key("infinity-orchestrator/bump-serde"));
-    let posts: Vec<String> = bed.stub.requests().iter().filter(|r| r.method == "POST").map(|r| r.path.clone()).collect();
+    let posts: Vec<String> =
+        bed.stub.requests().iter().filter(|r| r.method == "POST").map(|r| r.path.clone()).collect();
     assert_eq!(
         posts,
         vec![
@@ -347,4 +374,43 @@ async fn a_pull_request_is_opened_once_per_branch() {
     let tree: serde_json::Value = serde_json::from_str(&tree.request_body).expect("json");
     assert_eq!(tree["base_tree"], "7ree");
     assert_eq!(tree["tree"][0]["path"], "Cargo.toml");
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_on_reads_and_looked_up_before_a_dispatch_is_resent() {
+    let bed = bed().await;
+    bed.stub.add_org("acme", 1);
+    let github = bed.client_with(Credentials::Token("test-token".into()), |c| {
+        c.policy.request_timeout = Duration::from_millis(300);
+    });
+    // A read whose answer is late: the client gives up on the attempt and reads again.
+    bed.stub.set_faults(Faults { slow_next: 1, slow_ms: 2000, ..Faults::default() });
+    assert_eq!(github.list_org_repos("acme").await.expect("read after a timeout").len(), 1);
+    assert_eq!(bed.stub.requests().len(), 2);
+
+    // A dispatch that GitHub processed but answered too late: found by its correlation id, not sent again.
+    let repo = RepoRef::new("acme", "repo-0000");
+    bed.stub.set_faults(Faults { slow_next: 1, slow_ms: 2000, ..Faults::default() });
+    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-slow-1").await.expect("dispatch");
+    assert_eq!(bed.stub.runs().len(), 1);
+    let dispatches = bed.stub.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(dispatches, 1, "the dispatch was sent once");
+}
+
+#[tokio::test]
+async fn content_creating_requests_are_paced_to_80_a_minute() {
+    use infinity_orchestrator::github::IssueFields;
+    let bed = bed().await;
+    let github = bed.client();
+    let repo = RepoRef::new("acme", "repo-0000");
+    let fields = IssueFields { title: Some("t".into()), ..IssueFields::default() };
+    for _ in 0..80 {
+        github.create_issue(&repo, &fields).await.expect("create");
+    }
+    assert!(bed.sleeper.sleeps().is_empty(), "80 writes fit in one minute");
+    github.create_issue(&repo, &fields).await.expect("81st");
+    assert_eq!(bed.sleeper.sleeps(), vec![Duration::from_secs(60)], "the 81st waits for the minute to pass");
+    // Reads are not paced.
+    github.rate_limit().await.expect("read");
+    assert_eq!(bed.sleeper.sleeps().len(), 1);
 }

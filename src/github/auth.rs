@@ -73,10 +73,15 @@ pub fn app_jwt_claims(app_id: u64, now: Timestamp) -> AppJwtClaims {
 
 /// Signs the App JWT with the App's RSA key (RS256).
 pub fn sign_app_jwt(private_key_pem: &str, claims: &AppJwtClaims) -> Result<String> {
-    let key = ::octocrab::jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-        .map_err(|e| Error::Auth { message: "the App private key is not an RSA PEM key".into(), source: Some(e.into()) })?;
-    ::octocrab::jsonwebtoken::encode(&::octocrab::jsonwebtoken::Header::new(::octocrab::jsonwebtoken::Algorithm::RS256), claims, &key)
-        .map_err(|e| Error::Auth { message: "signing the App JWT failed".into(), source: Some(e.into()) })
+    let key = ::octocrab::jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|e| {
+        Error::Auth { message: "the App private key is not an RSA PEM key".into(), source: Some(e.into()) }
+    })?;
+    ::octocrab::jsonwebtoken::encode(
+        &::octocrab::jsonwebtoken::Header::new(::octocrab::jsonwebtoken::Algorithm::RS256),
+        claims,
+        &key,
+    )
+    .map_err(|e| Error::Auth { message: "signing the App JWT failed".into(), source: Some(e.into()) })
 }
 
 /// An installation access token and when it expires.

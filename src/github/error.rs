@@ -214,9 +214,13 @@ mod tests {
 
     #[test]
     fn spent_primary_budget_is_told_apart_from_permission() {
-        let f = ResponseFacts { ratelimit_remaining: Some(0), ratelimit_reset: Some(1_700_000_000), ..facts(403, "{}") };
+        let f =
+            ResponseFacts { ratelimit_remaining: Some(0), ratelimit_reset: Some(1_700_000_000), ..facts(403, "{}") };
         assert_eq!(classify(&f), Failure::PrimaryExhausted { reset_epoch: Some(1_700_000_000) });
-        let f = ResponseFacts { ratelimit_remaining: Some(4000), ..facts(403, r#"{"message":"Resource not accessible by integration"}"#) };
+        let f = ResponseFacts {
+            ratelimit_remaining: Some(4000),
+            ..facts(403, r#"{"message":"Resource not accessible by integration"}"#)
+        };
         assert_eq!(
             classify(&f),
             Failure::Final { status: 403, message: "Resource not accessible by integration".into() }

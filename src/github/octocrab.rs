@@ -84,7 +84,11 @@ impl OctocrabGitHub {
     pub fn with_time(config: GitHubConfig, clock: Arc<dyn Clock>, sleeper: Arc<dyn Sleeper>) -> Result<Self> {
         let config_error = |e: octocrab::Error| Error::Config { message: format!("octocrab client: {e}") };
         let base = config.base_url.trim_end_matches('/').to_string();
-        let client = octocrab::Octocrab::builder().base_uri(base.as_str()).map_err(config_error)?.build().map_err(config_error)?;
+        let client = octocrab::Octocrab::builder()
+            .base_uri(base.as_str())
+            .map_err(config_error)?
+            .build()
+            .map_err(config_error)?;
         let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy);
         Ok(OctocrabGitHub { transport, dispatch: config.dispatch })
     }
@@ -147,10 +151,10 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 }
 
 pub(super) fn issue_from(v: &Value) -> Result<Issue> {
-    let number = v.get("number").and_then(Value::as_u64).ok_or_else(|| Error::Unexpected {
-        status: 200,
-        message: "issue without a number".into(),
-    })?;
+    let number = v
+        .get("number")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::Unexpected { status: 200, message: "issue without a number".into() })?;
     let labels = v
         .get("labels")
         .and_then(Value::as_array)
@@ -168,10 +172,9 @@ pub(super) fn issue_from(v: &Value) -> Result<Issue> {
 
 fn alert_from(source: AlertSource, v: &Value) -> SecurityAlert {
     let severity = match source {
-        AlertSource::CodeScanning => v
-            .pointer("/rule/security_severity_level")
-            .or_else(|| v.pointer("/rule/severity"))
-            .and_then(Value::as_str),
+        AlertSource::CodeScanning => {
+            v.pointer("/rule/security_severity_level").or_else(|| v.pointer("/rule/severity")).and_then(Value::as_str)
+        }
         AlertSource::Dependabot => v.pointer("/security_advisory/severity").and_then(Value::as_str),
         AlertSource::SecretScanning => None,
     };
@@ -228,7 +231,8 @@ impl GitHub for OctocrabGitHub {
 
     async fn default_branch_tree(&self, repo: &RepoRef) -> Result<Tree> {
         let meta = self.repository(repo).await?;
-        let branch = meta.default_branch.ok_or_else(|| Error::Conflict { message: format!("{repo} has no default branch") })?;
+        let branch =
+            meta.default_branch.ok_or_else(|| Error::Conflict { message: format!("{repo} has no default branch") })?;
         self.tree(repo, &branch).await
     }
 
@@ -243,7 +247,8 @@ impl GitHub for OctocrabGitHub {
         if v.get("type").and_then(Value::as_str) != Some("file") {
             return Err(Error::Unexpected { status: 200, message: format!("{path} in {repo} is not a file") });
         }
-        let encoded: String = str_field(&v, "content").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+        let encoded: String =
+            str_field(&v, "content").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
         let content = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|e| Error::Unexpected { status: 200, message: format!("content of {path} is not base64: {e}") })?;
@@ -309,7 +314,8 @@ impl GitHub for OctocrabGitHub {
             IssueState::Closed => "closed",
             IssueState::All => "all",
         };
-        let url = self.repo_url(repo, &format!("/issues?labels={}&state={state}&per_page=100", encode(&labels.join(","))));
+        let url =
+            self.repo_url(repo, &format!("/issues?labels={}&state={state}&per_page=100", encode(&labels.join(","))));
         let items: Vec<Value> = self.transport.get_all(&url, None, None).await?;
         // The issues API lists pull requests too.
         items.iter().filter(|i| i.get("pull_request").is_none()).map(issue_from).collect()
@@ -384,7 +390,8 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn create_issue(&self, repo: &RepoRef, fields: &IssueFields) -> Result<Issue> {
-        let body = serde_json::to_value(IssueFields { state: None, ..fields.clone() }).map_err(|e| Error::decode("issue fields", e))?;
+        let body = serde_json::to_value(IssueFields { state: None, ..fields.clone() })
+            .map_err(|e| Error::decode("issue fields", e))?;
         let v = self.write(Method::POST, &self.repo_url(repo, "/issues"), &body, Repeat::Never).await?;
         issue_from(&v)
     }
@@ -392,7 +399,8 @@ impl GitHub for OctocrabGitHub {
     async fn update_issue(&self, repo: &RepoRef, number: u64, fields: &IssueFields) -> Result<Issue> {
         // PATCH sets fields to values: repeating it is safe.
         let body = serde_json::to_value(fields).map_err(|e| Error::decode("issue fields", e))?;
-        let v = self.write(Method::PATCH, &self.repo_url(repo, &format!("/issues/{number}")), &body, Repeat::Safe).await?;
+        let v =
+            self.write(Method::PATCH, &self.repo_url(repo, &format!("/issues/{number}")), &body, Repeat::Safe).await?;
         issue_from(&v)
     }
 

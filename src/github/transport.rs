@@ -14,7 +14,9 @@ use tokio::sync::Semaphore;
 use super::auth::{app_jwt_claims, sign_app_jwt, Credentials, InstallationToken};
 use super::cache::{CacheKey, CachedResponse, EtagCache};
 use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
-use super::rate_limit::{after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, WritePacer};
+use super::rate_limit::{
+    after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, WritePacer,
+};
 use crate::clock::Clock;
 
 /// Sleeps; injected so tests can decide what waiting means.
@@ -206,7 +208,12 @@ impl Transport {
     }
 
     /// Every item of a paginated list; `field` names the array when GitHub wraps it (`workflow_runs`, `jobs`, …).
-    pub async fn get_all<T: DeserializeOwned>(&self, url: &str, field: Option<&str>, limit: Option<usize>) -> Result<Vec<T>> {
+    pub async fn get_all<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        field: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<T>> {
         let mut items = Vec::new();
         let mut next = Some(url.to_string());
         while let Some(url) = next.take() {
@@ -228,7 +235,13 @@ impl Transport {
     }
 
     /// Sends one logical request, with the gate, pacing, retries and secondary-limit backoff.
-    pub async fn send(&self, method: Method, url: &str, body: Option<&serde_json::Value>, repeat: Repeat) -> Result<Reply> {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        repeat: Repeat,
+    ) -> Result<Reply> {
         let (mut transient, mut secondary, mut primary, mut reauth) = (0u32, 0u32, 0u32, false);
         loop {
             match self.attempt(&method, url, body).await {
@@ -256,7 +269,11 @@ impl Transport {
                     if secondary > self.policy.max_secondary_hits {
                         return Err(Error::RateLimited { until: after(self.now(), delay) });
                     }
-                    tracing::warn!(url, delay_ms = delay.as_millis() as u64, "GitHub secondary rate limit; backing off");
+                    tracing::warn!(
+                        url,
+                        delay_ms = delay.as_millis() as u64,
+                        "GitHub secondary rate limit; backing off"
+                    );
                     self.sleep(delay).await;
                 }
                 Err(AttemptError::Transient(e)) => {
@@ -286,7 +303,12 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, method: &Method, url: &str, body: Option<&serde_json::Value>) -> Result<Reply, AttemptError> {
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, AttemptError> {
         self.wait_for_budget().await.map_err(AttemptError::Final)?;
         if method != Method::GET {
             let now = self.now();
@@ -323,7 +345,9 @@ impl Transport {
             }
         }
         let request = match body {
-            Some(body) => request.header(http::header::CONTENT_TYPE, "application/json").body(octocrab::OctoBody::from(body.to_string())),
+            Some(body) => request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(octocrab::OctoBody::from(body.to_string())),
             None => request.body(octocrab::OctoBody::empty()),
         }
         .map_err(|e| AttemptError::Final(Error::Config { message: format!("invalid request for {url}: {e}") }))?;
@@ -335,7 +359,9 @@ impl Transport {
             Ok::<_, octocrab::Error>((status, headers, text))
         };
         let (status, headers, text) = match tokio::time::timeout(self.policy.request_timeout, exchange).await {
-            Err(elapsed) => return Err(AttemptError::Transient(Error::transient(format!("{method} {url} timed out"), elapsed))),
+            Err(elapsed) => {
+                return Err(AttemptError::Transient(Error::transient(format!("{method} {url} timed out"), elapsed)))
+            }
             Ok(Err(e)) => return Err(AttemptError::Transient(Error::transient(format!("{method} {url} failed"), e))),
             Ok(Ok(answer)) => answer,
         };
@@ -344,8 +370,13 @@ impl Transport {
 
         if status == StatusCode::NOT_MODIFIED {
             return match cached {
-                Some(cached) => Ok(Reply { status: 200, body: cached.body, link: cached.link.or(link), revalidated: true }),
-                None => Err(AttemptError::Final(Error::Unexpected { status: 304, message: "304 without a cached body".into() })),
+                Some(cached) => {
+                    Ok(Reply { status: 200, body: cached.body, link: cached.link.or(link), revalidated: true })
+                }
+                None => Err(AttemptError::Final(Error::Unexpected {
+                    status: 304,
+                    message: "304 without a cached body".into(),
+                })),
             };
         }
         if status.is_success() {
@@ -441,7 +472,9 @@ impl Transport {
             let facts = ResponseFacts { status: status.as_u16(), body: &text, ..Default::default() };
             return Err(match classify(&facts) {
                 Failure::Final { status, message } => final_error(status, message),
-                _ => Error::Transient { message: format!("installation token exchange answered {status}"), source: None },
+                _ => {
+                    Error::Transient { message: format!("installation token exchange answered {status}"), source: None }
+                }
             });
         }
         let answer: Answer = serde_json::from_str(&text).map_err(|e| Error::decode("installation token", e))?;

@@ -60,12 +60,17 @@ impl OctocrabGitHub {
 
     /// Branch from the default branch's head, one commit with the changes, then the PR; each step first checks
     /// whether an earlier (possibly crashed) attempt already did it.
-    pub(super) async fn open_pull_request_idempotent(&self, repo: &RepoRef, change: &PullRequestChange) -> Result<PullRequest> {
+    pub(super) async fn open_pull_request_idempotent(
+        &self,
+        repo: &RepoRef,
+        change: &PullRequestChange,
+    ) -> Result<PullRequest> {
         if let Some(existing) = self.open_pull_for_branch(repo, &change.branch).await? {
             return Ok(existing);
         }
         let meta = self.repository(repo).await?;
-        let base = meta.default_branch.ok_or_else(|| Error::Conflict { message: format!("{repo} has no default branch") })?;
+        let base =
+            meta.default_branch.ok_or_else(|| Error::Conflict { message: format!("{repo} has no default branch") })?;
         if self.branch_head(repo, &change.branch).await?.is_none() {
             self.create_branch_with_changes(repo, &base, change).await?;
         }
@@ -73,10 +78,9 @@ impl OctocrabGitHub {
         // Safe to repeat: a second create answers 422 "already exists", and we return the existing PR.
         match self.write(Method::POST, &self.repo_url(repo, "/pulls"), &body, Repeat::Safe).await {
             Ok(v) => serde_json::from_value(v).map_err(|e| Error::decode("pull request", e)),
-            Err(Error::Validation { message }) if message.to_ascii_lowercase().contains("already exists") => self
-                .open_pull_for_branch(repo, &change.branch)
-                .await?
-                .ok_or(Error::Validation { message }),
+            Err(Error::Validation { message }) if message.to_ascii_lowercase().contains("already exists") => {
+                self.open_pull_for_branch(repo, &change.branch).await?.ok_or(Error::Validation { message })
+            }
             Err(e) => Err(e),
         }
     }
@@ -108,7 +112,12 @@ impl OctocrabGitHub {
             .collect();
         // Git objects are content-addressed: re-sending a tree or commit makes the same object, so they may repeat.
         let tree = self
-            .write(Method::POST, &self.repo_url(repo, "/git/trees"), &json!({ "base_tree": base_tree, "tree": entries }), Repeat::Safe)
+            .write(
+                Method::POST,
+                &self.repo_url(repo, "/git/trees"),
+                &json!({ "base_tree": base_tree, "tree": entries }),
+                Repeat::Safe,
+            )
             .await?;
         let tree_sha = tree.get("sha").and_then(Value::as_str).unwrap_or_default();
         let new_commit = self

@@ -45,6 +45,9 @@ pub struct Faults {
     /// The next N requests answer 403 secondary limit with this retry-after.
     pub secondary_next: u32,
     pub retry_after_secs: u64,
+    /// The next N requests are processed, then answered only after `slow_ms` (a client timeout).
+    pub slow_next: u32,
+    pub slow_ms: u64,
 }
 
 #[derive(Debug)]
@@ -136,7 +139,20 @@ impl GitHubStub {
         let shared = state.clone();
         let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let shared = shared.clone();
-            async move { handle(&shared, method, uri, headers, body) }
+            async move {
+                let slow = {
+                    let mut s = shared.lock().expect("stub state");
+                    (s.faults.slow_next > 0).then(|| {
+                        s.faults.slow_next -= 1;
+                        Duration::from_millis(s.faults.slow_ms)
+                    })
+                };
+                let response = handle(&shared, method, uri, headers, body);
+                if let Some(delay) = slow {
+                    tokio::time::sleep(delay).await;
+                }
+                response
+            }
         });
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         GitHubStub { state, base_url: format!("http://{addr}") }
@@ -212,7 +228,10 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -254,7 +273,15 @@ fn handle(shared: &Mutex<State>, method: Method, uri: Uri, headers: HeaderMap, b
     let query = uri.query().unwrap_or_default().to_string();
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let request_body = String::from_utf8_lossy(&body).to_string();
-    let mut log = Logged { method: method.to_string(), path: path.clone(), query: query.clone(), status: 0, counted: false, authorization, request_body };
+    let mut log = Logged {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        status: 0,
+        counted: false,
+        authorization,
+        request_body,
+    };
 
     let rate_headers = |s: &State| {
         vec![
@@ -263,16 +290,17 @@ fn handle(shared: &Mutex<State>, method: Method, uri: Uri, headers: HeaderMap, b
             ("x-ratelimit-reset", s.reset.as_second().to_string()),
         ]
     };
-    let respond = |s: &mut State, mut log: Logged, status: StatusCode, body: String, extra: Vec<(&'static str, String)>| {
-        log.status = status.as_u16();
-        s.log.push(log);
-        let mut response = (status, body).into_response();
-        for (k, v) in rate_headers(s).into_iter().chain(extra) {
-            response.headers_mut().insert(k, v.parse().expect("header value"));
-        }
-        response.headers_mut().insert("content-type", "application/json".parse().expect("header value"));
-        response
-    };
+    let respond =
+        |s: &mut State, mut log: Logged, status: StatusCode, body: String, extra: Vec<(&'static str, String)>| {
+            log.status = status.as_u16();
+            s.log.push(log);
+            let mut response = (status, body).into_response();
+            for (k, v) in rate_headers(s).into_iter().chain(extra) {
+                response.headers_mut().insert(k, v.parse().expect("header value"));
+            }
+            response.headers_mut().insert("content-type", "application/json".parse().expect("header value"));
+            response
+        };
 
     if s.faults.secondary_next > 0 {
         s.faults.secondary_next -= 1;
@@ -353,7 +381,8 @@ fn route(s: &mut State, method: &Method, path: &str, query: &str, authorization:
         },
         ("GET", ["orgs", org, "repos"]) => {
             let Some(repos) = s.orgs.get(*org) else { return status(StatusCode::NOT_FOUND, "Not Found") };
-            let per_page: usize = query_param(query, "per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+            let per_page: usize =
+                query_param(query, "per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
             let page: usize = query_param(query, "page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
             let items: Vec<Value> = repos.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
             let link = (page * per_page < repos.len()).then(|| {
@@ -403,7 +432,9 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
         ("GET", ["languages"]) => ok(json!({ "Rust": 12000, "Shell": 300 })),
         ("GET", ["topics"]) => ok(json!({ "names": ["ci", "rust"] })),
         ("GET", ["git", "ref", "heads", branch @ ..]) => match repo.refs.get(&branch.join("/")) {
-            Some(sha) => ok(json!({ "ref": format!("refs/heads/{}", branch.join("/")), "object": { "sha": sha, "type": "commit" } })),
+            Some(sha) => ok(
+                json!({ "ref": format!("refs/heads/{}", branch.join("/")), "object": { "sha": sha, "type": "commit" } }),
+            ),
             None => status(StatusCode::NOT_FOUND, "Not Found"),
         },
         ("GET", ["git", "trees", _]) => ok(json!({ "sha": "7ree", "truncated": false, "tree": [
@@ -442,7 +473,9 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
         ("GET", ["dependabot", "alerts"]) => ok(json!([
             { "number": 4, "state": "open", "security_advisory": { "severity": "high" }, "html_url": "https://x/4" }
         ])),
-        ("GET", ["secret-scanning", "alerts"]) => status(StatusCode::NOT_FOUND, "Secret scanning is disabled on this repository."),
+        ("GET", ["secret-scanning", "alerts"]) => {
+            status(StatusCode::NOT_FOUND, "Secret scanning is disabled on this repository.")
+        }
         ("GET", ["issues"]) => {
             let labels = query_param(query, "labels").unwrap_or_default();
             let wanted: Vec<&str> = labels.split(',').filter(|l| !l.is_empty()).collect();
@@ -454,13 +487,16 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
         }
         ("POST", ["issues"]) => {
             let number = repo.issues.len() as u64 + 1;
-            let labels: Vec<Value> = parsed["labels"].as_array().cloned().unwrap_or_default().iter().map(|l| json!({ "name": l })).collect();
+            let labels: Vec<Value> =
+                parsed["labels"].as_array().cloned().unwrap_or_default().iter().map(|l| json!({ "name": l })).collect();
             let issue = json!({ "number": number, "title": parsed["title"], "body": parsed["body"], "state": "open", "labels": labels });
             repo.issues.push(issue.clone());
             created(issue)
         }
         ("PATCH", ["issues", number]) => {
-            let Some(issue) = repo.issues.iter_mut().find(|i| i["number"].as_u64().is_some_and(|n| number.parse() == Ok(n))) else {
+            let Some(issue) =
+                repo.issues.iter_mut().find(|i| i["number"].as_u64().is_some_and(|n| number.parse() == Ok(n)))
+            else {
                 return status(StatusCode::NOT_FOUND, "Not Found");
             };
             for field in ["title", "body", "state"] {
@@ -471,7 +507,8 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
             ok(issue.clone())
         }
         ("POST", ["issues", number, "comments"]) => {
-            repo.comments.push((number.parse().unwrap_or_default(), parsed["body"].as_str().unwrap_or_default().to_string()));
+            repo.comments
+                .push((number.parse().unwrap_or_default(), parsed["body"].as_str().unwrap_or_default().to_string()));
             created(json!({ "id": repo.comments.len(), "body": parsed["body"] }))
         }
         ("GET", ["commits"]) => ok(json!([
@@ -481,7 +518,12 @@ fn repo_route(s: &mut State, method: &str, segments: &[&str], query: &str, body:
         ("GET", ["pulls"]) => {
             let head = query_param(query, "head").unwrap_or_default();
             let branch = head.split_once(':').map(|(_, b)| b.to_string()).unwrap_or(head);
-            let open: Vec<Value> = repo.pulls.iter().filter(|p| p["head"]["ref"] == branch.as_str() && p["state"] == "open").cloned().collect();
+            let open: Vec<Value> = repo
+                .pulls
+                .iter()
+                .filter(|p| p["head"]["ref"] == branch.as_str() && p["state"] == "open")
+                .cloned()
+                .collect();
             ok(Value::Array(open))
         }
         ("GET", ["git", "commits", sha]) => ok(json!({ "sha": sha, "tree": { "sha": "7ree" } })),
