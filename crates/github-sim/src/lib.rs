@@ -1,1 +1,21 @@
 //! A stateful GitHub REST API simulator.
+//!
+//! Start one from a [`Fixture`] with [`Simulator::start`]; the returned [`SimHandle`] gives the base URL and the
+//! control operations (clock, faults, rate-limit budget, request log). See the crate README for the fixture format.
+
+pub mod clock;
+pub mod etag;
+pub mod faults;
+pub mod fixture;
+pub mod pagination;
+pub mod rate_limit;
+pub mod routes;
+pub mod runs;
+pub mod control;
+mod server;
+pub mod state;
+
+pub use faults::FaultConfig;
+pub use fixture::Fixture;
+pub use server::{SimError, SimHandle, SimOptions, Simulator};
+pub use state::LoggedRequest;

@@ -1,0 +1,213 @@
+//! GitHub Actions: workflows, dispatch, runs, cancel, re-run.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{ApiError, Reply, RouteRequest};
+use crate::clock::{iso8601, parse_date};
+use crate::pagination::{link_header, page_of};
+use crate::runs::{phase_at, render_run_name};
+use crate::state::{Repo, Run, SimState, Workflow};
+
+fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
+    state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
+}
+
+fn find_workflow<'a>(repo: &'a Repo, id_or_file: &str) -> Result<&'a Workflow, ApiError> {
+    repo.workflows
+        .iter()
+        .find(|w| w.id.to_string() == id_or_file || w.spec.path.rsplit('/').next() == Some(id_or_file))
+        .ok_or_else(ApiError::not_found)
+}
+
+fn workflow_json(base: &str, repo: &Repo, workflow: &Workflow) -> Value {
+    let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
+    json!({
+        "id": workflow.id, "node_id": format!("W_{}", workflow.id), "name": workflow.spec.name,
+        "path": workflow.spec.path, "state": "active",
+        "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
+        "url": format!("{api}/actions/workflows/{}", workflow.id),
+        "html_url": format!("{base}/{}/{}/blob/{}/{}", repo.owner, repo.spec.name, repo.spec.default_branch, workflow.spec.path),
+        "badge_url": format!("{base}/{}/{}/workflows/{}/badge.svg", repo.owner, repo.spec.name, workflow.spec.name),
+    })
+}
+
+/// GitHub's workflow-run shape at the sim clock's `now`.
+pub fn run_json(base: &str, state: &SimState, run: &Run) -> Value {
+    let phase = phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, state.now);
+    let api = format!("{base}/repos/{}/{}", run.owner, run.repo);
+    let repository = state.repo(&run.owner, &run.repo).map(|r| super::repos::repo_json(base, r));
+    let path = state
+        .repo(&run.owner, &run.repo)
+        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id))
+        .map(|w| w.spec.path.clone())
+        .unwrap_or_default();
+    json!({
+        "id": run.id, "name": run.display_title, "display_title": run.display_title,
+        "node_id": format!("WFR_{}", run.id), "head_branch": run.head_branch, "head_sha": run.head_sha,
+        "path": path, "run_number": run.id, "run_attempt": run.run_attempt, "event": run.event,
+        "status": phase.status, "conclusion": phase.conclusion.map(|c| c.as_str()),
+        "workflow_id": run.workflow_id, "url": format!("{api}/actions/runs/{}", run.id),
+        "html_url": format!("{base}/{}/{}/actions/runs/{}", run.owner, run.repo, run.id),
+        "pull_requests": [], "created_at": iso8601(run.first_created_at), "updated_at": iso8601(phase.updated_at),
+        "run_started_at": iso8601(run.created_at + crate::runs::QUEUE_SECS),
+        "jobs_url": format!("{api}/actions/runs/{}/jobs", run.id),
+        "logs_url": format!("{api}/actions/runs/{}/logs", run.id),
+        "check_suite_url": format!("{api}/check-suites/{}", run.id),
+        "artifacts_url": format!("{api}/actions/runs/{}/artifacts", run.id),
+        "cancel_url": format!("{api}/actions/runs/{}/cancel", run.id),
+        "rerun_url": format!("{api}/actions/runs/{}/rerun", run.id),
+        "workflow_url": format!("{api}/actions/workflows/{}", run.workflow_id),
+        "head_commit": null, "repository": repository, "head_repository": repository,
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/actions/workflows`.
+pub fn list_workflows(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?;
+    let page = page_of(repo.workflows.len(), request.query("per_page"), request.query("page"));
+    let workflows: Vec<Value> =
+        repo.workflows[page.range.clone()].iter().map(|w| workflow_json(request.base_url, repo, w)).collect();
+    let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
+    Ok(Reply { status: 200, body: Some(json!({"total_count": repo.workflows.len(), "workflows": workflows})), link })
+}
+
+/// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}`.
+pub fn get_workflow(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?;
+    let workflow = find_workflow(repo, &request.params[2])?;
+    Ok(Reply::ok(workflow_json(request.base_url, repo, workflow)))
+}
+
+/// `POST …/workflows/{workflow_id}/dispatches`: queues a run; 422 without `workflow_dispatch` or on an undeclared input.
+pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?.clone();
+    let workflow = find_workflow(&repo, &request.params[2])?.clone();
+    if !workflow.spec.workflow_dispatch {
+        return Err(ApiError::unprocessable("Workflow does not have 'workflow_dispatch' trigger"));
+    }
+    let Some(git_ref) = request.body.get("ref").and_then(Value::as_str) else {
+        return Err(ApiError::unprocessable("Invalid request.\n\n\"ref\" wasn't supplied."));
+    };
+    let mut inputs = BTreeMap::new();
+    if let Some(given) = request.body.get("inputs").and_then(Value::as_object) {
+        for (name, value) in given {
+            if !workflow.spec.inputs.contains(name) {
+                return Err(ApiError::unprocessable(format!("Unexpected inputs provided: [\"{name}\"]")));
+            }
+            let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            inputs.insert(name.clone(), text);
+        }
+    }
+    let branch = git_ref.trim_start_matches("refs/heads/").to_string();
+    let display_title = render_run_name(workflow.spec.run_name.as_deref().unwrap_or(&workflow.spec.name), &inputs);
+    let outcome = state.draw_outcome(&workflow.spec.outcome);
+    let id = state.next_id();
+    let now = state.now;
+    state.runs.push(Run {
+        id,
+        owner: repo.owner.clone(),
+        repo: repo.spec.name.clone(),
+        workflow_id: workflow.id,
+        head_branch: branch,
+        head_sha: repo.head_sha.clone(),
+        event: "workflow_dispatch".into(),
+        display_title,
+        created_at: now,
+        first_created_at: now,
+        duration_secs: workflow.spec.outcome.duration_secs,
+        outcome,
+        cancelled_at: None,
+        run_attempt: 1,
+    });
+    Ok(Reply::empty(204))
+}
+
+fn list_runs(state: &SimState, request: &RouteRequest<'_>, workflow_id: Option<u64>) -> Reply {
+    let (owner, name) = (&request.params[0], &request.params[1]);
+    let created_after = request.query("created").and_then(|c| parse_date(c.trim_start_matches(">=")));
+    let mut runs: Vec<&Run> = state
+        .runs
+        .iter()
+        .filter(|r| &r.owner == owner && &r.repo == name)
+        .filter(|r| workflow_id.is_none_or(|w| r.workflow_id == w))
+        .filter(|r| request.query("branch").is_none_or(|b| r.head_branch == b))
+        .filter(|r| request.query("event").is_none_or(|e| r.event == e))
+        .filter(|r| request.query("head_sha").is_none_or(|s| r.head_sha == s))
+        .filter(|r| created_after.is_none_or(|t| r.first_created_at >= t))
+        .filter(|r| {
+            request.query("status").is_none_or(|s| {
+                let phase = phase_at(r.created_at, r.duration_secs, r.outcome, r.cancelled_at, state.now);
+                phase.status == s || phase.conclusion.map(|c| c.as_str()) == Some(s)
+            })
+        })
+        .collect();
+    runs.reverse(); // newest first, as GitHub lists them
+    let page = page_of(runs.len(), request.query("per_page"), request.query("page"));
+    let body: Vec<Value> = runs[page.range.clone()].iter().map(|r| run_json(request.base_url, state, r)).collect();
+    let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
+    Reply { status: 200, body: Some(json!({"total_count": runs.len(), "workflow_runs": body})), link }
+}
+
+/// `GET /repos/{owner}/{repo}/actions/runs`.
+pub fn list_repo_runs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    find_repo(state, request)?;
+    Ok(list_runs(state, request, None))
+}
+
+/// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs`.
+pub fn list_workflow_runs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let workflow_id = find_workflow(find_repo(state, request)?, &request.params[2])?.id;
+    Ok(list_runs(state, request, Some(workflow_id)))
+}
+
+fn find_run_index(state: &SimState, request: &RouteRequest<'_>) -> Result<usize, ApiError> {
+    let id: u64 = request.params[2].parse().map_err(|_| ApiError::not_found())?;
+    state
+        .runs
+        .iter()
+        .position(|r| r.id == id && r.owner == request.params[0] && r.repo == request.params[1])
+        .ok_or_else(ApiError::not_found)
+}
+
+/// `GET /repos/{owner}/{repo}/actions/runs/{run_id}`.
+pub fn get_run(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let index = find_run_index(state, request)?;
+    Ok(Reply::ok(run_json(request.base_url, state, &state.runs[index])))
+}
+
+/// `POST …/runs/{run_id}/cancel`: 202, or 409 when already completed.
+pub fn cancel_run(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let index = find_run_index(state, request)?;
+    let now = state.now;
+    let run = &mut state.runs[index];
+    if phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, now).status == "completed" {
+        return Err(ApiError { status: 409, message: "Cannot cancel a workflow run that is completed.".into() });
+    }
+    run.cancelled_at = Some(now);
+    Ok(Reply::with_status(202, json!({})))
+}
+
+/// `POST …/runs/{run_id}/rerun-failed-jobs`: a new attempt with a freshly drawn outcome; 201.
+pub fn rerun_failed_jobs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let index = find_run_index(state, request)?;
+    let now = state.now;
+    let run = state.runs[index].clone();
+    let phase = phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, now);
+    if phase.status != "completed" {
+        return Err(ApiError { status: 403, message: "This workflow is already running".into() });
+    }
+    let outcome_spec = state
+        .repo(&run.owner, &run.repo)
+        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id))
+        .map(|w| w.spec.outcome)
+        .unwrap_or_default();
+    let outcome = state.draw_outcome(&outcome_spec);
+    let run = &mut state.runs[index];
+    run.run_attempt += 1;
+    run.created_at = now;
+    run.cancelled_at = None;
+    run.outcome = outcome;
+    Ok(Reply::with_status(201, json!({})))
+}

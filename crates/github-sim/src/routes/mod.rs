@@ -1,0 +1,195 @@
+//! GitHub REST routes: one table ([`ROUTES`]) of method + documented path template → handler.
+
+use serde_json::{json, Value};
+
+use crate::state::SimState;
+
+pub mod actions;
+pub mod repos;
+
+/// GitHub's documentation root, used in error bodies.
+pub const DOCS: &str = "https://docs.github.com/rest";
+
+/// What a handler receives.
+#[derive(Debug)]
+pub struct RouteRequest<'a> {
+    /// Path parameters in template order.
+    pub params: Vec<String>,
+    /// Query pairs.
+    pub query: Vec<(String, String)>,
+    /// Parsed JSON body (`Null` when empty).
+    pub body: Value,
+    /// The simulator's base URL, for `url` fields and `Link` headers.
+    pub base_url: &'a str,
+    /// The request path.
+    pub path: &'a str,
+}
+
+impl RouteRequest<'_> {
+    /// A query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A handler's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (`None` for 204).
+    pub body: Option<Value>,
+    /// `Link` header for paginated lists.
+    pub link: Option<String>,
+}
+
+impl Reply {
+    /// 200 with a body.
+    pub fn ok(body: Value) -> Self {
+        Reply { status: 200, body: Some(body), link: None }
+    }
+    /// Any status with a body.
+    pub fn with_status(status: u16, body: Value) -> Self {
+        Reply { status, body: Some(body), link: None }
+    }
+    /// A status without a body.
+    pub fn empty(status: u16) -> Self {
+        Reply { status, body: None, link: None }
+    }
+}
+
+/// A GitHub-shaped error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// GitHub's message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 404 `Not Found`.
+    pub fn not_found() -> Self {
+        ApiError { status: 404, message: "Not Found".into() }
+    }
+    /// 422 with a message.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        ApiError { status: 422, message: message.into() }
+    }
+    /// The JSON body GitHub sends.
+    pub fn body(&self) -> Value {
+        json!({"message": self.message, "documentation_url": DOCS, "status": self.status.to_string()})
+    }
+}
+
+/// A handler.
+pub type Handler = fn(&mut SimState, &RouteRequest<'_>) -> Result<Reply, ApiError>;
+
+/// One served operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// HTTP method.
+    pub method: &'static str,
+    /// GitHub's documented path template.
+    pub template: &'static str,
+    /// The handler.
+    pub handler: Handler,
+}
+
+/// Every GitHub route the simulator serves.
+pub const ROUTES: &[Route] = &[
+    Route { method: "GET", template: "/rate_limit", handler: repos::rate_limit },
+    Route { method: "GET", template: "/orgs/{org}/repos", handler: repos::list_org_repos },
+    Route { method: "GET", template: "/repos/{owner}/{repo}", handler: repos::get_repo },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/languages", handler: repos::languages },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/topics", handler: repos::topics },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/contents/{path}", handler: repos::contents },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/actions/workflows", handler: actions::list_workflows },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/actions/workflows/{workflow_id}",
+        handler: actions::get_workflow,
+    },
+    Route {
+        method: "POST",
+        template: "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
+        handler: actions::dispatch,
+    },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/actions/runs", handler: actions::list_repo_runs },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+        handler: actions::list_workflow_runs,
+    },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/actions/runs/{run_id}", handler: actions::get_run },
+    Route {
+        method: "POST",
+        template: "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
+        handler: actions::cancel_run,
+    },
+    Route {
+        method: "POST",
+        template: "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
+        handler: actions::rerun_failed_jobs,
+    },
+];
+
+/// Matches a concrete path against a template; a trailing `{path}` takes the rest of the path.
+pub fn match_template(template: &str, path: &str) -> Option<Vec<String>> {
+    let template_segments: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    let path_segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut params = Vec::new();
+    for (i, segment) in template_segments.iter().enumerate() {
+        let is_param = segment.starts_with('{') && segment.ends_with('}');
+        if is_param && *segment == "{path}" && i == template_segments.len() - 1 {
+            let rest = path_segments.get(i..)?.join("/");
+            if rest.is_empty() {
+                return None;
+            }
+            params.push(rest);
+            return Some(params);
+        }
+        let actual = path_segments.get(i)?;
+        if is_param {
+            if actual.is_empty() {
+                return None;
+            }
+            params.push((*actual).to_string());
+        } else if segment != actual {
+            return None;
+        }
+    }
+    (template_segments.len() == path_segments.len()).then_some(params)
+}
+
+/// Finds the route for a method and path.
+pub fn find_route(method: &str, path: &str) -> Option<(&'static Route, Vec<String>)> {
+    ROUTES
+        .iter()
+        .filter(|r| r.method == method)
+        .find_map(|r| match_template(r.template, path).map(|params| (r, params)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_params_and_greedy_path() {
+        assert_eq!(
+            match_template("/repos/{owner}/{repo}/actions/runs/{run_id}", "/repos/a/b/actions/runs/7"),
+            Some(vec!["a".into(), "b".into(), "7".into()])
+        );
+        assert_eq!(
+            match_template("/repos/{owner}/{repo}/contents/{path}", "/repos/a/b/contents/src/lib.rs"),
+            Some(vec!["a".into(), "b".into(), "src/lib.rs".into()])
+        );
+        assert_eq!(match_template("/repos/{owner}/{repo}", "/repos/a/b/c"), None);
+    }
+
+    #[test]
+    fn workflow_runs_route_is_not_taken_for_workflow() {
+        let (route, _) = find_route("GET", "/repos/a/b/actions/workflows/build.yml/runs").expect("route");
+        assert_eq!(route.template, "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs");
+    }
+}

@@ -1,0 +1,145 @@
+//! Repository reads and `/rate_limit`.
+
+use serde_json::{json, Value};
+
+use super::{ApiError, Reply, RouteRequest};
+use crate::clock::iso8601;
+use crate::pagination::{link_header, page_of};
+use crate::state::{Repo, SimState};
+
+/// GitHub's `simple-user` shape for an organization owner.
+pub fn owner_json(base: &str, login: &str) -> Value {
+    json!({
+        "login": login, "id": u64::from_str_radix(&crate::state::sha_of(login)[..8], 16).unwrap_or(1), "node_id": format!("O_{login}"),
+        "avatar_url": format!("{base}/avatars/{login}"), "gravatar_id": "",
+        "url": format!("{base}/users/{login}"), "html_url": format!("{base}/{login}"),
+        "followers_url": "", "following_url": "", "gists_url": "", "starred_url": "",
+        "subscriptions_url": "", "organizations_url": "", "repos_url": format!("{base}/orgs/{login}/repos"),
+        "events_url": "", "received_events_url": "", "type": "Organization", "site_admin": false,
+    })
+}
+
+/// GitHub's repository shape.
+pub fn repo_json(base: &str, repo: &Repo) -> Value {
+    let full_name = format!("{}/{}", repo.owner, repo.spec.name);
+    let api = format!("{base}/repos/{full_name}");
+    json!({
+        "id": repo.id, "node_id": format!("R_{}", repo.id), "name": repo.spec.name, "full_name": full_name,
+        "private": repo.spec.visibility != "public", "visibility": repo.spec.visibility,
+        "owner": owner_json(base, &repo.owner), "html_url": format!("{base}/{full_name}"),
+        "description": null, "fork": repo.spec.fork, "url": api,
+        "archived": repo.spec.archived, "disabled": false, "default_branch": repo.spec.default_branch,
+        "topics": repo.spec.topics, "language": repo.spec.language,
+        "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
+        "pushed_at": iso8601(repo.created_at),
+    })
+}
+
+fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
+    state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
+}
+
+/// `GET /rate_limit`.
+pub fn rate_limit(state: &mut SimState, _request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    // The credential's budget is filled in by the server, which knows the caller.
+    let _ = state;
+    Ok(Reply::ok(json!({})))
+}
+
+/// `GET /orgs/{org}/repos`.
+pub fn list_org_repos(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let org = &request.params[0];
+    if !state.orgs.contains(org) {
+        return Err(ApiError::not_found());
+    }
+    let kind = request.query("type").unwrap_or("all");
+    let mut repos: Vec<&Repo> = state
+        .repos
+        .values()
+        .filter(|r| &r.owner == org)
+        .filter(|r| match kind {
+            "public" => r.spec.visibility == "public",
+            "private" => r.spec.visibility != "public",
+            "forks" => r.spec.fork,
+            "sources" => !r.spec.fork,
+            _ => true,
+        })
+        .collect();
+    if request.query("sort") == Some("full_name") || request.query("sort").is_none() {
+        repos.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+    } else {
+        repos.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    }
+    let page = page_of(repos.len(), request.query("per_page"), request.query("page"));
+    let body: Vec<Value> = repos[page.range.clone()].iter().map(|r| repo_json(request.base_url, r)).collect();
+    let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
+    Ok(Reply { status: 200, body: Some(Value::Array(body)), link })
+}
+
+/// `GET /repos/{owner}/{repo}`.
+pub fn get_repo(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(repo_json(request.base_url, find_repo(state, request)?)))
+}
+
+/// `GET /repos/{owner}/{repo}/languages`: the primary language with the byte count of all files.
+pub fn languages(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?;
+    let bytes: usize = repo.spec.files.values().map(String::len).sum();
+    let mut body = serde_json::Map::new();
+    if let Some(language) = &repo.spec.language {
+        body.insert(language.clone(), json!(bytes));
+    }
+    Ok(Reply::ok(Value::Object(body)))
+}
+
+/// `GET /repos/{owner}/{repo}/topics`.
+pub fn topics(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(json!({"names": find_repo(state, request)?.spec.topics})))
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}`: a file on the default branch, base64-encoded.
+pub fn contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?;
+    let path = &request.params[2];
+    let content = repo.spec.files.get(path).ok_or_else(ApiError::not_found)?;
+    let sha = crate::state::sha_of(content);
+    let url = format!("{}/repos/{}/{}/contents/{path}", request.base_url, repo.owner, repo.spec.name);
+    let name = path.rsplit('/').next().unwrap_or(path);
+    Ok(Reply::ok(json!({
+        "type": "file", "encoding": "base64", "size": content.len(), "name": name, "path": path,
+        "content": base64_encode(content.as_bytes()), "sha": sha, "url": url,
+        "git_url": null, "html_url": null, "download_url": null,
+        "_links": {"self": url, "git": null, "html": null},
+    })))
+}
+
+/// Standard base64 with padding.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+    }
+}

@@ -1,0 +1,348 @@
+//! The HTTP server: one fallback handler that applies faults, auth, rate limits, routing, ETags and logging.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use sha2::Digest;
+
+use crate::control;
+use crate::etag::{if_none_match_matches, strong_etag};
+use crate::faults::{decide, FaultConfig, FaultDecision};
+use crate::fixture::{Fixture, RepoFixture};
+use crate::rate_limit::{Budget, Charge};
+use crate::routes::{find_route, ApiError, RouteRequest, DOCS};
+use crate::state::{LoggedRequest, SimState};
+
+/// Largest request body accepted.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How to run a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Address to bind; must be loopback. Default `127.0.0.1:0`.
+    pub addr: SocketAddr,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions { addr: SocketAddr::from(([127, 0, 0, 1], 0)) }
+    }
+}
+
+/// Errors starting a simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// Only loopback addresses are allowed.
+    #[error("refusing to bind non-loopback address {0}")]
+    NotLoopback(SocketAddr),
+    /// Binding failed.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Entry point.
+#[derive(Debug)]
+pub struct Simulator;
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct SimHandle {
+    base_url: String,
+    state: Arc<Mutex<SimState>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    state: Arc<Mutex<SimState>>,
+    base_url: String,
+}
+
+fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Simulator {
+    /// Starts serving `fixture` on `options.addr` (loopback only).
+    pub async fn start(fixture: Fixture, options: SimOptions) -> Result<SimHandle, SimError> {
+        if !options.addr.ip().is_loopback() {
+            return Err(SimError::NotLoopback(options.addr));
+        }
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .map_err(|source| SimError::Bind { addr: options.addr, source })?;
+        let local = listener.local_addr().map_err(|source| SimError::Bind { addr: options.addr, source })?;
+        let base_url = format!("http://{local}");
+        let state = Arc::new(Mutex::new(SimState::from_fixture(&fixture)));
+        let shared = Shared { state: state.clone(), base_url: base_url.clone() };
+        let app = axum::Router::new().fallback(move |request: Request<Body>| serve(shared.clone(), request));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(error) = served.await {
+                tracing::error!(%error, "github-sim server stopped");
+            }
+        });
+        Ok(SimHandle { base_url, state, shutdown: Some(tx) })
+    }
+}
+
+impl SimHandle {
+    /// Base URL such as `http://127.0.0.1:41234` (use as the API URL).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    /// Advances the sim clock.
+    pub fn advance_clock(&self, seconds: u64) {
+        lock(&self.state).now += i64::try_from(seconds).unwrap_or(i64::MAX / 2);
+    }
+    /// The sim clock, epoch seconds.
+    pub fn now(&self) -> i64 {
+        lock(&self.state).now
+    }
+    /// Replaces the active faults.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        control::set_faults(&mut lock(&self.state), faults);
+    }
+    /// Sets the primary budget of every credential (present and future).
+    pub fn set_rate_limit(&self, limit: i64, remaining: i64, reset_in_secs: i64) {
+        control::set_rate_limit(&mut lock(&self.state), limit, remaining, reset_in_secs);
+    }
+    /// The request log.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.state).log.clone()
+    }
+    /// Clears the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.state).log.clear();
+    }
+    /// Creates (or replaces) a repository in `owner`.
+    pub fn add_repo(&self, owner: &str, repo: RepoFixture) {
+        lock(&self.state).add_repo(owner, repo);
+    }
+    /// Stops the server.
+    pub fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.replace("%3E", ">").replace("%3D", "=").replace("%2F", "/")),
+            None => (pair.to_string(), String::new()),
+        })
+        .collect()
+}
+
+fn credential_of(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (_, token) = value.split_once(' ')?;
+    Some(token.trim().to_string())
+}
+
+/// A non-secret label for a credential in the log.
+fn credential_label(token: &str) -> String {
+    format!("token:{}", &hex::encode(sha2::Sha256::digest(token.as_bytes()))[..12])
+}
+
+fn json_response(status: u16, body: Option<&Value>, headers: Vec<(String, String)>) -> Response<Body> {
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if body.is_some() {
+        response.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+    }
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) =
+            (axum::http::HeaderName::try_from(name), HeaderValue::try_from(value))
+        {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn rate_headers(budget: &Budget) -> Vec<(String, String)> {
+    vec![
+        ("x-ratelimit-limit".into(), budget.limit.to_string()),
+        ("x-ratelimit-remaining".into(), budget.remaining.to_string()),
+        ("x-ratelimit-used".into(), budget.used().to_string()),
+        ("x-ratelimit-reset".into(), budget.reset_at.to_string()),
+        ("x-ratelimit-resource".into(), "core".into()),
+    ]
+}
+
+async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().map(str::to_string);
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
+    let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+
+    if path.starts_with("/_sim/") {
+        let (status, reply) = control::handle(&mut lock(&shared.state), &method, &path, &body);
+        return json_response(status, Some(&reply), Vec::new());
+    }
+
+    let (decision, faults) = {
+        let mut state = lock(&shared.state);
+        let index = state.fault_request_index;
+        state.fault_request_index += 1;
+        let faults = state.faults.clone();
+        (decide(&faults, &mut state.fault_rng, index), faults)
+    };
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    match decision {
+        FaultDecision::Timeout => {
+            tokio::time::sleep(Duration::from_secs(faults.timeout_secs.unwrap_or(30))).await;
+            let mut state = lock(&shared.state);
+            return finish(&mut state, &method, &path, raw_query, None, &body, 504, None, false, Vec::new());
+        }
+        FaultDecision::ServerError(status) => {
+            let mut state = lock(&shared.state);
+            return finish(&mut state, &method, &path, raw_query, None, &body, status, None, false, Vec::new());
+        }
+        FaultDecision::SecondaryLimit(retry_after) => {
+            let message = json!({
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            });
+            let mut state = lock(&shared.state);
+            let headers = vec![("retry-after".to_string(), retry_after.to_string())];
+            return finish(&mut state, &method, &path, raw_query, None, &body, 403, Some(message), false, headers);
+        }
+        FaultDecision::Serve | FaultDecision::LoseResponse => {}
+    }
+
+    let mut state = lock(&shared.state);
+    let Some(token) = credential_of(&parts.headers).filter(|t| state.tokens.contains(t)) else {
+        let message = json!({"message": "Bad credentials", "documentation_url": DOCS, "status": "401"});
+        return finish(&mut state, &method, &path, raw_query, None, &body, 401, Some(message), false, Vec::new());
+    };
+    let label = Some(credential_label(&token));
+    let now = state.now;
+    let is_rate_limit_route = path == "/rate_limit";
+    let counted = if is_rate_limit_route {
+        false
+    } else if state.budget(&token).charge(now) == Charge::Exhausted {
+        let budget = *state.budget(&token);
+        let message = json!({
+            "message": "API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        });
+        let headers = rate_headers(&budget);
+        return finish(&mut state, &method, &path, raw_query, label, &body, 403, Some(message), false, headers);
+    } else {
+        true
+    };
+
+    let query = parse_query(raw_query.as_deref());
+    let (status, response_body, link) = match find_route(&method, &path) {
+        None => (404, Some(ApiError::not_found().body()), None),
+        Some((route, params)) => {
+            let route_request =
+                RouteRequest { params, query, body: body.clone(), base_url: &shared.base_url, path: &path };
+            match (route.handler)(&mut state, &route_request) {
+                Ok(reply) => (reply.status, reply.body, reply.link),
+                Err(error) => (error.status, Some(error.body()), None),
+            }
+        }
+    };
+    let response_body = if is_rate_limit_route {
+        let budget = *state.budget(&token);
+        let core = json!({"limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used(), "resource": "core"});
+        Some(json!({"resources": {"core": core}, "rate": core}))
+    } else {
+        response_body
+    };
+
+    if decision == FaultDecision::LoseResponse {
+        let headers = rate_headers(state.budget(&token));
+        return finish(&mut state, &method, &path, raw_query, label, &body, 502, None, counted, headers);
+    }
+
+    let mut headers = Vec::new();
+    let mut counted = counted;
+    let mut status = status;
+    let mut response_body = response_body;
+    if method == "GET" && status == 200 {
+        let etag = strong_etag(response_body.as_ref().map(Value::to_string).unwrap_or_default().as_bytes());
+        let matches = parts
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| if_none_match_matches(v, &etag));
+        if matches {
+            if counted {
+                state.budget(&token).refund();
+                counted = false;
+            }
+            status = 304;
+            response_body = None;
+        }
+        headers.push(("etag".to_string(), etag));
+    }
+    if let Some(link) = link {
+        headers.push(("link".to_string(), link));
+    }
+    headers.extend(rate_headers(state.budget(&token)));
+    finish(&mut state, &method, &path, raw_query, label, &body, status, response_body, counted, headers)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    state: &mut SimState,
+    method: &str,
+    path: &str,
+    query: Option<String>,
+    credential: Option<String>,
+    request_body: &Value,
+    status: u16,
+    response_body: Option<Value>,
+    counted: bool,
+    headers: Vec<(String, String)>,
+) -> Response<Body> {
+    state.last_seq += 1;
+    let entry = LoggedRequest {
+        seq: state.last_seq,
+        method: method.to_string(),
+        path: path.to_string(),
+        query,
+        status,
+        counted,
+        credential,
+        request_body: (!request_body.is_null()).then(|| request_body.clone()),
+        response_body: response_body.clone(),
+        started_at: crate::clock::iso8601(state.now),
+    };
+    state.log.push(entry);
+    json_response(status, response_body.as_ref(), headers)
+}
