@@ -1,0 +1,169 @@
+//! The simulator over real HTTP: auth, pagination, ETag/304 accounting, dispatch and the run lifecycle, faults.
+
+use github_sim::{FaultConfig, Fixture, SimOptions, Simulator};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct HttpReply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpReply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("json body")
+    }
+}
+
+/// A minimal HTTP/1.1 client (Connection: close), so the tests need no client crate.
+async fn call(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> HttpReply {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", payload.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&payload);
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8(raw).expect("utf8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("head");
+    let mut lines = head.lines();
+    let status = lines.next().expect("status line").split(' ').nth(1).expect("code").parse().expect("u16");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    // Bodies are sent with content-length (no chunking) by axum for full bodies.
+    HttpReply { status, headers, body: body.to_string() }
+}
+
+const AUTH: (&str, &str) = ("Authorization", "Bearer test-token");
+
+#[tokio::test]
+async fn bad_credentials_get_401() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 3), SimOptions::default()).await.expect("start");
+    let reply = call(sim.base_url(), "GET", "/orgs/acme/repos", &[("Authorization", "Bearer nope")], None).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["message"], "Bad credentials");
+}
+
+#[tokio::test]
+async fn refuses_non_loopback_address() {
+    let options = SimOptions { addr: "0.0.0.0:0".parse().expect("addr") };
+    assert!(Simulator::start(Fixture::default(), options).await.is_err());
+}
+
+#[tokio::test]
+async fn org_repos_paginate_with_link_headers() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 250), SimOptions::default()).await.expect("start");
+    let reply = call(sim.base_url(), "GET", "/orgs/acme/repos?per_page=100&page=2", &[AUTH], None).await;
+    assert_eq!(reply.status, 200);
+    let repos = reply.json();
+    assert_eq!(repos.as_array().expect("array").len(), 100);
+    assert_eq!(repos[0]["name"], "repo-00100");
+    assert_eq!(repos[0]["full_name"], "acme/repo-00100");
+    let link = reply.header("link").expect("link");
+    assert!(link.contains("page=3>; rel=\"next\""), "{link}");
+    assert!(link.contains("page=1>; rel=\"prev\""), "{link}");
+    let missing = call(sim.base_url(), "GET", "/repos/acme/nope", &[AUTH], None).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["message"], "Not Found");
+}
+
+#[tokio::test]
+async fn conditional_reread_is_304_and_free() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 5), SimOptions::default()).await.expect("start");
+    let first = call(sim.base_url(), "GET", "/repos/acme/repo-00001", &[AUTH], None).await;
+    let etag = first.header("etag").expect("etag").to_string();
+    assert_eq!(first.header("x-ratelimit-remaining"), Some("4999"));
+    let again = call(sim.base_url(), "GET", "/repos/acme/repo-00001", &[AUTH, ("If-None-Match", &etag)], None).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("x-ratelimit-remaining"), Some("4999"));
+    let log = sim.requests();
+    assert_eq!(log.len(), 2);
+    assert!(log[0].counted);
+    assert!(!log[1].counted);
+    assert_eq!(log[1].status, 304);
+}
+
+#[tokio::test]
+async fn exhausted_budget_is_403_with_remaining_zero() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
+    sim.set_rate_limit(1, 1, 600);
+    assert_eq!(call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await.status, 200);
+    let limited = call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await;
+    assert_eq!(limited.status, 403);
+    assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
+    assert!(limited.json()["message"].as_str().expect("message").contains("rate limit exceeded"));
+    let rate = call(sim.base_url(), "GET", "/rate_limit", &[AUTH], None).await;
+    assert_eq!(rate.status, 200, "/rate_limit is free even when exhausted");
+    assert_eq!(rate.json()["resources"]["core"]["remaining"], 0);
+    sim.advance_clock(600);
+    assert_eq!(call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await.status, 200);
+}
+
+#[tokio::test]
+async fn dispatch_queues_a_run_that_advances_on_the_sim_clock() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
+    let base = "/repos/acme/repo-00000/actions/workflows/build.yml";
+    let undeclared = json!({"ref": "main", "inputs": {"other": "x"}});
+    assert_eq!(call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(undeclared)).await.status, 422);
+    let body = json!({"ref": "main", "inputs": {"correlation_id": "c-42"}});
+    assert_eq!(call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(body)).await.status, 204);
+    let runs = call(sim.base_url(), "GET", &format!("{base}/runs?event=workflow_dispatch"), &[AUTH], None).await.json();
+    assert_eq!(runs["total_count"], 1);
+    let run = &runs["workflow_runs"][0];
+    assert_eq!(run["display_title"], "build c-42");
+    assert_eq!(run["status"], "queued");
+    let run_path = format!("/repos/acme/repo-00000/actions/runs/{}", run["id"]);
+    sim.advance_clock(10);
+    assert_eq!(call(sim.base_url(), "GET", &run_path, &[AUTH], None).await.json()["status"], "in_progress");
+    sim.advance_clock(60);
+    let done = call(sim.base_url(), "GET", &run_path, &[AUTH], None).await.json();
+    assert_eq!((done["status"].as_str(), done["conclusion"].as_str()), (Some("completed"), Some("success")));
+    assert_eq!(call(sim.base_url(), "POST", &format!("{run_path}/cancel"), &[AUTH], None).await.status, 409);
+    assert_eq!(call(sim.base_url(), "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);
+    assert_eq!(call(sim.base_url(), "GET", &run_path, &[AUTH], None).await.json()["run_attempt"], 2);
+}
+
+#[tokio::test]
+async fn server_errors_do_not_process_and_lost_responses_do() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
+    let path = "/repos/acme/repo-00000/actions/workflows/build.yml/dispatches";
+    let body = json!({"ref": "main", "inputs": {"correlation_id": "x"}});
+    sim.set_faults(FaultConfig { seed: 1, server_error_rate: 1.0, ..Default::default() });
+    let failed = call(sim.base_url(), "POST", path, &[AUTH], Some(body.clone())).await;
+    assert!([500, 502, 503].contains(&failed.status));
+    sim.set_faults(FaultConfig { seed: 1, lost_response_rate: 1.0, ..Default::default() });
+    assert_eq!(call(sim.base_url(), "POST", path, &[AUTH], Some(body)).await.status, 502);
+    sim.set_faults(FaultConfig::default());
+    let runs = call(sim.base_url(), "GET", "/repos/acme/repo-00000/actions/runs", &[AUTH], None).await.json();
+    assert_eq!(runs["total_count"], 1, "only the lost-response dispatch was processed");
+}
+
+#[tokio::test]
+async fn control_endpoints_over_http() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
+    call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await;
+    let log = call(sim.base_url(), "GET", "/_sim/requests", &[], None).await.json();
+    assert_eq!(log.as_array().expect("array").len(), 1, "control requests are not logged");
+    assert_eq!(log[0]["path"], "/repos/acme/repo-00000");
+    let before = sim.now();
+    call(sim.base_url(), "POST", "/_sim/clock/advance", &[], Some(json!({"seconds": 30}))).await;
+    assert_eq!(sim.now(), before + 30);
+    let secondary = json!({"seed": 0, "secondary_limit": {"after_requests": 0, "retry_after_secs": 60}});
+    call(sim.base_url(), "POST", "/_sim/faults", &[], Some(secondary)).await;
+    let limited = call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await;
+    assert_eq!((limited.status, limited.header("retry-after")), (403, Some("60")));
+    call(sim.base_url(), "DELETE", "/_sim/requests", &[], None).await;
+    assert!(sim.requests().is_empty());
+}
