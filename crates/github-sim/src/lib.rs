@@ -4,6 +4,7 @@
 //! control operations (clock, faults, rate-limit budget, request log). See the crate README for the fixture format.
 
 pub mod clock;
+pub mod conformance;
 pub mod etag;
 pub mod faults;
 pub mod fixture;

@@ -346,3 +346,15 @@ fn finish(
     state.log.push(entry);
     json_response(status, response_body.as_ref(), headers)
 }
+
+impl SimHandle {
+    /// Validates every logged request and response against GitHub's OpenAPI description; panics listing violations.
+    pub fn assert_conformant(&self) {
+        let description = match crate::conformance::Description::load() {
+            Ok(description) => description,
+            Err(error) => panic!("GitHub's OpenAPI description is required: {error:?}"),
+        };
+        let violations = description.validate_log(&self.requests());
+        assert!(violations.is_empty(), "{} conformance violations:\n{}", violations.len(), violations.join("\n"));
+    }
+}

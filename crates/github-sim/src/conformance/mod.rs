@@ -1,0 +1,179 @@
+//! Conformance to GitHub's official OpenAPI description (npm `@octokit/openapi`, installed by
+//! `scripts/github-openapi.sh`; path from `IO_GITHUB_OPENAPI`, else the script's cache location).
+
+pub mod schema;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::routes::match_template;
+use crate::state::LoggedRequest;
+
+/// Errors loading the description.
+#[derive(Debug, thiserror::Error)]
+pub enum ConformanceError {
+    /// The install script failed or printed nothing usable.
+    #[error("installing GitHub's OpenAPI description with {script}: {detail}")]
+    Install {
+        /// The script run.
+        script: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The file could not be read.
+    #[error("reading {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("parsing {path}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// GitHub's description, loaded.
+#[derive(Debug)]
+pub struct Description {
+    document: Value,
+}
+
+/// A documented operation matched to a concrete request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationMatch {
+    /// The documented path template.
+    pub template: String,
+    /// The operation id.
+    pub operation_id: String,
+}
+
+fn script_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/github-openapi.sh")
+}
+
+/// Where the description is: `IO_GITHUB_OPENAPI`, else whatever `scripts/github-openapi.sh` prints (it installs
+/// the package when absent). A missing description is an error.
+pub fn description_path() -> Result<PathBuf, ConformanceError> {
+    if let Ok(path) = std::env::var("IO_GITHUB_OPENAPI") {
+        return Ok(PathBuf::from(path));
+    }
+    let script = script_path();
+    let install = |detail: String| ConformanceError::Install { script: script.display().to_string(), detail };
+    let output = std::process::Command::new("bash").arg(&script).output().map_err(|e| install(e.to_string()))?;
+    if !output.status.success() {
+        return Err(install(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let printed = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if printed.is_empty() {
+        return Err(install("printed no path".into()));
+    }
+    Ok(PathBuf::from(printed))
+}
+
+impl Description {
+    /// Loads the description from [`description_path`].
+    pub fn load() -> Result<Self, ConformanceError> {
+        let path = description_path()?;
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| ConformanceError::Read { path: display.clone(), source })?;
+        let document = serde_json::from_str(&text).map_err(|source| ConformanceError::Parse { path: display, source })?;
+        Ok(Description { document })
+    }
+
+    /// Builds from an already-parsed document (tests of the checker).
+    pub fn from_document(document: Value) -> Self {
+        Description { document }
+    }
+
+    /// The documented operation for a method and a concrete path (or a template), preferring the most literal match.
+    pub fn find_operation(&self, method: &str, path: &str) -> Option<OperationMatch> {
+        let paths = self.document.get("paths")?.as_object()?;
+        let method = method.to_ascii_lowercase();
+        paths
+            .iter()
+            .filter(|(template, _)| template.as_str() == path || match_template(template, path).is_some())
+            .filter_map(|(template, item)| {
+                let operation = item.get(&method)?;
+                let operation_id = operation.get("operationId")?.as_str()?.to_string();
+                Some(OperationMatch { template: template.clone(), operation_id })
+            })
+            .max_by_key(|m| m.template.split('/').filter(|s| !s.starts_with('{')).count())
+    }
+
+    fn operation(&self, method: &str, template: &str) -> Option<&Value> {
+        self.document.get("paths")?.get(template)?.get(method.to_ascii_lowercase())
+    }
+
+    fn deref<'a>(&'a self, value: &'a Value) -> &'a Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => schema::resolve(&self.document, reference).unwrap_or(value),
+            None => value,
+        }
+    }
+
+    /// Violations of the documented response schema for `status` (empty when it conforms).
+    pub fn validate_response(&self, method: &str, path: &str, status: u16, body: Option<&Value>) -> Vec<String> {
+        let Some(found) = self.find_operation(method, path) else {
+            return vec![format!("{method} {path}: not a documented GitHub operation")];
+        };
+        let label = format!("{method} {} ({}) → {status}", found.template, found.operation_id);
+        let Some(operation) = self.operation(method, &found.template) else { return Vec::new() };
+        let Some(response) = operation.get("responses").and_then(|r| r.get(status.to_string())) else {
+            return vec![format!("{label}: status {status} is not documented")];
+        };
+        let response = self.deref(response);
+        let schema = response.get("content").and_then(|c| c.get("application/json")).and_then(|c| c.get("schema"));
+        let mut violations = Vec::new();
+        match (schema, body) {
+            (Some(schema), Some(body)) => schema::validate(&self.document, schema, body, "$", &mut violations),
+            (Some(_), None) if status != 304 => violations.push("documented a JSON body, got none".into()),
+            _ => {}
+        }
+        violations.into_iter().map(|v| format!("{label}: {v}")).collect()
+    }
+
+    /// Violations of the documented request-body schema (empty when it conforms or none is documented).
+    pub fn validate_request(&self, method: &str, path: &str, body: Option<&Value>) -> Vec<String> {
+        let Some(found) = self.find_operation(method, path) else {
+            return vec![format!("{method} {path}: not a documented GitHub operation")];
+        };
+        let Some(operation) = self.operation(method, &found.template) else { return Vec::new() };
+        let schema = operation
+            .get("requestBody")
+            .map(|b| self.deref(b))
+            .and_then(|b| b.get("content"))
+            .and_then(|c| c.get("application/json"))
+            .and_then(|c| c.get("schema"));
+        let mut violations = Vec::new();
+        if let (Some(schema), Some(body)) = (schema, body) {
+            schema::validate(&self.document, schema, body, "$", &mut violations);
+        }
+        let label = format!("{method} {} ({}) request", found.template, found.operation_id);
+        violations.into_iter().map(|v| format!("{label}: {v}")).collect()
+    }
+
+    /// Every violation in a request log: request and response bodies of GitHub requests.
+    pub fn validate_log(&self, log: &[LoggedRequest]) -> Vec<String> {
+        log.iter()
+            .flat_map(|entry| {
+                let mut violations = self.validate_request(&entry.method, &entry.path, entry.request_body.as_ref());
+                violations.extend(self.validate_response(
+                    &entry.method,
+                    &entry.path,
+                    entry.status,
+                    entry.response_body.as_ref(),
+                ));
+                violations.into_iter().map(move |v| format!("#{} {v}", entry.seq))
+            })
+            .collect()
+    }
+}
