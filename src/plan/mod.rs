@@ -2,8 +2,8 @@
 //! `kube::Client` or GitHub; every function is unit-tested on plain values.
 
 pub mod cron;
-pub mod depgraph;
 pub mod dependencies;
+pub mod depgraph;
 pub mod detect;
 pub mod discovery;
 pub mod glob;

@@ -8,8 +8,8 @@ use k8s_openapi::jiff::Timestamp;
 use super::manifest::{self, ManifestEditError};
 use super::marker::{self, IssueMarker};
 use super::{
-    ActionHistory, ActionKind, Candidate, FileEdit, HealingAction, ObservedRepository, OwnedIssue, WithheldAction,
-    after, signed,
+    after, signed, ActionHistory, ActionKind, Candidate, FileEdit, HealingAction, ObservedRepository, OwnedIssue,
+    WithheldAction,
 };
 use crate::crd::condition::ConditionStatus;
 use crate::crd::healing_policy::{AlertSeverity, HealingPolicySpec};
