@@ -279,7 +279,8 @@ async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
     let response_body = if is_rate_limit_route {
         let budget = *state.budget(&token);
         let core = json!({"limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used(), "resource": "core"});
-        Some(json!({"resources": {"core": core}, "rate": core}))
+        let search = json!({"limit": 30, "remaining": 30, "reset": budget.reset_at, "used": 0, "resource": "search"});
+        Some(json!({"resources": {"core": core, "search": search}, "rate": core}))
     } else {
         response_body
     };

@@ -128,6 +128,17 @@ impl Description {
         let label = format!("{method} {} ({}) → {status}", found.template, found.operation_id);
         let Some(operation) = self.operation(method, &found.template) else { return Vec::new() };
         let Some(response) = operation.get("responses").and_then(|r| r.get(status.to_string())) else {
+            // GitHub documents 404 on only some operations though every one can answer it; an undocumented client
+            // error must still have GitHub's `basic-error` shape.
+            if status >= 400 {
+                let basic_error = serde_json::json!({"$ref": "#/components/schemas/basic-error"});
+                let mut violations = Vec::new();
+                match body {
+                    Some(body) => schema::validate(&self.document, &basic_error, body, "$", &mut violations),
+                    None => violations.push("an error status without a body".into()),
+                }
+                return violations.into_iter().map(|v| format!("{label}: {v}")).collect();
+            }
             return vec![format!("{label}: status {status} is not documented")];
         };
         let response = self.deref(response);

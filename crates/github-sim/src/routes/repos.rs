@@ -23,7 +23,7 @@ pub fn owner_json(base: &str, login: &str) -> Value {
 pub fn repo_json(base: &str, repo: &Repo) -> Value {
     let full_name = format!("{}/{}", repo.owner, repo.spec.name);
     let api = format!("{base}/repos/{full_name}");
-    json!({
+    let mut body = json!({
         "id": repo.id, "node_id": format!("R_{}", repo.id), "name": repo.spec.name, "full_name": full_name,
         "private": repo.spec.visibility != "public", "visibility": repo.spec.visibility,
         "owner": owner_json(base, &repo.owner), "html_url": format!("{base}/{full_name}"),
@@ -32,8 +32,38 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
         "topics": repo.spec.topics, "language": repo.spec.language,
         "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
         "pushed_at": iso8601(repo.created_at),
-    })
+        "homepage": null, "license": null, "mirror_url": null, "size": repo.spec.files.values().map(String::len).sum::<usize>() / 1024,
+        "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
+        "open_issues": 0, "open_issues_count": 0, "network_count": 0, "subscribers_count": 0,
+        "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false, "has_discussions": false,
+        "clone_url": format!("{base}/{full_name}.git"), "git_url": format!("git://sim/{full_name}.git"),
+        "ssh_url": format!("git@sim:{full_name}.git"), "svn_url": format!("{base}/{full_name}"),
+    });
+    if let Some(object) = body.as_object_mut() {
+        for (field, suffix) in LINK_TEMPLATES {
+            object.insert((*field).to_string(), json!(format!("{api}{suffix}")));
+        }
+    }
+    body
 }
+
+/// The hypermedia URL fields GitHub puts on every repository, with their URI-template suffixes.
+const LINK_TEMPLATES: &[(&str, &str)] = &[
+    ("archive_url", "/{archive_format}{/ref}"), ("assignees_url", "/assignees{/user}"),
+    ("blobs_url", "/git/blobs{/sha}"), ("branches_url", "/branches{/branch}"),
+    ("collaborators_url", "/collaborators{/collaborator}"), ("comments_url", "/comments{/number}"),
+    ("commits_url", "/commits{/sha}"), ("compare_url", "/compare/{base}...{head}"),
+    ("contents_url", "/contents/{+path}"), ("contributors_url", "/contributors"),
+    ("deployments_url", "/deployments"), ("downloads_url", "/downloads"), ("events_url", "/events"),
+    ("forks_url", "/forks"), ("git_commits_url", "/git/commits{/sha}"), ("git_refs_url", "/git/refs{/sha}"),
+    ("git_tags_url", "/git/tags{/sha}"), ("hooks_url", "/hooks"), ("issue_comment_url", "/issues/comments{/number}"),
+    ("issue_events_url", "/issues/events{/number}"), ("issues_url", "/issues{/number}"), ("keys_url", "/keys{/key_id}"),
+    ("labels_url", "/labels{/name}"), ("languages_url", "/languages"), ("merges_url", "/merges"),
+    ("milestones_url", "/milestones{/number}"), ("notifications_url", "/notifications{?since,all,participating}"),
+    ("pulls_url", "/pulls{/number}"), ("releases_url", "/releases{/id}"), ("stargazers_url", "/stargazers"),
+    ("statuses_url", "/statuses/{sha}"), ("subscribers_url", "/subscribers"), ("subscription_url", "/subscription"),
+    ("tags_url", "/tags"), ("teams_url", "/teams"), ("trees_url", "/git/trees{/sha}"),
+];
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)

@@ -1,0 +1,50 @@
+//! Exercises every served route, then validates the whole request log against GitHub's description.
+
+mod support;
+
+use github_sim::{Fixture, SimOptions, Simulator};
+use serde_json::json;
+use support::{call, AUTH};
+
+#[tokio::test]
+async fn every_route_conforms_to_githubs_description() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 3), SimOptions::default()).await.expect("start");
+    let base = sim.base_url().to_string();
+    let repo = "/repos/acme/repo-00000";
+    let gets = [
+        "/rate_limit".to_string(),
+        "/orgs/acme/repos?per_page=2".to_string(),
+        repo.to_string(),
+        format!("{repo}/languages"),
+        format!("{repo}/topics"),
+        format!("{repo}/contents/Cargo.toml"),
+        format!("{repo}/actions/workflows"),
+        format!("{repo}/actions/workflows/build.yml"),
+        format!("{repo}/nope-404-path-is-not-checked-below"),
+    ];
+    for path in &gets[..gets.len() - 1] {
+        assert_eq!(call(&base, "GET", path, &[AUTH], None).await.status, 200, "{path}");
+    }
+    let dispatch = json!({"ref": "main", "inputs": {"correlation_id": "c-1"}});
+    let dispatches = format!("{repo}/actions/workflows/build.yml/dispatches");
+    assert_eq!(call(&base, "POST", &dispatches, &[AUTH], Some(dispatch)).await.status, 204);
+    let runs = call(&base, "GET", &format!("{repo}/actions/runs"), &[AUTH], None).await.json();
+    let run_path = format!("{repo}/actions/runs/{}", runs["workflow_runs"][0]["id"]);
+    call(&base, "GET", &format!("{repo}/actions/workflows/build.yml/runs"), &[AUTH], None).await;
+    call(&base, "GET", &run_path, &[AUTH], None).await;
+    assert_eq!(call(&base, "POST", &format!("{run_path}/cancel"), &[AUTH], None).await.status, 202);
+    sim.advance_clock(600);
+    assert_eq!(call(&base, "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);
+    assert_eq!(call(&base, "GET", &format!("{repo}/actions/workflows/none.yml"), &[AUTH], None).await.status, 404);
+
+    let served: std::collections::BTreeSet<(String, String)> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| github_sim::routes::find_route(&r.method, &r.path))
+        .map(|(route, _)| (route.method.to_string(), route.template.to_string()))
+        .collect();
+    for route in github_sim::routes::ROUTES {
+        assert!(served.contains(&(route.method.to_string(), route.template.to_string())), "not exercised: {route:?}");
+    }
+    sim.assert_conformant();
+}
