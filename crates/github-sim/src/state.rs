@@ -98,6 +98,37 @@ pub struct Run {
     pub run_attempt: u32,
 }
 
+/// An issue.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    /// Numeric id.
+    pub id: u64,
+    /// Owner login.
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    /// Number within the repository.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Author login.
+    pub creator: String,
+    /// Sim time created.
+    pub created_at: i64,
+    /// Sim time last changed.
+    pub updated_at: i64,
+    /// Sim time closed.
+    pub closed_at: Option<i64>,
+    /// Comments: (id, body, created_at).
+    pub comments: Vec<(u64, String, i64)>,
+}
+
 /// Everything the simulator knows.
 #[derive(Debug)]
 pub struct SimState {
@@ -109,6 +140,8 @@ pub struct SimState {
     pub repos: BTreeMap<(String, String), Repo>,
     /// Workflow runs, in creation order.
     pub runs: Vec<Run>,
+    /// Issues, in creation order.
+    pub issues: Vec<Issue>,
     /// Accepted credentials.
     pub tokens: HashSet<String>,
     /// Budget per credential.
@@ -144,6 +177,7 @@ impl SimState {
             orgs: fixture.orgs.iter().map(|o| o.login.clone()).collect(),
             repos: BTreeMap::new(),
             runs: Vec::new(),
+            issues: Vec::new(),
             tokens: fixture.tokens.iter().cloned().collect(),
             budgets: HashMap::new(),
             default_limit: fixture.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),

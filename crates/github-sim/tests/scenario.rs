@@ -37,6 +37,17 @@ async fn every_route_conforms_to_githubs_description() {
     assert_eq!(call(&base, "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);
     assert_eq!(call(&base, "GET", &format!("{repo}/actions/workflows/none.yml"), &[AUTH], None).await.status, 404);
 
+    let issues = format!("{repo}/issues");
+    let created = call(&base, "POST", &issues, &[AUTH], Some(json!({"title": "red build", "body": "b", "labels": ["ci"]}))).await;
+    assert_eq!(created.status, 201);
+    let number = created.json()["number"].clone();
+    assert_eq!(call(&base, "GET", &format!("{issues}?labels=ci&state=open"), &[AUTH], None).await.json()[0]["number"], number);
+    assert_eq!(call(&base, "POST", &format!("{issues}/{number}/comments"), &[AUTH], Some(json!({"body": "again"}))).await.status, 201);
+    assert_eq!(call(&base, "GET", &format!("{issues}/{number}/comments"), &[AUTH], None).await.json()[0]["body"], "again");
+    let closed = call(&base, "PATCH", &format!("{issues}/{number}"), &[AUTH], Some(json!({"state": "closed"}))).await;
+    assert_eq!(closed.json()["state"], "closed");
+    assert_eq!(call(&base, "GET", &format!("{issues}/{number}"), &[AUTH], None).await.json()["comments"], 1);
+
     let served: std::collections::BTreeSet<(String, String)> = sim
         .requests()
         .iter()
@@ -47,4 +58,11 @@ async fn every_route_conforms_to_githubs_description() {
         assert!(served.contains(&(route.method.to_string(), route.template.to_string())), "not exercised: {route:?}");
     }
     sim.assert_conformant();
+
+    // The request side bites too: an issue without its required title is answered 422 and flagged by the checker.
+    sim.clear_requests();
+    assert_eq!(call(&base, "POST", &issues, &[AUTH], Some(json!({"body": "no title"}))).await.status, 422);
+    let description = github_sim::conformance::Description::load().expect("description");
+    let violations = description.validate_log(&sim.requests());
+    assert!(violations.iter().any(|v| v.contains("request: $: missing required field `title`")), "{violations:#?}");
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use crate::state::SimState;
 
 pub mod actions;
+pub mod issues;
 pub mod repos;
 
 /// GitHub's documentation root, used in error bodies.
@@ -131,6 +132,20 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         template: "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
         handler: actions::rerun_failed_jobs,
+    },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/issues", handler: issues::list_issues },
+    Route { method: "POST", template: "/repos/{owner}/{repo}/issues", handler: issues::create_issue },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}", handler: issues::get_issue },
+    Route { method: "PATCH", template: "/repos/{owner}/{repo}/issues/{issue_number}", handler: issues::update_issue },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        handler: issues::list_comments,
+    },
+    Route {
+        method: "POST",
+        template: "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        handler: issues::create_comment,
     },
 ];
 

@@ -9,13 +9,18 @@ use crate::state::{Repo, SimState};
 
 /// GitHub's `simple-user` shape for an organization owner.
 pub fn owner_json(base: &str, login: &str) -> Value {
+    user_json(base, login, "Organization")
+}
+
+/// GitHub's `simple-user` shape.
+pub fn user_json(base: &str, login: &str, kind: &str) -> Value {
     json!({
         "login": login, "id": u64::from_str_radix(&crate::state::sha_of(login)[..8], 16).unwrap_or(1), "node_id": format!("O_{login}"),
         "avatar_url": format!("{base}/avatars/{login}"), "gravatar_id": "",
         "url": format!("{base}/users/{login}"), "html_url": format!("{base}/{login}"),
         "followers_url": "", "following_url": "", "gists_url": "", "starred_url": "",
         "subscriptions_url": "", "organizations_url": "", "repos_url": format!("{base}/orgs/{login}/repos"),
-        "events_url": "", "received_events_url": "", "type": "Organization", "site_admin": false,
+        "events_url": "", "received_events_url": "", "type": kind, "site_admin": false,
     })
 }
 
