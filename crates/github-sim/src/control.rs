@@ -44,6 +44,141 @@ struct NewRepoBody {
     repo: RepoFixture,
 }
 
+/// Edits to a repository through `PATCH /_sim/repos/{owner}/{repo}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RepoEdit {
+    /// New name.
+    pub name: Option<String>,
+    /// Archive or unarchive.
+    pub archived: Option<bool>,
+    /// Replace the topics.
+    pub topics: Option<Vec<String>>,
+    /// New visibility.
+    pub visibility: Option<String>,
+    /// New primary language.
+    pub language: Option<String>,
+}
+
+/// Applies an edit; false when the repository does not exist or the new name is taken.
+pub fn edit_repo(state: &mut SimState, owner: &str, name: &str, edit: RepoEdit) -> bool {
+    let key = (owner.to_string(), name.to_string());
+    if let Some(new_name) = &edit.name {
+        if new_name != name && state.repos.contains_key(&(owner.to_string(), new_name.clone())) {
+            return false;
+        }
+    }
+    let Some(mut repo) = state.repos.remove(&key) else { return false };
+    if let Some(archived) = edit.archived {
+        repo.spec.archived = archived;
+    }
+    if let Some(topics) = edit.topics {
+        repo.spec.topics = topics;
+    }
+    if let Some(visibility) = edit.visibility {
+        repo.spec.visibility = visibility;
+    }
+    if edit.language.is_some() {
+        repo.spec.language = edit.language;
+    }
+    if let Some(new_name) = edit.name {
+        for run in state.runs.iter_mut().filter(|r| r.owner == owner && r.repo == name) {
+            run.repo = new_name.clone();
+        }
+        repo.spec.name = new_name;
+    }
+    state.repos.insert((owner.to_string(), repo.spec.name.clone()), repo);
+    true
+}
+
+/// Commits file changes (`null` content deletes) to the default branch; returns the new head sha.
+pub fn commit_files(
+    state: &mut SimState,
+    owner: &str,
+    name: &str,
+    files: &std::collections::BTreeMap<String, Option<String>>,
+    message: &str,
+) -> Option<String> {
+    let repo = state.repos.get_mut(&(owner.to_string(), name.to_string()))?;
+    for (path, content) in files {
+        match content {
+            Some(content) => repo.spec.files.insert(path.clone(), content.clone()),
+            None => repo.spec.files.remove(path),
+        };
+    }
+    repo.head_sha = crate::state::sha_of(&format!("{}:{message}:{:?}", repo.head_sha, files));
+    Some(repo.head_sha.clone())
+}
+
+/// Replaces how future runs of a workflow (file name, or every workflow when `None`) end.
+pub fn set_outcome(
+    state: &mut SimState,
+    owner: &str,
+    name: &str,
+    workflow: Option<&str>,
+    outcome: crate::fixture::OutcomeFixture,
+) -> bool {
+    let Some(repo) = state.repos.get_mut(&(owner.to_string(), name.to_string())) else { return false };
+    for w in repo.workflows.iter_mut() {
+        if workflow.is_none_or(|file| w.spec.path.rsplit('/').next() == Some(file) || w.spec.path == file) {
+            w.spec.outcome = outcome;
+        }
+    }
+    true
+}
+
+#[derive(Deserialize)]
+struct FilesBody {
+    files: std::collections::BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct OutcomeBody {
+    workflow: Option<String>,
+    #[serde(flatten)]
+    outcome: crate::fixture::OutcomeFixture,
+}
+
+fn repo_control(state: &mut SimState, method: &str, rest: &str, body: &Value) -> (u16, Value) {
+    let parts: Vec<&str> = rest.splitn(3, '/').collect();
+    let (owner, name, tail) = match parts.as_slice() {
+        [owner, name] => (*owner, *name, ""),
+        [owner, name, tail] => (*owner, *name, *tail),
+        _ => return (404, json!({"message": "Not Found"})),
+    };
+    let not_found = (404, json!({"message": "Not Found"}));
+    match (method, tail) {
+        ("DELETE", "") => match state.repos.remove(&(owner.to_string(), name.to_string())) {
+            Some(_) => (200, json!({})),
+            None => not_found,
+        },
+        ("PATCH", "") => match RepoEdit::deserialize(body) {
+            Ok(edit) => match edit_repo(state, owner, name, edit) {
+                true => (200, json!({})),
+                false => not_found,
+            },
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("PUT", "files") => match FilesBody::deserialize(body) {
+            Ok(files) => match commit_files(state, owner, name, &files.files, &files.message) {
+                Some(sha) => (200, json!({"sha": sha})),
+                None => not_found,
+            },
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("POST", "outcomes") => match OutcomeBody::deserialize(body) {
+            Ok(o) => match set_outcome(state, owner, name, o.workflow.as_deref(), o.outcome) {
+                true => (200, json!({})),
+                false => not_found,
+            },
+            Err(error) => bad_request(error.to_string()),
+        },
+        _ => not_found,
+    }
+}
+
 fn bad_request(message: String) -> (u16, Value) {
     (400, json!({"message": message}))
 }
@@ -85,6 +220,9 @@ pub fn handle(state: &mut SimState, method: &str, path: &str, body: &Value) -> (
             }
             Err(error) => bad_request(error.to_string()),
         },
-        _ => (404, json!({"message": "Not Found"})),
+        _ => match path.strip_prefix("/_sim/repos/") {
+            Some(rest) => repo_control(state, method, rest, body),
+            None => (404, json!({"message": "Not Found"})),
+        },
     }
 }

@@ -132,6 +132,28 @@ impl SimHandle {
     pub fn add_repo(&self, owner: &str, repo: RepoFixture) {
         lock(&self.state).add_repo(owner, repo);
     }
+    /// Edits a repository (rename, archive, topics…); false when it does not exist.
+    pub fn edit_repo(&self, owner: &str, name: &str, edit: control::RepoEdit) -> bool {
+        control::edit_repo(&mut lock(&self.state), owner, name, edit)
+    }
+    /// Deletes a repository; false when it did not exist.
+    pub fn delete_repo(&self, owner: &str, name: &str) -> bool {
+        lock(&self.state).repos.remove(&(owner.to_string(), name.to_string())).is_some()
+    }
+    /// Commits files (`None` deletes) to the default branch; the new head sha.
+    pub fn commit_files(
+        &self,
+        owner: &str,
+        name: &str,
+        files: &std::collections::BTreeMap<String, Option<String>>,
+        message: &str,
+    ) -> Option<String> {
+        control::commit_files(&mut lock(&self.state), owner, name, files, message)
+    }
+    /// Changes how future runs of a workflow (file name; every workflow when `None`) end.
+    pub fn set_outcome(&self, owner: &str, name: &str, workflow: Option<&str>, outcome: crate::fixture::OutcomeFixture) -> bool {
+        control::set_outcome(&mut lock(&self.state), owner, name, workflow, outcome)
+    }
     /// Stops the server.
     pub fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

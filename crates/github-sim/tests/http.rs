@@ -126,3 +126,30 @@ async fn control_endpoints_over_http() {
     call(sim.base_url(), "DELETE", "/_sim/requests", &[], None).await;
     assert!(sim.requests().is_empty());
 }
+
+#[tokio::test]
+async fn control_endpoints_edit_repositories_while_running() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 2), SimOptions::default()).await.expect("start");
+    let base = sim.base_url().to_string();
+    let edit = json!({"archived": true, "topics": ["legacy"], "name": "renamed"});
+    assert_eq!(call(&base, "PATCH", "/_sim/repos/acme/repo-00000", &[], Some(edit)).await.status, 200);
+    let repo = call(&base, "GET", "/repos/acme/renamed", &[AUTH], None).await.json();
+    assert_eq!((repo["archived"].as_bool(), repo["topics"][0].as_str()), (Some(true), Some("legacy")));
+    assert_eq!(call(&base, "GET", "/repos/acme/repo-00000", &[AUTH], None).await.status, 404);
+
+    let files = json!({"files": {"README.md": "hello"}, "message": "docs"});
+    let committed = call(&base, "PUT", "/_sim/repos/acme/renamed/files", &[], Some(files)).await.json();
+    let readme = call(&base, "GET", "/repos/acme/renamed/contents/README.md", &[AUTH], None).await.json();
+    assert_eq!(readme["content"], "aGVsbG8=");
+    let outcome = json!({"workflow": "build.yml", "result": "failure", "duration_secs": 10});
+    assert_eq!(call(&base, "POST", "/_sim/repos/acme/renamed/outcomes", &[], Some(outcome)).await.status, 200);
+    let dispatch = json!({"ref": "main"});
+    call(&base, "POST", "/repos/acme/renamed/actions/workflows/build.yml/dispatches", &[AUTH], Some(dispatch)).await;
+    sim.advance_clock(60);
+    let run = &call(&base, "GET", "/repos/acme/renamed/actions/runs", &[AUTH], None).await.json()["workflow_runs"][0];
+    assert_eq!(run["conclusion"], "failure");
+    assert_eq!(run["head_sha"], committed["sha"], "runs start from the new head");
+
+    assert_eq!(call(&base, "DELETE", "/_sim/repos/acme/repo-00001", &[], None).await.status, 200);
+    assert_eq!(call(&base, "GET", "/repos/acme/repo-00001", &[AUTH], None).await.status, 404);
+}
