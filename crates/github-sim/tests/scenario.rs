@@ -20,6 +20,9 @@ async fn every_route_conforms_to_githubs_description() {
         format!("{repo}/contents/Cargo.toml"),
         format!("{repo}/actions/workflows"),
         format!("{repo}/actions/workflows/build.yml"),
+        format!("{repo}/branches/main"),
+        format!("{repo}/git/ref/heads/main"),
+        format!("{repo}/git/trees/main?recursive=1"),
         format!("{repo}/nope-404-path-is-not-checked-below"),
     ];
     for path in &gets[..gets.len() - 1] {

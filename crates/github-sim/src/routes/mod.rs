@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use crate::state::SimState;
 
 pub mod actions;
+pub mod git;
 pub mod issues;
 pub mod repos;
 
@@ -133,6 +134,9 @@ pub const ROUTES: &[Route] = &[
         template: "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
         handler: actions::rerun_failed_jobs,
     },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/branches/{branch}", handler: git::get_branch },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/git/ref/{ref}", handler: git::get_ref },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/git/trees/{tree_sha}", handler: git::get_tree },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues", handler: issues::list_issues },
     Route { method: "POST", template: "/repos/{owner}/{repo}/issues", handler: issues::create_issue },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}", handler: issues::get_issue },
@@ -156,7 +160,8 @@ pub fn match_template(template: &str, path: &str) -> Option<Vec<String>> {
     let mut params = Vec::new();
     for (i, segment) in template_segments.iter().enumerate() {
         let is_param = segment.starts_with('{') && segment.ends_with('}');
-        if is_param && *segment == "{path}" && i == template_segments.len() - 1 {
+        // A trailing `{path}` or `{ref}` spans slashes (`src/lib.rs`, `heads/main`).
+        if is_param && (*segment == "{path}" || *segment == "{ref}") && i == template_segments.len() - 1 {
             let rest = path_segments.get(i..)?.join("/");
             if rest.is_empty() {
                 return None;
