@@ -35,6 +35,7 @@ async fn every_route_conforms_to_githubs_description() {
     let run_path = format!("{repo}/actions/runs/{}", runs["workflow_runs"][0]["id"]);
     call(&base, "GET", &format!("{repo}/actions/workflows/build.yml/runs"), &[AUTH], None).await;
     call(&base, "GET", &run_path, &[AUTH], None).await;
+    assert_eq!(call(&base, "GET", &format!("{run_path}/jobs"), &[AUTH], None).await.json()["jobs"][0]["status"], "queued");
     assert_eq!(call(&base, "POST", &format!("{run_path}/cancel"), &[AUTH], None).await.status, 202);
     sim.advance_clock(600);
     assert_eq!(call(&base, "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);

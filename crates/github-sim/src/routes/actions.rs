@@ -211,3 +211,30 @@ pub fn rerun_failed_jobs(state: &mut SimState, request: &RouteRequest<'_>) -> Re
     run.outcome = outcome;
     Ok(Reply::with_status(201, json!({})))
 }
+
+/// `GET …/runs/{run_id}/jobs`: one job named after the workflow, mirroring the run's phase.
+pub fn list_jobs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let run = &state.runs[find_run_index(state, request)?];
+    let phase = phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, state.now);
+    let api = format!("{}/repos/{}/{}", request.base_url, run.owner, run.repo);
+    let workflow_name = state
+        .repo(&run.owner, &run.repo)
+        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id))
+        .map(|w| w.spec.name.clone())
+        .unwrap_or_default();
+    let job_id = run.id * 10 + u64::from(run.run_attempt);
+    let started = (phase.status != "queued").then(|| iso8601(run.created_at + crate::runs::QUEUE_SECS));
+    let completed = (phase.status == "completed").then(|| iso8601(phase.updated_at));
+    let job = json!({
+        "id": job_id, "node_id": format!("J_{job_id}"), "run_id": run.id, "run_attempt": run.run_attempt,
+        "run_url": format!("{api}/actions/runs/{}", run.id), "head_sha": run.head_sha, "head_branch": run.head_branch,
+        "workflow_name": workflow_name, "name": "build", "url": format!("{api}/actions/jobs/{job_id}"),
+        "html_url": format!("{}/{}/{}/actions/runs/{}/job/{job_id}", request.base_url, run.owner, run.repo, run.id),
+        "status": phase.status, "conclusion": phase.conclusion.map(|c| c.as_str()),
+        "created_at": iso8601(run.created_at), "started_at": started.clone().unwrap_or_else(|| iso8601(run.created_at)),
+        "completed_at": completed, "check_run_url": format!("{api}/check-runs/{job_id}"),
+        "labels": ["ubuntu-latest"], "runner_id": null, "runner_name": null, "runner_group_id": null,
+        "runner_group_name": null, "steps": [],
+    });
+    Ok(Reply::ok(json!({"total_count": 1, "jobs": [job]})))
+}

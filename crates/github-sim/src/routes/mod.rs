@@ -124,6 +124,7 @@ pub const ROUTES: &[Route] = &[
         handler: actions::list_workflow_runs,
     },
     Route { method: "GET", template: "/repos/{owner}/{repo}/actions/runs/{run_id}", handler: actions::get_run },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", handler: actions::list_jobs },
     Route {
         method: "POST",
         template: "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
