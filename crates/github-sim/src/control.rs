@@ -69,7 +69,11 @@ pub fn edit_repo(state: &mut SimState, owner: &str, name: &str, edit: RepoEdit) 
         }
     }
     let Some(mut repo) = state.repos.remove(&key) else { return false };
+    let mut actions = Vec::new();
     if let Some(archived) = edit.archived {
+        if archived != repo.spec.archived {
+            actions.push(if archived { "archived" } else { "unarchived" });
+        }
         repo.spec.archived = archived;
     }
     if let Some(topics) = edit.topics {
@@ -85,9 +89,17 @@ pub fn edit_repo(state: &mut SimState, owner: &str, name: &str, edit: RepoEdit) 
         for run in state.runs.iter_mut().filter(|r| r.owner == owner && r.repo == name) {
             run.repo = new_name.clone();
         }
+        if new_name != repo.spec.name {
+            actions.push("renamed");
+        }
         repo.spec.name = new_name;
     }
-    state.repos.insert((owner.to_string(), repo.spec.name.clone()), repo);
+    let new_name = repo.spec.name.clone();
+    state.repos.insert((owner.to_string(), new_name.clone()), repo);
+    for action in actions {
+        let changes = if action == "renamed" { json!({"changes": {"repository": {"name": {"from": name}}}}) } else { json!({}) };
+        state.emit("repository", Some(action), owner, &new_name, changes);
+    }
     true
 }
 
@@ -106,8 +118,14 @@ pub fn commit_files(
             None => repo.spec.files.remove(path),
         };
     }
+    let before = repo.head_sha.clone();
     repo.head_sha = crate::state::sha_of(&format!("{}:{message}:{:?}", repo.head_sha, files));
-    Some(repo.head_sha.clone())
+    let after = repo.head_sha.clone();
+    let push = json!({"ref": format!("refs/heads/{}", repo.spec.default_branch), "before": before, "after": after,
+        "created": false, "deleted": false, "forced": false, "commits": [], "head_commit": null,
+        "pusher": {"name": "github-sim", "email": null}});
+    state.emit("push", None, owner, name, push);
+    Some(after)
 }
 
 /// Replaces how future runs of a workflow (file name, or every workflow when `None`) end.
@@ -151,7 +169,11 @@ fn repo_control(state: &mut SimState, method: &str, rest: &str, body: &Value) ->
     let not_found = (404, json!({"message": "Not Found"}));
     match (method, tail) {
         ("DELETE", "") => match state.repos.remove(&(owner.to_string(), name.to_string())) {
-            Some(_) => (200, json!({})),
+            Some(repo) => {
+                let body = json!({"repository": crate::routes::repos::repo_json(&state.base_url, &repo)});
+                state.emit("repository", Some("deleted"), owner, name, body);
+                (200, json!({}))
+            }
             None => not_found,
         },
         ("PATCH", "") => match RepoEdit::deserialize(body) {
@@ -194,7 +216,7 @@ pub fn handle(state: &mut SimState, method: &str, path: &str, body: &Value) -> (
         ("GET", "/_sim/clock") => (200, json!({"now": state.now, "iso": crate::clock::iso8601(state.now)})),
         ("POST", "/_sim/clock/advance") => match AdvanceBody::deserialize(body) {
             Ok(advance) => {
-                state.now += i64::try_from(advance.seconds).unwrap_or(0);
+                state.advance(i64::try_from(advance.seconds).unwrap_or(0));
                 (200, json!({"now": state.now}))
             }
             Err(error) => bad_request(error.to_string()),
@@ -215,8 +237,17 @@ pub fn handle(state: &mut SimState, method: &str, path: &str, body: &Value) -> (
         },
         ("POST", "/_sim/repos") => match NewRepoBody::deserialize(body) {
             Ok(new) => {
+                let name = new.repo.name.clone();
                 state.add_repo(&new.owner, new.repo);
+                state.emit("repository", Some("created"), &new.owner, &name, json!({}));
                 (201, json!({}))
+            }
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("POST", "/_sim/webhook") => match crate::webhook::WebhookTarget::deserialize(body) {
+            Ok(target) => {
+                state.webhook = Some(target);
+                (200, json!({}))
             }
             Err(error) => bad_request(error.to_string()),
         },

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod control;
 mod server;
 pub mod state;
+pub mod webhook;
 
 pub use faults::FaultConfig;
 pub use fixture::Fixture;

@@ -83,7 +83,9 @@ impl Simulator {
             .map_err(|source| SimError::Bind { addr: options.addr, source })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind { addr: options.addr, source })?;
         let base_url = format!("http://{local}");
-        let state = Arc::new(Mutex::new(SimState::from_fixture(&fixture)));
+        let mut initial = SimState::from_fixture(&fixture);
+        initial.base_url = base_url.clone();
+        let state = Arc::new(Mutex::new(initial));
         let shared = Shared { state: state.clone(), base_url: base_url.clone() };
         let app = axum::Router::new().fallback(move |request: Request<Body>| serve(shared.clone(), request));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -106,7 +108,8 @@ impl SimHandle {
     }
     /// Advances the sim clock.
     pub fn advance_clock(&self, seconds: u64) {
-        lock(&self.state).now += i64::try_from(seconds).unwrap_or(i64::MAX / 2);
+        lock(&self.state).advance(i64::try_from(seconds).unwrap_or(i64::MAX / 4));
+        flush_webhooks(&self.state);
     }
     /// The sim clock, epoch seconds.
     pub fn now(&self) -> i64 {
@@ -134,11 +137,16 @@ impl SimHandle {
     }
     /// Edits a repository (rename, archive, topics…); false when it does not exist.
     pub fn edit_repo(&self, owner: &str, name: &str, edit: control::RepoEdit) -> bool {
-        control::edit_repo(&mut lock(&self.state), owner, name, edit)
+        let edited = control::edit_repo(&mut lock(&self.state), owner, name, edit);
+        flush_webhooks(&self.state);
+        edited
     }
     /// Deletes a repository; false when it did not exist.
     pub fn delete_repo(&self, owner: &str, name: &str) -> bool {
-        lock(&self.state).repos.remove(&(owner.to_string(), name.to_string())).is_some()
+        let path = format!("/_sim/repos/{owner}/{name}");
+        let (status, _) = control::handle(&mut lock(&self.state), "DELETE", &path, &Value::Null);
+        flush_webhooks(&self.state);
+        status == 200
     }
     /// Commits files (`None` deletes) to the default branch; the new head sha.
     pub fn commit_files(
@@ -148,11 +156,17 @@ impl SimHandle {
         files: &std::collections::BTreeMap<String, Option<String>>,
         message: &str,
     ) -> Option<String> {
-        control::commit_files(&mut lock(&self.state), owner, name, files, message)
+        let sha = control::commit_files(&mut lock(&self.state), owner, name, files, message);
+        flush_webhooks(&self.state);
+        sha
     }
     /// Changes how future runs of a workflow (file name; every workflow when `None`) end.
     pub fn set_outcome(&self, owner: &str, name: &str, workflow: Option<&str>, outcome: crate::fixture::OutcomeFixture) -> bool {
         control::set_outcome(&mut lock(&self.state), owner, name, workflow, outcome)
+    }
+    /// Sends webhooks to `target` from now on.
+    pub fn set_webhook(&self, target: crate::webhook::WebhookTarget) {
+        lock(&self.state).webhook = Some(target);
     }
     /// Stops the server.
     pub fn stop(mut self) {
@@ -168,6 +182,26 @@ impl Drop for SimHandle {
             let _ = tx.send(());
         }
     }
+}
+
+/// Delivers queued events on background tasks.
+fn flush_webhooks(state: &Mutex<SimState>) {
+    let (target, events, first) = {
+        let mut state = lock(state);
+        let events = std::mem::take(&mut state.outbox);
+        let first = state.deliveries;
+        state.deliveries += events.len() as u64;
+        (state.webhook.clone(), events, first)
+    };
+    let Some(target) = target else { return };
+    let target_for_all = target;
+    // Deliver in order on one task so receivers see events in the order they happened.
+    tokio::spawn(async move {
+        for (offset, event) in events.into_iter().enumerate() {
+            let id = crate::webhook::delivery_id(first + offset as u64 + 1);
+            crate::webhook::deliver(target_for_all.clone(), event, id).await;
+        }
+    });
 }
 
 fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
@@ -220,6 +254,12 @@ fn rate_headers(budget: &Budget) -> Vec<(String, String)> {
 }
 
 async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
+    let response = serve_github_or_control(shared.clone(), request).await;
+    flush_webhooks(&shared.state);
+    response
+}
+
+async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
@@ -229,6 +269,7 @@ async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
 
     if path.starts_with("/_sim/") {
         let (status, reply) = control::handle(&mut lock(&shared.state), &method, &path, &body);
+        flush_webhooks(&shared.state);
         return json_response(status, Some(&reply), Vec::new());
     }
 

@@ -160,6 +160,14 @@ pub struct SimState {
     pub fault_request_index: u64,
     /// RNG behind flaky outcomes.
     pub outcome_rng: fastrand::Rng,
+    /// The simulator's base URL, for URLs in webhook payloads.
+    pub base_url: String,
+    /// Where webhooks go.
+    pub webhook: Option<crate::webhook::WebhookTarget>,
+    /// Events waiting for delivery.
+    pub outbox: Vec<crate::webhook::PendingEvent>,
+    /// Deliveries so far (for delivery ids).
+    pub deliveries: u64,
     next_id: u64,
 }
 
@@ -187,6 +195,10 @@ impl SimState {
             fault_rng: fastrand::Rng::with_seed(0),
             fault_request_index: 0,
             outcome_rng: fastrand::Rng::with_seed(fixture.seed),
+            base_url: String::new(),
+            webhook: None,
+            outbox: Vec::new(),
+            deliveries: 0,
             next_id: 1000,
         };
         for org in &fixture.orgs {
@@ -228,6 +240,56 @@ impl SimState {
             OutcomeKind::Failure => Conclusion::Failure,
             OutcomeKind::Flaky if self.outcome_rng.f64() < outcome.failure_probability => Conclusion::Failure,
             OutcomeKind::Flaky => Conclusion::Success,
+        }
+    }
+
+    /// Queues an event with the common `repository`, `organization`, `sender` and `installation` objects.
+    pub fn emit(&mut self, event: &'static str, action: Option<&str>, owner: &str, name: &str, mut payload: Value) {
+        if self.webhook.is_none() {
+            return;
+        }
+        let base = self.base_url.clone();
+        if let Some(object) = payload.as_object_mut() {
+            if let Some(action) = action {
+                object.insert("action".into(), Value::from(action));
+            }
+            if !object.contains_key("repository") {
+                if let Some(repo) = self.repo(owner, name) {
+                    object.insert("repository".into(), crate::routes::repos::repo_json(&base, repo));
+                }
+            }
+            object.insert("organization".into(), serde_json::json!({"login": owner, "id": 1, "node_id": format!("O_{owner}"),
+                "url": format!("{base}/orgs/{owner}")}));
+            object.insert("sender".into(), crate::routes::repos::user_json(&base, "github-sim", "User"));
+            object.insert("installation".into(), serde_json::json!({"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}));
+        }
+        self.outbox.push(crate::webhook::PendingEvent { event, payload });
+    }
+
+    /// Advances the clock, queueing `workflow_run` events for runs that started or completed meanwhile.
+    pub fn advance(&mut self, seconds: i64) {
+        let before = self.now;
+        self.now += seconds;
+        let base = self.base_url.clone();
+        let mut events = Vec::new();
+        for run in &self.runs {
+            let old = crate::runs::phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, before);
+            let new = crate::runs::phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, self.now);
+            // One advance may cross both transitions; receivers still see both, in order.
+            let mut actions = Vec::new();
+            if old.status == "queued" && new.status != "queued" && new.conclusion != Some(crate::runs::Conclusion::Cancelled) {
+                actions.push("in_progress");
+            }
+            if old.status != "completed" && new.status == "completed" {
+                actions.push("completed");
+            }
+            for action in actions {
+                let body = crate::routes::actions::run_json(&base, self, run);
+                events.push((action, run.owner.clone(), run.repo.clone(), body));
+            }
+        }
+        for (action, owner, name, body) in events {
+            self.emit("workflow_run", Some(action), &owner, &name, serde_json::json!({"workflow_run": body}));
         }
     }
 

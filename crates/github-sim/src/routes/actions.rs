@@ -121,6 +121,10 @@ pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Repl
         cancelled_at: None,
         run_attempt: 1,
     });
+    if let Some(run) = state.runs.last() {
+        let body = json!({"workflow_run": run_json(request.base_url, state, run)});
+        state.emit("workflow_run", Some("requested"), &repo.owner, &repo.spec.name, body);
+    }
     Ok(Reply::empty(204))
 }
 
