@@ -52,6 +52,20 @@ pub struct RepoFixture {
     pub visibility: String,
     /// Workflows.
     pub workflows: Vec<WorkflowFixture>,
+    /// Which security features are enabled (all disabled by default).
+    pub security: SecurityFixture,
+}
+
+/// Security features of a repository. Alert lists are served empty when a feature is enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityFixture {
+    /// Code scanning.
+    pub code_scanning: bool,
+    /// Dependabot alerts.
+    pub dependabot: bool,
+    /// Secret scanning.
+    pub secret_scanning: bool,
 }
 
 impl Default for RepoFixture {
@@ -66,6 +80,7 @@ impl Default for RepoFixture {
             fork: false,
             visibility: "private".into(),
             workflows: Vec::new(),
+            security: SecurityFixture::default(),
         }
     }
 }

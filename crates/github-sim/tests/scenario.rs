@@ -41,6 +41,18 @@ async fn every_route_conforms_to_githubs_description() {
     assert_eq!(call(&base, "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);
     assert_eq!(call(&base, "GET", &format!("{repo}/actions/workflows/none.yml"), &[AUTH], None).await.status, 404);
 
+    for feature in ["code-scanning", "dependabot", "secret-scanning"] {
+        let disabled = call(&base, "GET", &format!("{repo}/{feature}/alerts"), &[AUTH], None).await;
+        assert_eq!(disabled.status, 404, "{feature} is disabled in generated fixtures");
+        assert!(disabled.json()["message"].is_string());
+    }
+    let mut secured = github_sim::fixture::RepoFixture { name: "secured".into(), ..Default::default() };
+    secured.security = github_sim::fixture::SecurityFixture { code_scanning: true, dependabot: true, secret_scanning: true };
+    sim.add_repo("acme", secured);
+    for feature in ["code-scanning", "dependabot", "secret-scanning"] {
+        let listed = call(&base, "GET", &format!("/repos/acme/secured/{feature}/alerts?state=open"), &[AUTH], None).await;
+        assert_eq!((listed.status, listed.json()), (200, json!([])));
+    }
     let issues = format!("{repo}/issues");
     let created = call(&base, "POST", &issues, &[AUTH], Some(json!({"title": "red build", "body": "b", "labels": ["ci"]}))).await;
     assert_eq!(created.status, 201);

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod git;
 pub mod issues;
 pub mod repos;
+pub mod security;
 
 /// GitHub's documentation root, used in error bodies.
 pub const DOCS: &str = "https://docs.github.com/rest";
@@ -138,6 +139,13 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", template: "/repos/{owner}/{repo}/branches/{branch}", handler: git::get_branch },
     Route { method: "GET", template: "/repos/{owner}/{repo}/git/ref/{ref}", handler: git::get_ref },
     Route { method: "GET", template: "/repos/{owner}/{repo}/git/trees/{tree_sha}", handler: git::get_tree },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/code-scanning/alerts", handler: security::code_scanning },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/dependabot/alerts", handler: security::dependabot },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/secret-scanning/alerts",
+        handler: security::secret_scanning,
+    },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues", handler: issues::list_issues },
     Route { method: "POST", template: "/repos/{owner}/{repo}/issues", handler: issues::create_issue },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}", handler: issues::get_issue },
