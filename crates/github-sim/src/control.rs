@@ -97,7 +97,8 @@ pub fn edit_repo(state: &mut SimState, owner: &str, name: &str, edit: RepoEdit) 
     let new_name = repo.spec.name.clone();
     state.repos.insert((owner.to_string(), new_name.clone()), repo);
     for action in actions {
-        let changes = if action == "renamed" { json!({"changes": {"repository": {"name": {"from": name}}}}) } else { json!({}) };
+        let changes =
+            if action == "renamed" { json!({"changes": {"repository": {"name": {"from": name}}}}) } else { json!({}) };
         state.emit("repository", Some(action), owner, &new_name, changes);
     }
     true

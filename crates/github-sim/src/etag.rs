@@ -10,9 +10,7 @@ pub fn strong_etag(body: &[u8]) -> String {
 
 /// Whether an `If-None-Match` header value matches `etag` (comma lists, `*` and weak forms accepted).
 pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
-    header.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.trim_start_matches("W/") == etag
-    })
+    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
 }
 
 #[cfg(test)]

@@ -171,8 +171,8 @@ impl Fixture {
 
     /// Reads and parses a YAML file.
     pub fn from_file(path: &str) -> Result<Self, FixtureError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| FixtureError::Read { path: path.to_string(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| FixtureError::Read { path: path.to_string(), source })?;
         Self::from_yaml(&text)
     }
 

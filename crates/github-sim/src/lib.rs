@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod conformance;
+pub mod control;
 pub mod etag;
 pub mod faults;
 pub mod fixture;
@@ -12,7 +13,6 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod routes;
 pub mod runs;
-pub mod control;
 mod server;
 pub mod state;
 pub mod webhook;

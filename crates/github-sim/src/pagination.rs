@@ -20,10 +20,8 @@ pub struct Page {
 
 /// Computes the page for `total` items from raw `per_page` / `page` query values.
 pub fn page_of(total: usize, per_page: Option<&str>, page: Option<&str>) -> Page {
-    let per_page = per_page
-        .and_then(|v| v.parse::<usize>().ok())
-        .map(|v| v.clamp(1, MAX_PER_PAGE))
-        .unwrap_or(DEFAULT_PER_PAGE);
+    let per_page =
+        per_page.and_then(|v| v.parse::<usize>().ok()).map(|v| v.clamp(1, MAX_PER_PAGE)).unwrap_or(DEFAULT_PER_PAGE);
     let page = page.and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
     let last_page = total.div_ceil(per_page).max(1);
     let start = ((page - 1) * per_page).min(total);

@@ -161,7 +161,13 @@ impl SimHandle {
         sha
     }
     /// Changes how future runs of a workflow (file name; every workflow when `None`) end.
-    pub fn set_outcome(&self, owner: &str, name: &str, workflow: Option<&str>, outcome: crate::fixture::OutcomeFixture) -> bool {
+    pub fn set_outcome(
+        &self,
+        owner: &str,
+        name: &str,
+        workflow: Option<&str>,
+        outcome: crate::fixture::OutcomeFixture,
+    ) -> bool {
         control::set_outcome(&mut lock(&self.state), owner, name, workflow, outcome)
     }
     /// Sends webhooks to `target` from now on.
@@ -234,9 +240,7 @@ fn json_response(status: u16, body: Option<&Value>, headers: Vec<(String, String
         response.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
     }
     for (name, value) in headers {
-        if let (Ok(name), Ok(value)) =
-            (axum::http::HeaderName::try_from(name), HeaderValue::try_from(value))
-        {
+        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(name), HeaderValue::try_from(value)) {
             response.headers_mut().insert(name, value);
         }
     }
@@ -265,7 +269,8 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().map(str::to_string);
     let bytes = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
-    let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    let body: Value =
+        if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
 
     if path.starts_with("/_sim/") {
         let (status, reply) = control::handle(&mut lock(&shared.state), &method, &path, &body);

@@ -218,11 +218,7 @@ impl SimState {
     /// Adds (or replaces) a repository.
     pub fn add_repo(&mut self, owner: &str, spec: RepoFixture) {
         let id = self.next_id();
-        let workflows = spec
-            .workflows
-            .iter()
-            .map(|w| Workflow { id: self.next_id(), spec: w.clone() })
-            .collect();
+        let workflows = spec.workflows.iter().map(|w| Workflow { id: self.next_id(), spec: w.clone() }).collect();
         let head_sha = sha_of(&format!("{owner}/{}:{:?}", spec.name, spec.files));
         let repo = Repo { id, owner: owner.to_string(), spec, head_sha, workflows, created_at: self.now };
         self.repos.insert((owner.to_string(), repo.spec.name.clone()), repo);
@@ -258,10 +254,16 @@ impl SimState {
                     object.insert("repository".into(), crate::routes::repos::repo_json(&base, repo));
                 }
             }
-            object.insert("organization".into(), serde_json::json!({"login": owner, "id": 1, "node_id": format!("O_{owner}"),
-                "url": format!("{base}/orgs/{owner}")}));
+            object.insert(
+                "organization".into(),
+                serde_json::json!({"login": owner, "id": 1, "node_id": format!("O_{owner}"),
+                "url": format!("{base}/orgs/{owner}")}),
+            );
             object.insert("sender".into(), crate::routes::repos::user_json(&base, "github-sim", "User"));
-            object.insert("installation".into(), serde_json::json!({"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}));
+            object.insert(
+                "installation".into(),
+                serde_json::json!({"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}),
+            );
         }
         self.outbox.push(crate::webhook::PendingEvent { event, payload });
     }
@@ -277,7 +279,10 @@ impl SimState {
             let new = crate::runs::phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, self.now);
             // One advance may cross both transitions; receivers still see both, in order.
             let mut actions = Vec::new();
-            if old.status == "queued" && new.status != "queued" && new.conclusion != Some(crate::runs::Conclusion::Cancelled) {
+            if old.status == "queued"
+                && new.status != "queued"
+                && new.conclusion != Some(crate::runs::Conclusion::Cancelled)
+            {
                 actions.push("in_progress");
             }
             if old.status != "completed" && new.status == "completed" {

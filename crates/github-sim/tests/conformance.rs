@@ -13,7 +13,8 @@ fn every_served_route_is_a_documented_operation() {
     let undocumented: Vec<String> = ROUTES
         .iter()
         .filter(|route| {
-            description.find_operation(route.method, route.template).map(|m| m.template) != Some(route.template.to_string())
+            description.find_operation(route.method, route.template).map(|m| m.template)
+                != Some(route.template.to_string())
         })
         .map(|route| format!("{} {}", route.method, route.template))
         .collect();
@@ -25,8 +26,5 @@ fn checker_bites_on_a_removed_required_field() {
     let description = description();
     let run = serde_json::json!({"id": 1, "name": "x"});
     let violations = description.validate_response("GET", "/repos/acme/api/actions/runs/1", 200, Some(&run));
-    assert!(
-        violations.iter().any(|v| v.contains("missing required field `node_id`")),
-        "{violations:#?}"
-    );
+    assert!(violations.iter().any(|v| v.contains("missing required field `node_id`")), "{violations:#?}");
 }

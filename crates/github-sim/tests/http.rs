@@ -75,7 +75,10 @@ async fn dispatch_queues_a_run_that_advances_on_the_sim_clock() {
     let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
     let base = "/repos/acme/repo-00000/actions/workflows/build.yml";
     let undeclared = json!({"ref": "main", "inputs": {"other": "x"}});
-    assert_eq!(call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(undeclared)).await.status, 422);
+    assert_eq!(
+        call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(undeclared)).await.status,
+        422
+    );
     let body = json!({"ref": "main", "inputs": {"correlation_id": "c-42"}});
     assert_eq!(call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(body)).await.status, 204);
     let runs = call(sim.base_url(), "GET", &format!("{base}/runs?event=workflow_dispatch"), &[AUTH], None).await.json();

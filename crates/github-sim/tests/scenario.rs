@@ -35,7 +35,10 @@ async fn every_route_conforms_to_githubs_description() {
     let run_path = format!("{repo}/actions/runs/{}", runs["workflow_runs"][0]["id"]);
     call(&base, "GET", &format!("{repo}/actions/workflows/build.yml/runs"), &[AUTH], None).await;
     call(&base, "GET", &run_path, &[AUTH], None).await;
-    assert_eq!(call(&base, "GET", &format!("{run_path}/jobs"), &[AUTH], None).await.json()["jobs"][0]["status"], "queued");
+    assert_eq!(
+        call(&base, "GET", &format!("{run_path}/jobs"), &[AUTH], None).await.json()["jobs"][0]["status"],
+        "queued"
+    );
     assert_eq!(call(&base, "POST", &format!("{run_path}/cancel"), &[AUTH], None).await.status, 202);
     sim.advance_clock(600);
     assert_eq!(call(&base, "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);
@@ -47,19 +50,33 @@ async fn every_route_conforms_to_githubs_description() {
         assert!(disabled.json()["message"].is_string());
     }
     let mut secured = github_sim::fixture::RepoFixture { name: "secured".into(), ..Default::default() };
-    secured.security = github_sim::fixture::SecurityFixture { code_scanning: true, dependabot: true, secret_scanning: true };
+    secured.security =
+        github_sim::fixture::SecurityFixture { code_scanning: true, dependabot: true, secret_scanning: true };
     sim.add_repo("acme", secured);
     for feature in ["code-scanning", "dependabot", "secret-scanning"] {
-        let listed = call(&base, "GET", &format!("/repos/acme/secured/{feature}/alerts?state=open"), &[AUTH], None).await;
+        let listed =
+            call(&base, "GET", &format!("/repos/acme/secured/{feature}/alerts?state=open"), &[AUTH], None).await;
         assert_eq!((listed.status, listed.json()), (200, json!([])));
     }
     let issues = format!("{repo}/issues");
-    let created = call(&base, "POST", &issues, &[AUTH], Some(json!({"title": "red build", "body": "b", "labels": ["ci"]}))).await;
+    let created =
+        call(&base, "POST", &issues, &[AUTH], Some(json!({"title": "red build", "body": "b", "labels": ["ci"]}))).await;
     assert_eq!(created.status, 201);
     let number = created.json()["number"].clone();
-    assert_eq!(call(&base, "GET", &format!("{issues}?labels=ci&state=open"), &[AUTH], None).await.json()[0]["number"], number);
-    assert_eq!(call(&base, "POST", &format!("{issues}/{number}/comments"), &[AUTH], Some(json!({"body": "again"}))).await.status, 201);
-    assert_eq!(call(&base, "GET", &format!("{issues}/{number}/comments"), &[AUTH], None).await.json()[0]["body"], "again");
+    assert_eq!(
+        call(&base, "GET", &format!("{issues}?labels=ci&state=open"), &[AUTH], None).await.json()[0]["number"],
+        number
+    );
+    assert_eq!(
+        call(&base, "POST", &format!("{issues}/{number}/comments"), &[AUTH], Some(json!({"body": "again"})))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        call(&base, "GET", &format!("{issues}/{number}/comments"), &[AUTH], None).await.json()[0]["body"],
+        "again"
+    );
     let closed = call(&base, "PATCH", &format!("{issues}/{number}"), &[AUTH], Some(json!({"state": "closed"}))).await;
     assert_eq!(closed.json()["state"], "closed");
     assert_eq!(call(&base, "GET", &format!("{issues}/{number}"), &[AUTH], None).await.json()["comments"], 1);

@@ -25,7 +25,9 @@ async fn receive(listener: &tokio::net::TcpListener) -> (Vec<(String, String)>, 
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let length: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().expect("len")))
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().expect("len"))
+                })
                 .expect("content-length");
             if body.len() >= length || read == 0 {
                 stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await.expect("reply");
@@ -69,7 +71,10 @@ async fn workflow_run_and_push_deliveries_are_signed() {
     let (_, started) = receive(&listener).await;
     assert_eq!(started["action"], "in_progress");
     let (_, completed) = receive(&listener).await;
-    assert_eq!((completed["action"].as_str(), completed["workflow_run"]["conclusion"].as_str()), (Some("completed"), Some("success")));
+    assert_eq!(
+        (completed["action"].as_str(), completed["workflow_run"]["conclusion"].as_str()),
+        (Some("completed"), Some("success"))
+    );
 
     let files = std::collections::BTreeMap::from([("README.md".to_string(), Some("x".to_string()))]);
     let sha = sim.commit_files("acme", "repo-00000", &files, "docs").expect("repo");

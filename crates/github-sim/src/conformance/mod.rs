@@ -84,8 +84,10 @@ impl Description {
     pub fn load() -> Result<Self, ConformanceError> {
         let path = description_path()?;
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| ConformanceError::Read { path: display.clone(), source })?;
-        let document = serde_json::from_str(&text).map_err(|source| ConformanceError::Parse { path: display, source })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| ConformanceError::Read { path: display.clone(), source })?;
+        let document =
+            serde_json::from_str(&text).map_err(|source| ConformanceError::Parse { path: display, source })?;
         Ok(Description { document })
     }
 

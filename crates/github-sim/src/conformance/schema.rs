@@ -42,7 +42,8 @@ pub fn validate(document: &Value, schema: &Value, value: &Value, location: &str,
                 }
             }
             if let Some(closest) = best {
-                violations.push(format!("{location}: matches no alternative of {keyword}; closest: {}", closest.join("; ")));
+                violations
+                    .push(format!("{location}: matches no alternative of {keyword}; closest: {}", closest.join("; ")));
             }
         }
     }

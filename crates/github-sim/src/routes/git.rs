@@ -63,7 +63,10 @@ pub fn get_ref(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply
 }
 
 /// Tree entries for `files` (`recursive`: every blob and directory; else the top level only).
-pub fn tree_entries(files: &std::collections::BTreeMap<String, String>, recursive: bool) -> Vec<(String, &'static str, Option<usize>)> {
+pub fn tree_entries(
+    files: &std::collections::BTreeMap<String, String>,
+    recursive: bool,
+) -> Vec<(String, &'static str, Option<usize>)> {
     let mut directories = BTreeSet::new();
     let mut entries = Vec::new();
     for (path, content) in files {

@@ -82,7 +82,9 @@ pub fn list_issues(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
 fn string_list(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(|v| v.as_str().or_else(|| v.get("name")?.as_str())).map(String::from).collect())
+        .map(|items| {
+            items.iter().filter_map(|v| v.as_str().or_else(|| v.get("name")?.as_str())).map(String::from).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -92,7 +94,8 @@ pub fn create_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
     let Some(title) = request.body.get("title").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
         return Err(ApiError::unprocessable("Validation Failed"));
     };
-    let number = state.issues.iter().filter(|i| i.owner == request.params[0] && i.repo == request.params[1]).count() as u64 + 1;
+    let number =
+        state.issues.iter().filter(|i| i.owner == request.params[0] && i.repo == request.params[1]).count() as u64 + 1;
     let issue = Issue {
         id: state.next_id(),
         owner: request.params[0].clone(),

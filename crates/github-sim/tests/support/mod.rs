@@ -24,7 +24,10 @@ pub async fn call(base: &str, method: &str, path: &str, headers: &[(&str, &str)]
     let addr = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", payload.len());
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        payload.len()
+    );
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -37,10 +40,8 @@ pub async fn call(base: &str, method: &str, path: &str, headers: &[(&str, &str)]
     let (head, body) = text.split_once("\r\n\r\n").expect("head");
     let mut lines = head.lines();
     let status = lines.next().expect("status line").split(' ').nth(1).expect("code").parse().expect("u16");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     // Bodies are sent with content-length (no chunking) by axum for full bodies.
     HttpReply { status, headers, body: body.to_string() }
 }
