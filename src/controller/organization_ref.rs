@@ -1,34 +1,21 @@
 //! The reconcile shared by the kinds that belong to an Organization (Repository, BuildPlan, HealingPolicy): the
 //! referenced Organization must exist. Each kind's own work builds on this.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::NamespaceResourceScope;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::Resource;
-use serde::de::DeserializeOwned;
 
 use super::context::Context;
 use super::error::Error;
-use super::status::{apply_conditions, namespace_of};
-use crate::crd::{BuildPlan, HasConditions, HealingPolicy, Organization, Repository};
+use super::status::{apply_conditions, namespace_of, StatusObject};
+use crate::crd::{BuildPlan, HealingPolicy, Organization, Repository};
 use crate::plan::prerequisites::{self, Blocker};
 use crate::plan::readiness::{self, Accepted};
 
 /// A kind that names its Organization in `spec.organizationRef`.
-pub trait OrganizationScoped:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + HasConditions
-    + Clone
-    + DeserializeOwned
-    + serde::Serialize
-    + Debug
-    + Send
-    + Sync
-{
+pub trait OrganizationScoped: StatusObject + Send + Sync {
     /// What `Ready` says once the Organization exists.
     const ACCEPTED: Accepted<'static>;
     /// Name of the Organization.

@@ -25,16 +25,32 @@ pub fn namespace_of<K: Resource<DynamicType = ()>>(object: &K) -> Result<String,
         .ok_or_else(|| Error::MissingNamespace { kind: K::kind(&()).into_owned(), name: object.name_any() })
 }
 
-/// Applies `conditions` and `observedGeneration` to the object's status, unless they are what it already says.
-/// For kinds whose controller writes nothing else to status.
-pub async fn apply_conditions<K>(ctx: &Context, object: &K, conditions: &[Condition]) -> Result<(), Error>
-where
+/// One of our kinds, as the status writer needs it: namespaced, with conditions, readable and writable as JSON.
+pub trait StatusObject:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + HasConditions
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + Debug
+{
+}
+
+impl<K> StatusObject for K where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + HasConditions
         + Clone
         + DeserializeOwned
         + Serialize
-        + Debug,
+        + Debug
+{
+}
+
+/// Applies `conditions` and `observedGeneration` to the object's status, unless they are what it already says.
+/// For kinds whose controller writes nothing else to status.
+pub async fn apply_conditions<K>(ctx: &Context, object: &K, conditions: &[Condition]) -> Result<(), Error>
+where
+    K: StatusObject,
 {
     apply_status(ctx, object, conditions, serde_json::Map::new()).await
 }
@@ -49,12 +65,7 @@ pub async fn apply_status<K>(
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + HasConditions
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug,
+    K: StatusObject,
 {
     let generation = object.meta().generation;
     let current = object.conditions();

@@ -142,18 +142,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::plan::detect::{describe, manifests_to_fetch};
+    use crate::plan::detect::tests::describe_repository;
 
     /// Describes a repository from `(path, contents)` files, through the same two steps the controller takes.
     fn repository(files: &[(&str, &str)]) -> RepositoryDescription {
-        let tree: Vec<String> = files.iter().map(|(path, _)| path.to_string()).collect();
-        let wanted = manifests_to_fetch(&tree);
-        let fetched: BTreeMap<String, String> = files
-            .iter()
-            .filter(|(path, _)| wanted.iter().any(|w| w == path))
-            .map(|(path, text)| (path.to_string(), text.to_string()))
-            .collect();
-        describe(&tree, &fetched, None)
+        describe_repository(files, &[])
     }
 
     /// An organization of twelve repositories across six ecosystems.

@@ -65,7 +65,7 @@ mod python;
 mod workflows;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeMap;
 

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use super::{describe, manifests_to_fetch, BuildSystem, Ecosystem, RepositoryDescription};
 
 /// Describes a repository made of `files` (path, contents) plus `other_paths` (in the tree, never fetched).
-pub(super) fn describe_repository(files: &[(&str, &str)], other_paths: &[&str]) -> RepositoryDescription {
+pub(crate) fn describe_repository(files: &[(&str, &str)], other_paths: &[&str]) -> RepositoryDescription {
     describe_with_language(files, other_paths, None)
 }
 
