@@ -22,12 +22,25 @@ async fn add_repository(api: &Api<Repository>, org: &str, name: &str, status: se
 
 /// Waits until the ConfigMap holds a manifest listing exactly these repositories, and returns the manifest.
 async fn until_manifest_lists(config_maps: &Api<ConfigMap>, names: &[&str]) -> serde_json::Value {
-    eventually(&format!("a manifest listing {names:?}"), Duration::from_secs(30), || async {
+    until_manifest(config_maps, &format!("a manifest listing {names:?}"), |manifest| {
+        let listed: Vec<&str> =
+            manifest["repositories"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).collect();
+        listed == names
+    })
+    .await
+}
+
+/// Waits until the ConfigMap holds a manifest that `wanted` accepts. Repository objects are created before their
+/// status is written, so a manifest may briefly list a repository without what its status will say.
+async fn until_manifest(
+    config_maps: &Api<ConfigMap>,
+    what: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    eventually(what, Duration::from_secs(30), || async {
         let config_map = config_maps.get_opt("acme-repositories").await.ok()??;
         let manifest: serde_json::Value = serde_json::from_str(config_map.data?.get("repositories.json")?).ok()?;
-        let listed: Vec<&str> =
-            manifest["repositories"].as_array()?.iter().filter_map(|r| r["name"].as_str()).collect();
-        (listed == names).then_some(manifest)
+        wanted(&manifest).then_some(manifest)
     })
     .await
 }
@@ -48,8 +61,11 @@ async fn the_manifest_config_map_follows_the_repositories_and_is_put_right() {
     add_repository(&repositories, "acme", "core", json!({ "language": "rust", "buildCommand": "cargo build" })).await;
     add_repository(&repositories, "someone-else", "stranger", json!({ "language": "go" })).await;
 
-    let manifest = until_manifest_lists(&config_maps, &["core"]).await;
-    assert_eq!(manifest["repositories"][0]["build_command"], "cargo build");
+    let manifest = until_manifest(&config_maps, "core listed with its build command", |manifest| {
+        manifest["repositories"][0]["build_command"] == "cargo build"
+    })
+    .await;
+    assert_eq!(manifest["repositories"].as_array().unwrap().len(), 1, "only acme's repository is listed");
     let config_map = config_maps.get("acme-repositories").await.unwrap();
     let owner = &config_map.metadata.owner_references.expect("owned")[0];
     assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Organization", "acme", Some(true)));
@@ -65,8 +81,11 @@ async fn the_manifest_config_map_follows_the_repositories_and_is_put_right() {
         "dependencies": [{ "repository": "core" }] }),
     )
     .await;
-    let manifest = until_manifest_lists(&config_maps, &["core", "web"]).await;
-    assert_eq!(manifest["repositories"][1]["dependencies"], json!(["core"]));
+    let manifest = until_manifest(&config_maps, "web listed with its dependency on core", |manifest| {
+        manifest["repositories"][1]["dependencies"] == json!(["core"])
+    })
+    .await;
+    assert_eq!(manifest["repositories"][1]["name"], "web");
 
     // Someone edits the ConfigMap by hand, then deletes it: both are put right.
     let edit = json!({ "data": { "repositories.json": "{}" } });
