@@ -6,6 +6,7 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
 
+use super::github_clients::GitHubClients;
 use crate::clock::{Clock, SystemClock};
 use crate::metrics::Metrics;
 
@@ -29,6 +30,8 @@ pub struct Context {
     pub recheck: RecheckIntervals,
     /// Where reconciles are counted and timed.
     pub metrics: Arc<Metrics>,
+    /// The GitHub clients, one per credential.
+    pub github: Arc<GitHubClients>,
 }
 
 /// Intervals for looking again at what the operator does not watch.
@@ -55,6 +58,7 @@ impl Context {
             clock: Arc::new(SystemClock),
             recheck: RecheckIntervals::default(),
             metrics,
+            github: Arc::new(GitHubClients::default()),
         }
     }
 }

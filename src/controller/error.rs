@@ -14,6 +14,15 @@ pub enum Error {
     /// Serializing a status for the API server failed.
     #[error("could not serialize the status: {0}")]
     Serialize(#[source] serde_json::Error),
+    /// The credentials Secret is missing or lacks a key its type needs.
+    #[error("Secret {namespace}/{secret} does not hold usable GitHub credentials")]
+    Credentials { namespace: String, secret: String },
+    /// A request to GitHub failed.
+    #[error("GitHub request failed: {source}")]
+    GitHub {
+        #[source]
+        source: crate::github::Error,
+    },
 }
 
 impl Error {
@@ -24,6 +33,16 @@ impl Error {
             Error::Kube(_) => "KubeApi",
             Error::MissingNamespace { .. } => "MissingNamespace",
             Error::Serialize(_) => "Serialize",
+            Error::Credentials { .. } => "Credentials",
+            Error::GitHub { source } => match source {
+                crate::github::Error::NotFound { .. } => "GitHubNotFound",
+                crate::github::Error::Permission { .. } => "GitHubPermission",
+                crate::github::Error::RateLimited { .. } => "GitHubRateLimited",
+                crate::github::Error::Validation { .. } => "GitHubValidation",
+                crate::github::Error::Transient { .. } => "GitHubTransient",
+                crate::github::Error::Auth { .. } => "GitHubAuth",
+                _ => "GitHub",
+            },
         }
     }
 
@@ -35,6 +54,15 @@ impl Error {
             Error::Kube(_) => Duration::from_secs(15),
             // Neither goes away by waiting; look rarely.
             Error::MissingNamespace { .. } | Error::Serialize(_) => Duration::from_secs(300),
+            Error::Credentials { .. } => Duration::from_secs(30),
+            // Waiting for the reset is the only thing that helps; a minute of margin is plenty.
+            Error::GitHub { source: crate::github::Error::RateLimited { until } } => {
+                let now = k8s_openapi::jiff::Timestamp::now();
+                let wait = now.duration_until(*until).unsigned_abs();
+                wait.max(Duration::from_secs(1)).min(Duration::from_secs(3600))
+            }
+            Error::GitHub { source } if source.is_transient() => Duration::from_secs(10),
+            Error::GitHub { .. } => Duration::from_secs(120),
         }
     }
 }
@@ -42,5 +70,11 @@ impl Error {
 impl From<kube::Error> for Error {
     fn from(error: kube::Error) -> Self {
         Error::Kube(error)
+    }
+}
+
+impl From<crate::github::Error> for Error {
+    fn from(source: crate::github::Error) -> Self {
+        Error::GitHub { source }
     }
 }

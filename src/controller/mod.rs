@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod error;
+pub mod github_clients;
 pub mod organization;
 pub mod organization_ref;
 pub mod status;
