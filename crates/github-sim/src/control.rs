@@ -121,6 +121,7 @@ pub fn commit_files(
     }
     let before = repo.head_sha.clone();
     repo.head_sha = crate::state::sha_of(&format!("{}:{message}:{:?}", repo.head_sha, files));
+    repo.pushed_at = state.now;
     let after = repo.head_sha.clone();
     let push = json!({"ref": format!("refs/heads/{}", repo.spec.default_branch), "before": before, "after": after,
         "created": false, "deleted": false, "forced": false, "commits": [], "head_commit": null,

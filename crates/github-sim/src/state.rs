@@ -54,6 +54,8 @@ pub struct Repo {
     pub workflows: Vec<Workflow>,
     /// Sim time the repository was created.
     pub created_at: i64,
+    /// Sim time of the last push to any branch (GitHub's `pushed_at`).
+    pub pushed_at: i64,
 }
 
 /// A workflow with its id.
@@ -220,7 +222,8 @@ impl SimState {
         let id = self.next_id();
         let workflows = spec.workflows.iter().map(|w| Workflow { id: self.next_id(), spec: w.clone() }).collect();
         let head_sha = sha_of(&format!("{owner}/{}:{:?}", spec.name, spec.files));
-        let repo = Repo { id, owner: owner.to_string(), spec, head_sha, workflows, created_at: self.now };
+        let repo =
+            Repo { id, owner: owner.to_string(), spec, head_sha, workflows, created_at: self.now, pushed_at: self.now };
         self.repos.insert((owner.to_string(), repo.spec.name.clone()), repo);
     }
 

@@ -36,7 +36,7 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
         "archived": repo.spec.archived, "disabled": false, "default_branch": repo.spec.default_branch,
         "topics": repo.spec.topics, "language": repo.spec.language,
         "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
-        "pushed_at": iso8601(repo.created_at),
+        "pushed_at": iso8601(repo.pushed_at),
         "homepage": null, "license": null, "mirror_url": null, "size": repo.spec.files.values().map(String::len).sum::<usize>() / 1024,
         "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
         "open_issues": 0, "open_issues_count": 0, "network_count": 0, "subscribers_count": 0,
