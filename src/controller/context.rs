@@ -6,6 +6,7 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
 
+use super::discovery::DetectionCache;
 use super::github_clients::GitHubClients;
 use crate::clock::{Clock, SystemClock};
 use crate::metrics::Metrics;
@@ -32,6 +33,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The GitHub clients, one per credential.
     pub github: Arc<GitHubClients>,
+    /// What discovery read of each repository, kept between passes.
+    pub detections: Arc<DetectionCache>,
 }
 
 /// Intervals for looking again at what the operator does not watch.
@@ -59,6 +62,7 @@ impl Context {
             recheck: RecheckIntervals::default(),
             metrics,
             github: Arc::new(GitHubClients::default()),
+            detections: Arc::new(DetectionCache::default()),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The controllers: one per kind, each observing what it needs, asking `plan` what to do, and applying it.
 
 pub mod context;
+pub mod discovery;
 pub mod error;
 pub mod github_clients;
 pub mod organization;
 pub mod organization_ref;
+pub mod repositories;
 pub mod status;
 
 use std::future::Future;

@@ -1,51 +1,218 @@
-//! The Organization controller: checks the credentials Secret and reports it in the conditions, and keeps the
+//! The Organization controller: checks the credentials Secret, discovers the organization's repositories into
+//! Repository objects (on spec changes, on the discovery interval, and when a webhook asks), and keeps the
 //! repository manifest of the Organization's Repository objects in a ConfigMap it owns.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
+use serde_json::json;
 
 use super::context::{Context, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
+use super::discovery::discover;
 use super::error::Error;
+use super::repositories;
 use super::status::{apply_status, namespace_of};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus};
+use crate::crd::organization::RateLimitStatus;
+use crate::crd::repository::RepositorySpec;
 use crate::crd::{HasConditions, Organization, Repository};
 use crate::manifest;
-use crate::plan::prerequisites::{self, Blocker, ObservedSecret};
+use crate::plan::discovered::{self, SyncHistory, SyncTrigger, DEGRADED};
+use crate::plan::discovery::{self, ExistingRepository};
+use crate::plan::prerequisites::{self, ObservedSecret};
 use crate::plan::readiness::{self, Accepted};
+use crate::server::webhook::REQUESTED_AT;
 
 const ACCEPTED: Accepted<'static> =
     Accepted { reason: "CredentialsFound", message: "The credentials Secret holds every key its type needs" };
 
-/// One reconcile of an Organization: observe the Secret, the Repository objects and the manifest ConfigMap; decide
-/// the conditions and the manifest; write the ConfigMap and the status.
+/// One reconcile of an Organization: check the credentials; run a discovery pass when one is due (spec changed,
+/// interval passed, or a webhook asked); keep the manifest ConfigMap; write the status.
 pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if org.spec.suspend {
-        return Ok(Action::await_change());
-    }
     let namespace = namespace_of(org.as_ref())?;
     let org_name = org.name_any();
+    if org.spec.suspend {
+        ctx.detections.forget(&format!("{namespace}/{org_name}"));
+        return Ok(Action::await_change());
+    }
     let secret = observe_secret(&ctx, &namespace, &org.spec.credentials.secret_ref.name).await?;
+    let outcome = prerequisites::organization(&org.spec, secret.as_ref());
+    let now = ctx.clock.now_time();
+    let mut next = NextStatus::from_current(org.as_ref());
+    let action = match &outcome {
+        Err(_) => {
+            next.conditions =
+                readiness::conditions(org.conditions(), &outcome, ACCEPTED, org.metadata.generation, &now);
+            Action::requeue(ctx.recheck.credentials)
+        }
+        Ok(()) => match discovered::sync_due(&sync_history(org.as_ref()), now.0) {
+            Err(next_due) => requeue_at(&ctx, next_due),
+            Ok(trigger) => sync(&ctx, org.as_ref(), &namespace, trigger, &mut next).await?,
+        },
+    };
     let repositories =
         Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default()).await?;
     let config_map_name = manifest::config_map_name(&org_name);
-    let published = observe_manifest(&ctx, &namespace, &config_map_name).await?;
-
-    let outcome = prerequisites::organization(&org.spec, secret.as_ref());
-    let now = ctx.clock.now_time();
-    let next = readiness::conditions(org.conditions(), &outcome, ACCEPTED, org.metadata.generation, &now);
     let manifest_json = manifest::build(&org_name, &repositories.items).to_json();
-
-    if published.as_deref() != Some(manifest_json.as_str()) {
+    if observe_manifest(&ctx, &namespace, &config_map_name).await?.as_deref() != Some(manifest_json.as_str()) {
         publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &manifest_json).await?;
     }
-    let mut fields = serde_json::Map::new();
-    fields.insert("manifestConfigMap".to_owned(), serde_json::Value::String(config_map_name));
-    apply_status(&ctx, org.as_ref(), &next, fields).await?;
-    Ok(next_look(&outcome, &ctx))
+    next.fields.insert("manifestConfigMap".to_owned(), json!(config_map_name));
+    announce_degraded(&ctx, org.as_ref(), &next.conditions).await;
+    apply_status(&ctx, org.as_ref(), &next.conditions, next.fields).await?;
+    Ok(action)
+}
+
+/// The status the reconcile will apply: the fields this controller owns start as they are, so that a reconcile
+/// that does not touch one does not apply it away.
+struct NextStatus {
+    conditions: Vec<Condition>,
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl NextStatus {
+    fn from_current(org: &Organization) -> Self {
+        let status = org.status.clone().unwrap_or_default();
+        let mut fields = serde_json::Map::new();
+        let mut keep = |key: &str, value: serde_json::Value| {
+            if !value.is_null() && value != json!([]) {
+                fields.insert(key.to_owned(), value);
+            }
+        };
+        keep("repositoryCount", json!(status.repository_count));
+        keep("lastSyncTime", json!(status.last_sync_time));
+        keep("lastSyncGeneration", json!(status.last_sync_generation));
+        keep("rateLimit", json!(status.rate_limit));
+        keep("dependencyCycles", json!(status.dependency_cycles));
+        NextStatus { conditions: status.conditions, fields }
+    }
+}
+
+fn sync_history(org: &Organization) -> SyncHistory<'_> {
+    let status = org.status.as_ref();
+    SyncHistory {
+        conditions: org.conditions(),
+        generation: org.metadata.generation,
+        last_sync_generation: status.and_then(|s| s.last_sync_generation),
+        last_sync: status.and_then(|s| s.last_sync_time.as_ref()).map(|t| t.0),
+        requested_at: org.annotations().get(REQUESTED_AT).and_then(|at| at.parse().ok()),
+        interval: discovery_interval(org),
+    }
+}
+
+/// Requeue when the next pass is due; the clock may be a test's, so the wait is measured on it.
+fn requeue_at(ctx: &Context, at: Timestamp) -> Action {
+    let wait = ctx.clock.now().duration_until(at).unsigned_abs();
+    Action::requeue(wait.max(Duration::from_secs(1)))
+}
+
+/// One discovery pass: read GitHub, decide the Repository objects and their statuses, write them.
+async fn sync(
+    ctx: &Context,
+    org: &Organization,
+    namespace: &str,
+    trigger: SyncTrigger,
+    next: &mut NextStatus,
+) -> Result<Action, Error> {
+    let generation = org.metadata.generation;
+    let org_name = org.name_any();
+    let started = ctx.clock.now_time();
+    let github = ctx.github.for_organization(&ctx.client, org).await?;
+    let cache_key = format!("{namespace}/{org_name}");
+    let discovery = match discover(github.as_ref(), &org.spec.login, &org.spec.discovery, &ctx.detections, &cache_key)
+        .await
+    {
+        Ok(discovery) => discovery,
+        Err(error) => {
+            let error = Error::from(error);
+            let reason = error.category();
+            let message = format!("Listing the repositories of {} failed: {error}", org.spec.login);
+            next.conditions = discovered::failed_conditions(&next.conditions, reason, &message, generation, &started);
+            return Ok(Action::requeue(error.retry_after()));
+        }
+    };
+    let api: Api<Repository> = Api::namespaced(ctx.client.clone(), namespace);
+    let existing = api.list(&ListParams::default()).await?.items;
+    let kept: BTreeSet<String> = discovery.kept.keys().cloned().collect();
+    let plan = discovery::sync_repositories(&org_name, org.spec.prune, &kept, &existing_repositories(&existing));
+    let specs: BTreeMap<String, &RepositorySpec> = existing
+        .iter()
+        .filter(|r| r.spec.organization_ref.name == org_name)
+        .map(|r| (r.spec.name.0.clone(), &r.spec))
+        .collect();
+    let outcome = discovered::outcome(&org.spec.login, &discovery.kept, &specs);
+    let writes = repositories::apply(ctx, org, &plan, &outcome.statuses, &outcome.warnings, &existing).await?;
+    tracing::info!(
+        ?trigger,
+        listed = discovery.listed,
+        kept = kept.len(),
+        read = discovery.read,
+        objects_written = writes.objects,
+        statuses_written = writes.statuses,
+        deleted = writes.deleted,
+        "discovery pass done"
+    );
+    let finished = ctx.clock.now_time();
+    next.conditions = discovered::synced_conditions(&next.conditions, &outcome, generation, &finished);
+    let cycles: Vec<Vec<String>> = outcome.cycles.iter().map(|c| c.path.clone()).collect();
+    next.fields.insert("repositoryCount".to_owned(), json!(kept.len()));
+    next.fields.insert("lastSyncTime".to_owned(), json!(finished));
+    next.fields.insert("lastSyncGeneration".to_owned(), json!(generation));
+    if cycles.is_empty() {
+        next.fields.remove("dependencyCycles");
+    } else {
+        next.fields.insert("dependencyCycles".to_owned(), json!(cycles));
+    }
+    if let Ok(budget) = github.rate_limit().await {
+        let reset = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(budget.reset);
+        let rate_limit =
+            RateLimitStatus { limit: budget.limit as i64, remaining: budget.remaining as i64, reset_time: Some(reset) };
+        next.fields.insert("rateLimit".to_owned(), json!(rate_limit));
+    }
+    Ok(requeue_at(ctx, finished.0.checked_add(discovery_interval(org)).unwrap_or(Timestamp::MAX)))
+}
+
+/// The schema only admits durations that parse; six hours (the default) should one still not.
+fn discovery_interval(org: &Organization) -> Duration {
+    org.spec.discovery.interval.to_std().unwrap_or(Duration::from_secs(6 * 3600))
+}
+
+fn existing_repositories(objects: &[Repository]) -> Vec<ExistingRepository> {
+    objects
+        .iter()
+        .map(|object| ExistingRepository {
+            object_name: object.name_any(),
+            organization: object.spec.organization_ref.name.clone(),
+            github_name: object.spec.name.0.clone(),
+            created_by_operator: object.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER),
+        })
+        .collect()
+}
+
+/// A Warning Event when `Degraded` turns true or changes its reason or message (a new cycle).
+async fn announce_degraded(ctx: &Context, org: &Organization, next: &[Condition]) {
+    let Some(degraded) = find_condition(next, DEGRADED).filter(|c| c.status == ConditionStatus::True) else { return };
+    let before = find_condition(org.conditions(), DEGRADED);
+    if before.is_some_and(|b| b.status == degraded.status && b.message == degraded.message) {
+        return;
+    }
+    let event = Event {
+        type_: EventType::Warning,
+        reason: degraded.reason.clone(),
+        note: Some(degraded.message.chars().take(1024).collect()),
+        action: "Discover".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &org.object_ref(&())).await {
+        tracing::warn!(%error, "could not publish an Event");
+    }
 }
 
 /// The manifest the ConfigMap holds now, if it exists and is ours.
@@ -98,12 +265,4 @@ async fn observe_secret(ctx: &Context, namespace: &str, name: &str) -> Result<Op
         observed.keys.insert(key);
     }
     Ok(Some(observed))
-}
-
-/// Secrets are not watched, so a missing or incomplete Secret is looked at again on a timer.
-fn next_look(outcome: &Result<(), Blocker>, ctx: &Context) -> Action {
-    match outcome {
-        Ok(()) => Action::requeue(Duration::from_secs(600)),
-        Err(_) => Action::requeue(ctx.recheck.credentials),
-    }
 }

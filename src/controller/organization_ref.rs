@@ -10,9 +10,12 @@ use kube::runtime::controller::Action;
 use super::context::Context;
 use super::error::Error;
 use super::status::{apply_conditions, namespace_of, StatusObject};
+use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus};
 use crate::crd::{BuildPlan, HealingPolicy, Organization, Repository};
+use crate::plan::discovered::{DISCOVERED, GONE_FROM_GITHUB};
+use crate::plan::prerequisites::BlockerKind;
 use crate::plan::prerequisites::{self, Blocker};
-use crate::plan::readiness::{self, Accepted};
+use crate::plan::readiness::{self, Accepted, READY};
 
 /// A kind that names its Organization in `spec.organizationRef`.
 pub trait OrganizationScoped: StatusObject + Send + Sync {
@@ -25,6 +28,11 @@ pub trait OrganizationScoped: StatusObject + Send + Sync {
     /// What is wrong with the spec that the schema cannot reject; checked before the Organization.
     fn check_spec(&self) -> Result<(), Blocker> {
         Ok(())
+    }
+    /// What the object's own status says once its Organization exists: `Ok(Some(..))` makes `Ready` true with
+    /// that reason and message, `Ok(None)` leaves it at [`Self::ACCEPTED`], an error makes it false.
+    fn check_status(&self) -> Result<Option<(&'static str, &'static str)>, Blocker> {
+        Ok(None)
     }
 }
 
@@ -40,8 +48,16 @@ pub async fn reconcile<K: OrganizationScoped>(object: Arc<K>, ctx: Arc<Context>)
         Ok(()) => prerequisites::organization_ref(name, organizations.get_opt(name).await?.is_some()),
         Err(blocker) => Err(blocker),
     };
+    let (outcome, done) = match outcome.and_then(|()| object.check_status()) {
+        Ok(done) => (Ok(()), done),
+        Err(blocker) => (Err(blocker), None),
+    };
     let now = ctx.clock.now_time();
-    let next = readiness::conditions(object.conditions(), &outcome, K::ACCEPTED, object.meta().generation, &now);
+    let generation = object.meta().generation;
+    let mut next = readiness::conditions(object.conditions(), &outcome, K::ACCEPTED, generation, &now);
+    if let Some((reason, message)) = done {
+        set_condition(&mut next, Condition::new(READY, ConditionStatus::True, reason, message, generation, now));
+    }
     apply_conditions(&ctx, object.as_ref(), &next).await?;
     // Organizations are watched: their arrival wakes this object, so the timer is only a safety net.
     Ok(Action::requeue(Duration::from_secs(if outcome.is_ok() { 600 } else { 120 })))
@@ -64,7 +80,31 @@ macro_rules! organization_scoped {
     };
 }
 
-organization_scoped!(Repository, "OrganizationFound", "The Organization this repository belongs to exists");
+impl OrganizationScoped for Repository {
+    const ACCEPTED: Accepted<'static> = Accepted {
+        reason: "OrganizationFound",
+        message: "The Organization this repository belongs to exists; discovery has not described it yet",
+    };
+    fn organization_name(&self) -> &str {
+        &self.spec.organization_ref.name
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    /// Ready once discovery described the repository; not ready once discovery found it gone.
+    fn check_status(&self) -> Result<Option<(&'static str, &'static str)>, Blocker> {
+        let conditions = self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+        match find_condition(conditions, DISCOVERED) {
+            Some(found) if found.status == ConditionStatus::True => {
+                Ok(Some(("Discovered", "Discovery found the repository on GitHub and described it")))
+            }
+            Some(gone) if gone.reason == GONE_FROM_GITHUB => {
+                Err(Blocker { kind: BlockerKind::Waiting, reason: GONE_FROM_GITHUB, message: gone.message.clone() })
+            }
+            _ => Ok(None),
+        }
+    }
+}
 organization_scoped!(
     BuildPlan,
     "OrganizationFound",

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasConditions};
+use crate::plan::discovered::{DETECTION_WARNING, DISCOVERED};
 use crate::plan::readiness::READY;
 
 /// The namespace of one of our (namespaced) objects.
@@ -68,7 +69,9 @@ where
     K: StatusObject,
 {
     let generation = object.meta().generation;
-    let current = object.conditions();
+    let current: Vec<Condition> = own_conditions(object.conditions());
+    let conditions = &own_conditions(conditions);
+    let current = current.as_slice();
     let current_status = serde_json::to_value(object).map_err(Error::Serialize)?["status"].take();
     let fields_unchanged = fields.iter().all(|(key, value)| current_status.get(key) == Some(value));
     if current == conditions && object.observed_generation() == generation && fields_unchanged {
@@ -91,6 +94,15 @@ where
 
 /// Publishes an Event when the `Ready` condition changes status or reason. A failure to publish is logged, not
 /// returned: an Event is a courtesy, and the status already says the same.
+/// Conditions that another field manager writes (discovery's, on Repositories) are left out of this writer's
+/// applies: applying a copy of them would take their ownership and could put back a value read before their
+/// writer changed it.
+fn own_conditions(conditions: &[Condition]) -> Vec<Condition> {
+    conditions.iter().filter(|c| !FOREIGN_CONDITIONS.contains(&c.r#type.as_str())).cloned().collect()
+}
+
+const FOREIGN_CONDITIONS: &[&str] = &[DISCOVERED, DETECTION_WARNING];
+
 async fn announce_ready_transition<K>(ctx: &Context, object: &K, before: &[Condition], after: &[Condition])
 where
     K: Resource<DynamicType = ()>,

@@ -186,8 +186,8 @@ pub struct OrganizationStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Stalled` (the spec or its Secret needs a change), `Reconciling` and `Degraded` (discovery finished with
-    /// warnings, such as a dependency cycle).
+    /// `Ready` (reason `Synced` once discovery completed), `Stalled` (the spec or its Secret needs a change) and
+    /// `Degraded` (discovery completed with warnings: a dependency cycle, repositories that could not be read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -197,6 +197,9 @@ pub struct OrganizationStatus {
     /// When discovery last completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+    /// The `metadata.generation` the last completed discovery ran for; a newer generation is discovered at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_generation: Option<i64>,
     /// The GitHub primary rate-limit budget of this organization's credential, as last reported by GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitStatus>,

@@ -5,6 +5,7 @@ pub mod cron;
 pub mod dependencies;
 pub mod depgraph;
 pub mod detect;
+pub mod discovered;
 pub mod discovery;
 pub mod glob;
 pub mod heal;
