@@ -3,9 +3,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use infinity_orchestrator::crd::condition::find_condition;
@@ -14,69 +11,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
+use support::process::OperatorProcess;
 use support::{cluster, eventually, namespace, TestCluster};
-
-/// An operator process, killed with SIGKILL when dropped.
-struct OperatorProcess {
-    child: Child,
-    metrics_port: u16,
-}
-
-impl OperatorProcess {
-    fn start(cluster: &TestCluster, namespace: &str, extra: &[&str]) -> Self {
-        let metrics_port = free_port();
-        let metrics_addr = format!("127.0.0.1:{metrics_port}");
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("operator-{namespace}-{metrics_port}.log")))
-            .expect("creating a log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_infinity-orchestrator"))
-            .args(["run", "--namespace", namespace, "--metrics-addr", &metrics_addr])
-            .args(extra)
-            .env("KUBECONFIG", &cluster.kubeconfig)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting the operator");
-        OperatorProcess { child, metrics_port }
-    }
-
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        http_get(self.metrics_port, path)
-    }
-
-    fn metrics(&self) -> String {
-        let (status, body) = self.get("/metrics").expect("scraping /metrics");
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OperatorProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-/// A plain HTTP/1.1 GET on loopback: the status code and the body, or `None` when nothing answers.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    Some((status, body))
-}
 
 /// The value of the sample with exactly this name and labels, if the scrape has it.
 fn sample(metrics: &str, series: &str) -> Option<f64> {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test crate uses its own part of the bed
 
+pub mod process;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,99 @@
+//! The operator binary as users run it: a child process against the test cluster, killed with SIGKILL when dropped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::TestCluster;
+
+/// An operator process watching one namespace, with its metrics (and optionally webhook) listener on loopback.
+pub struct OperatorProcess {
+    child: Child,
+    /// Port of `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_port: u16,
+    /// Port of `/webhook`, when started with one.
+    pub webhook_port: Option<u16>,
+    /// Where its stderr (the log) goes.
+    pub log: PathBuf,
+}
+
+impl OperatorProcess {
+    /// Starts `infinity-orchestrator run --namespace NAMESPACE` with `extra` arguments.
+    pub fn start(cluster: &TestCluster, namespace: &str, extra: &[&str]) -> Self {
+        Self::launch(cluster, namespace, extra, None)
+    }
+
+    /// Like [`OperatorProcess::start`], with the webhook receiver listening too.
+    pub fn start_with_webhook(cluster: &TestCluster, namespace: &str, extra: &[&str]) -> Self {
+        Self::launch(cluster, namespace, extra, Some(free_port()))
+    }
+
+    fn launch(cluster: &TestCluster, namespace: &str, extra: &[&str], webhook_port: Option<u16>) -> Self {
+        let metrics_port = free_port();
+        let metrics_addr = format!("127.0.0.1:{metrics_port}");
+        let log = std::env::temp_dir().join(format!("operator-{namespace}-{metrics_port}.log"));
+        let log_file = std::fs::File::create(&log).expect("creating a log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_infinity-orchestrator"));
+        command.args(["run", "--namespace", namespace, "--metrics-addr", &metrics_addr]);
+        if let Some(port) = webhook_port {
+            command.args(["--webhook-addr", &format!("127.0.0.1:{port}")]);
+        }
+        let child = command
+            .args(extra)
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("starting the operator");
+        OperatorProcess { child, metrics_port, webhook_port, log }
+    }
+
+    /// GET on the metrics listener.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.metrics_port, path)
+    }
+
+    /// The `/metrics` page.
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics").expect("scraping /metrics");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The webhook URL, when the receiver listens.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.webhook_port.map(|port| format!("http://127.0.0.1:{port}/webhook"))
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A plain HTTP/1.1 GET on loopback: the status code and the body, or `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
