@@ -30,7 +30,8 @@
 //!   only when no toolchain gave a test command and a `check` target exists.
 //! - A root `Dockerfile` (or `Containerfile`) gives `docker build .` only when nothing else gave a build command;
 //!   such a repository's language is `docker` when no toolchain names one.
-//! - The language is the primary toolchain's; without one, the Makefile's sources (C or C++), else GitHub's.
+//! - The language is the primary toolchain's (GitHub's when of the same family, being more precise: TypeScript,
+//!   Kotlin, C++); without one, the Makefile's sources (C or C++), else GitHub's.
 //!
 //! Per toolchain: Cargo `cargo build[ --workspace][ --locked]` (`--locked` with a `Cargo.lock`) and
 //! `cargo test[ --workspace]`; Node installs with the lockfile's manager (`npm ci`, `pnpm install
@@ -163,7 +164,11 @@ pub fn describe(
     let primary = choose_primary(&candidates, github_language.as_deref());
     let mut build = primary.and_then(|toolchain| toolchain.build.clone());
     let mut test = primary.and_then(|toolchain| toolchain.test.clone());
-    let mut language = primary.map(|toolchain| toolchain.language.clone());
+    // GitHub's name is the more precise one within a family (TypeScript over JavaScript, Kotlin over Java).
+    let mut language = primary.map(|toolchain| match github_language.as_deref() {
+        Some(github) if language_family(github) == language_family(&toolchain.language) => github.to_owned(),
+        _ => toolchain.language.clone(),
+    });
     let mut build_systems: Vec<BuildSystem> =
         candidates.iter().flat_map(|toolchain| toolchain.build_systems.iter().copied()).collect();
 

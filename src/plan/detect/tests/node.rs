@@ -160,6 +160,19 @@ fn typescript_from_a_dependency_and_github_language_agree() {
 }
 
 #[test]
+fn github_names_the_language_within_the_toolchains_family() {
+    let manifest = r#"{"name": "ui", "scripts": {"build": "tsc"}}"#;
+    let typescript = describe_with_language(&[("package.json", manifest)], &[], Some("TypeScript"));
+    assert_eq!(typescript.language.as_deref(), Some("typescript"), "no typescript dependency, but GitHub says so");
+    let other_family = describe_with_language(&[("package.json", manifest)], &[], Some("Python"));
+    assert_eq!(
+        other_family.language.as_deref(),
+        Some("javascript"),
+        "GitHub's language of another family is not taken"
+    );
+}
+
+#[test]
 fn yarn_classic_workspaces_object_form() {
     let root = r#"{"private": true, "workspaces": {"packages": ["packages/*"], "nohoist": ["**/react-native"]}}"#;
     let member =

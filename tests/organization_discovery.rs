@@ -1,0 +1,240 @@
+//! Organization discovery end to end: the operator binary against the real API server and github-sim serving a
+//! 32-repository organization (`tests/fixtures/acme-30.yaml`), with GitHub's webhooks delivered to the operator.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use github_sim::webhook::WebhookTarget;
+use github_sim::{Fixture, SimHandle, SimOptions, Simulator};
+use infinity_orchestrator::crd::condition::{find_condition, ConditionStatus};
+use infinity_orchestrator::crd::{HasConditions, Organization, Repository};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use support::process::OperatorProcess;
+use support::{assert_no_secret_leaks, cluster, eventually, namespace};
+
+const TOKEN: &str = "test-token";
+const WEBHOOK_SECRET: &str = "discovery-webhook-secret";
+
+/// What discovery must make of each repository: build command, test command, dependencies.
+fn expected() -> BTreeMap<&'static str, (Option<&'static str>, Option<&'static str>, Vec<&'static str>)> {
+    let row = |build, test, deps: &[&'static str]| (build, test, deps.to_vec());
+    BTreeMap::from([
+        ("proto", row(Some("cargo build --locked"), Some("cargo test"), &[])),
+        ("core-rs", row(Some("cargo build --workspace --locked"), Some("cargo test --workspace"), &["proto"])),
+        ("cli-rs", row(Some("cargo build"), Some("cargo test"), &["core-rs"])),
+        ("agent-rs", row(Some("cargo build"), Some("cargo test"), &["core-rs"])),
+        ("macros-rs", row(Some("cargo build"), Some("cargo test"), &[])),
+        ("ui-kit", row(Some("npm ci && npm run build"), Some("npm test"), &[])),
+        (
+            "web",
+            row(Some("pnpm install --frozen-lockfile && pnpm run build"), Some("pnpm test"), &["api-client", "ui-kit"]),
+        ),
+        ("api-client", row(Some("yarn install --frozen-lockfile && yarn build"), Some("yarn test"), &[])),
+        ("docs-site", row(None, None, &[])),
+        ("admin", row(Some("npm ci && npm run build"), None, &["api-client"])),
+        ("go-common", row(Some("go build ./..."), Some("go test ./..."), &[])),
+        ("svc-users", row(Some("go build ./..."), Some("go test ./..."), &["go-common"])),
+        ("svc-billing", row(Some("go build ./..."), Some("go test ./..."), &["go-common", "svc-users"])),
+        ("go-tools", row(Some("go build ./..."), Some("go test ./..."), &[])),
+        ("py-common", row(Some("python -m build"), None, &[])),
+        ("py-worker", row(Some("poetry build"), Some("poetry run pytest"), &["py-common"])),
+        ("ml-pipeline", row(Some("pip install -r requirements.txt"), Some("pytest"), &["py-common"])),
+        ("py-cli", row(Some("uv build"), None, &["py-common"])),
+        ("notebooks", row(Some("pip install -r requirements.txt"), Some("tox"), &[])),
+        ("java-lib", row(Some("mvn -B package"), Some("mvn -B test"), &[])),
+        ("java-svc", row(Some("./mvnw -B package"), Some("./mvnw -B test"), &["java-lib"])),
+        ("java-batch", row(Some("mvn -B package"), Some("mvn -B test"), &["java-lib"])),
+        ("kt-lib", row(Some("gradle build"), Some("gradle test"), &[])),
+        ("kt-app", row(Some("./gradlew build"), Some("./gradlew test"), &["kt-lib"])),
+        ("android-app", row(Some("gradle build"), Some("gradle test"), &["java-lib"])),
+        ("c-engine", row(Some("cmake -B build && cmake --build build"), Some("ctest --test-dir build"), &[])),
+        ("firmware", row(Some("make build"), Some("make test"), &[])),
+        ("infra-images", row(Some("docker build ."), None, &[])),
+        ("cyc-a", row(Some("npm install && npm run build"), None, &["cyc-b"])),
+        ("cyc-b", row(Some("npm install && npm run build"), None, &["cyc-a"])),
+    ])
+}
+
+fn actual(repositories: &[Repository]) -> BTreeMap<String, (Option<String>, Option<String>, Vec<String>)> {
+    repositories
+        .iter()
+        .map(|r| {
+            let status = r.status.clone().unwrap_or_default();
+            let deps = status.dependencies.iter().map(|d| d.repository.clone()).collect();
+            (r.spec.name.0.clone(), (status.build_command, status.test_command, deps))
+        })
+        .collect()
+}
+
+async fn start_simulator() -> SimHandle {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/acme-30.yaml");
+    let fixture = Fixture::from_file(path).expect("the fixture parses");
+    Simulator::start(fixture, SimOptions::default()).await.expect("the simulator starts")
+}
+
+async fn create_organization(client: &Client, ns: &str, api_url: &str) {
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "gh" },
+        "stringData": { "token": TOKEN, "webhookSecret": WEBHOOK_SECRET },
+    });
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    secrets.create(&PostParams::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
+    let org = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": { "name": "acme" },
+        "spec": {
+            "login": "acme", "apiUrl": api_url,
+            "credentials": { "type": "Token", "secretRef": { "name": "gh" } },
+            "discovery": { "interval": "6h" },
+        },
+    });
+    let organizations: Api<Organization> = Api::namespaced(client.clone(), ns);
+    organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
+}
+
+/// The Organization once a discovery pass that ended after `after` (RFC 3339 compare) is recorded.
+async fn until_synced_after(organizations: &Api<Organization>, after: Option<String>) -> Organization {
+    eventually("a completed discovery pass", Duration::from_secs(60), || async {
+        let org = organizations.get("acme").await.ok()?;
+        let ready = find_condition(org.conditions(), "Ready")?;
+        let last = org.status.as_ref()?.last_sync_time.as_ref()?.0.to_string();
+        let newer = after.as_ref().is_none_or(|after| last.as_str() > after.as_str());
+        (ready.status == ConditionStatus::True && ready.reason == "Synced" && newer).then_some(org)
+    })
+    .await
+}
+
+fn last_sync(org: &Organization) -> Option<String> {
+    org.status.as_ref()?.last_sync_time.as_ref().map(|t| t.0.to_string())
+}
+
+/// POSTs a JSON body to the simulator's control API (which, unlike the library calls, also sends the webhook a
+/// change on GitHub would).
+fn sim_control(sim: &SimHandle, path: &str, body: &serde_json::Value) -> u16 {
+    let address = sim.base_url().trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(&address).expect("connecting to the simulator");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_resynced_for_free() {
+    let cluster = cluster().await;
+    let client = &cluster.client;
+    let ns = namespace(client, "discovery").await;
+    let sim = start_simulator().await;
+    let operator = OperatorProcess::start_with_webhook(&cluster, &ns, &[]);
+    sim.set_webhook(WebhookTarget { url: operator.webhook_url().unwrap(), secret: WEBHOOK_SECRET.into() });
+    create_organization(client, &ns, sim.base_url()).await;
+    let organizations: Api<Organization> = Api::namespaced(client.clone(), &ns);
+    let repositories: Api<Repository> = Api::namespaced(client.clone(), &ns);
+
+    // Exactly the 30 repositories that pass the filters, with their commands and edges.
+    let org = until_synced_after(&organizations, None).await;
+    let status = org.status.clone().unwrap();
+    assert_eq!(status.repository_count, Some(30));
+    let listed = repositories.list(&ListParams::default()).await.unwrap().items;
+    let got = actual(&listed);
+    let want: BTreeMap<String, (Option<String>, Option<String>, Vec<String>)> = expected()
+        .into_iter()
+        .map(|(name, (build, test, deps))| {
+            let owned = |s: Option<&str>| s.map(str::to_owned);
+            (name.to_owned(), (owned(build), owned(test), deps.into_iter().map(str::to_owned).collect()))
+        })
+        .collect();
+    let differences: Vec<String> = want
+        .keys()
+        .chain(got.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|name| want.get(*name) != got.get(*name))
+        .map(|name| format!("{name}: want {:?}, got {:?}", want.get(name), got.get(name)))
+        .collect();
+    assert!(differences.is_empty(), "discovery differs from the expected org:\n{}", differences.join("\n"));
+
+    // Objects are owned, labelled, and carry their evidence and workflow.
+    let core = listed.iter().find(|r| r.spec.name.0 == "core-rs").unwrap();
+    assert_eq!(core.labels().get("orchestrator.infinityxone.io/language").map(String::as_str), Some("rust"));
+    assert_eq!(core.labels().get("topic.orchestrator.infinityxone.io/platform").map(String::as_str), Some("true"));
+    assert_eq!(core.owner_references()[0].name, "acme");
+    let evidence = &core.status.as_ref().unwrap().dependencies[0].evidence[0];
+    assert_eq!((evidence.file.as_str(), evidence.dependency.as_str()), ("crates/core/Cargo.toml", "acme-proto"));
+    let web = listed.iter().find(|r| r.spec.name.0 == "web").unwrap().status.clone().unwrap();
+    assert_eq!(web.build_workflow.as_deref(), Some("infinity-orchestrator.yml"));
+    assert_eq!(web.language.as_deref(), Some("typescript"));
+
+    // The cycle is named on the Organization, in a condition and an Event; discovery went on regardless.
+    let degraded = find_condition(org.conditions(), "Degraded").expect("a Degraded condition");
+    assert_eq!((degraded.status, degraded.reason.as_str()), (ConditionStatus::True, "DependencyCycle"));
+    assert!(degraded.message.contains("cyc-a → cyc-b → cyc-a"), "{}", degraded.message);
+    assert_eq!(status.dependency_cycles, vec![vec!["cyc-a".to_owned(), "cyc-b".to_owned()]]);
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+    eventually("a DependencyCycle Event", Duration::from_secs(20), || async {
+        let events = events.list(&ListParams::default()).await.ok()?;
+        events.items.iter().any(|e| e.reason.as_deref() == Some("DependencyCycle")).then_some(())
+    })
+    .await;
+
+    // The malformed package.json warns on its own Repository only.
+    let warned: Vec<String> = listed
+        .iter()
+        .filter(|r| {
+            let conditions = r.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+            find_condition(conditions, "DetectionWarning").is_some_and(|c| c.status == ConditionStatus::True)
+        })
+        .map(|r| r.spec.name.0.clone())
+        .collect();
+    assert_eq!(warned, ["docs-site"]);
+
+    // A resync of the unchanged organization spends no primary rate limit: every read is answered 304.
+    sim.clear_requests();
+    let before = last_sync(&org);
+    let wake = json!({ "metadata": { "annotations": {
+        "orchestrator.infinityxone.io/requested-at": k8s_openapi::jiff::Timestamp::now().to_string() } } });
+    organizations.patch("acme", &PatchParams::default(), &Patch::Merge(&wake)).await.unwrap();
+    until_synced_after(&organizations, before).await;
+    let requests = sim.requests();
+    let counted: Vec<String> =
+        requests.iter().filter(|r| r.counted).map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect();
+    assert!(requests.len() >= 31, "the resync listed the org and looked at every head: {} requests", requests.len());
+    assert!(counted.is_empty(), "requests that spent rate limit on a resync: {counted:?}");
+    println!("resync of 30 unchanged repositories: {} requests, {} points", requests.len(), counted.len());
+
+    // A repository created on GitHub appears after its webhook, without waiting for the 6h interval.
+    let before = last_sync(&until_synced_after(&organizations, None).await);
+    let new_repo = json!({ "owner": "acme", "name": "new-svc", "language": "Go",
+        "files": { "go.mod": "module github.com/acme/new-svc\n\nrequire github.com/acme/go-common v1.0.0\n" } });
+    assert_eq!(sim_control(&sim, "/_sim/repos", &new_repo), 201);
+    let created = eventually("new-svc discovered", Duration::from_secs(30), || async {
+        let repo = repositories.get_opt("new-svc").await.ok()??;
+        repo.status.as_ref()?.dependencies.first().is_some().then_some(repo)
+    })
+    .await;
+    assert_eq!(created.status.unwrap().dependencies[0].repository, "go-common");
+    let org = until_synced_after(&organizations, before).await;
+    assert_eq!(org.status.unwrap().repository_count, Some(31));
+
+    // One deleted on GitHub disappears after its webhook (prune policy Delete, the default).
+    assert!(sim.delete_repo("acme", "go-tools"));
+    eventually("go-tools pruned", Duration::from_secs(30), || async {
+        repositories.get_opt("go-tools").await.ok()?.is_none().then_some(())
+    })
+    .await;
+
+    assert_no_secret_leaks(client, &ns, &[TOKEN, WEBHOOK_SECRET], &[operator.log.as_path()]).await;
+}
