@@ -23,9 +23,21 @@ use support::{assert_no_secret_leaks, cluster, eventually, namespace};
 const TOKEN: &str = "test-token";
 const WEBHOOK_SECRET: &str = "discovery-webhook-secret";
 
+/// What discovery makes of one repository.
+#[derive(Debug, PartialEq)]
+struct Discovered {
+    build: Option<String>,
+    test: Option<String>,
+    dependencies: Vec<String>,
+}
+
 /// What discovery must make of each repository: build command, test command, dependencies.
-fn expected() -> BTreeMap<&'static str, (Option<&'static str>, Option<&'static str>, Vec<&'static str>)> {
-    let row = |build, test, deps: &[&'static str]| (build, test, deps.to_vec());
+fn expected() -> BTreeMap<String, Discovered> {
+    let row = |build: Option<&str>, test: Option<&str>, deps: &[&str]| Discovered {
+        build: build.map(str::to_owned),
+        test: test.map(str::to_owned),
+        dependencies: deps.iter().map(|d| d.to_string()).collect(),
+    };
     BTreeMap::from([
         ("proto", row(Some("cargo build --locked"), Some("cargo test"), &[])),
         ("core-rs", row(Some("cargo build --workspace --locked"), Some("cargo test --workspace"), &["proto"])),
@@ -61,15 +73,19 @@ fn expected() -> BTreeMap<&'static str, (Option<&'static str>, Option<&'static s
         ("cyc-a", row(Some("npm install && npm run build"), None, &["cyc-b"])),
         ("cyc-b", row(Some("npm install && npm run build"), None, &["cyc-a"])),
     ])
+    .into_iter()
+    .map(|(name, discovered)| (name.to_owned(), discovered))
+    .collect()
 }
 
-fn actual(repositories: &[Repository]) -> BTreeMap<String, (Option<String>, Option<String>, Vec<String>)> {
+fn actual(repositories: &[Repository]) -> BTreeMap<String, Discovered> {
     repositories
         .iter()
         .map(|r| {
             let status = r.status.clone().unwrap_or_default();
             let deps = status.dependencies.iter().map(|d| d.repository.clone()).collect();
-            (r.spec.name.0.clone(), (status.build_command, status.test_command, deps))
+            let discovered = Discovered { build: status.build_command, test: status.test_command, dependencies: deps };
+            (r.spec.name.0.clone(), discovered)
         })
         .collect()
 }
@@ -150,13 +166,7 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     assert_eq!(status.repository_count, Some(30));
     let listed = repositories.list(&ListParams::default()).await.unwrap().items;
     let got = actual(&listed);
-    let want: BTreeMap<String, (Option<String>, Option<String>, Vec<String>)> = expected()
-        .into_iter()
-        .map(|(name, (build, test, deps))| {
-            let owned = |s: Option<&str>| s.map(str::to_owned);
-            (name.to_owned(), (owned(build), owned(test), deps.into_iter().map(str::to_owned).collect()))
-        })
-        .collect();
+    let want = expected();
     let differences: Vec<String> = want
         .keys()
         .chain(got.keys())
@@ -222,7 +232,7 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     assert_eq!(sim_control(&sim, "/_sim/repos", &new_repo), 201);
     let created = eventually("new-svc discovered", Duration::from_secs(30), || async {
         let repo = repositories.get_opt("new-svc").await.ok()??;
-        repo.status.as_ref()?.dependencies.first().is_some().then_some(repo)
+        (!repo.status.as_ref()?.dependencies.is_empty()).then_some(repo)
     })
     .await;
     assert_eq!(created.status.unwrap().dependencies[0].repository, "go-common");
