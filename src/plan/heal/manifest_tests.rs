@@ -182,7 +182,8 @@ proptest! {
         let (target, (_, major, minor)) = deps.iter().nth(pick.index(deps.len())).unwrap();
         let after = raise_dependency("Cargo.toml", &text, target, "99.0.1").unwrap();
         let old_version = format!("{major}.{minor}");
-        let at = text.find(&format!("{target} = ")).unwrap();
+        // At a line start: `t = ` would also be found inside `at = `.
+        let at = text.find(&format!("\n{target} = ")).unwrap() + 1;
         let version_at = at + text[at..].find(&old_version).unwrap();
         let expected = format!("{}99.0.1{}", &text[..version_at], &text[version_at + old_version.len()..]);
         prop_assert_eq!(after, expected);
