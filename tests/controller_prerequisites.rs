@@ -77,11 +77,15 @@ async fn organization_conditions_follow_its_credentials_secret() {
     let conditions = until_ready_reason(&organizations, "acme", "CredentialsMalformed").await;
     assert!(find_condition(&conditions, "Stalled").unwrap().message.contains("\"appId\""));
 
+    // Every key is there and well formed, so discovery starts; the private key is no usable RSA key, which
+    // discovery reports as an authentication failure, still without a byte of the key.
     let patch = json!({ "stringData": { "appId": "98765432101" } });
     secrets.patch("gh", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let conditions = until_ready_reason(&organizations, "acme", "CredentialsFound").await;
+    let conditions = until_ready_reason(&organizations, "acme", "GitHubAuth").await;
     assert!(find_condition(&conditions, "Stalled").is_none(), "fixing the Secret clears Stalled");
-    assert_eq!(find_condition(&conditions, "Ready").unwrap().status, ConditionStatus::Unknown);
+    let ready = find_condition(&conditions, "Ready").unwrap();
+    assert_eq!(ready.status, ConditionStatus::False);
+    assert!(ready.message.starts_with("Listing the repositories of acme failed"), "{}", ready.message);
 
     assert_no_secret_leaks(&cluster.client, &ns, &["secret-material", "98765432101", "not-a-number"], &[]).await;
 
@@ -99,7 +103,7 @@ async fn organization_conditions_follow_its_credentials_secret() {
         (reasons.len() >= 4).then_some(reasons)
     })
     .await;
-    assert_eq!(reasons, ["CredentialsFound", "CredentialsIncomplete", "CredentialsMalformed", "CredentialsNotFound"]);
+    assert_eq!(reasons, ["CredentialsIncomplete", "CredentialsMalformed", "CredentialsNotFound", "GitHubAuth"]);
     operator.shutdown().await;
 }
 

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use infinity_orchestrator::crd::condition::find_condition;
-use infinity_orchestrator::crd::{BuildPlan, HasConditions, Organization};
+use infinity_orchestrator::crd::{BuildPlan, HasConditions, Organization, Repository};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
@@ -161,8 +161,11 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
     let admin_token = admin_config.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("admin token");
     std::fs::write(&sa_kubeconfig, admin_config.replace(admin_token, token.trim())).unwrap();
 
-    // Enough: the operator, as the ServiceAccount, wins the Lease and reconciles an Organization (reading its Secret)
-    // and a BuildPlan.
+    // Enough: the operator, as the ServiceAccount, wins the Lease, reconciles an Organization (reading its Secret,
+    // discovering the simulator's organization into Repository objects and the manifest ConfigMap) and a BuildPlan.
+    let mut fixture = github_sim::Fixture::generated_org("acme", 3);
+    fixture.tokens = vec!["not-a-real-token".into()];
+    let sim = github_sim::Simulator::start(fixture, github_sim::SimOptions::default()).await.expect("simulator");
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), "platform");
     let secret: Secret = serde_json::from_value(json!({
         "metadata": { "name": "gh" }, "stringData": { "token": "not-a-real-token" }
@@ -195,7 +198,10 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
             &serde_json::from_value(json!({
                 "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization",
                 "metadata": { "name": "acme" },
-                "spec": { "login": "acme", "credentials": { "type": "Token", "secretRef": { "name": "gh" } } },
+                "spec": {
+                    "login": "acme", "apiUrl": sim.base_url(),
+                    "credentials": { "type": "Token", "secretRef": { "name": "gh" } },
+                },
             }))
             .unwrap(),
         )
@@ -214,11 +220,20 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
         )
         .await
         .unwrap();
-    eventually("the Organization reads its Secret as the ServiceAccount", Duration::from_secs(60), || async {
-        let org = organizations.get("acme").await.ok()?;
-        (find_condition(org.conditions(), "Ready")?.reason == "CredentialsFound").then_some(())
-    })
+    eventually(
+        "the Organization discovers its repositories as the ServiceAccount",
+        Duration::from_secs(60),
+        || async {
+            let org = organizations.get("acme").await.ok()?;
+            (find_condition(org.conditions(), "Ready")?.reason == "Synced").then_some(())
+        },
+    )
     .await;
+    let repositories =
+        Api::<Repository>::namespaced(admin.clone(), "platform").list(&Default::default()).await.unwrap();
+    assert_eq!(repositories.items.len(), 3, "one Repository object per GitHub repository");
+    let manifest = Api::<ConfigMap>::namespaced(admin.clone(), "platform").get("acme-repositories").await;
+    assert!(manifest.is_ok(), "the manifest ConfigMap is written: {manifest:?}");
     eventually("the BuildPlan finds its Organization", Duration::from_secs(30), || async {
         let plan = plans.get("nightly").await.ok()?;
         (find_condition(plan.conditions(), "Ready")?.reason == "OrganizationFound").then_some(())

@@ -27,7 +27,7 @@ use crate::manifest;
 use crate::plan::discovered::{self, SyncHistory, SyncTrigger, DEGRADED};
 use crate::plan::discovery::{self, ExistingRepository};
 use crate::plan::prerequisites::{self, ObservedSecret};
-use crate::plan::readiness::{self, Accepted};
+use crate::plan::readiness::{self, Accepted, STALLED};
 use crate::server::webhook::REQUESTED_AT;
 
 const ACCEPTED: Accepted<'static> =
@@ -52,10 +52,14 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
                 readiness::conditions(org.conditions(), &outcome, ACCEPTED, org.metadata.generation, &now);
             Action::requeue(ctx.recheck.credentials)
         }
-        Ok(()) => match discovered::sync_due(&sync_history(org.as_ref()), now.0) {
-            Err(next_due) => requeue_at(&ctx, next_due),
-            Ok(trigger) => sync(&ctx, org.as_ref(), &namespace, trigger, &mut next).await?,
-        },
+        Ok(()) => {
+            // Whatever stalled the Organization is fixed; what discovery says decides `Ready`.
+            next.conditions.retain(|c| c.r#type != STALLED);
+            match discovered::sync_due(&sync_history(org.as_ref()), now.0) {
+                Err(next_due) => requeue_at(&ctx, next_due),
+                Ok(trigger) => sync(&ctx, org.as_ref(), &namespace, trigger, &mut next).await?,
+            }
+        }
     };
     let repositories =
         Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default()).await?;
