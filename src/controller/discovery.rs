@@ -126,6 +126,7 @@ async fn read_repository(
 ) -> Result<Reading, github::Error> {
     let metadata = RepositoryFindings {
         full_name: repo.full_name.clone(),
+        html_url: repo.html_url.clone(),
         github_language: repo.language.clone(),
         topics: repo.topics.clone(),
         archived: repo.archived,

@@ -21,11 +21,13 @@ use super::repositories;
 use super::status::{apply_status, namespace_of};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::organization::RateLimitStatus;
-use crate::crd::repository::RepositorySpec;
+use crate::crd::repository::PullRequestReference;
 use crate::crd::{HasConditions, Organization, Repository};
+use crate::github::{FileChange, GitHub, PullRequestChange, RepoRef};
 use crate::manifest;
 use crate::plan::discovered::{self, SyncHistory, SyncTrigger, DEGRADED};
 use crate::plan::discovery::{self, ExistingRepository};
+use crate::plan::onboarding;
 use crate::plan::prerequisites::{self, ObservedSecret};
 use crate::plan::readiness::{self, Accepted, STALLED};
 use crate::server::webhook::REQUESTED_AT;
@@ -146,12 +148,13 @@ async fn sync(
     let existing = api.list(&ListParams::default()).await?.items;
     let kept: BTreeSet<String> = discovery.kept.keys().cloned().collect();
     let plan = discovery::sync_repositories(&org_name, org.spec.prune, &kept, &existing_repositories(&existing));
-    let specs: BTreeMap<String, &RepositorySpec> = existing
+    let objects: BTreeMap<String, &Repository> = existing
         .iter()
         .filter(|r| r.spec.organization_ref.name == org_name)
-        .map(|r| (r.spec.name.0.clone(), &r.spec))
+        .map(|r| (r.spec.name.0.clone(), r))
         .collect();
-    let outcome = discovered::outcome(&org.spec.login, &discovery.kept, &specs);
+    let mut outcome = discovered::outcome(&org.spec.login, &discovery.kept, &objects);
+    onboard(ctx, org, github.as_ref(), &mut outcome.statuses).await;
     let writes = repositories::apply(ctx, org, &plan, &outcome.statuses, &outcome.warnings, &existing).await?;
     tracing::info!(
         ?trigger,
@@ -186,6 +189,61 @@ async fn sync(
 /// The schema only admits durations that parse; six hours (the default) should one still not.
 fn discovery_interval(org: &Organization) -> Duration {
     org.spec.discovery.interval.to_std().unwrap_or(Duration::from_secs(6 * 3600))
+}
+
+/// Opens the onboarding pull requests the plan asks for and records each in the repository's status. The branch
+/// name makes opening idempotent on GitHub's side, so a crash before the record is written finds the same pull
+/// request next time. A failure is told in an Event and retried on the next pass.
+async fn onboard(
+    ctx: &Context,
+    org: &Organization,
+    github: &dyn GitHub,
+    statuses: &mut BTreeMap<String, discovered::DiscoveredStatus>,
+) {
+    for wanted in onboarding::pull_requests(&org.spec.onboarding, statuses) {
+        let change = PullRequestChange {
+            branch: wanted.branch.clone(),
+            commit_message: wanted.title.clone(),
+            files: wanted
+                .files
+                .iter()
+                .map(|(path, text)| FileChange { path: path.clone(), content: Some(text.to_string()) })
+                .collect(),
+            title: wanted.title.clone(),
+            body: wanted.body.clone(),
+        };
+        let repo = RepoRef::new(&org.spec.login, &wanted.repository);
+        let (event_type, reason, note) = match github.open_pull_request(&repo, &change).await {
+            Ok(pull) => {
+                let url = pull.html_url.clone();
+                if let Some(status) = statuses.get_mut(&wanted.repository) {
+                    status.onboarding_pull_request =
+                        Some(PullRequestReference { number: pull.number as i64, url: url.clone() });
+                }
+                let link = url.unwrap_or_else(|| format!("#{}", pull.number));
+                (
+                    EventType::Normal,
+                    "OnboardingPullRequestOpened",
+                    format!("Opened {link} in {repo} adding the build workflow"),
+                )
+            }
+            Err(error) => (
+                EventType::Warning,
+                "OnboardingFailed",
+                format!("Could not open the onboarding pull request in {repo}: {error}"),
+            ),
+        };
+        let event = Event {
+            type_: event_type,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Onboard".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &org.object_ref(&())).await {
+            tracing::warn!(%error, "could not publish an Event");
+        }
+    }
 }
 
 fn existing_repositories(objects: &[Repository]) -> Vec<ExistingRepository> {

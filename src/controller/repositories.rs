@@ -32,6 +32,7 @@ pub const DISCOVERY_MANAGER: &str = "infinity-orchestrator-discovery";
 /// Status keys discovery owns; one it no longer writes must be applied away.
 const DISCOVERED_KEYS: &[&str] = &[
     "fullName",
+    "htmlUrl",
     "language",
     "buildSystems",
     "buildCommand",
@@ -42,6 +43,7 @@ const DISCOVERED_KEYS: &[&str] = &[
     "defaultBranch",
     "headSha",
     "dependencies",
+    "onboardingPullRequest",
 ];
 
 /// How many writes one pass made, for the log.

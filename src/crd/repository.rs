@@ -99,8 +99,9 @@ pub struct RepositoryStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` (discovered and described), `Healthy` (recent runs pass), `DetectionWarning` (a manifest could not
-    /// be read), `Stalled`.
+    /// `Ready` (discovered and described), `Discovered` (the GitHub repository exists and passes the filters; false
+    /// with reason `GoneFromGitHub` once not), `Healthy` (recent runs pass), `DetectionWarning` (a manifest could
+    /// not be read), `Stalled`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -150,6 +151,21 @@ pub struct RepositoryStatus {
     /// When the operator last read this repository from GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+    /// The pull request onboarding opened to add the orchestrator's workflow; once recorded, onboarding never
+    /// opens another for this repository, even if this one is closed unmerged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onboarding_pull_request: Option<PullRequestReference>,
+}
+
+/// A pull request the operator opened.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestReference {
+    /// Its number in the repository.
+    pub number: i64,
+    /// Its page on GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// An edge of the dependency graph: this repository depends on `repository`.

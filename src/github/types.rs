@@ -62,6 +62,9 @@ pub struct Repository {
     /// Last push.
     #[serde(default)]
     pub pushed_at: Option<Timestamp>,
+    /// The repository's page.
+    #[serde(default)]
+    pub html_url: Option<String>,
 }
 
 /// Bytes of code per language.

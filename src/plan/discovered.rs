@@ -13,7 +13,8 @@ use super::depgraph::{Cycle, DependencyGraph};
 use super::detect::{self, RepositoryDescription};
 use super::readiness::READY;
 use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus};
-use crate::crd::repository::{RepositoryDependency, RepositorySpec};
+use crate::crd::repository::{PullRequestReference, RepositoryDependency, RepositorySpec};
+use crate::crd::Repository;
 
 /// Set on an Organization while something about its repositories needs a person's attention, with discovery
 /// otherwise working: a dependency cycle, repositories that could not be read.
@@ -87,6 +88,8 @@ pub fn sync_due(history: &SyncHistory<'_>, now: Timestamp) -> Result<SyncTrigger
 pub struct RepositoryFindings {
     /// `owner/name`.
     pub full_name: String,
+    /// The repository's page.
+    pub html_url: Option<String>,
     /// The language GitHub reports.
     pub github_language: Option<String>,
     /// Its topics.
@@ -110,6 +113,9 @@ pub struct RepositoryFindings {
 pub struct DiscoveredStatus {
     /// `owner/name`.
     pub full_name: String,
+    /// The repository's page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
     /// Detected language, else GitHub's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
@@ -139,6 +145,9 @@ pub struct DiscoveredStatus {
     /// Repositories of the organization this one depends on, with evidence.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<RepositoryDependency>,
+    /// The onboarding pull request, once one was opened (carried over from the current status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onboarding_pull_request: Option<PullRequestReference>,
 }
 
 /// The outcome of a discovery pass over the kept repositories, before anything is written.
@@ -156,23 +165,26 @@ pub struct DiscoveryOutcome {
     pub unreadable: Vec<String>,
 }
 
-/// Decides every kept repository's status from what was read and from the Repository's spec (overrides and
-/// declared dependencies win over detection). `specs` maps GitHub names to the spec of the object that stands for
-/// them, when one exists already.
+/// Decides every kept repository's status from what was read and from the Repository object that stands for it,
+/// when one exists already (by GitHub name): its spec's overrides and declared dependencies win over detection,
+/// and what its status records of the operator's own actions (the onboarding pull request) carries over.
 pub fn outcome(
     login: &str,
     findings: &BTreeMap<String, RepositoryFindings>,
-    specs: &BTreeMap<String, &RepositorySpec>,
+    objects: &BTreeMap<String, &Repository>,
 ) -> DiscoveryOutcome {
     let descriptions: BTreeMap<String, RepositoryDescription> =
         findings.iter().map(|(name, found)| (name.clone(), found.description.clone())).collect();
     let graph = repository_dependencies(login, &descriptions);
     let mut outcome = DiscoveryOutcome { ambiguities: graph.ambiguities.clone(), ..DiscoveryOutcome::default() };
     for (name, found) in findings {
-        let spec = specs.get(name).copied();
+        let object = objects.get(name).copied();
+        let spec = object.map(|o| &o.spec);
         let edges = graph.dependencies.get(name).cloned().unwrap_or_default();
         let declared = spec.map(|s| s.depends_on.as_slice()).unwrap_or_default();
-        let status = repository_status(found, spec, with_declared(name, edges, declared));
+        let mut status = repository_status(found, spec, with_declared(name, edges, declared));
+        status.onboarding_pull_request =
+            object.and_then(|o| o.status.as_ref()).and_then(|s| s.onboarding_pull_request.clone());
         if let Some(error) = &found.read_error {
             outcome.unreadable.push(name.clone());
             outcome.warnings.insert(name.clone(), truncate(&format!("files not read: {error}")));
@@ -202,6 +214,7 @@ fn repository_status(
     let workflow_override = spec.and_then(|s| s.build.as_ref()).and_then(|b| b.workflow.clone());
     DiscoveredStatus {
         full_name: found.full_name.clone(),
+        html_url: found.html_url.clone(),
         language: description
             .language
             .clone()
@@ -215,6 +228,7 @@ fn repository_status(
         default_branch: found.default_branch.clone(),
         head_sha: found.head_sha.clone(),
         dependencies,
+        onboarding_pull_request: None,
     }
 }
 
@@ -428,12 +442,15 @@ mod tests {
                 found("acme/app", &[("Cargo.toml", "[package]\nname = \"app\"\n[dependencies]\nacme-core = \"1\"\n")]),
             ),
         ]);
-        let app_spec = spec(serde_json::json!({
-            "organizationRef": { "name": "acme" }, "name": "app",
-            "build": { "command": "make release" }, "dependsOn": ["tools"],
-        }));
-        let specs = BTreeMap::from([("app".to_owned(), &app_spec)]);
-        let outcome = outcome("acme", &findings, &specs);
+        let app = Repository::new(
+            "app",
+            spec(serde_json::json!({
+                "organizationRef": { "name": "acme" }, "name": "app",
+                "build": { "command": "make release" }, "dependsOn": ["tools"],
+            })),
+        );
+        let objects = BTreeMap::from([("app".to_owned(), &app)]);
+        let outcome = outcome("acme", &findings, &objects);
         let app = &outcome.statuses["app"];
         assert_eq!(app.build_command.as_deref(), Some("make release"), "the override wins");
         assert_eq!(app.test_command.as_deref(), Some("cargo test"));
@@ -443,6 +460,20 @@ mod tests {
         assert_eq!(app.dependencies[0].evidence[0].file, "Cargo.toml");
         assert!(outcome.statuses["core"].dependencies.is_empty());
         assert!(outcome.cycles.is_empty() && outcome.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_recorded_onboarding_pull_request_carries_over() {
+        let mut object =
+            Repository::new("x", spec(serde_json::json!({ "organizationRef": { "name": "o" }, "name": "x" })));
+        let recorded = PullRequestReference { number: 7, url: Some("https://github.com/o/x/pull/7".into()) };
+        object.status = Some(crate::crd::repository::RepositoryStatus {
+            onboarding_pull_request: Some(recorded.clone()),
+            ..Default::default()
+        });
+        let findings = BTreeMap::from([("x".to_owned(), found("o/x", &[("go.mod", "module x\n")]))]);
+        let outcome = outcome("o", &findings, &BTreeMap::from([("x".to_owned(), &object)]));
+        assert_eq!(outcome.statuses["x"].onboarding_pull_request, Some(recorded));
     }
 
     #[test]
