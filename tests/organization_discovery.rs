@@ -43,7 +43,7 @@ fn expected() -> BTreeMap<String, Discovered> {
         ("core-rs", row(Some("cargo build --workspace --locked"), Some("cargo test --workspace"), &["proto"])),
         ("cli-rs", row(Some("cargo build"), Some("cargo test"), &["core-rs"])),
         ("agent-rs", row(Some("cargo build"), Some("cargo test"), &["core-rs"])),
-        ("macros-rs", row(Some("cargo build"), Some("cargo test"), &[])),
+        ("macros-rs", row(Some("cargo build"), Some("cargo test --all-features"), &[])),
         ("ui-kit", row(Some("npm ci && npm run build"), Some("npm test"), &[])),
         (
             "web",
@@ -115,20 +115,14 @@ async fn create_organization(client: &Client, ns: &str, api_url: &str) {
     organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
 }
 
-/// The Organization once a discovery pass that ended after `after` (RFC 3339 compare) is recorded.
-async fn until_synced_after(organizations: &Api<Organization>, after: Option<String>) -> Organization {
+/// The Organization once a discovery pass completed.
+async fn until_synced(organizations: &Api<Organization>) -> Organization {
     eventually("a completed discovery pass", Duration::from_secs(60), || async {
         let org = organizations.get("acme").await.ok()?;
         let ready = find_condition(org.conditions(), "Ready")?;
-        let last = org.status.as_ref()?.last_sync_time.as_ref()?.0.to_string();
-        let newer = after.as_ref().is_none_or(|after| last.as_str() > after.as_str());
-        (ready.status == ConditionStatus::True && ready.reason == "Synced" && newer).then_some(org)
+        (ready.status == ConditionStatus::True && ready.reason == "Synced").then_some(org)
     })
     .await
-}
-
-fn last_sync(org: &Organization) -> Option<String> {
-    org.status.as_ref()?.last_sync_time.as_ref().map(|t| t.0.to_string())
 }
 
 /// POSTs a JSON body to the simulator's control API (which, unlike the library calls, also sends the webhook a
@@ -156,12 +150,18 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     let sim = start_simulator().await;
     let operator = OperatorProcess::start_with_webhook(&cluster, &ns, &[]);
     sim.set_webhook(WebhookTarget { url: operator.webhook_url().unwrap(), secret: WEBHOOK_SECRET.into() });
-    create_organization(client, &ns, sim.base_url()).await;
     let organizations: Api<Organization> = Api::namespaced(client.clone(), &ns);
     let repositories: Api<Repository> = Api::namespaced(client.clone(), &ns);
+    // Someone wrote a Repository for macros-rs by hand, with an override: it is adopted, not duplicated.
+    let hand_written = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository", "metadata": { "name": "my-macros" },
+        "spec": { "organizationRef": { "name": "acme" }, "name": "macros-rs", "test": { "command": "cargo test --all-features" } },
+    });
+    repositories.create(&PostParams::default(), &serde_json::from_value(hand_written).unwrap()).await.unwrap();
+    create_organization(client, &ns, sim.base_url()).await;
 
     // Exactly the 30 repositories that pass the filters, with their commands and edges.
-    let org = until_synced_after(&organizations, None).await;
+    let org = until_synced(&organizations).await;
     let status = org.status.clone().unwrap();
     assert_eq!(status.repository_count, Some(30));
     let listed = repositories.list(&ListParams::default()).await.unwrap().items;
@@ -200,6 +200,18 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     })
     .await;
 
+    // The adopted object keeps its author's spec and lifetime: no operator label, no owner; but it is labelled and
+    // described, and the Repository controller calls it Ready.
+    let adopted = listed.iter().find(|r| r.spec.name.0 == "macros-rs").unwrap();
+    assert_eq!(adopted.name_any(), "my-macros");
+    assert!(adopted.labels().get("app.kubernetes.io/managed-by").is_none() && adopted.owner_references().is_empty());
+    assert_eq!(adopted.labels().get("orchestrator.infinityxone.io/organization").map(String::as_str), Some("acme"));
+    eventually("the adopted Repository Ready", Duration::from_secs(20), || async {
+        let object = repositories.get("my-macros").await.ok()?;
+        (find_condition(object.conditions(), "Ready")?.reason == "Discovered").then_some(())
+    })
+    .await;
+
     // The malformed package.json warns on its own Repository only.
     let warned: Vec<String> = listed
         .iter()
@@ -212,12 +224,16 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     assert_eq!(warned, ["docs-site"]);
 
     // A resync of the unchanged organization spends no primary rate limit: every read is answered 304.
+    // Asked for by the annotation webhooks set (a person may set it too); answered when the status says so.
     sim.clear_requests();
-    let before = last_sync(&org);
-    let wake = json!({ "metadata": { "annotations": {
-        "orchestrator.infinityxone.io/requested-at": k8s_openapi::jiff::Timestamp::now().to_string() } } });
+    let request = "resync-by-hand";
+    let wake = json!({ "metadata": { "annotations": { "orchestrator.infinityxone.io/requested-at": request } } });
     organizations.patch("acme", &PatchParams::default(), &Patch::Merge(&wake)).await.unwrap();
-    until_synced_after(&organizations, before).await;
+    eventually("the request answered", Duration::from_secs(30), || async {
+        let status = organizations.get("acme").await.ok()?.status?;
+        (status.last_handled_request.as_deref() == Some(request)).then_some(())
+    })
+    .await;
     let requests = sim.requests();
     let counted: Vec<String> =
         requests.iter().filter(|r| r.counted).map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect();
@@ -226,7 +242,6 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     println!("resync of 30 unchanged repositories: {} requests, {} points", requests.len(), counted.len());
 
     // A repository created on GitHub appears after its webhook, without waiting for the 6h interval.
-    let before = last_sync(&until_synced_after(&organizations, None).await);
     let new_repo = json!({ "owner": "acme", "name": "new-svc", "language": "Go",
         "files": { "go.mod": "module github.com/acme/new-svc\n\nrequire github.com/acme/go-common v1.0.0\n" } });
     assert_eq!(sim_control(&sim, "/_sim/repos", &new_repo), 201);
@@ -236,8 +251,10 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     })
     .await;
     assert_eq!(created.status.unwrap().dependencies[0].repository, "go-common");
-    let org = until_synced_after(&organizations, before).await;
-    assert_eq!(org.status.unwrap().repository_count, Some(31));
+    eventually("31 repositories counted", Duration::from_secs(30), || async {
+        (organizations.get("acme").await.ok()?.status?.repository_count == Some(31)).then_some(())
+    })
+    .await;
 
     // One deleted on GitHub disappears after its webhook (prune policy Delete, the default).
     assert!(sim.delete_repo("acme", "go-tools"));
@@ -245,6 +262,34 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
         repositories.get_opt("go-tools").await.ok()?.is_none().then_some(())
     })
     .await;
+
+    // A rename arrives as a webhook too: the new name is discovered, the old object pruned.
+    let rename = github_sim::control::RepoEdit { name: Some("svc-accounts".into()), ..Default::default() };
+    assert!(sim.edit_repo("acme", "svc-users", rename));
+    eventually("svc-users renamed to svc-accounts", Duration::from_secs(30), || async {
+        let gone = repositories.get_opt("svc-users").await.ok()?.is_none();
+        let billing = repositories.get_opt("svc-billing").await.ok()??;
+        let deps: Vec<String> = billing.status?.dependencies.into_iter().map(|d| d.repository).collect();
+        let renamed = repositories.get_opt("svc-accounts").await.ok()?.is_some();
+        // svc-billing's go.mod still names the old module path, which no repository produces any more.
+        (gone && renamed && deps == ["go-common"]).then_some(())
+    })
+    .await;
+
+    // With prune policy Retain, a repository gone from GitHub keeps its object, marked not Ready.
+    let retain = json!({ "spec": { "prune": "Retain" } });
+    organizations.patch("acme", &PatchParams::default(), &Patch::Merge(&retain)).await.unwrap();
+    assert!(sim.delete_repo("acme", "notebooks"));
+    let kept = eventually("notebooks marked gone", Duration::from_secs(30), || async {
+        let object = repositories.get_opt("notebooks").await.ok()??;
+        let ready = find_condition(object.conditions(), "Ready")?;
+        (ready.status == ConditionStatus::False && ready.reason == "GoneFromGitHub").then_some(object)
+    })
+    .await;
+    let status = kept.status.unwrap();
+    assert_eq!(status.test_command.as_deref(), Some("tox"), "what was known is kept");
+    let discovered = find_condition(&status.conditions, "Discovered").unwrap();
+    assert_eq!((discovered.status, discovered.reason.as_str()), (ConditionStatus::False, "GoneFromGitHub"));
 
     assert_no_secret_leaks(client, &ns, &[TOKEN, WEBHOOK_SECRET], &[operator.log.as_path()]).await;
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use futures::{stream, StreamExt};
+use k8s_openapi::jiff::Timestamp;
 
 use crate::crd::organization::DiscoverySpec;
 use crate::github::{self, GitHub, RepoRef};
@@ -37,6 +38,18 @@ pub struct Discovery {
 #[derive(Debug, Default)]
 pub struct DetectionCache {
     entries: Mutex<HashMap<String, HashMap<String, Remembered>>>,
+    passes: Mutex<HashMap<String, LastPass>>,
+}
+
+/// The last successful pass over an Organization in this process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastPass {
+    /// The generation it ran for.
+    pub generation: Option<i64>,
+    /// When it finished.
+    pub finished: Timestamp,
+    /// The request annotation it answered.
+    pub handled_request: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -61,6 +74,27 @@ impl DetectionCache {
     pub fn forget(&self, organization: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         entries.remove(organization);
+        let mut passes = self.passes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        passes.remove(organization);
+    }
+
+    /// Records a pass: a successful one with when it finished (to the second, as the status keeps it), a
+    /// failed one by forgetting the last success so that the status's word counts.
+    pub fn record_pass(&self, organization: &str, outcome: Option<LastPass>) {
+        let mut passes = self.passes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match outcome {
+            Some(mut pass) => {
+                pass.finished = Timestamp::from_second(pass.finished.as_second()).unwrap_or(pass.finished);
+                passes.insert(organization.to_owned(), pass)
+            }
+            None => passes.remove(organization),
+        };
+    }
+
+    /// The last successful pass over an Organization in this process.
+    pub fn last_pass(&self, organization: &str) -> Option<LastPass> {
+        let passes = self.passes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        passes.get(organization).cloned()
     }
 }
 

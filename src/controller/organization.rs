@@ -15,7 +15,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::context::{Context, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
-use super::discovery::discover;
+use super::discovery::{discover, LastPass};
 use super::error::Error;
 use super::repositories;
 use super::status::{apply_status, namespace_of};
@@ -57,7 +57,7 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         Ok(()) => {
             // Whatever stalled the Organization is fixed; what discovery says decides `Ready`.
             next.conditions.retain(|c| c.r#type != STALLED);
-            match discovered::sync_due(&sync_history(org.as_ref()), now.0) {
+            match discovered::sync_due(&sync_history(&ctx, org.as_ref()), now.0) {
                 Err(next_due) => requeue_at(&ctx, next_due),
                 Ok(trigger) => sync(&ctx, org.as_ref(), &namespace, trigger, &mut next).await?,
             }
@@ -95,20 +95,33 @@ impl NextStatus {
         keep("repositoryCount", json!(status.repository_count));
         keep("lastSyncTime", json!(status.last_sync_time));
         keep("lastSyncGeneration", json!(status.last_sync_generation));
+        keep("lastHandledRequest", json!(status.last_handled_request));
         keep("rateLimit", json!(status.rate_limit));
         keep("dependencyCycles", json!(status.dependency_cycles));
         NextStatus { conditions: status.conditions, fields }
     }
 }
 
-fn sync_history(org: &Organization) -> SyncHistory<'_> {
+/// What the status says of the last pass, unless this process remembers a later one: the watch may deliver the
+/// Organization before its own last status write, and trusting that stale copy would run the pass again.
+fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
     let status = org.status.as_ref();
+    let mut last_sync = status.and_then(|s| s.last_sync_time.as_ref()).map(|t| t.0);
+    let mut last_sync_generation = status.and_then(|s| s.last_sync_generation);
+    let mut handled_request = status.and_then(|s| s.last_handled_request.clone());
+    let mut synced = discovered::says_synced(org.conditions());
+    let key = format!("{}/{}", org.namespace().unwrap_or_default(), org.name_any());
+    if let Some(pass) = ctx.detections.last_pass(&key).filter(|pass| last_sync.is_none_or(|t| pass.finished > t)) {
+        (synced, last_sync, last_sync_generation) = (true, Some(pass.finished), pass.generation);
+        handled_request = pass.handled_request;
+    }
     SyncHistory {
-        conditions: org.conditions(),
+        synced,
         generation: org.metadata.generation,
-        last_sync_generation: status.and_then(|s| s.last_sync_generation),
-        last_sync: status.and_then(|s| s.last_sync_time.as_ref()).map(|t| t.0),
-        requested_at: org.annotations().get(REQUESTED_AT).and_then(|at| at.parse().ok()),
+        last_sync_generation,
+        last_sync,
+        request: org.annotations().get(REQUESTED_AT).cloned(),
+        handled_request,
         interval: discovery_interval(org),
     }
 }
@@ -137,6 +150,7 @@ async fn sync(
     {
         Ok(discovery) => discovery,
         Err(error) => {
+            ctx.detections.record_pass(&cache_key, None);
             let error = Error::from(error);
             let reason = error.category();
             let message = format!("Listing the repositories of {} failed: {error}", org.spec.login);
@@ -167,6 +181,12 @@ async fn sync(
         "discovery pass done"
     );
     let finished = ctx.clock.now_time();
+    let request = org.annotations().get(REQUESTED_AT).cloned();
+    let pass = LastPass { generation, finished: finished.0, handled_request: request.clone() };
+    ctx.detections.record_pass(&cache_key, Some(pass));
+    if let Some(request) = request {
+        next.fields.insert("lastHandledRequest".to_owned(), json!(request));
+    }
     next.conditions = discovered::synced_conditions(&next.conditions, &outcome, generation, &finished);
     let cycles: Vec<Vec<String>> = outcome.cycles.iter().map(|c| c.path.clone()).collect();
     next.fields.insert("repositoryCount".to_owned(), json!(kept.len()));

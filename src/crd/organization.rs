@@ -200,6 +200,10 @@ pub struct OrganizationStatus {
     /// The `metadata.generation` the last completed discovery ran for; a newer generation is discovered at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_generation: Option<i64>,
+    /// The value of the `orchestrator.infinityxone.io/requested-at` annotation the last completed discovery
+    /// answered. Setting the annotation to any new value (webhooks do, and so can a person) asks for a pass now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_request: Option<String>,
     /// The GitHub primary rate-limit budget of this organization's credential, as last reported by GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitStatus>,

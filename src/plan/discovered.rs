@@ -38,17 +38,21 @@ const MAX_MESSAGE_CHARS: usize = 1024;
 
 /// What the discovery schedule needs to know about an Organization.
 #[derive(Clone, Debug)]
-pub struct SyncHistory<'a> {
-    /// The Organization's conditions now.
-    pub conditions: &'a [Condition],
+pub struct SyncHistory {
+    /// Whether the last pass succeeded (`Ready` says `Synced`).
+    pub synced: bool,
     /// `metadata.generation`.
     pub generation: Option<i64>,
     /// `status.lastSyncGeneration`: the generation the last successful pass ran for.
     pub last_sync_generation: Option<i64>,
     /// `status.lastSyncTime`.
     pub last_sync: Option<Timestamp>,
-    /// When a webhook last asked for a look (the `requested-at` annotation).
-    pub requested_at: Option<Timestamp>,
+    /// The `requested-at` annotation a webhook (or a person) set to ask for a look.
+    pub request: Option<String>,
+    /// The value of that annotation the last successful pass answered. Comparing values, not times, as Flux's
+    /// `reconcile.fluxcd.io/requestedAt` does, keeps a request from being lost or answered twice whatever the
+    /// clocks and their resolutions.
+    pub handled_request: Option<String>,
     /// `spec.discovery.interval`.
     pub interval: Duration,
 }
@@ -65,14 +69,13 @@ pub enum SyncTrigger {
 }
 
 /// Whether a discovery pass is due: `Ok(trigger)` if it is, else `Err(when)` it next will be.
-pub fn sync_due(history: &SyncHistory<'_>, now: Timestamp) -> Result<SyncTrigger, Timestamp> {
-    let synced = find_condition(history.conditions, READY)
-        .is_some_and(|ready| ready.status == ConditionStatus::True && ready.reason == SYNCED);
-    let (true, Some(last_sync)) = (synced && history.last_sync_generation == history.generation, history.last_sync)
+pub fn sync_due(history: &SyncHistory, now: Timestamp) -> Result<SyncTrigger, Timestamp> {
+    let (true, Some(last_sync)) =
+        (history.synced && history.last_sync_generation == history.generation, history.last_sync)
     else {
         return Ok(SyncTrigger::Spec);
     };
-    if history.requested_at.is_some_and(|requested| requested > last_sync) {
+    if history.request.is_some() && history.request != history.handled_request {
         return Ok(SyncTrigger::Requested);
     }
     let next = last_sync.checked_add(history.interval).unwrap_or(Timestamp::MAX);
@@ -81,6 +84,12 @@ pub fn sync_due(history: &SyncHistory<'_>, now: Timestamp) -> Result<SyncTrigger
     } else {
         Err(next)
     }
+}
+
+/// Whether conditions say the last pass succeeded.
+pub fn says_synced(conditions: &[Condition]) -> bool {
+    find_condition(conditions, READY)
+        .is_some_and(|ready| ready.status == ConditionStatus::True && ready.reason == SYNCED)
 }
 
 /// What discovery read of one GitHub repository that passed the filters.
@@ -389,13 +398,14 @@ mod tests {
         vec![Condition::new(READY, ConditionStatus::True, SYNCED, "ok", Some(generation), Time(at(0)))]
     }
 
-    fn history(conditions: &[Condition]) -> SyncHistory<'_> {
+    fn history(conditions: &[Condition]) -> SyncHistory {
         SyncHistory {
-            conditions,
+            synced: says_synced(conditions),
             generation: Some(2),
             last_sync_generation: Some(2),
             last_sync: Some(at(1_000)),
-            requested_at: None,
+            request: None,
+            handled_request: None,
             interval: Duration::from_secs(600),
         }
     }
@@ -413,9 +423,9 @@ mod tests {
         assert_eq!(sync_due(&history(&[]), at(1_100)), Ok(SyncTrigger::Spec), "never synced");
         let failed = failed_conditions(&ok, "GitHubTransient", "503", Some(2), &Time(at(1_050)));
         assert_eq!(sync_due(&history(&failed), at(1_100)), Ok(SyncTrigger::Spec), "the last pass failed");
-        let requested = SyncHistory { requested_at: Some(at(1_001)), ..history(&ok) };
+        let requested = SyncHistory { request: Some("b".into()), handled_request: Some("a".into()), ..history(&ok) };
         assert_eq!(sync_due(&requested, at(1_100)), Ok(SyncTrigger::Requested));
-        let old_request = SyncHistory { requested_at: Some(at(999)), ..history(&ok) };
+        let old_request = SyncHistory { request: Some("b".into()), handled_request: Some("b".into()), ..history(&ok) };
         assert!(sync_due(&old_request, at(1_100)).is_err(), "a request the last pass already answered");
     }
 
