@@ -11,7 +11,7 @@ use crate::state::SimState;
 /// Replaces the faults and reseeds their RNG.
 pub fn set_faults(state: &mut SimState, faults: FaultConfig) {
     state.fault_rng = fastrand::Rng::with_seed(faults.seed);
-    state.fault_request_index = 0;
+    state.secondary = crate::faults::SecondaryWindow::default();
     state.faults = faults;
 }
 
@@ -19,9 +19,10 @@ pub fn set_faults(state: &mut SimState, faults: FaultConfig) {
 pub fn set_rate_limit(state: &mut SimState, limit: i64, remaining: i64, reset_in_secs: i64) {
     let budget = Budget { limit, remaining, reset_at: state.now + reset_in_secs };
     state.default_limit = limit;
-    let tokens: Vec<String> = state.tokens.iter().cloned().collect();
-    for token in tokens {
-        state.budgets.insert(token, budget);
+    let mut keys: Vec<String> = state.tokens.iter().cloned().collect();
+    keys.extend(state.apps.iter().flat_map(|a| &a.installations).map(|id| crate::state::installation_budget_key(*id)));
+    for key in keys {
+        state.budgets.insert(key, budget);
     }
 }
 
@@ -112,22 +113,41 @@ pub fn commit_files(
     files: &std::collections::BTreeMap<String, Option<String>>,
     message: &str,
 ) -> Option<String> {
-    let repo = state.repos.get_mut(&(owner.to_string(), name.to_string()))?;
-    for (path, content) in files {
-        match content {
-            Some(content) => repo.spec.files.insert(path.clone(), content.clone()),
-            None => repo.spec.files.remove(path),
-        };
-    }
+    let now = state.now;
+    let repo = state.repo_mut(owner, name)?;
     let before = repo.head_sha.clone();
-    repo.head_sha = crate::state::sha_of(&format!("{}:{message}:{:?}", repo.head_sha, files));
-    repo.pushed_at = state.now;
+    let branch = repo.spec.default_branch.clone();
+    repo.commit_changes(&branch, files, message, now)?;
     let after = repo.head_sha.clone();
-    let push = json!({"ref": format!("refs/heads/{}", repo.spec.default_branch), "before": before, "after": after,
-        "created": false, "deleted": false, "forced": false, "commits": [], "head_commit": null,
-        "pusher": {"name": "github-sim", "email": null}});
-    state.emit("push", None, owner, name, push);
+    state.emit_push(owner, name, &branch, Some(&before), &after);
     Some(after)
+}
+
+/// Moves a repository to another owner (created when new), emitting `repository` `transferred`; false when it does
+/// not exist or the new owner already has a repository of that name.
+pub fn transfer_repo(state: &mut SimState, owner: &str, name: &str, new_owner: &str) -> bool {
+    if state.repo(new_owner, name).is_some() {
+        return false;
+    }
+    let Some(mut repo) = state.repos.remove(&(owner.to_string(), name.to_string())) else { return false };
+    repo.owner = new_owner.to_string();
+    if !state.orgs.iter().any(|o| o == new_owner) {
+        state.orgs.push(new_owner.to_string());
+    }
+    for run in state.runs.iter_mut().filter(|r| r.owner == owner && r.repo == name) {
+        run.owner = new_owner.to_string();
+    }
+    for issue in state.issues.iter_mut().filter(|i| i.owner == owner && i.repo == name) {
+        issue.owner = new_owner.to_string();
+    }
+    for pull in state.pulls.iter_mut().filter(|p| p.owner == owner && p.repo == name) {
+        pull.owner = new_owner.to_string();
+    }
+    state.repos.insert((new_owner.to_string(), name.to_string()), repo);
+    let from = crate::routes::repos::owner_json(&state.base_url, owner);
+    let changes = json!({"changes": {"owner": {"from": {"organization": from}}}});
+    state.emit("repository", Some("transferred"), new_owner, name, changes);
+    true
 }
 
 /// Replaces how future runs of a workflow (file name, or every workflow when `None`) end.
@@ -152,6 +172,11 @@ struct FilesBody {
     files: std::collections::BTreeMap<String, Option<String>>,
     #[serde(default)]
     message: String,
+}
+
+#[derive(Deserialize)]
+struct TransferBody {
+    new_owner: String,
 }
 
 #[derive(Deserialize)]
@@ -189,6 +214,13 @@ fn repo_control(state: &mut SimState, method: &str, rest: &str, body: &Value) ->
             Ok(files) => match commit_files(state, owner, name, &files.files, &files.message) {
                 Some(sha) => (200, json!({"sha": sha})),
                 None => not_found,
+            },
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("POST", "transfer") => match TransferBody::deserialize(body) {
+            Ok(t) => match transfer_repo(state, owner, name, &t.new_owner) {
+                true => (200, json!({})),
+                false => not_found,
             },
             Err(error) => bad_request(error.to_string()),
         },
@@ -238,6 +270,9 @@ pub fn handle(state: &mut SimState, method: &str, path: &str, body: &Value) -> (
             Err(error) => bad_request(error.to_string()),
         },
         ("POST", "/_sim/repos") => match NewRepoBody::deserialize(body) {
+            Ok(new) if new.repo.validate().is_err() => {
+                bad_request(new.repo.validate().err().map(|e| e.to_string()).unwrap_or_default())
+            }
             Ok(new) => {
                 let name = new.repo.name.clone();
                 state.add_repo(&new.owner, new.repo);

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Secondary-rate-limit burst: after `after_requests` GitHub requests, answer 403 with `retry-after`.
+/// Secondary rate limit: after `after_requests` GitHub requests, every request is answered 403 with `retry-after` until
+/// `retry_after_secs` of sim time have passed; then `after_requests` more are served, and so on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondaryLimit {
     /// Requests allowed before the limit triggers.
@@ -23,6 +24,8 @@ pub struct FaultConfig {
     pub lost_response_rate: f64,
     /// Probability of holding the connection for `timeout_secs` without processing.
     pub timeout_rate: f64,
+    /// Probability of processing, then holding the answer for `timeout_secs` (a client times out on work done).
+    pub late_response_rate: f64,
     /// Seconds a timed-out request is held (default 30).
     pub timeout_secs: Option<u64>,
     /// Added latency per request.
@@ -42,17 +45,40 @@ pub enum FaultDecision {
     LoseResponse,
     /// Hold the connection, do not process.
     Timeout,
+    /// Process, then hold the answer.
+    LateResponse,
     /// Answer 403 secondary limit with this `retry-after`.
     SecondaryLimit(u32),
 }
 
-/// Decides the fault for the `request_index`-th (0-based) GitHub request since faults were set.
-pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng, request_index: u64) -> FaultDecision {
-    if let Some(limit) = config.secondary_limit {
-        if request_index >= u64::from(limit.after_requests) {
-            return FaultDecision::SecondaryLimit(limit.retry_after_secs);
+/// Where the secondary limit stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondaryWindow {
+    /// Sim time until which requests are refused.
+    pub blocked_until: Option<i64>,
+    /// Requests served since the last block ended (or the faults were set).
+    pub served: u64,
+}
+
+/// Whether the secondary limit refuses a request at `now`; `Some(retry_after)` when it does.
+pub fn secondary_refusal(limit: &SecondaryLimit, window: &mut SecondaryWindow, now: i64) -> Option<u32> {
+    if let Some(until) = window.blocked_until {
+        if now < until {
+            return Some(u32::try_from(until - now).unwrap_or(u32::MAX));
         }
+        *window = SecondaryWindow::default();
     }
+    if window.served >= u64::from(limit.after_requests) {
+        window.blocked_until = Some(now + i64::from(limit.retry_after_secs));
+        return Some(limit.retry_after_secs);
+    }
+    window.served += 1;
+    None
+}
+
+/// Decides the random fault (5xx, timeout, lost or late answer) for one GitHub request; the secondary limit is
+/// decided by [`secondary_refusal`].
+pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng) -> FaultDecision {
     let roll = rng.f64();
     if roll < config.server_error_rate {
         return FaultDecision::ServerError([500, 502, 503][rng.usize(0..3)]);
@@ -64,6 +90,10 @@ pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng, request_index: u64)
     let roll = rng.f64();
     if roll < config.lost_response_rate {
         return FaultDecision::LoseResponse;
+    }
+    // Drawn only when configured, so seeds chosen before this fault existed keep their sequences.
+    if config.late_response_rate > 0.0 && rng.f64() < config.late_response_rate {
+        return FaultDecision::LateResponse;
     }
     FaultDecision::Serve
 }
@@ -77,7 +107,7 @@ mod tests {
         let config = FaultConfig { seed: 7, server_error_rate: 0.1, ..Default::default() };
         let run = || {
             let mut rng = fastrand::Rng::with_seed(config.seed);
-            (0..1000).map(|i| decide(&config, &mut rng, i)).collect::<Vec<_>>()
+            (0..1000).map(|_| decide(&config, &mut rng)).collect::<Vec<_>>()
         };
         let first = run();
         assert_eq!(first, run());
@@ -86,13 +116,15 @@ mod tests {
     }
 
     #[test]
-    fn secondary_limit_after_n() {
-        let config = FaultConfig {
-            secondary_limit: Some(SecondaryLimit { after_requests: 2, retry_after_secs: 60 }),
-            ..Default::default()
-        };
-        let mut rng = fastrand::Rng::with_seed(1);
-        assert_eq!(decide(&config, &mut rng, 1), FaultDecision::Serve);
-        assert_eq!(decide(&config, &mut rng, 2), FaultDecision::SecondaryLimit(60));
+    fn secondary_limit_blocks_for_retry_after_then_serves_again() {
+        let limit = SecondaryLimit { after_requests: 2, retry_after_secs: 60 };
+        let mut window = SecondaryWindow::default();
+        assert_eq!(secondary_refusal(&limit, &mut window, 0), None);
+        assert_eq!(secondary_refusal(&limit, &mut window, 0), None);
+        assert_eq!(secondary_refusal(&limit, &mut window, 0), Some(60));
+        assert_eq!(secondary_refusal(&limit, &mut window, 45), Some(15), "retry-after counts down");
+        assert_eq!(secondary_refusal(&limit, &mut window, 60), None, "served once the window passed");
+        assert_eq!(secondary_refusal(&limit, &mut window, 60), None);
+        assert_eq!(secondary_refusal(&limit, &mut window, 61), Some(60));
     }
 }

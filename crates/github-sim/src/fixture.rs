@@ -18,6 +18,22 @@ pub struct Fixture {
     pub start_epoch_secs: Option<i64>,
     /// Seed for flaky outcomes.
     pub seed: u64,
+    /// GitHub Apps whose installations may exchange an App JWT for installation tokens.
+    pub apps: Vec<AppFixture>,
+}
+
+/// A GitHub App.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppFixture {
+    /// The App id (the JWT's `iss`).
+    pub id: u64,
+    /// The App's RSA public key (PEM); when set, the JWT's RS256 signature is verified, else only its structure.
+    pub public_key_pem: Option<String>,
+    /// Installation ids of this App.
+    pub installations: Vec<u64>,
+    /// Lifetime of installation tokens (default 3600 s, GitHub's hour).
+    pub token_lifetime_secs: Option<i64>,
 }
 
 /// One organization.
@@ -52,11 +68,227 @@ pub struct RepoFixture {
     pub visibility: String,
     /// Workflows.
     pub workflows: Vec<WorkflowFixture>,
-    /// Which security features are enabled (all disabled by default).
+    /// Which security features are enabled (all disabled by default; a product with alerts is enabled).
     pub security: SecurityFixture,
+    /// Security alerts by product.
+    pub alerts: AlertsFixture,
+    /// Earlier commits of the default branch, oldest first; the last one is the head. They all carry the head's
+    /// files (history contents are not modelled). Empty: one `Initial commit`.
+    pub commits: Vec<CommitFixture>,
+    /// Issues present at start, in number order.
+    pub issues: Vec<IssueFixture>,
+    /// Pull requests present at start (numbered after the issues); each head branch is created from the default
+    /// branch with its `files`.
+    pub pull_requests: Vec<PullRequestFixture>,
+    /// Past workflow runs, oldest first.
+    pub runs: Vec<RunFixture>,
 }
 
-/// Security features of a repository. Alert lists are served empty when a feature is enabled.
+/// A commit of the default branch's history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommitFixture {
+    /// Commit message.
+    pub message: String,
+    /// Author date (`YYYY-MM-DDTHH:MM:SSZ`); default: one hour apart, ending at the repository's creation.
+    pub date: Option<String>,
+    /// Author name (default `sim`).
+    pub author: Option<String>,
+}
+
+/// An issue present at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IssueFixture {
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: Option<String>,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Author login (default the orchestrator's bot).
+    pub creator: Option<String>,
+}
+
+impl Default for IssueFixture {
+    fn default() -> Self {
+        IssueFixture { title: String::new(), body: None, labels: Vec::new(), state: "open".into(), creator: None }
+    }
+}
+
+/// A pull request present at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PullRequestFixture {
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: Option<String>,
+    /// Head branch, created from the default branch with `files` committed on it.
+    pub head: String,
+    /// Base branch (default: the default branch).
+    pub base: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Files changed on the head branch, path → content.
+    pub files: BTreeMap<String, String>,
+}
+
+impl Default for PullRequestFixture {
+    fn default() -> Self {
+        PullRequestFixture {
+            title: String::new(),
+            body: None,
+            head: String::new(),
+            base: None,
+            state: "open".into(),
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+/// A past workflow run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunFixture {
+    /// Workflow file name or path (default: the repository's first workflow).
+    pub workflow: Option<String>,
+    /// Commit (default: the default branch's head).
+    pub sha: Option<String>,
+    /// Branch (default: the default branch).
+    pub branch: Option<String>,
+    /// Triggering event.
+    pub event: String,
+    /// `success`, `failure`, `cancelled` or `timed_out`.
+    pub conclusion: String,
+    /// Seconds in progress.
+    pub duration_secs: i64,
+    /// Creation time (`YYYY-MM-DDTHH:MM:SSZ`); default: one day apart, ending a day before the start.
+    pub created_at: Option<String>,
+    /// Rendered `run-name` (default: the workflow's name).
+    pub display_title: Option<String>,
+}
+
+impl Default for RunFixture {
+    fn default() -> Self {
+        RunFixture {
+            workflow: None,
+            sha: None,
+            branch: None,
+            event: "push".into(),
+            conclusion: "success".into(),
+            duration_secs: 60,
+            created_at: None,
+            display_title: None,
+        }
+    }
+}
+
+/// Security alerts of a repository, by product.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertsFixture {
+    /// Code-scanning alerts.
+    pub code_scanning: Vec<CodeScanningAlertFixture>,
+    /// Dependabot alerts.
+    pub dependabot: Vec<DependabotAlertFixture>,
+    /// Secret-scanning alerts.
+    pub secret_scanning: Vec<SecretScanningAlertFixture>,
+}
+
+/// A code-scanning alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CodeScanningAlertFixture {
+    /// Rule id, e.g. `rust/hard-coded-credentials`.
+    pub rule_id: String,
+    /// Rule severity: `none`, `note`, `warning` or `error`.
+    pub severity: String,
+    /// Security severity: `low`, `medium`, `high` or `critical`.
+    pub security_severity: Option<String>,
+    /// File the alert is in.
+    pub path: String,
+    /// Line of the alert.
+    pub line: u64,
+    /// `open`, `dismissed` or `fixed`.
+    pub state: String,
+    /// Tool name (default `CodeQL`).
+    pub tool: Option<String>,
+}
+
+impl Default for CodeScanningAlertFixture {
+    fn default() -> Self {
+        CodeScanningAlertFixture {
+            rule_id: String::new(),
+            severity: "warning".into(),
+            security_severity: None,
+            path: String::new(),
+            line: 1,
+            state: "open".into(),
+            tool: None,
+        }
+    }
+}
+
+/// A Dependabot alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DependabotAlertFixture {
+    /// Package name.
+    pub package: String,
+    /// Ecosystem as GitHub spells it: `cargo`, `npm`, `pip`, `maven`, `go`, `nuget`, `rubygems`, `composer`, ….
+    pub ecosystem: String,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    /// Vulnerable range, e.g. `< 1.2.3`.
+    pub vulnerable_version_range: String,
+    /// First patched version, when there is one.
+    pub first_patched_version: Option<String>,
+    /// The manifest declaring the dependency, e.g. `Cargo.lock`.
+    pub manifest_path: String,
+    /// `open`, `dismissed`, `fixed` or `auto_dismissed`.
+    pub state: String,
+    /// Advisory id (default derived from the package).
+    pub ghsa_id: Option<String>,
+    /// Advisory summary.
+    pub summary: Option<String>,
+}
+
+impl Default for DependabotAlertFixture {
+    fn default() -> Self {
+        DependabotAlertFixture {
+            package: String::new(),
+            ecosystem: String::new(),
+            severity: "medium".into(),
+            vulnerable_version_range: String::new(),
+            first_patched_version: None,
+            manifest_path: String::new(),
+            state: "open".into(),
+            ghsa_id: None,
+            summary: None,
+        }
+    }
+}
+
+/// A secret-scanning alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretScanningAlertFixture {
+    /// Secret type, e.g. `github_personal_access_token`.
+    pub secret_type: String,
+    /// `open` or `resolved`.
+    pub state: String,
+}
+
+impl Default for SecretScanningAlertFixture {
+    fn default() -> Self {
+        SecretScanningAlertFixture { secret_type: String::new(), state: "open".into() }
+    }
+}
+
+/// Security features of a repository. A disabled product answers 404 with GitHub's message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SecurityFixture {
@@ -81,6 +313,11 @@ impl Default for RepoFixture {
             visibility: "private".into(),
             workflows: Vec::new(),
             security: SecurityFixture::default(),
+            alerts: AlertsFixture::default(),
+            commits: Vec::new(),
+            issues: Vec::new(),
+            pull_requests: Vec::new(),
+            runs: Vec::new(),
         }
     }
 }
@@ -161,12 +398,114 @@ pub enum FixtureError {
     /// The YAML is invalid.
     #[error("parsing fixture")]
     Parse(#[source] serde_yaml::Error),
+    /// The fixture parses but describes something the simulator cannot serve.
+    #[error("invalid fixture: {0}")]
+    Invalid(String),
+}
+
+fn check(ok: bool, message: impl FnOnce() -> String) -> Result<(), FixtureError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(FixtureError::Invalid(message()))
+    }
+}
+
+fn check_date(date: Option<&String>, what: &str) -> Result<(), FixtureError> {
+    match date {
+        Some(date) => check(crate::clock::parse_date(date).is_some(), || format!("{what}: `{date}` is not a date")),
+        None => Ok(()),
+    }
+}
+
+fn check_one_of(value: &str, allowed: &[&str], what: &str) -> Result<(), FixtureError> {
+    check(allowed.contains(&value), || format!("{what}: `{value}` is not one of {allowed:?}"))
+}
+
+impl RepoFixture {
+    /// Checks what the YAML types cannot: enumerations, dates, and references to workflows.
+    pub fn validate(&self) -> Result<(), FixtureError> {
+        let name = &self.name;
+        check(!name.is_empty(), || "a repository without a name".into())?;
+        for commit in &self.commits {
+            check_date(commit.date.as_ref(), &format!("{name}: commit date"))?;
+        }
+        for issue in &self.issues {
+            check(!issue.title.is_empty(), || format!("{name}: an issue without a title"))?;
+            check_one_of(&issue.state, &["open", "closed"], &format!("{name}: issue state"))?;
+        }
+        for pull in &self.pull_requests {
+            check(!pull.title.is_empty() && !pull.head.is_empty(), || {
+                format!("{name}: a pull request needs a title and a head")
+            })?;
+            let base = pull.base.as_deref().unwrap_or(&self.default_branch);
+            check(pull.head != base && pull.head != self.default_branch, || {
+                format!("{name}: pull request head `{}` must be a new branch", pull.head)
+            })?;
+            check_one_of(&pull.state, &["open", "closed"], &format!("{name}: pull request state"))?;
+        }
+        for run in &self.runs {
+            let found = match &run.workflow {
+                Some(w) => self.workflows.iter().any(|f| f.path == *w || f.path.rsplit('/').next() == Some(w.as_str())),
+                None => !self.workflows.is_empty(),
+            };
+            check(found, || format!("{name}: run of unknown workflow {:?}", run.workflow))?;
+            check_one_of(
+                &run.conclusion,
+                &["success", "failure", "cancelled", "timed_out"],
+                &format!("{name}: run conclusion"),
+            )?;
+            check_date(run.created_at.as_ref(), &format!("{name}: run created_at"))?;
+        }
+        for alert in &self.alerts.code_scanning {
+            check_one_of(&alert.state, &["open", "dismissed", "fixed"], &format!("{name}: code-scanning state"))?;
+            check_one_of(
+                &alert.severity,
+                &["none", "note", "warning", "error"],
+                &format!("{name}: code-scanning severity"),
+            )?;
+            if let Some(level) = &alert.security_severity {
+                check_one_of(level, &["low", "medium", "high", "critical"], &format!("{name}: security severity"))?;
+            }
+        }
+        for alert in &self.alerts.dependabot {
+            check(!alert.package.is_empty() && !alert.ecosystem.is_empty(), || {
+                format!("{name}: a Dependabot alert needs a package and an ecosystem")
+            })?;
+            check_one_of(
+                &alert.state,
+                &["open", "dismissed", "fixed", "auto_dismissed"],
+                &format!("{name}: Dependabot state"),
+            )?;
+            check_one_of(
+                &alert.severity,
+                &["low", "medium", "high", "critical"],
+                &format!("{name}: Dependabot severity"),
+            )?;
+        }
+        for alert in &self.alerts.secret_scanning {
+            check_one_of(&alert.state, &["open", "resolved"], &format!("{name}: secret-scanning state"))?;
+        }
+        Ok(())
+    }
 }
 
 impl Fixture {
     /// Parses YAML.
     pub fn from_yaml(text: &str) -> Result<Self, FixtureError> {
-        serde_yaml::from_str(text).map_err(FixtureError::Parse)
+        let fixture: Fixture = serde_yaml::from_str(text).map_err(FixtureError::Parse)?;
+        fixture.validate()?;
+        Ok(fixture)
+    }
+
+    /// Checks every repository and App (see [`RepoFixture::validate`]).
+    pub fn validate(&self) -> Result<(), FixtureError> {
+        for app in &self.apps {
+            check(app.id > 0 && !app.installations.is_empty(), || {
+                format!("App {}: needs an id and at least one installation", app.id)
+            })?;
+        }
+        self.orgs.iter().flat_map(|o| &o.repos).try_for_each(RepoFixture::validate)
     }
 
     /// Reads and parses a YAML file.

@@ -11,7 +11,7 @@ use sha2::Digest;
 
 use crate::control;
 use crate::etag::{if_none_match_matches, strong_etag};
-use crate::faults::{decide, FaultConfig, FaultDecision};
+use crate::faults::{decide, secondary_refusal, FaultConfig, FaultDecision};
 use crate::fixture::{Fixture, RepoFixture};
 use crate::rate_limit::{Budget, Charge};
 use crate::routes::{find_route, ApiError, RouteRequest, DOCS};
@@ -36,6 +36,9 @@ impl Default for SimOptions {
 /// Errors starting a simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// The fixture describes something the simulator cannot serve.
+    #[error("invalid fixture")]
+    Fixture(#[source] crate::fixture::FixtureError),
     /// Only loopback addresses are allowed.
     #[error("refusing to bind non-loopback address {0}")]
     NotLoopback(SocketAddr),
@@ -78,6 +81,7 @@ impl Simulator {
         if !options.addr.ip().is_loopback() {
             return Err(SimError::NotLoopback(options.addr));
         }
+        fixture.validate().map_err(SimError::Fixture)?;
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
             .map_err(|source| SimError::Bind { addr: options.addr, source })?;
@@ -132,8 +136,57 @@ impl SimHandle {
         lock(&self.state).log.clear();
     }
     /// Creates (or replaces) a repository in `owner`.
+    ///
+    /// # Panics
+    /// When the fixture is invalid (see [`RepoFixture::validate`]): this is test set-up, and a silently skipped
+    /// issue or run would make a test pass for the wrong reason.
     pub fn add_repo(&self, owner: &str, repo: RepoFixture) {
+        if let Err(error) = repo.validate() {
+            panic!("github-sim: {error}");
+        }
         lock(&self.state).add_repo(owner, repo);
+    }
+    /// Moves a repository to `new_owner`, sending a `repository` `transferred` webhook; false when it does not exist
+    /// or the new owner has one of that name.
+    pub fn transfer_repo(&self, owner: &str, name: &str, new_owner: &str) -> bool {
+        let moved = control::transfer_repo(&mut lock(&self.state), owner, name, new_owner);
+        flush_webhooks(&self.state);
+        moved
+    }
+    /// The workflow runs of a repository, newest first, in GitHub's shape (without touching the request log).
+    pub fn runs(&self, owner: &str, name: &str) -> Vec<Value> {
+        let state = lock(&self.state);
+        let mut runs: Vec<Value> = state
+            .runs
+            .iter()
+            .filter(|r| r.owner == owner && r.repo == name)
+            .map(|r| crate::routes::actions::run_json(&self.base_url, &state, r))
+            .collect();
+        runs.reverse();
+        runs
+    }
+    /// The files on a branch (or at a commit), without touching the request log.
+    pub fn files_at(
+        &self,
+        owner: &str,
+        name: &str,
+        git_ref: &str,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        lock(&self.state).repo(owner, name)?.files_at(git_ref).cloned()
+    }
+    /// The pull requests of a repository as `(number, head, base, state, title)`, in creation order.
+    pub fn pull_requests(&self, owner: &str, name: &str) -> Vec<(u64, String, String, String, String)> {
+        let state = lock(&self.state);
+        state
+            .pulls
+            .iter()
+            .filter(|p| p.owner == owner && p.repo == name)
+            .map(|p| (p.number, p.head.clone(), p.base.clone(), p.state.clone(), p.title.clone()))
+            .collect()
+    }
+    /// Installation tokens issued so far.
+    pub fn installation_tokens_issued(&self) -> usize {
+        lock(&self.state).installation_tokens.len()
     }
     /// Edits a repository (rename, archive, topics…); false when it does not exist.
     pub fn edit_repo(&self, owner: &str, name: &str, edit: control::RepoEdit) -> bool {
@@ -215,10 +268,34 @@ fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.replace("%3E", ">").replace("%3D", "=").replace("%2F", "/")),
-            None => (pair.to_string(), String::new()),
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(pair), String::new()),
         })
         .collect()
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn credential_of(headers: &HeaderMap) -> Option<String> {
@@ -266,7 +343,7 @@ async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
 async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str().to_string();
-    let path = parts.uri.path().to_string();
+    let path = percent_decode(parts.uri.path());
     let raw_query = parts.uri.query().map(str::to_string);
     let bytes = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
     let body: Value =
@@ -280,10 +357,13 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
 
     let (decision, faults) = {
         let mut state = lock(&shared.state);
-        let index = state.fault_request_index;
-        state.fault_request_index += 1;
         let faults = state.faults.clone();
-        (decide(&faults, &mut state.fault_rng, index), faults)
+        let now = state.now;
+        let refusal = faults.secondary_limit.and_then(|limit| secondary_refusal(&limit, &mut state.secondary, now));
+        match refusal {
+            Some(retry_after) => (FaultDecision::SecondaryLimit(retry_after), faults),
+            None => (decide(&faults, &mut state.fault_rng), faults),
+        }
     };
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
@@ -307,18 +387,75 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
             let headers = vec![("retry-after".to_string(), retry_after.to_string())];
             return finish(&mut state, &method, &path, raw_query, None, &body, 403, Some(message), false, headers);
         }
-        FaultDecision::Serve | FaultDecision::LoseResponse => {}
+        FaultDecision::Serve | FaultDecision::LoseResponse | FaultDecision::LateResponse => {}
     }
 
-    let mut state = lock(&shared.state);
-    let Some(token) = credential_of(&parts.headers).filter(|t| state.tokens.contains(t)) else {
-        let message = json!({"message": "Bad credentials", "documentation_url": DOCS, "status": "401"});
-        return finish(&mut state, &method, &path, raw_query, None, &body, 401, Some(message), false, Vec::new());
+    let response = {
+        let mut state = lock(&shared.state);
+        respond(&mut state, &shared.base_url, &parts.headers, &method, &path, raw_query, &body, decision)
     };
-    let label = Some(credential_label(&token));
+    if decision == FaultDecision::LateResponse {
+        // The work is done; only the answer is late, so a client that times out cannot tell what happened.
+        tokio::time::sleep(Duration::from_secs(faults.timeout_secs.unwrap_or(30))).await;
+    }
+    response
+}
+
+/// Who is calling: a budget key (what the primary limit is charged to), a log label, and for App JWTs the App.
+struct Caller {
+    budget_key: String,
+    label: String,
+    app_id: Option<u64>,
+}
+
+/// Authenticates a request: an App JWT on the token-exchange route, else a plain token or an unexpired installation
+/// token. The error is GitHub's 401 body.
+fn authenticate(state: &SimState, headers: &HeaderMap, method: &str, path: &str) -> Result<Caller, Value> {
+    let bad = |message: &str| json!({"message": message, "documentation_url": DOCS, "status": "401"});
+    let credential = credential_of(headers).ok_or_else(|| bad("Requires authentication"))?;
+    if crate::routes::apps::is_app_route(method, path) {
+        let app_id = crate::routes::apps::verify_app_jwt(state, &credential).map_err(|message| bad(&message))?;
+        return Ok(Caller {
+            budget_key: format!("app:{app_id}"),
+            label: format!("app:{app_id}"),
+            app_id: Some(app_id),
+        });
+    }
+    if state.tokens.contains(&credential) {
+        return Ok(Caller { budget_key: credential.clone(), label: credential_label(&credential), app_id: None });
+    }
+    match state.installation_tokens.get(&credential) {
+        Some(issued) if issued.expires_at > state.now => {
+            let key = crate::state::installation_budget_key(issued.installation_id);
+            Ok(Caller { label: key.clone(), budget_key: key, app_id: None })
+        }
+        _ => Err(bad("Bad credentials")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    state: &mut SimState,
+    base_url: &str,
+    request_headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    raw_query: Option<String>,
+    body: &Value,
+    decision: FaultDecision,
+) -> Response<Body> {
+    let caller = match authenticate(state, request_headers, method, path) {
+        Ok(caller) => caller,
+        Err(message) => {
+            return finish(state, method, path, raw_query, None, body, 401, Some(message), false, Vec::new())
+        }
+    };
+    let (method, path) = (method.to_string(), path.to_string());
+    let (body, token, label) = (body.clone(), caller.budget_key.clone(), Some(caller.label.clone()));
     let now = state.now;
+    // Rate-limit reads are free on GitHub, and App JWT requests have a budget of their own that we do not model.
     let is_rate_limit_route = path == "/rate_limit";
-    let counted = if is_rate_limit_route {
+    let counted = if is_rate_limit_route || caller.app_id.is_some() {
         false
     } else if state.budget(&token).charge(now) == Charge::Exhausted {
         let budget = *state.budget(&token);
@@ -327,7 +464,7 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
             "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
         });
         let headers = rate_headers(&budget);
-        return finish(&mut state, &method, &path, raw_query, label, &body, 403, Some(message), false, headers);
+        return finish(state, &method, &path, raw_query, label, &body, 403, Some(message), false, headers);
     } else {
         true
     };
@@ -337,8 +474,8 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
         None => (404, Some(ApiError::not_found().body()), None),
         Some((route, params)) => {
             let route_request =
-                RouteRequest { params, query, body: body.clone(), base_url: &shared.base_url, path: &path };
-            match (route.handler)(&mut state, &route_request) {
+                RouteRequest { params, query, body: body.clone(), base_url, path: &path, app_id: caller.app_id };
+            match (route.handler)(state, &route_request) {
                 Ok(reply) => (reply.status, reply.body, reply.link),
                 Err(error) => (error.status, Some(error.body()), None),
             }
@@ -355,7 +492,7 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
 
     if decision == FaultDecision::LoseResponse {
         let headers = rate_headers(state.budget(&token));
-        return finish(&mut state, &method, &path, raw_query, label, &body, 502, None, counted, headers);
+        return finish(state, &method, &path, raw_query, label, &body, 502, None, counted, headers);
     }
 
     let mut headers = Vec::new();
@@ -364,8 +501,7 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
     let mut response_body = response_body;
     if method == "GET" && status == 200 {
         let etag = strong_etag(response_body.as_ref().map(Value::to_string).unwrap_or_default().as_bytes());
-        let matches = parts
-            .headers
+        let matches = request_headers
             .get("if-none-match")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| if_none_match_matches(v, &etag));
@@ -382,8 +518,10 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
     if let Some(link) = link {
         headers.push(("link".to_string(), link));
     }
-    headers.extend(rate_headers(state.budget(&token)));
-    finish(&mut state, &method, &path, raw_query, label, &body, status, response_body, counted, headers)
+    if caller.app_id.is_none() {
+        headers.extend(rate_headers(state.budget(&token)));
+    }
+    finish(state, &method, &path, raw_query, label, &body, status, response_body, counted, headers)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::faults::FaultConfig;
+use crate::faults::{FaultConfig, SecondaryWindow};
 use crate::fixture::{Fixture, OutcomeFixture, OutcomeKind, RepoFixture, WorkflowFixture};
 use crate::rate_limit::Budget;
 use crate::runs::Conclusion;
@@ -56,6 +56,136 @@ pub struct Repo {
     pub created_at: i64,
     /// Sim time of the last push to any branch (GitHub's `pushed_at`).
     pub pushed_at: i64,
+    /// Branches: name → head commit sha. The default branch's head and files are mirrored in `head_sha` and
+    /// `spec.files`.
+    pub branches: BTreeMap<String, String>,
+    /// Commit objects by sha.
+    pub commits: HashMap<String, GitCommit>,
+    /// Root trees by sha: the full file map of each.
+    pub trees: HashMap<String, BTreeMap<String, String>>,
+    /// Blobs by sha.
+    pub blobs: HashMap<String, String>,
+}
+
+/// A git commit object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitCommit {
+    /// Its sha.
+    pub sha: String,
+    /// Root tree sha.
+    pub tree: String,
+    /// Parent shas.
+    pub parents: Vec<String>,
+    /// Message.
+    pub message: String,
+    /// Author (and committer) name.
+    pub author: String,
+    /// Author date, epoch seconds.
+    pub date: i64,
+}
+
+/// The sha of a root tree holding `files` (content-addressed, like git).
+pub fn tree_sha_of(files: &BTreeMap<String, String>) -> String {
+    sha_of(&format!("tree:{files:?}"))
+}
+
+/// The sha of a blob.
+pub fn blob_sha_of(content: &str) -> String {
+    sha_of(content)
+}
+
+impl Repo {
+    /// Stores a root tree (and its blobs); returns its sha.
+    pub fn store_tree(&mut self, files: BTreeMap<String, String>) -> String {
+        let sha = tree_sha_of(&files);
+        for content in files.values() {
+            self.blobs.insert(blob_sha_of(content), content.clone());
+        }
+        self.trees.insert(sha.clone(), files);
+        sha
+    }
+
+    /// Stores a commit of an existing tree; returns its sha.
+    pub fn store_commit(&mut self, tree: &str, parents: Vec<String>, message: &str, author: &str, date: i64) -> String {
+        let sha = sha_of(&format!("commit:{tree}:{parents:?}:{message}:{author}:{date}"));
+        let commit = GitCommit {
+            sha: sha.clone(),
+            tree: tree.to_string(),
+            parents,
+            message: message.to_string(),
+            author: author.to_string(),
+            date,
+        };
+        self.commits.insert(sha.clone(), commit);
+        sha
+    }
+
+    /// The commit a ref names: a branch (`main`, `heads/main`, `refs/heads/main`) or a commit sha.
+    pub fn resolve(&self, git_ref: &str) -> Option<&GitCommit> {
+        let branch = git_ref.strip_prefix("refs/").unwrap_or(git_ref);
+        let branch = branch.strip_prefix("heads/").unwrap_or(branch);
+        match self.branches.get(branch) {
+            Some(sha) => self.commits.get(sha),
+            None => self.commits.get(git_ref),
+        }
+    }
+
+    /// The files of the commit a ref names.
+    pub fn files_at(&self, git_ref: &str) -> Option<&BTreeMap<String, String>> {
+        self.resolve(git_ref).and_then(|c| self.trees.get(&c.tree))
+    }
+
+    /// Points `branch` at `sha` (creating it), keeping the default-branch mirror and `pushed_at` current.
+    pub fn set_branch(&mut self, branch: &str, sha: &str, now: i64) {
+        self.branches.insert(branch.to_string(), sha.to_string());
+        self.pushed_at = now;
+        if branch == self.spec.default_branch {
+            self.head_sha = sha.to_string();
+            if let Some(files) = self.files_at(sha).cloned() {
+                self.spec.files = files;
+            }
+        }
+    }
+
+    /// Commits file changes (`None` deletes) on top of `branch`'s head and moves the branch; the new sha, or `None`
+    /// when the branch does not exist.
+    pub fn commit_changes(
+        &mut self,
+        branch: &str,
+        changes: &BTreeMap<String, Option<String>>,
+        message: &str,
+        now: i64,
+    ) -> Option<String> {
+        let parent = self.branches.get(branch)?.clone();
+        let mut files = self.files_at(&parent).cloned().unwrap_or_default();
+        for (path, content) in changes {
+            match content {
+                Some(content) => files.insert(path.clone(), content.clone()),
+                None => files.remove(path),
+            };
+        }
+        let tree = self.store_tree(files);
+        let sha = self.store_commit(&tree, vec![parent], message, "sim", now);
+        self.set_branch(branch, &sha, now);
+        Some(sha)
+    }
+
+    /// Whether `ancestor` is `sha` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, sha: &str) -> bool {
+        let mut pending = vec![sha.to_string()];
+        let mut seen = HashSet::new();
+        while let Some(current) = pending.pop() {
+            if current == ancestor {
+                return true;
+            }
+            if seen.insert(current.clone()) {
+                if let Some(commit) = self.commits.get(&current) {
+                    pending.extend(commit.parents.iter().cloned());
+                }
+            }
+        }
+        false
+    }
 }
 
 /// A workflow with its id.
@@ -131,6 +261,67 @@ pub struct Issue {
     pub comments: Vec<(u64, String, i64)>,
 }
 
+/// A pull request.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    /// Numeric id.
+    pub id: u64,
+    /// Owner login.
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    /// Number within the repository (shared with issues, as on GitHub).
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: Option<String>,
+    /// Head branch.
+    pub head: String,
+    /// Base branch.
+    pub base: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Author login.
+    pub creator: String,
+    /// Sim time created.
+    pub created_at: i64,
+    /// Sim time last changed.
+    pub updated_at: i64,
+    /// Sim time closed.
+    pub closed_at: Option<i64>,
+}
+
+/// A GitHub App with its installations.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// App id.
+    pub id: u64,
+    /// Public key for RS256 verification, when known.
+    pub public_key_pem: Option<String>,
+    /// Installation ids.
+    pub installations: Vec<u64>,
+    /// Lifetime of the installation tokens it gets.
+    pub token_lifetime_secs: i64,
+}
+
+/// An issued installation token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The installation it acts as.
+    pub installation_id: u64,
+    /// Sim time it stops working.
+    pub expires_at: i64,
+}
+
+/// The budget key of an installation: every token it gets shares one budget, as on GitHub.
+pub fn installation_budget_key(installation_id: u64) -> String {
+    format!("installation:{installation_id}")
+}
+
+/// GitHub's lifetime of an installation token.
+pub const INSTALLATION_TOKEN_SECS: i64 = 3600;
+
 /// Everything the simulator knows.
 #[derive(Debug)]
 pub struct SimState {
@@ -144,9 +335,17 @@ pub struct SimState {
     pub runs: Vec<Run>,
     /// Issues, in creation order.
     pub issues: Vec<Issue>,
+    /// Pull requests, in creation order.
+    pub pulls: Vec<Pull>,
+    /// GitHub Apps.
+    pub apps: Vec<App>,
+    /// Installation tokens issued, by token.
+    pub installation_tokens: HashMap<String, IssuedToken>,
+    /// Secondary-limit window state.
+    pub secondary: SecondaryWindow,
     /// Accepted credentials.
     pub tokens: HashSet<String>,
-    /// Budget per credential.
+    /// Budget per budget key (a plain token, or `installation:ID` for every token of an installation).
     pub budgets: HashMap<String, Budget>,
     /// Limit for credentials first seen.
     pub default_limit: i64,
@@ -158,8 +357,6 @@ pub struct SimState {
     pub faults: FaultConfig,
     /// RNG behind fault decisions.
     pub fault_rng: fastrand::Rng,
-    /// GitHub requests seen since faults were set.
-    pub fault_request_index: u64,
     /// RNG behind flaky outcomes.
     pub outcome_rng: fastrand::Rng,
     /// The simulator's base URL, for URLs in webhook payloads.
@@ -188,6 +385,19 @@ impl SimState {
             repos: BTreeMap::new(),
             runs: Vec::new(),
             issues: Vec::new(),
+            pulls: Vec::new(),
+            apps: fixture
+                .apps
+                .iter()
+                .map(|a| App {
+                    id: a.id,
+                    public_key_pem: a.public_key_pem.clone(),
+                    installations: a.installations.clone(),
+                    token_lifetime_secs: a.token_lifetime_secs.unwrap_or(INSTALLATION_TOKEN_SECS),
+                })
+                .collect(),
+            installation_tokens: HashMap::new(),
+            secondary: SecondaryWindow::default(),
             tokens: fixture.tokens.iter().cloned().collect(),
             budgets: HashMap::new(),
             default_limit: fixture.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
@@ -195,7 +405,6 @@ impl SimState {
             last_seq: 0,
             faults: FaultConfig::default(),
             fault_rng: fastrand::Rng::with_seed(0),
-            fault_request_index: 0,
             outcome_rng: fastrand::Rng::with_seed(fixture.seed),
             base_url: String::new(),
             webhook: None,
@@ -217,14 +426,147 @@ impl SimState {
         self.next_id
     }
 
-    /// Adds (or replaces) a repository.
+    /// Adds (or replaces) a repository with its history, branches, issues, pull requests and past runs. The fixture
+    /// should have passed [`RepoFixture::validate`]; items it would reject are skipped.
     pub fn add_repo(&mut self, owner: &str, spec: RepoFixture) {
         let id = self.next_id();
         let workflows = spec.workflows.iter().map(|w| Workflow { id: self.next_id(), spec: w.clone() }).collect();
-        let head_sha = sha_of(&format!("{owner}/{}:{:?}", spec.name, spec.files));
-        let repo =
-            Repo { id, owner: owner.to_string(), spec, head_sha, workflows, created_at: self.now, pushed_at: self.now };
-        self.repos.insert((owner.to_string(), repo.spec.name.clone()), repo);
+        let now = self.now;
+        let mut repo = Repo {
+            id,
+            owner: owner.to_string(),
+            spec,
+            head_sha: String::new(),
+            workflows,
+            created_at: now,
+            pushed_at: now,
+            branches: BTreeMap::new(),
+            commits: HashMap::new(),
+            trees: HashMap::new(),
+            blobs: HashMap::new(),
+        };
+        let tree = repo.store_tree(repo.spec.files.clone());
+        let history = repo.spec.commits.clone();
+        let mut parents = Vec::new();
+        if history.is_empty() {
+            parents = vec![repo.store_commit(&tree, Vec::new(), "Initial commit", "sim", now)];
+        }
+        let count = history.len() as i64;
+        for (i, commit) in history.iter().enumerate() {
+            let date = commit
+                .date
+                .as_deref()
+                .and_then(crate::clock::parse_date)
+                .unwrap_or(now - (count - 1 - i as i64) * 3600);
+            let author = commit.author.as_deref().unwrap_or("sim");
+            parents = vec![repo.store_commit(&tree, parents, &commit.message, author, date)];
+        }
+        let default_branch = repo.spec.default_branch.clone();
+        if let Some(head) = parents.first() {
+            repo.set_branch(&default_branch, &head.clone(), now);
+        }
+        let (owner_s, name) = (owner.to_string(), repo.spec.name.clone());
+        self.issues.retain(|i| !(i.owner == owner_s && i.repo == name));
+        self.pulls.retain(|p| !(p.owner == owner_s && p.repo == name));
+        self.runs.retain(|r| !(r.owner == owner_s && r.repo == name));
+        for issue in repo.spec.issues.clone() {
+            let number = self.next_number(owner, &name);
+            let closed = issue.state == "closed";
+            let id = self.next_id();
+            self.issues.push(Issue {
+                id,
+                owner: owner_s.clone(),
+                repo: name.clone(),
+                number,
+                title: issue.title,
+                body: issue.body,
+                state: issue.state,
+                labels: issue.labels,
+                creator: issue.creator.unwrap_or_else(|| crate::routes::issues::BOT_LOGIN.into()),
+                created_at: now,
+                updated_at: now,
+                closed_at: closed.then_some(now),
+                comments: Vec::new(),
+            });
+        }
+        for pull in repo.spec.pull_requests.clone() {
+            let base = pull.base.clone().unwrap_or_else(|| default_branch.clone());
+            let Some(base_sha) = repo.branches.get(&base).cloned() else { continue };
+            repo.branches.insert(pull.head.clone(), base_sha);
+            let changes = pull.files.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+            repo.commit_changes(&pull.head, &changes, &pull.title, now);
+            let number = self.next_number(owner, &name);
+            let closed = pull.state == "closed";
+            let id = self.next_id();
+            self.pulls.push(Pull {
+                id,
+                owner: owner_s.clone(),
+                repo: name.clone(),
+                number,
+                title: pull.title,
+                body: pull.body,
+                head: pull.head,
+                base,
+                state: pull.state,
+                creator: crate::routes::issues::BOT_LOGIN.into(),
+                created_at: now,
+                updated_at: now,
+                closed_at: closed.then_some(now),
+            });
+        }
+        let past = repo.spec.runs.clone();
+        let count = past.len() as i64;
+        for (i, run) in past.into_iter().enumerate() {
+            let workflow = match &run.workflow {
+                Some(w) => repo
+                    .workflows
+                    .iter()
+                    .find(|f| f.spec.path == *w || f.spec.path.rsplit('/').next() == Some(w.as_str())),
+                None => repo.workflows.first(),
+            };
+            let Some(workflow) = workflow else { continue };
+            let outcome = match run.conclusion.as_str() {
+                "failure" => Conclusion::Failure,
+                "cancelled" => Conclusion::Cancelled,
+                "timed_out" => Conclusion::TimedOut,
+                _ => Conclusion::Success,
+            };
+            let created = run
+                .created_at
+                .as_deref()
+                .and_then(crate::clock::parse_date)
+                .unwrap_or(now - (count - i as i64) * 86_400);
+            let id = self.next_id();
+            self.runs.push(Run {
+                id,
+                owner: owner_s.clone(),
+                repo: name.clone(),
+                workflow_id: workflow.id,
+                head_branch: run.branch.unwrap_or_else(|| default_branch.clone()),
+                head_sha: run.sha.unwrap_or_else(|| repo.head_sha.clone()),
+                event: run.event,
+                display_title: run.display_title.unwrap_or_else(|| workflow.spec.name.clone()),
+                created_at: created,
+                first_created_at: created,
+                duration_secs: run.duration_secs,
+                outcome,
+                cancelled_at: None,
+                run_attempt: 1,
+            });
+        }
+        self.repos.insert((owner_s, name), repo);
+    }
+
+    /// The next issue or pull-request number of a repository (they share one sequence, as on GitHub).
+    pub fn next_number(&self, owner: &str, name: &str) -> u64 {
+        let issues = self.issues.iter().filter(|i| i.owner == owner && i.repo == name).count();
+        let pulls = self.pulls.iter().filter(|p| p.owner == owner && p.repo == name).count();
+        (issues + pulls) as u64 + 1
+    }
+
+    /// The repository, mutable.
+    pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
+        self.repos.get_mut(&(owner.to_string(), name.to_string()))
     }
 
     /// The repository, if it exists.
@@ -271,6 +613,15 @@ impl SimState {
         self.outbox.push(crate::webhook::PendingEvent { event, payload });
     }
 
+    /// Queues a `push` event for `branch` moving from `before` (`None`: the branch was created) to `after`.
+    pub fn emit_push(&mut self, owner: &str, name: &str, branch: &str, before: Option<&str>, after: &str) {
+        let zero = "0".repeat(40);
+        let push = serde_json::json!({"ref": format!("refs/heads/{branch}"), "before": before.unwrap_or(&zero),
+            "after": after, "created": before.is_none(), "deleted": false, "forced": false, "commits": [],
+            "head_commit": null, "pusher": {"name": "github-sim", "email": null}});
+        self.emit("push", None, owner, name, push);
+    }
+
     /// Advances the clock, queueing `workflow_run` events for runs that started or completed meanwhile.
     pub fn advance(&mut self, seconds: i64) {
         let before = self.now;
@@ -301,7 +652,7 @@ impl SimState {
         }
     }
 
-    /// The budget of a credential, rolled to now.
+    /// The budget of a budget key (see [`SimState::budgets`]), rolled to now.
     pub fn budget(&mut self, credential: &str) -> &mut Budget {
         let (now, limit) = (self.now, self.default_limit);
         let budget = self.budgets.entry(credential.to_string()).or_insert_with(|| Budget::fresh(limit, now));

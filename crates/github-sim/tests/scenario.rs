@@ -6,9 +6,136 @@ use github_sim::{Fixture, SimOptions, Simulator};
 use serde_json::json;
 use support::{call, AUTH};
 
+const APP_KEY: &str = include_str!("../../../tests/support/github_test_app_key.pem");
+const APP_PUBLIC_KEY: &str = include_str!("../../../tests/support/github_test_app_key.pub.pem");
+
+/// An RS256 App JWT as GitHub documents it (iat a minute back, exp under ten minutes ahead).
+fn app_jwt(app_id: u64, now: i64) -> String {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(APP_KEY.as_bytes()).expect("test key");
+    let claims = json!({"iat": now - 60, "exp": now + 540, "iss": app_id.to_string()});
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &claims, &key).expect("sign")
+}
+
+/// A repository with history, alerts, issues, a pull request and past runs, as YAML users would write it.
+const HEALTHY: &str = r#"
+name: healthy
+files: {"Cargo.toml": "[package]\nname = 'healthy'\n"}
+workflows: [{path: .github/workflows/build.yml, name: build}]
+commits: [{message: first, date: "2025-12-30T00:00:00Z"}, {message: second}]
+alerts:
+  code_scanning: [{rule_id: rust/cleartext-logging, severity: error, security_severity: high, path: src/main.rs, line: 7}]
+  dependabot:
+    - {package: openssl, ecosystem: cargo, severity: critical, vulnerable_version_range: "< 0.10.70",
+       first_patched_version: 0.10.70, manifest_path: Cargo.lock}
+    - {package: time, ecosystem: cargo, severity: low, vulnerable_version_range: "< 0.2.23", manifest_path: Cargo.lock,
+       state: fixed}
+  secret_scanning: [{secret_type: github_personal_access_token}]
+issues: [{title: flaky test, labels: [ci]}]
+pull_requests: [{title: bump serde, head: deps/serde, files: {"Cargo.toml": "serde = '1'\n"}}]
+runs:
+  - {conclusion: failure, duration_secs: 300}
+  - {conclusion: success, duration_secs: 240, event: workflow_dispatch}
+"#;
+
+/// The routes added for App auth, history, git writes, pull requests and alert contents.
+async fn exercise_apps_history_git_and_pulls(sim: &github_sim::SimHandle, base: &str) {
+    let healthy: github_sim::fixture::RepoFixture = serde_yaml::from_str(HEALTHY).expect("yaml");
+    healthy.validate().expect("valid fixture");
+    sim.add_repo("acme", healthy);
+    let repo = "/repos/acme/healthy";
+
+    let jwt = format!("Bearer {}", app_jwt(12345, sim.now()));
+    let exchange = call(base, "POST", "/app/installations/678/access_tokens", &[("Authorization", &jwt)], None).await;
+    assert_eq!(exchange.status, 201, "{}", exchange.body);
+    let token = format!("Bearer {}", exchange.json()["token"].as_str().expect("token"));
+    let installation = ("Authorization", token.as_str());
+    assert_eq!(call(base, "GET", repo, &[installation], None).await.status, 200);
+
+    let commits = call(base, "GET", &format!("{repo}/commits?sha=main&per_page=1"), &[installation], None).await;
+    assert!(commits.header("link").is_some_and(|l| l.contains("rel=\"next\"")));
+    let head = commits.json()[0]["sha"].as_str().expect("sha").to_string();
+    assert_eq!(commits.json()[0]["commit"]["message"], "second");
+    let commit = call(base, "GET", &format!("{repo}/commits/{head}"), &[AUTH], None).await.json();
+    let parent = commit["parents"][0]["sha"].as_str().expect("parent").to_string();
+    assert_eq!(call(base, "GET", &format!("{repo}/commits/main"), &[AUTH], None).await.json()["sha"], head);
+
+    let blob = call(
+        base,
+        "POST",
+        &format!("{repo}/git/blobs"),
+        &[AUTH],
+        Some(json!({"content": "aGk=", "encoding": "base64"})),
+    )
+    .await;
+    let blob_sha = blob.json()["sha"].as_str().expect("blob").to_string();
+    assert_eq!(
+        call(base, "GET", &format!("{repo}/git/blobs/{blob_sha}"), &[AUTH], None).await.json()["content"],
+        "aGk="
+    );
+    let git_commit = call(base, "GET", &format!("{repo}/git/commits/{head}"), &[AUTH], None).await.json();
+    let tree_body = json!({"base_tree": git_commit["tree"]["sha"], "tree": [
+        {"path": "docs/hi.txt", "mode": "100644", "type": "blob", "sha": blob_sha},
+        {"path": "README.md", "mode": "100644", "type": "blob", "content": "# healthy\n"}]});
+    let tree = call(base, "POST", &format!("{repo}/git/trees"), &[AUTH], Some(tree_body)).await;
+    assert_eq!(tree.status, 201, "{}", tree.body);
+    let new_commit = json!({"message": "docs", "tree": tree.json()["sha"], "parents": [head]});
+    let created = call(base, "POST", &format!("{repo}/git/commits"), &[AUTH], Some(new_commit)).await.json();
+    let branch = json!({"ref": "refs/heads/docs", "sha": parent});
+    assert_eq!(call(base, "POST", &format!("{repo}/git/refs"), &[AUTH], Some(branch.clone())).await.status, 201);
+    assert_eq!(call(base, "POST", &format!("{repo}/git/refs"), &[AUTH], Some(branch)).await.status, 422, "exists");
+    let forward = json!({"sha": created["sha"]});
+    assert_eq!(call(base, "PATCH", &format!("{repo}/git/refs/heads/docs"), &[AUTH], Some(forward)).await.status, 200);
+    let backward = json!({"sha": parent});
+    let refused = call(base, "PATCH", &format!("{repo}/git/refs/heads/docs"), &[AUTH], Some(backward)).await;
+    assert_eq!((refused.status, refused.json()["message"].as_str()), (422, Some("Update is not a fast forward")));
+    let put = json!({"message": "changelog", "content": "Y2hhbmdlcw==", "branch": "docs"});
+    let written = call(base, "PUT", &format!("{repo}/contents/CHANGELOG.md"), &[AUTH], Some(put)).await;
+    assert_eq!(written.status, 201, "{}", written.body);
+    let readme = call(base, "GET", &format!("{repo}/contents/README.md?ref=docs"), &[AUTH], None).await;
+    assert_eq!(readme.json()["content"], "IyBoZWFsdGh5Cg==");
+
+    let opened = json!({"title": "Docs", "head": "docs", "base": "main", "body": "b"});
+    let pull = call(base, "POST", &format!("{repo}/pulls"), &[AUTH], Some(opened.clone())).await;
+    assert_eq!((pull.status, pull.json()["number"].as_u64()), (201, Some(3)), "after issue 1 and fixture PR 2");
+    let again = call(base, "POST", &format!("{repo}/pulls"), &[AUTH], Some(opened)).await.json();
+    assert!(again["errors"][0]["message"].as_str().is_some_and(|m| m.contains("already exists")), "{again}");
+    let listed = call(base, "GET", &format!("{repo}/pulls?state=open&head=acme%3Adocs"), &[AUTH], None).await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(call(base, "GET", &format!("{repo}/pulls/2"), &[AUTH], None).await.json()["head"]["ref"], "deps/serde");
+    let issues = call(base, "GET", &format!("{repo}/issues?state=all"), &[AUTH], None).await.json();
+    let with_pulls: Vec<bool> =
+        issues.as_array().expect("issues").iter().map(|i| i.get("pull_request").is_some()).collect();
+    assert_eq!(with_pulls, vec![true, true, false], "pull requests appear in the issue list");
+
+    let open_alerts = |product: &'static str| {
+        let base = base.to_string();
+        async move {
+            call(&base, "GET", &format!("/repos/acme/healthy/{product}/alerts?state=open"), &[AUTH], None).await.json()
+        }
+    };
+    assert_eq!(open_alerts("code-scanning").await[0]["rule"]["security_severity_level"], "high");
+    let dependabot = open_alerts("dependabot").await;
+    assert_eq!(dependabot.as_array().map(Vec::len), Some(1), "the fixed alert is filtered out");
+    assert_eq!(dependabot[0]["security_vulnerability"]["first_patched_version"]["identifier"], "0.10.70");
+    assert_eq!(dependabot[0]["dependency"]["manifest_path"], "Cargo.lock");
+    assert_eq!(open_alerts("secret-scanning").await[0]["secret_type"], "github_personal_access_token");
+
+    let runs = call(base, "GET", &format!("{repo}/actions/runs"), &[AUTH], None).await.json();
+    let conclusions: Vec<&str> =
+        runs["workflow_runs"].as_array().expect("runs").iter().filter_map(|r| r["conclusion"].as_str()).collect();
+    assert_eq!(conclusions, vec!["success", "failure"], "past runs, newest first");
+}
+
 #[tokio::test]
 async fn every_route_conforms_to_githubs_description() {
-    let sim = Simulator::start(Fixture::generated_org("acme", 3), SimOptions::default()).await.expect("start");
+    let mut fixture = Fixture::generated_org("acme", 3);
+    fixture.apps = vec![github_sim::fixture::AppFixture {
+        id: 12345,
+        public_key_pem: Some(APP_PUBLIC_KEY.into()),
+        installations: vec![678],
+        token_lifetime_secs: None,
+    }];
+    let sim = Simulator::start(fixture, SimOptions::default()).await.expect("start");
     let base = sim.base_url().to_string();
     let repo = "/repos/acme/repo-00000";
     let gets = [
@@ -80,6 +207,7 @@ async fn every_route_conforms_to_githubs_description() {
     let closed = call(&base, "PATCH", &format!("{issues}/{number}"), &[AUTH], Some(json!({"state": "closed"}))).await;
     assert_eq!(closed.json()["state"], "closed");
     assert_eq!(call(&base, "GET", &format!("{issues}/{number}"), &[AUTH], None).await.json()["comments"], 1);
+    exercise_apps_history_git_and_pulls(&sim, &base).await;
 
     let served: std::collections::BTreeSet<(String, String)> = sim
         .requests()

@@ -82,3 +82,19 @@ async fn workflow_run_and_push_deliveries_are_signed() {
     assert_eq!(header(&headers, "x-github-event"), "push");
     assert_eq!(push["after"], sha);
 }
+
+#[tokio::test]
+async fn a_transfer_sends_repository_transferred_with_the_old_owner() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
+    sim.set_webhook(WebhookTarget { url, secret: "s3cret".into() });
+    assert!(sim.transfer_repo("acme", "repo-00000", "umbrella"));
+    let (headers, payload) = receive(&listener).await;
+    assert_eq!(header(&headers, "x-github-event"), "repository");
+    assert_eq!(payload["action"], "transferred");
+    assert_eq!(payload["changes"]["owner"]["from"]["organization"]["login"], "acme");
+    assert_eq!(payload["repository"]["full_name"], "umbrella/repo-00000");
+    assert_eq!(call(sim.base_url(), "GET", "/repos/umbrella/repo-00000", &[AUTH], None).await.status, 200);
+    assert_eq!(call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await.status, 404);
+}

@@ -187,7 +187,7 @@ pub fn cancel_run(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Re
     let now = state.now;
     let run = &mut state.runs[index];
     if phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, now).status == "completed" {
-        return Err(ApiError { status: 409, message: "Cannot cancel a workflow run that is completed.".into() });
+        return Err(ApiError::new(409, "Cannot cancel a workflow run that is completed."));
     }
     run.cancelled_at = Some(now);
     Ok(Reply::with_status(202, json!({})))
@@ -200,7 +200,7 @@ pub fn rerun_failed_jobs(state: &mut SimState, request: &RouteRequest<'_>) -> Re
     let run = state.runs[index].clone();
     let phase = phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, now);
     if phase.status != "completed" {
-        return Err(ApiError { status: 403, message: "This workflow is already running".into() });
+        return Err(ApiError::new(403, "This workflow is already running"));
     }
     let outcome_spec = state
         .repo(&run.owner, &run.repo)

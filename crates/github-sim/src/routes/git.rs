@@ -1,65 +1,51 @@
-//! Git reads: branches, refs and trees of the default branch.
+//! Git reads: branches, refs and trees.
 
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use super::commits::commit_json;
 use super::{ApiError, Reply, RouteRequest};
-use crate::clock::iso8601;
-use crate::state::{sha_of, Repo, SimState};
+use crate::state::{blob_sha_of, sha_of, Repo, SimState};
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
 }
 
-/// The sha of the default branch's root tree.
-pub fn root_tree_sha(repo: &Repo) -> String {
-    sha_of(&format!("tree:{}", repo.head_sha))
-}
-
-fn commit_json(base: &str, repo: &Repo) -> Value {
+/// GitHub's `git-ref` shape for a branch.
+pub fn ref_json(base: &str, repo: &Repo, branch: &str, sha: &str) -> Value {
     let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
-    let sha = &repo.head_sha;
-    let person = json!({"name": "sim", "email": "sim@example.invalid", "date": iso8601(repo.created_at)});
     json!({
-        "sha": sha, "node_id": format!("C_{sha}"), "url": format!("{api}/commits/{sha}"),
-        "html_url": format!("{base}/{}/{}/commit/{sha}", repo.owner, repo.spec.name),
-        "comments_url": format!("{api}/commits/{sha}/comments"), "author": null, "committer": null, "parents": [],
-        "commit": {
-            "url": format!("{api}/git/commits/{sha}"), "author": person, "committer": person, "message": "head",
-            "comment_count": 0, "tree": {"sha": root_tree_sha(repo), "url": format!("{api}/git/trees/{}", root_tree_sha(repo))},
-        },
+        "ref": format!("refs/heads/{branch}"), "node_id": format!("REF_{branch}_{sha}"),
+        "url": format!("{api}/git/refs/heads/{branch}"),
+        "object": {"type": "commit", "sha": sha, "url": format!("{api}/git/commits/{sha}")},
     })
 }
 
-/// `GET /repos/{owner}/{repo}/branches/{branch}` (the default branch only).
+/// `GET /repos/{owner}/{repo}/branches/{branch}`.
 pub fn get_branch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
-    if request.params[2] != repo.spec.default_branch {
-        return Err(ApiError { status: 404, message: "Branch not found".into() });
-    }
+    let branch = &request.params[2];
+    let commit = repo
+        .branches
+        .get(branch)
+        .and_then(|sha| repo.commits.get(sha))
+        .ok_or_else(|| ApiError::new(404, "Branch not found"))?;
     let api = format!("{}/repos/{}/{}", request.base_url, repo.owner, repo.spec.name);
-    let branch = &repo.spec.default_branch;
     Ok(Reply::ok(json!({
-        "name": branch, "commit": commit_json(request.base_url, repo), "protected": false,
+        "name": branch, "commit": commit_json(request.base_url, repo, commit), "protected": false,
         "protection": {"enabled": false, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
         "protection_url": format!("{api}/branches/{branch}/protection"),
         "_links": {"self": format!("{api}/branches/{branch}"), "html": format!("{}/{}/{}/tree/{branch}", request.base_url, repo.owner, repo.spec.name)},
     })))
 }
 
-/// `GET /repos/{owner}/{repo}/git/ref/{ref}` (`heads/<default branch>` only).
+/// `GET /repos/{owner}/{repo}/git/ref/{ref}` (`heads/<branch>`; tags are not modelled).
 pub fn get_ref(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
-    if request.params[2] != format!("heads/{}", repo.spec.default_branch) {
-        return Err(ApiError::not_found());
-    }
-    let api = format!("{}/repos/{}/{}", request.base_url, repo.owner, repo.spec.name);
-    Ok(Reply::ok(json!({
-        "ref": format!("refs/{}", request.params[2]), "node_id": format!("REF_{}", repo.head_sha),
-        "url": format!("{api}/git/refs/{}", request.params[2]),
-        "object": {"type": "commit", "sha": repo.head_sha, "url": format!("{api}/git/commits/{}", repo.head_sha)},
-    })))
+    let branch = request.params[2].strip_prefix("heads/").ok_or_else(ApiError::not_found)?;
+    let sha = repo.branches.get(branch).ok_or_else(ApiError::not_found)?;
+    Ok(Reply::ok(ref_json(request.base_url, repo, branch, sha)))
 }
 
 /// Tree entries for `files` (`recursive`: every blob and directory; else the top level only).
@@ -83,22 +69,21 @@ pub fn tree_entries(
     entries
 }
 
-/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}` (the default branch's tree, by tree sha, head sha or branch).
-pub fn get_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    let repo = find_repo(state, request)?;
-    let wanted = &request.params[2];
-    let root = root_tree_sha(repo);
-    if wanted != &root && wanted != &repo.head_sha && wanted != &repo.spec.default_branch {
-        return Err(ApiError::not_found());
-    }
-    let recursive = request.query("recursive").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
-    let api = format!("{}/repos/{}/{}", request.base_url, repo.owner, repo.spec.name);
-    let tree: Vec<Value> = tree_entries(&repo.spec.files, recursive)
+/// GitHub's `git-tree` shape for a root tree.
+pub fn tree_json(
+    base: &str,
+    repo: &Repo,
+    sha: &str,
+    files: &std::collections::BTreeMap<String, String>,
+    recursive: bool,
+) -> Value {
+    let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
+    let tree: Vec<Value> = tree_entries(files, recursive)
         .into_iter()
         .map(|(path, kind, size)| {
             let sha = match size {
-                Some(_) => sha_of(repo.spec.files.get(&path).map(String::as_str).unwrap_or("")),
-                None => sha_of(&format!("{root}:{path}")),
+                Some(_) => blob_sha_of(files.get(&path).map(String::as_str).unwrap_or("")),
+                None => sha_of(&format!("{sha}:{path}")),
             };
             let mode = if kind == "tree" { "040000" } else { "100644" };
             let url = format!("{api}/git/{}s/{sha}", kind);
@@ -109,7 +94,23 @@ pub fn get_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Repl
             entry
         })
         .collect();
-    Ok(Reply::ok(json!({"sha": root, "url": format!("{api}/git/trees/{root}"), "truncated": false, "tree": tree})))
+    json!({"sha": sha, "url": format!("{api}/git/trees/{sha}"), "truncated": false, "tree": tree})
+}
+
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: a root tree by its sha, or the tree of a commit or branch
+/// (`recursive=1` lists every entry). Subtrees are not addressable by their own sha.
+pub fn get_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?;
+    let wanted = &request.params[2];
+    let (sha, files) = match repo.trees.get_key_value(wanted) {
+        Some((sha, files)) => (sha.clone(), files),
+        None => {
+            let commit = repo.resolve(wanted).ok_or_else(ApiError::not_found)?;
+            (commit.tree.clone(), repo.trees.get(&commit.tree).ok_or_else(ApiError::not_found)?)
+        }
+    };
+    let recursive = request.query("recursive").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+    Ok(Reply::ok(tree_json(request.base_url, repo, &sha, files, recursive)))
 }
 
 #[cfg(test)]

@@ -64,19 +64,64 @@ pub fn list_issues(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
     check_repo(state, request)?;
     let wanted_state = request.query("state").unwrap_or("open");
     let labels: Vec<&str> = request.query("labels").map(|l| l.split(',').collect()).unwrap_or_default();
-    let mut issues: Vec<&Issue> = state
+    let mut issues: Vec<(i64, u64, Value)> = state
         .issues
         .iter()
         .filter(|i| i.owner == request.params[0] && i.repo == request.params[1])
         .filter(|i| wanted_state == "all" || i.state == wanted_state)
         .filter(|i| labels.iter().all(|l| i.labels.iter().any(|have| have == l)))
         .filter(|i| request.query("creator").is_none_or(|c| i.creator == c))
+        .map(|i| (i.created_at, i.number, issue_json(request.base_url, i)))
         .collect();
-    issues.reverse();
+    // GitHub's issue list includes pull requests, marked by a `pull_request` object; they carry no labels here.
+    if labels.is_empty() {
+        issues.extend(
+            state
+                .pulls
+                .iter()
+                .filter(|p| p.owner == request.params[0] && p.repo == request.params[1])
+                .filter(|p| wanted_state == "all" || p.state == wanted_state)
+                .filter(|p| request.query("creator").is_none_or(|c| p.creator == c))
+                .map(|p| (p.created_at, p.number, pull_as_issue_json(request.base_url, p))),
+        );
+    }
+    // Newest first, as GitHub sorts by default.
+    issues.sort_by_key(|(created, number, _)| std::cmp::Reverse((*created, *number)));
     let page = page_of(issues.len(), request.query("per_page"), request.query("page"));
-    let body: Vec<Value> = issues[page.range.clone()].iter().map(|i| issue_json(request.base_url, i)).collect();
+    let body: Vec<Value> = issues[page.range.clone()].iter().map(|(_, _, json)| json.clone()).collect();
     let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
     Ok(Reply { status: 200, body: Some(Value::Array(body)), link })
+}
+
+/// A pull request as the issues API shows it.
+fn pull_as_issue_json(base: &str, pull: &crate::state::Pull) -> Value {
+    let issue = Issue {
+        id: pull.id,
+        owner: pull.owner.clone(),
+        repo: pull.repo.clone(),
+        number: pull.number,
+        title: pull.title.clone(),
+        body: pull.body.clone(),
+        state: pull.state.clone(),
+        labels: Vec::new(),
+        creator: pull.creator.clone(),
+        created_at: pull.created_at,
+        updated_at: pull.updated_at,
+        closed_at: pull.closed_at,
+        comments: Vec::new(),
+    };
+    let mut json = issue_json(base, &issue);
+    let html = format!("{base}/{}/{}/pull/{}", pull.owner, pull.repo, pull.number);
+    if let Some(object) = json.as_object_mut() {
+        object.insert(
+            "pull_request".into(),
+            json!({"url": format!("{base}/repos/{}/{}/pulls/{}", pull.owner, pull.repo, pull.number),
+                "html_url": html, "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
+                "merged_at": null}),
+        );
+        object.insert("html_url".into(), json!(html));
+    }
+    json
 }
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
@@ -94,8 +139,7 @@ pub fn create_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
     let Some(title) = request.body.get("title").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
         return Err(ApiError::unprocessable("Validation Failed"));
     };
-    let number =
-        state.issues.iter().filter(|i| i.owner == request.params[0] && i.repo == request.params[1]).count() as u64 + 1;
+    let number = state.next_number(&request.params[0], &request.params[1]);
     let issue = Issue {
         id: state.next_id(),
         owner: request.params[0].clone(),

@@ -5,8 +5,12 @@ use serde_json::{json, Value};
 use crate::state::SimState;
 
 pub mod actions;
+pub mod apps;
+pub mod commits;
 pub mod git;
+pub mod git_write;
 pub mod issues;
+pub mod pulls;
 pub mod repos;
 pub mod security;
 
@@ -26,6 +30,8 @@ pub struct RouteRequest<'a> {
     pub base_url: &'a str,
     /// The request path.
     pub path: &'a str,
+    /// The App whose verified JWT authenticated the request (App endpoints only).
+    pub app_id: Option<u64>,
 }
 
 impl RouteRequest<'_> {
@@ -68,20 +74,35 @@ pub struct ApiError {
     pub status: u16,
     /// GitHub's message.
     pub message: String,
+    /// GitHub's `errors` array of a 422 (`validation-error`), when there are details.
+    pub errors: Option<Value>,
 }
 
 impl ApiError {
+    /// An error with a status and GitHub's message.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into(), errors: None }
+    }
     /// 404 `Not Found`.
     pub fn not_found() -> Self {
-        ApiError { status: 404, message: "Not Found".into() }
+        ApiError::new(404, "Not Found")
     }
     /// 422 with a message.
     pub fn unprocessable(message: impl Into<String>) -> Self {
-        ApiError { status: 422, message: message.into() }
+        ApiError::new(422, message)
+    }
+    /// 422 `Validation Failed` with one custom field error, as GitHub answers pull-request and ref conflicts.
+    pub fn validation(resource: &str, detail: impl Into<String>) -> Self {
+        let error = json!({"resource": resource, "code": "custom", "message": detail.into()});
+        ApiError { status: 422, message: "Validation Failed".into(), errors: Some(json!([error])) }
     }
     /// The JSON body GitHub sends.
     pub fn body(&self) -> Value {
-        json!({"message": self.message, "documentation_url": DOCS, "status": self.status.to_string()})
+        let mut body = json!({"message": self.message, "documentation_url": DOCS, "status": self.status.to_string()});
+        if let (Some(errors), Some(object)) = (&self.errors, body.as_object_mut()) {
+            object.insert("errors".into(), errors.clone());
+        }
+        body
     }
 }
 
@@ -102,11 +123,15 @@ pub struct Route {
 /// Every GitHub route the simulator serves.
 pub const ROUTES: &[Route] = &[
     Route { method: "GET", template: "/rate_limit", handler: repos::rate_limit },
+    Route { method: "POST", template: apps::ACCESS_TOKENS, handler: apps::create_installation_token },
     Route { method: "GET", template: "/orgs/{org}/repos", handler: repos::list_org_repos },
     Route { method: "GET", template: "/repos/{owner}/{repo}", handler: repos::get_repo },
     Route { method: "GET", template: "/repos/{owner}/{repo}/languages", handler: repos::languages },
     Route { method: "GET", template: "/repos/{owner}/{repo}/topics", handler: repos::topics },
     Route { method: "GET", template: "/repos/{owner}/{repo}/contents/{path}", handler: repos::contents },
+    Route { method: "PUT", template: "/repos/{owner}/{repo}/contents/{path}", handler: repos::put_contents },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/commits", handler: commits::list_commits },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/commits/{ref}", handler: commits::get_commit },
     Route { method: "GET", template: "/repos/{owner}/{repo}/actions/workflows", handler: actions::list_workflows },
     Route {
         method: "GET",
@@ -139,6 +164,20 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", template: "/repos/{owner}/{repo}/branches/{branch}", handler: git::get_branch },
     Route { method: "GET", template: "/repos/{owner}/{repo}/git/ref/{ref}", handler: git::get_ref },
     Route { method: "GET", template: "/repos/{owner}/{repo}/git/trees/{tree_sha}", handler: git::get_tree },
+    Route { method: "POST", template: "/repos/{owner}/{repo}/git/blobs", handler: git_write::create_blob },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/git/blobs/{file_sha}", handler: git_write::get_blob },
+    Route { method: "POST", template: "/repos/{owner}/{repo}/git/trees", handler: git_write::create_tree },
+    Route { method: "POST", template: "/repos/{owner}/{repo}/git/commits", handler: git_write::create_commit },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/git/commits/{commit_sha}",
+        handler: git_write::get_git_commit,
+    },
+    Route { method: "POST", template: "/repos/{owner}/{repo}/git/refs", handler: git_write::create_ref },
+    Route { method: "PATCH", template: "/repos/{owner}/{repo}/git/refs/{ref}", handler: git_write::update_ref },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/pulls", handler: pulls::list_pulls },
+    Route { method: "POST", template: "/repos/{owner}/{repo}/pulls", handler: pulls::create_pull },
+    Route { method: "GET", template: "/repos/{owner}/{repo}/pulls/{pull_number}", handler: pulls::get_pull },
     Route { method: "GET", template: "/repos/{owner}/{repo}/code-scanning/alerts", handler: security::code_scanning },
     Route { method: "GET", template: "/repos/{owner}/{repo}/dependabot/alerts", handler: security::dependabot },
     Route {

@@ -45,6 +45,7 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
         "ssh_url": format!("git@sim:{full_name}.git"), "svn_url": format!("{base}/{full_name}"),
     });
     if let Some(object) = body.as_object_mut() {
+        object.insert("has_downloads".into(), json!(true));
         for (field, suffix) in LINK_TEMPLATES {
             object.insert((*field).to_string(), json!(format!("{api}{suffix}")));
         }
@@ -154,20 +155,71 @@ pub fn topics(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply,
     Ok(Reply::ok(json!({"names": find_repo(state, request)?.spec.topics})))
 }
 
-/// `GET /repos/{owner}/{repo}/contents/{path}`: a file on the default branch, base64-encoded.
+fn content_json(base: &str, repo: &Repo, path: &str, content: &str, with_content: bool) -> Value {
+    let sha = crate::state::blob_sha_of(content);
+    let url = format!("{base}/repos/{}/{}/contents/{path}", repo.owner, repo.spec.name);
+    let html_url = format!("{base}/{}/{}/blob/{}/{path}", repo.owner, repo.spec.name, repo.spec.default_branch);
+    let git_url = format!("{base}/repos/{}/{}/git/blobs/{sha}", repo.owner, repo.spec.name);
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let mut body = json!({
+        "type": "file", "size": content.len(), "name": name, "path": path, "sha": sha, "url": url,
+        "git_url": git_url, "html_url": html_url,
+        "download_url": format!("{base}/raw/{}/{}/{}/{path}", repo.owner, repo.spec.name, repo.spec.default_branch),
+        "_links": {"self": url, "git": git_url, "html": html_url},
+    });
+    if let (true, Some(object)) = (with_content, body.as_object_mut()) {
+        object.insert("encoding".into(), json!("base64"));
+        object.insert("content".into(), json!(base64_encode(content.as_bytes())));
+    }
+    body
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}` (`ref`: branch or sha, default branch when absent): a file,
+/// base64-encoded.
 pub fn contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
     let path = &request.params[2];
-    let content = repo.spec.files.get(path).ok_or_else(ApiError::not_found)?;
-    let sha = crate::state::sha_of(content);
-    let url = format!("{}/repos/{}/{}/contents/{path}", request.base_url, repo.owner, repo.spec.name);
-    let name = path.rsplit('/').next().unwrap_or(path);
-    Ok(Reply::ok(json!({
-        "type": "file", "encoding": "base64", "size": content.len(), "name": name, "path": path,
-        "content": base64_encode(content.as_bytes()), "sha": sha, "url": url,
-        "git_url": null, "html_url": null, "download_url": null,
-        "_links": {"self": url, "git": null, "html": null},
-    })))
+    let files = match request.query("ref") {
+        Some(git_ref) => repo.files_at(git_ref).ok_or_else(ApiError::not_found)?,
+        None => &repo.spec.files,
+    };
+    let content = files.get(path).ok_or_else(ApiError::not_found)?;
+    Ok(Reply::ok(content_json(request.base_url, repo, path, content, true)))
+}
+
+/// `PUT /repos/{owner}/{repo}/contents/{path}` (`message`, base64 `content`, `sha` of the file it replaces, `branch`):
+/// one commit on the branch; 201 when the file is new, 200 when it replaced one; 409 on a stale `sha`, 422 without it.
+pub fn put_contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let body_str = |field: &str| request.body.get(field).and_then(Value::as_str);
+    let missing = |field: &str| ApiError::unprocessable(format!("Invalid request.\n\n\"{field}\" wasn't supplied."));
+    let message = body_str("message").ok_or_else(|| missing("message"))?;
+    let encoded = body_str("content").ok_or_else(|| missing("content"))?;
+    let content = crate::routes::git_write::base64_decode(encoded)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::unprocessable("content is not valid Base64"))?;
+    let (owner, name, path, now) =
+        (request.params[0].clone(), request.params[1].clone(), request.params[2].clone(), state.now);
+    let repo = state.repo_mut(&owner, &name).ok_or_else(ApiError::not_found)?;
+    let branch = body_str("branch").unwrap_or(&repo.spec.default_branch).to_string();
+    let before =
+        repo.branches.get(&branch).cloned().ok_or_else(|| ApiError::new(404, format!("Branch {branch} not found")))?;
+    let existing = repo.files_at(&before).and_then(|files| files.get(&path)).map(|c| crate::state::blob_sha_of(c));
+    match (&existing, body_str("sha")) {
+        (Some(_), None) => return Err(missing("sha")),
+        (Some(current), Some(given)) if current != given => {
+            return Err(ApiError::new(409, format!("{path} does not match {given}")))
+        }
+        _ => {}
+    }
+    let changes = std::collections::BTreeMap::from([(path.clone(), Some(content.clone()))]);
+    let sha = repo.commit_changes(&branch, &changes, message, now).ok_or_else(ApiError::not_found)?;
+    let commit = repo.commits.get(&sha).cloned().ok_or_else(ApiError::not_found)?;
+    let body = json!({
+        "content": content_json(request.base_url, repo, &path, &content, false),
+        "commit": crate::routes::git_write::git_commit_json(request.base_url, repo, &commit),
+    });
+    state.emit_push(&owner, &name, &branch, Some(&before), &sha);
+    Ok(Reply::with_status(if existing.is_some() { 200 } else { 201 }, body))
 }
 
 /// Standard base64 with padding.

@@ -1,36 +1,154 @@
-//! Security alert lists: 404 with GitHub's message when the feature is disabled. Alerts themselves are not modelled
-//! yet, so an enabled feature lists none.
+//! Security alert lists from the fixture, in GitHub's shapes: 404 with GitHub's message when the product is disabled;
+//! `state` filters; numbered per product from 1 in fixture order; newest first.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
-use crate::fixture::SecurityFixture;
-use crate::state::SimState;
+use crate::clock::iso8601;
+use crate::fixture::{CodeScanningAlertFixture, DependabotAlertFixture, SecretScanningAlertFixture};
+use crate::pagination::{link_header, page_of};
+use crate::state::{sha_of, Repo, SimState};
 
-fn alerts(
-    state: &SimState,
-    request: &RouteRequest<'_>,
-    enabled: fn(&SecurityFixture) -> bool,
-    disabled_message: &str,
-) -> Result<Reply, ApiError> {
-    let repo = state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)?;
-    if !enabled(&repo.spec.security) {
-        return Err(ApiError { status: 404, message: disabled_message.to_string() });
-    }
-    Ok(Reply::ok(json!([])))
+fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
+    state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
 }
 
-/// `GET /repos/{owner}/{repo}/code-scanning/alerts`.
+/// Pages `alerts` (numbered, in fixture order) newest first.
+fn list(request: &RouteRequest<'_>, mut alerts: Vec<Value>) -> Reply {
+    alerts.reverse();
+    let page = page_of(alerts.len(), request.query("per_page"), request.query("page"));
+    let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
+    Reply { status: 200, body: Some(Value::Array(alerts[page.range.clone()].to_vec())), link }
+}
+
+/// Whether a comma-separated `state` filter (absent: everything) admits `state`.
+fn admits(filter: Option<&str>, state: &str) -> bool {
+    filter.is_none_or(|f| f.split(',').any(|wanted| wanted.trim() == state))
+}
+
+fn code_scanning_json(base: &str, repo: &Repo, number: usize, alert: &CodeScanningAlertFixture) -> Value {
+    let api = format!("{base}/repos/{}/{}/code-scanning/alerts/{number}", repo.owner, repo.spec.name);
+    let html = format!("{base}/{}/{}/security/code-scanning/{number}", repo.owner, repo.spec.name);
+    let tool = alert.tool.clone().unwrap_or_else(|| "CodeQL".into());
+    json!({
+        "number": number, "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
+        "url": api, "html_url": html, "instances_url": format!("{api}/instances"), "state": alert.state,
+        "fixed_at": null, "dismissed_by": null, "dismissed_at": null, "dismissed_reason": null,
+        "rule": {
+            "id": alert.rule_id, "name": alert.rule_id, "severity": alert.severity,
+            "security_severity_level": alert.security_severity, "description": alert.rule_id, "tags": ["security"],
+        },
+        "tool": {"name": tool, "version": null, "guid": null},
+        "most_recent_instance": {
+            "ref": format!("refs/heads/{}", repo.spec.default_branch), "analysis_key": ".github/workflows/codeql.yml:analyze",
+            "environment": "{}", "category": ".github/workflows/codeql.yml:analyze", "state": alert.state,
+            "commit_sha": repo.head_sha, "message": {"text": alert.rule_id},
+            "location": {"path": alert.path, "start_line": alert.line, "end_line": alert.line, "start_column": 1, "end_column": 1},
+            "classifications": [],
+        },
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/code-scanning/alerts` (`state` open|closed|dismissed|fixed).
 pub fn code_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    alerts(state, request, |s| s.code_scanning, "no analysis found")
+    let repo = find_repo(state, request)?;
+    let alerts = &repo.spec.alerts.code_scanning;
+    if !repo.spec.security.code_scanning && alerts.is_empty() {
+        return Err(ApiError::new(404, "no analysis found"));
+    }
+    let wanted = request.query("state");
+    let items = alerts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| wanted.is_none_or(|w| w == a.state || (w == "closed" && a.state != "open")))
+        .map(|(i, a)| code_scanning_json(request.base_url, repo, i + 1, a))
+        .collect();
+    Ok(list(request, items))
 }
 
-/// `GET /repos/{owner}/{repo}/dependabot/alerts`.
+fn dependabot_json(base: &str, repo: &Repo, number: usize, alert: &DependabotAlertFixture) -> Value {
+    let api = format!("{base}/repos/{}/{}/dependabot/alerts/{number}", repo.owner, repo.spec.name);
+    let html = format!("{base}/{}/{}/security/dependabot/{number}", repo.owner, repo.spec.name);
+    let package = json!({"ecosystem": alert.ecosystem, "name": alert.package});
+    let ghsa = alert.ghsa_id.clone().unwrap_or_else(|| {
+        let h = sha_of(&format!("{}:{}", alert.ecosystem, alert.package));
+        format!("GHSA-{}-{}-{}", &h[0..4], &h[4..8], &h[8..12])
+    });
+    let summary = alert.summary.clone().unwrap_or_else(|| format!("Vulnerability in {}", alert.package));
+    let patched = alert.first_patched_version.as_ref().map(|v| json!({"identifier": v}));
+    let vulnerability = json!({
+        "package": package, "severity": alert.severity, "vulnerable_version_range": alert.vulnerable_version_range,
+        "first_patched_version": patched,
+    });
+    let created = iso8601(repo.created_at);
+    let closed = (alert.state != "open").then(|| created.clone());
+    json!({
+        "number": number, "state": alert.state,
+        "dependency": {"package": package, "manifest_path": alert.manifest_path, "scope": "runtime", "relationship": "direct"},
+        "security_advisory": {
+            "ghsa_id": ghsa, "cve_id": null, "summary": summary, "description": summary,
+            "vulnerabilities": [vulnerability], "severity": alert.severity,
+            "cvss": {"score": 0.0, "vector_string": null}, "cwes": [],
+            "identifiers": [{"type": "GHSA", "value": ghsa}],
+            "references": [{"url": format!("https://github.com/advisories/{ghsa}")}],
+            "published_at": created, "updated_at": created, "withdrawn_at": null,
+        },
+        "security_vulnerability": vulnerability, "url": api, "html_url": html,
+        "created_at": created, "updated_at": created,
+        "dismissed_at": if alert.state == "dismissed" { closed.clone() } else { None },
+        "dismissed_by": null, "dismissed_reason": if alert.state == "dismissed" { Some("tolerable_risk") } else { None },
+        "dismissed_comment": null,
+        "fixed_at": if alert.state == "fixed" { closed.clone() } else { None },
+        "auto_dismissed_at": if alert.state == "auto_dismissed" { closed } else { None },
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/dependabot/alerts` (`state`: comma-separated auto_dismissed, dismissed, fixed, open;
+/// `severity`, `ecosystem`, `package`: comma-separated).
 pub fn dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    alerts(state, request, |s| s.dependabot, "Dependabot alerts are disabled for this repository.")
+    let repo = find_repo(state, request)?;
+    let alerts = &repo.spec.alerts.dependabot;
+    if !repo.spec.security.dependabot && alerts.is_empty() {
+        return Err(ApiError::new(404, "Dependabot alerts are disabled for this repository."));
+    }
+    let items = alerts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| admits(request.query("state"), &a.state))
+        .filter(|(_, a)| admits(request.query("severity"), &a.severity))
+        .filter(|(_, a)| admits(request.query("ecosystem"), &a.ecosystem))
+        .filter(|(_, a)| admits(request.query("package"), &a.package))
+        .map(|(i, a)| dependabot_json(request.base_url, repo, i + 1, a))
+        .collect();
+    Ok(list(request, items))
 }
 
-/// `GET /repos/{owner}/{repo}/secret-scanning/alerts`.
+fn secret_scanning_json(base: &str, repo: &Repo, number: usize, alert: &SecretScanningAlertFixture) -> Value {
+    let api = format!("{base}/repos/{}/{}/secret-scanning/alerts/{number}", repo.owner, repo.spec.name);
+    let resolved = alert.state == "resolved";
+    json!({
+        "number": number, "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
+        "url": api, "html_url": format!("{base}/{}/{}/security/secret-scanning/{number}", repo.owner, repo.spec.name),
+        "locations_url": format!("{api}/locations"), "state": alert.state,
+        "resolution": if resolved { Some("revoked") } else { None },
+        "resolved_at": if resolved { Some(iso8601(repo.created_at)) } else { None }, "resolved_by": null,
+        "secret_type": alert.secret_type, "secret_type_display_name": alert.secret_type,
+        "validity": "unknown", "push_protection_bypassed": false, "publicly_leaked": false, "multi_repo": false,
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/secret-scanning/alerts` (`state` open|resolved). Secrets themselves are not served.
 pub fn secret_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    alerts(state, request, |s| s.secret_scanning, "Secret scanning is disabled on this repository.")
+    let repo = find_repo(state, request)?;
+    let alerts = &repo.spec.alerts.secret_scanning;
+    if !repo.spec.security.secret_scanning && alerts.is_empty() {
+        return Err(ApiError::new(404, "Secret scanning is disabled on this repository."));
+    }
+    let items = alerts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| admits(request.query("state"), &a.state))
+        .map(|(i, a)| secret_scanning_json(request.base_url, repo, i + 1, a))
+        .collect();
+    Ok(list(request, items))
 }
