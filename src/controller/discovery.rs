@@ -172,7 +172,10 @@ async fn read_repository(
     };
     let repo_ref = RepoRef::new(login, &repo.name);
     match read_head(github, &repo_ref, branch, repo.language.as_deref(), remembered.as_ref()).await {
-        Ok(Head::Empty) => Ok(Reading { findings: metadata, fresh: true, remember: None }),
+        Ok(Head::Empty) if remembered.is_none() => Ok(Reading { findings: metadata, fresh: true, remember: None }),
+        // A branch that had a head and now has none is more likely a repository deleted between the listing and
+        // this read than one emptied: keep what was known, and let the next listing tell.
+        Ok(Head::Empty) => Ok(kept_reading(metadata, remembered, format!("branch {branch} has no head commit"))),
         Ok(Head::Unchanged(remembered)) => {
             let findings = RepositoryFindings {
                 head_sha: Some(remembered.head_sha.clone()),
@@ -191,17 +194,19 @@ async fn read_repository(
         }
         // Waiting out the limit is the transport's job; if it gave up, the whole pass waits for the reset.
         Err(error @ github::Error::RateLimited { .. }) => Err(error),
-        Err(error) => {
-            // Keep the last good reading so that nothing already known is lost to a failed read.
-            let findings = RepositoryFindings {
-                head_sha: remembered.as_ref().map(|r| r.head_sha.clone()),
-                description: remembered.as_ref().map(|r| r.description.clone()).unwrap_or_default(),
-                read_error: Some(error.to_string()),
-                ..metadata
-            };
-            Ok(Reading { findings, fresh: true, remember: remembered })
-        }
+        Err(error) => Ok(kept_reading(metadata, remembered, error.to_string())),
     }
+}
+
+/// A reading that failed: the last good one is kept so that nothing already known is lost, with the error.
+fn kept_reading(metadata: RepositoryFindings, remembered: Option<Remembered>, error: String) -> Reading {
+    let findings = RepositoryFindings {
+        head_sha: remembered.as_ref().map(|r| r.head_sha.clone()),
+        description: remembered.as_ref().map(|r| r.description.clone()).unwrap_or_default(),
+        read_error: Some(error),
+        ..metadata
+    };
+    Reading { findings, fresh: true, remember: remembered }
 }
 
 /// What the head of the default branch says.
