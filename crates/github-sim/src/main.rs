@@ -21,6 +21,10 @@ struct Args {
     /// HMAC secret for `X-Hub-Signature-256`.
     #[arg(long, env = "GITHUB_SIM_WEBHOOK_SECRET")]
     webhook_secret: Option<String>,
+    /// Simulated seconds per real second: runs progress and finish on their own (0 stops the clock, which then
+    /// moves only through `POST /_sim/clock/advance`).
+    #[arg(long, default_value_t = 1)]
+    speed: u64,
 }
 
 #[tokio::main]
@@ -32,7 +36,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         handle.set_webhook(github_sim::webhook::WebhookTarget { url, secret });
     }
     println!("github-sim listening on {}", handle.base_url());
-    tokio::signal::ctrl_c().await?;
+    if args.speed > 0 {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => handle.advance_clock(args.speed),
+                signal = tokio::signal::ctrl_c() => { signal?; break; }
+            }
+        }
+    } else {
+        tokio::signal::ctrl_c().await?;
+    }
     handle.stop();
     Ok(())
 }
