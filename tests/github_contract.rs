@@ -1,318 +1,429 @@
-//! Contract tests of the real `OctocrabGitHub` over HTTP.
-//!
-//! `crates/github-sim` does not serve GitHub routes yet, so these run against the scripted stub in
-//! `tests/support/github.rs`, which speaks the same HTTP (ETags, `x-ratelimit-*`, `Link`, secondary limits, seeded
-//! 5xx and lost responses, App tokens) and keeps a request log shaped like the simulator's `/_sim/requests`.
-//! Time is a `ManualClock` shared by client and stub; the client's sleeper advances it instead of waiting.
+//! Contract tests of the real `OctocrabGitHub` against the GitHub simulator (`github_sim`): each method of the
+//! `GitHub` trait, the pipeline's behaviour under rate limits and faults, and conformance of every request the client
+//! sent (and every answer it got) to GitHub's official OpenAPI description. Simulated time is the client's time
+//! (see `github_contract/bed.rs`), so waits are instant and exact.
 
-#[path = "support/github.rs"]
-mod stub;
+#[path = "github_contract/bed.rs"]
+mod bed;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
-use infinity_orchestrator::clock::{Clock, ManualClock};
-use infinity_orchestrator::github::{Credentials, Error, GitHub, GitHubConfig, OctocrabGitHub, RepoRef};
-use k8s_openapi::jiff::Timestamp;
-use stub::{Faults, GitHubStub, RecordingSleeper, TEST_APP_KEY};
+use bed::{bed, bed_with, APP_ID, INSTALLATION_ID};
+use futures::stream::{self, StreamExt};
+use github_sim::faults::{decide, FaultDecision, SecondaryLimit};
+use github_sim::{FaultConfig, Fixture};
+use infinity_orchestrator::clock::Clock;
+use infinity_orchestrator::github::{
+    AlertSource, Alerts, Credentials, Error, FileChange, GitHub, IssueFields, IssueState, PullRequestChange, RepoRef,
+    RunFilter,
+};
 
-struct Bed {
-    stub: GitHubStub,
-    clock: Arc<ManualClock>,
-    sleeper: Arc<RecordingSleeper>,
+/// A repository with history, alerts, issues, a pull request and past runs.
+const SVC: &str = r##"
+name: svc
+language: Rust
+topics: [ci, rust]
+files:
+  Cargo.toml: "[package]\nname = 'svc'\n"
+  README.md: "# svc\n"
+  .github/workflows/build.yml: "on: workflow_dispatch\n"
+workflows:
+  - {path: .github/workflows/build.yml, name: build, inputs: [correlation_id, target],
+     run_name: "build ${{ inputs.correlation_id }}", outcome: {result: failure, duration_secs: 120}}
+commits: [{message: first, date: "2025-12-30T00:00:00Z"}, {message: second}]
+security: {secret_scanning: false}
+alerts:
+  code_scanning: [{rule_id: rust/cleartext-logging, severity: error, security_severity: high, path: src/main.rs}]
+  dependabot:
+    - {package: openssl, ecosystem: cargo, severity: critical, vulnerable_version_range: "< 0.10.70",
+       first_patched_version: 0.10.70, manifest_path: Cargo.lock}
+    - {package: time, ecosystem: cargo, severity: low, vulnerable_version_range: "< 0.2.23", manifest_path: Cargo.lock,
+       state: fixed}
+issues: [{title: flaky test, labels: [ci]}, {title: docs, labels: [docs]}]
+pull_requests: [{title: bump serde, head: deps/serde, files: {Cargo.toml: "serde = '1'\n"}}]
+runs: [{conclusion: failure, duration_secs: 300}, {conclusion: success, duration_secs: 240}]
+"##;
+
+fn svc() -> RepoRef {
+    RepoRef::new("acme", "svc")
 }
 
-async fn bed() -> Bed {
-    let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_800_000_000).expect("start time")));
-    let stub = GitHubStub::start(clock.clone()).await;
-    let sleeper = RecordingSleeper::new(clock.clone());
-    Bed { stub, clock, sleeper }
+fn generated(name: &str) -> RepoRef {
+    RepoRef::new("acme", name)
 }
 
-impl Bed {
-    fn client_with(&self, credentials: Credentials, tune: impl FnOnce(&mut GitHubConfig)) -> OctocrabGitHub {
-        let mut config = GitHubConfig::new(&self.stub.base_url, credentials);
-        tune(&mut config);
-        OctocrabGitHub::with_time(config, self.clock.clone(), self.sleeper.clone()).expect("client")
-    }
-
-    fn client(&self) -> OctocrabGitHub {
-        self.client_with(Credentials::Token("test-token".into()), |_| {})
-    }
+/// What a discovery pass reads per repository: metadata, the head, its tree and a manifest.
+async fn discovery_pass(github: &dyn GitHub) -> usize {
+    let repos = github.list_org_repos("acme").await.expect("list");
+    let reads = stream::iter(repos.iter().map(|r| RepoRef::new("acme", r.name.clone())))
+        .map(|repo| async move {
+            let meta = github.repository(&repo).await.expect("metadata");
+            let branch = meta.default_branch.expect("default branch");
+            let head = github.branch_head(&repo, &branch).await.expect("head").expect("branch exists");
+            let tree = github.tree(&repo, &head).await.expect("tree");
+            let manifest = github.file_contents(&repo, "Cargo.toml", None).await.expect("manifest");
+            assert!(manifest.is_some() && tree.tree.iter().any(|e| e.path == "Cargo.toml"));
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    reads.len()
 }
 
 #[tokio::test]
 async fn rereading_an_unchanged_org_of_500_repositories_costs_zero_primary_points() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 500);
+    let bed = bed(500).await;
     let github = bed.client();
+    assert_eq!(discovery_pass(&github).await, 500);
+    let first = bed.log();
+    let first_points = first.iter().filter(|r| r.counted).count();
+    assert_eq!(first_points, 5 + 500 * 4, "5 list pages, then metadata, head, tree and manifest per repository");
 
-    let first = github.list_org_repos("acme").await.expect("first read");
-    assert_eq!(first.len(), 500);
-    let spent_first = bed.stub.requests().iter().filter(|r| r.counted).count();
-    assert_eq!(spent_first, 5, "500 repositories are 5 pages of 100");
-
-    bed.stub.clear_requests();
-    let before = github.rate_limit().await.expect("budget").remaining;
-    bed.stub.clear_requests();
-    let second = github.list_org_repos("acme").await.expect("second read");
-    assert_eq!(second, first, "the cached bodies are reused");
-    let log = bed.stub.requests();
-    assert_eq!(log.len(), 5);
-    assert!(
-        log.iter().all(|r| r.status == 304 && !r.counted),
-        "every request of the re-read is an uncounted 304: {log:?}"
-    );
-    let after = github.rate_limit().await.expect("budget").remaining;
-    assert_eq!(before - after, 0, "primary points spent on the re-read");
+    let second_pass = discovery_pass(&github).await;
+    let second: Vec<_> = bed.log().into_iter().skip(first.len()).collect();
+    assert_eq!((second_pass, second.len()), (500, 2005));
+    let second_points = second.iter().filter(|r| r.counted).count();
+    assert!(second.iter().all(|r| r.status == 304), "every re-read is a 304");
+    assert_eq!(second_points, 0, "primary points spent on the re-read (from the simulator's request log)");
+    println!("500-repository org: first pass {first_points} points, unchanged re-read {second_points} points");
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn pagination_reads_more_than_1000_items() {
-    let bed = bed().await;
-    bed.stub.add_org("big", 1234);
-    let repos = bed.client().list_org_repos("big").await.expect("read");
-    assert_eq!(repos.len(), 1234);
+    let bed = bed_with(Fixture::generated_org("acme", 1234)).await;
+    let repos = bed.client().list_org_repos("acme").await.expect("read");
     let names: Vec<String> = repos.iter().map(|r| r.name.clone()).collect();
-    let expected: Vec<String> = (0..1234).map(|i| format!("repo-{i:04}")).collect();
+    let expected: Vec<String> = (0..1234).map(|i| format!("repo-{i:05}")).collect();
     assert_eq!(names, expected, "every page once, in order");
-    assert_eq!(bed.stub.requests().len(), 13);
+    let pages: Vec<String> = bed.log().iter().map(|r| r.query.clone().unwrap_or_default()).collect();
+    assert_eq!(pages.len(), 13);
+    assert!(pages[12].ends_with("page=13"), "{pages:?}");
+    bed.assert_conformant();
 }
 
 #[tokio::test]
-async fn a_conditional_read_reuses_the_cached_body() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 3);
+async fn a_conditional_read_reuses_the_cached_body_and_a_change_is_seen() {
+    let bed = bed(3).await;
     let github = bed.client();
-    let repo = RepoRef::new("acme", "repo-0001");
+    let repo = generated("repo-00001");
     let first = github.repository(&repo).await.expect("first");
-    let second = github.repository(&repo).await.expect("second");
-    assert_eq!(first, second);
-    assert_eq!(first.full_name, "acme/repo-0001");
-    let statuses: Vec<(u16, bool)> = bed.stub.requests().iter().map(|r| (r.status, r.counted)).collect();
-    assert_eq!(statuses, vec![(200, true), (304, false)]);
+    assert_eq!(github.repository(&repo).await.expect("second"), first);
+    let edit = github_sim::control::RepoEdit { topics: Some(vec!["new".into()]), ..Default::default() };
+    assert!(bed.sim.edit_repo("acme", "repo-00001", edit));
+    assert_eq!(github.topics(&repo).await.expect("topics"), vec!["new".to_string()]);
+    assert_eq!(github.repository(&repo).await.expect("third").topics, vec!["new".to_string()], "a changed body");
+    let statuses: Vec<(u16, bool)> = bed.log().iter().map(|r| (r.status, r.counted)).collect();
+    assert_eq!(statuses, vec![(200, true), (304, false), (200, true), (200, true)]);
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn an_exhausted_budget_is_waited_out_until_the_reset() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
-    bed.stub.set_budget(5000, 0, Duration::from_secs(120));
-    let github = bed.client();
-    let repos = github.list_org_repos("acme").await.expect("succeeds after the reset");
+    let bed = bed(1).await;
+    bed.sim.set_rate_limit(5000, 0, 120);
+    let repos = bed.client().list_org_repos("acme").await.expect("succeeds after the reset");
     assert_eq!(repos.len(), 1);
-    // The first answer said "spent until T+120s"; the client waited exactly that long, then sent once more.
-    assert_eq!(bed.sleeper.sleeps(), vec![Duration::from_secs(120)]);
-    let statuses: Vec<u16> = bed.stub.requests().iter().map(|r| r.status).collect();
+    assert_eq!(bed.time.sleeps(), vec![Duration::from_secs(120)], "waited exactly until the announced reset");
+    let statuses: Vec<u16> = bed.log().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![403, 200]);
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn a_budget_spent_beyond_the_wait_bound_is_a_rate_limited_error_with_the_reset() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
-    bed.stub.set_budget(5000, 0, Duration::from_secs(3600));
-    let reset = Timestamp::from_second(bed.clock.now().as_second() + 3600).expect("reset");
+    let bed = bed(1).await;
+    bed.sim.set_rate_limit(5000, 0, 3600);
+    let reset = bed.time.now().as_second() + 3600;
     let github = bed.client_with(Credentials::Token("test-token".into()), |c| {
         c.policy.max_rate_limit_wait = Duration::from_secs(600);
     });
     let error = github.list_org_repos("acme").await.expect_err("must not wait an hour");
-    assert!(matches!(error, Error::RateLimited { until } if until == reset), "{error:?}");
-    assert_eq!(error.category(), "rate_limited");
-    assert!(bed.sleeper.sleeps().is_empty(), "no wait beyond the bound");
+    assert!(matches!(error, Error::RateLimited { until } if until.as_second() == reset), "{error:?}");
+    assert!(bed.time.sleeps().is_empty(), "no wait beyond the bound");
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn a_secondary_limit_backs_off_by_retry_after_then_succeeds() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 2);
-    bed.stub.set_faults(Faults { secondary_next: 2, retry_after_secs: 7, ..Faults::default() });
+    let bed = bed(250).await;
+    let limit = SecondaryLimit { after_requests: 1, retry_after_secs: 7 };
+    bed.sim.set_faults(FaultConfig { secondary_limit: Some(limit), ..FaultConfig::default() });
     let repos = bed.client().list_org_repos("acme").await.expect("succeeds after backing off");
-    assert_eq!(repos.len(), 2);
-    let sleeps = bed.sleeper.sleeps();
+    assert_eq!(repos.len(), 250);
+    let statuses: Vec<u16> = bed.log().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 403, 200, 403, 200], "one page per window of the limit");
+    let sleeps = bed.time.sleeps();
     assert_eq!(sleeps.len(), 2);
     // retry-after plus at most 10% jitter.
     assert!(sleeps.iter().all(|s| *s >= Duration::from_secs(7) && *s <= Duration::from_millis(7700)), "{sleeps:?}");
-    let statuses: Vec<u16> = bed.stub.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, vec![403, 403, 200]);
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn server_errors_on_reads_are_retried_with_backoff() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 500);
-    bed.stub.set_faults(Faults { seed: 7, server_error_rate: 0.3, ..Faults::default() });
+    let bed = bed(500).await;
+    let faults = FaultConfig { server_error_rate: 0.3, ..FaultConfig::default() };
+    // A seed that fails one of the first five requests, so the retries are exercised.
+    let faults = (0..1000)
+        .map(|seed| FaultConfig { seed, ..faults.clone() })
+        .find(|f| decisions(f, 5).iter().any(|d| matches!(d, FaultDecision::ServerError(_))))
+        .expect("a seed");
+    bed.sim.set_faults(faults);
     let repos = bed.client().list_org_repos("acme").await.expect("retries hide the 5xx");
     assert_eq!(repos.len(), 500);
-    let log = bed.stub.requests();
-    let failures = log.iter().filter(|r| r.status == 502).count();
+    let log = bed.log();
+    let failures = log.iter().filter(|r| r.answer_injected()).count();
     assert!(failures > 0, "the seed injects at least one 5xx");
     assert_eq!(log.iter().filter(|r| r.status == 200).count(), 5);
-    assert_eq!(bed.sleeper.sleeps().len(), failures, "one backoff per failed attempt");
+    assert_eq!(bed.time.sleeps().len(), failures, "one backoff per failed attempt");
+    bed.assert_conformant();
+}
+
+/// The first `n` fault decisions a seed makes, as the simulator will make them.
+fn decisions(faults: &FaultConfig, n: usize) -> Vec<FaultDecision> {
+    let mut rng = fastrand::Rng::with_seed(faults.seed);
+    (0..n).map(|_| decide(faults, &mut rng)).collect()
+}
+
+/// A seed whose first request gets `first` and whose next three are served.
+fn seed_where_first_is(first: FaultDecision, faults: FaultConfig) -> FaultConfig {
+    (0..10_000)
+        .map(|seed| FaultConfig { seed, ..faults.clone() })
+        .find(|f| {
+            let d = decisions(f, 4);
+            d[0] == first && d[1..].iter().all(|d| *d == FaultDecision::Serve)
+        })
+        .expect("a seed with that sequence")
 }
 
 #[tokio::test]
-async fn a_dispatch_under_10_percent_injected_5xx_creates_exactly_one_run() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
-    bed.stub.set_faults(Faults { seed: 42, server_error_rate: 0.05, lost_response_rate: 0.05, ..Faults::default() });
+async fn timeouts_are_retried_on_reads_and_looked_up_before_a_dispatch_is_resent() {
+    let bed = bed(1).await;
     let github = bed.client_with(Credentials::Token("test-token".into()), |c| {
-        c.dispatch.grace_interval = Duration::from_secs(2);
+        c.policy.request_timeout = Duration::from_millis(300);
     });
-    let repo = RepoRef::new("acme", "repo-0000");
-    let inputs = BTreeMap::from([("target".to_string(), "all".to_string())]);
-    for i in 0..50 {
-        let id = format!("io-{i:03}");
-        github.dispatch_workflow(&repo, "build.yml", "main", &inputs, &id).await.expect("dispatch");
-        // Runs are dispatched at different times, as a controller would.
-        bed.clock.advance(Duration::from_secs(30));
+    let held = FaultConfig { timeout_rate: 0.5, timeout_secs: Some(1), ..FaultConfig::default() };
+    bed.sim.set_faults(seed_where_first_is(FaultDecision::Timeout, held));
+    assert_eq!(github.list_org_repos("acme").await.expect("read after a timeout").len(), 1);
+
+    // A dispatch GitHub processed but answered too late: found by its correlation id, not sent again.
+    let late = FaultConfig { late_response_rate: 0.5, timeout_secs: Some(1), ..FaultConfig::default() };
+    bed.sim.set_faults(seed_where_first_is(FaultDecision::LateResponse, late));
+    let repo = generated("repo-00000");
+    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-late-1").await.expect("dispatch");
+    assert_eq!(bed.sim.runs("acme", "repo-00000").len(), 1);
+    let log = bed.log();
+    let faults: Vec<Option<&str>> = log.iter().filter(|r| r.fault.is_some()).map(|r| r.fault.as_deref()).collect();
+    assert_eq!(faults, vec![Some("timeout"), Some("late_response")]);
+    assert_eq!(log.iter().filter(|r| r.method == "POST").count(), 1, "the dispatch was sent once");
+    bed.assert_conformant();
+}
+
+/// Dispatches `count` runs with fresh correlation ids under `faults`; per id, the runs the simulator created and the
+/// dispatch requests it processed.
+async fn dispatch_under_faults(faults: FaultConfig, count: usize) -> (Vec<(usize, usize)>, usize, usize) {
+    let bed = bed(1).await;
+    bed.sim.set_faults(faults);
+    let github = bed.client();
+    let repo = generated("repo-00000");
+    let ids: Vec<String> = (0..count).map(|i| format!("io-{i:03}")).collect();
+    for id in &ids {
+        github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), id).await.expect("dispatch");
+        // Dispatched at different times, as a controller would.
+        bed.sim.advance_clock(30);
     }
-    let mut runs_per_id: HashMap<String, usize> = HashMap::new();
-    for run in bed.stub.runs() {
-        let title = run["display_title"].as_str().unwrap_or_default().to_string();
-        *runs_per_id.entry(title).or_default() += 1;
+    let runs = bed.sim.runs("acme", "repo-00000");
+    let log = bed.log();
+    let dispatches: Vec<_> = log.iter().filter(|r| r.method == "POST" && r.path.ends_with("/dispatches")).collect();
+    let per_id = ids
+        .iter()
+        .map(|id| {
+            let created = runs.iter().filter(|r| r["display_title"] == format!("build {id}")).count();
+            let processed = dispatches
+                .iter()
+                .filter(|r| r.request_body.as_ref().is_some_and(|b| b["inputs"]["correlation_id"] == id.as_str()))
+                .filter(|r| !matches!(r.fault.as_deref(), Some("server_error" | "timeout")))
+                .count();
+            (created, processed)
+        })
+        .collect();
+    let unprocessed = dispatches.iter().filter(|r| r.fault.as_deref() == Some("server_error")).count();
+    let lost = dispatches.iter().filter(|r| r.fault.as_deref() == Some("lost_response")).count();
+    bed.assert_conformant();
+    (per_id, unprocessed, lost)
+}
+
+#[tokio::test]
+async fn a_dispatch_under_10_percent_injected_5xx_is_sent_exactly_once_across_seeds() {
+    // 10% of answers are 5xx: half before GitHub processes the request, half after (the run exists, the answer is
+    // lost). The second rate applies to what the first let through, so 0.05 + 0.95 × 0.05263 = 0.10.
+    let (mut unprocessed_total, mut lost_total, mut dispatches) = (0, 0, 0);
+    for seed in 1..=20 {
+        let faults =
+            FaultConfig { seed, server_error_rate: 0.05, lost_response_rate: 0.05 / 0.95, ..FaultConfig::default() };
+        let (per_id, unprocessed, lost) = dispatch_under_faults(faults, 25).await;
+        for (i, (created, processed)) in per_id.iter().enumerate() {
+            assert_eq!((*created, *processed), (1, 1), "seed {seed}, dispatch {i}: runs created, requests processed");
+        }
+        unprocessed_total += unprocessed;
+        lost_total += lost;
+        dispatches += per_id.len();
     }
-    assert_eq!(runs_per_id.len(), 50);
-    assert!(runs_per_id.values().all(|n| *n == 1), "{runs_per_id:?}");
-    let log = bed.stub.requests();
-    let posts = |pred: fn(&stub::Logged) -> bool| log.iter().filter(|r| r.method == "POST" && pred(r)).count();
-    let unprocessed = posts(|r| r.status == 502 && !r.counted);
-    let lost = posts(|r| r.status == 502 && r.counted);
-    assert!(unprocessed > 0 && lost > 0, "the seed exercises both faults: {unprocessed} unprocessed, {lost} lost");
-    let bodies_ok = log.iter().filter(|r| r.method == "POST").all(|r| {
-        serde_json::from_str::<serde_json::Value>(&r.request_body)
-            .is_ok_and(|b| b["ref"] == "main" && b["inputs"]["target"] == "all")
-    });
-    assert!(bodies_ok, "every dispatch carries ref and inputs");
+    assert!(unprocessed_total > 0 && lost_total > 0, "the seeds exercise both faults");
     println!(
-        "dispatches: 50, runs: {}, 5xx unprocessed: {unprocessed}, lost after processing: {lost}",
-        bed.stub.runs().len()
+        "dispatches: {dispatches} over 20 seeds, runs created per dispatch: exactly 1; injected on dispatch requests: \
+         {unprocessed_total} 5xx before processing, {lost_total} 5xx after processing (lost answers)"
     );
 }
 
 #[tokio::test]
 async fn app_auth_exchanges_a_token_once_and_refreshes_it_before_expiry() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
-    let credentials =
-        Credentials::App { app_id: 12345, installation_id: 678, private_key_pem: TEST_APP_KEY.to_string() };
-    let github = bed.client_with(credentials, |_| {});
-    let repo = RepoRef::new("acme", "repo-0000");
+    let bed = bed(1).await;
+    let github = bed.app_client();
+    let repo = generated("repo-00000");
     github.repository(&repo).await.expect("first");
     github.repository(&repo).await.expect("second");
-    assert_eq!(bed.stub.token_exchanges(), 1, "the installation token is cached");
-    // The token lives an hour; at 56 minutes it is inside the five-minute refresh margin.
-    bed.clock.advance(Duration::from_secs(56 * 60));
+    assert_eq!(bed.sim.installation_tokens_issued(), 1, "the installation token is cached");
+    // The token lives an hour; at 56 minutes it is inside the client's five-minute refresh margin.
+    bed.sim.advance_clock(56 * 60);
     github.repository(&repo).await.expect("third");
-    assert_eq!(bed.stub.token_exchanges(), 2, "refreshed before expiry");
-    let log = bed.stub.requests();
-    let exchange = log.iter().find(|r| r.path == "/app/installations/678/access_tokens").expect("exchange logged");
-    assert_eq!(exchange.method, "POST");
-    assert_eq!(exchange.authorization.trim_start_matches("Bearer ").split('.').count(), 3, "an App JWT");
-    assert!(log
-        .iter()
-        .filter(|r| r.path.starts_with("/repos/"))
-        .all(|r| r.authorization.starts_with("Bearer ghs_stub_")));
+    assert_eq!(bed.sim.installation_tokens_issued(), 2, "refreshed before expiry");
+    // Past the first token's expiry the simulator refuses it; the client no longer uses it.
+    bed.sim.advance_clock(5 * 60);
+    github.repository(&repo).await.expect("fourth");
+    let log = bed.log();
+    let exchange_path = format!("/app/installations/{INSTALLATION_ID}/access_tokens");
+    let credentials: Vec<(&str, &str)> =
+        log.iter().map(|r| (r.path.as_str(), r.credential.as_deref().unwrap_or("none"))).collect();
+    let app = format!("app:{APP_ID}");
+    let installation = format!("installation:{INSTALLATION_ID}");
+    let expected = vec![
+        (exchange_path.as_str(), app.as_str()),
+        ("/repos/acme/repo-00000", installation.as_str()),
+        ("/repos/acme/repo-00000", installation.as_str()),
+        (exchange_path.as_str(), app.as_str()),
+        ("/repos/acme/repo-00000", installation.as_str()),
+        ("/repos/acme/repo-00000", installation.as_str()),
+    ];
+    assert_eq!(credentials, expected, "a verified App JWT, then installation tokens only");
+    assert!(log.iter().all(|r| r.status < 400), "no request was refused");
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn errors_are_classified_for_controllers() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
-    let missing = bed.client().repository(&RepoRef::new("acme", "nope")).await.expect_err("404");
+    let bed = bed(1).await;
+    let missing = bed.client().repository(&generated("nope")).await.expect_err("404");
     assert_eq!(missing.category(), "not_found");
     let denied = bed.client_with(Credentials::Token("wrong".into()), |_| {}).list_org_repos("acme").await;
     assert!(matches!(denied, Err(Error::Permission { status: 401, .. })), "{denied:?}");
+    let (github, repo, none) = (bed.client(), generated("repo-00000"), BTreeMap::new());
+    let no_workflow = github.dispatch_workflow(&repo, "none.yml", "main", &none, "x").await;
+    assert_eq!(no_workflow.expect_err("404").category(), "not_found");
+    let undeclared = BTreeMap::from([("target".to_string(), "all".to_string())]);
+    let rejected = github.dispatch_workflow(&repo, "build.yml", "main", &undeclared, "y").await;
+    assert_eq!(rejected.expect_err("422").category(), "validation");
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn rate_limit_reports_the_budget_without_spending_it() {
-    let bed = bed().await;
-    bed.stub.set_budget(5000, 4321, Duration::from_secs(600));
+    let bed = bed(1).await;
+    bed.sim.set_rate_limit(5000, 4321, 600);
     let budget = bed.client().rate_limit().await.expect("budget");
     assert_eq!((budget.limit, budget.remaining), (5000, 4321));
-    assert!(bed.stub.requests().iter().all(|r| !r.counted));
+    assert_eq!(budget.reset.as_second(), bed.sim.now() + 600);
+    assert!(bed.log().iter().all(|r| !r.counted));
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn repository_reads_return_our_domain_types() {
-    use infinity_orchestrator::github::{AlertSource, Alerts, IssueState, RunFilter};
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
+    let bed = bed(0).await;
+    bed.add_repo_yaml(SVC);
     let github = bed.client();
-    let repo = RepoRef::new("acme", "repo-0000");
+    let repo = svc();
 
     let languages = github.languages(&repo).await.expect("languages");
-    assert_eq!(languages.get("Rust"), Some(&12000));
+    assert_eq!(languages.keys().collect::<Vec<_>>(), vec!["Rust"]);
     assert_eq!(github.topics(&repo).await.expect("topics"), vec!["ci".to_string(), "rust".to_string()]);
-    assert_eq!(
-        github.branch_head(&repo, "main").await.expect("head").as_deref(),
-        Some("c0ffee0000000000000000000000000000000000")
-    );
+    let head = github.branch_head(&repo, "main").await.expect("head").expect("main exists");
+    assert!(github.branch_head(&repo, "deps/serde").await.expect("head").is_some_and(|h| h != head));
     assert_eq!(github.branch_head(&repo, "missing").await.expect("absent branch"), None);
 
     let tree = github.default_branch_tree(&repo).await.expect("tree");
     let blobs: Vec<&str> = tree.tree.iter().filter(|e| e.kind == "blob").map(|e| e.path.as_str()).collect();
-    assert_eq!(blobs, vec!["Cargo.toml", ".github/workflows/build.yml"]);
+    assert_eq!(blobs, vec![".github/workflows/build.yml", "Cargo.toml", "README.md"]);
     assert!(!tree.truncated);
-    assert!(bed.stub.requests().iter().any(|r| r.path.ends_with("/git/trees/main") && r.query == "recursive=1"));
+    assert_eq!(github.tree(&repo, &head).await.expect("tree by sha").sha, tree.sha);
 
     let file = github.file_contents(&repo, "Cargo.toml", None).await.expect("file").expect("exists");
-    assert_eq!(String::from_utf8(file.content).expect("utf-8"), "[package]\nname = \"x\"\n");
-    assert_eq!(file.sha, "b1");
+    assert_eq!(String::from_utf8(file.content).expect("utf-8"), "[package]\nname = 'svc'\n");
+    let on_branch = github.file_contents(&repo, "Cargo.toml", Some("deps/serde")).await.expect("file").expect("exists");
+    assert_eq!(on_branch.content, b"serde = '1'\n");
     assert_eq!(github.file_contents(&repo, "nope.txt", Some("main")).await.expect("absent file"), None);
 
     let workflows = github.workflows(&repo).await.expect("workflows");
     assert_eq!(workflows.iter().map(|w| w.path.as_str()).collect::<Vec<_>>(), vec![".github/workflows/build.yml"]);
 
-    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-run-1").await.expect("dispatch");
+    let history = github.workflow_runs(&repo, &RunFilter::default()).await.expect("past runs");
+    let conclusions: Vec<Option<&str>> = history.iter().map(|r| r.conclusion.as_deref()).collect();
+    assert_eq!(conclusions, vec![Some("success"), Some("failure")], "the fixture's history, newest first");
+
+    let since = bed.time.now();
+    let inputs = BTreeMap::from([("target".to_string(), "all".to_string())]);
+    github.dispatch_workflow(&repo, "build.yml", "main", &inputs, "io-run-1").await.expect("dispatch");
     let filter = RunFilter {
         workflow: Some("build.yml".into()),
         event: Some("workflow_dispatch".into()),
+        created_since: Some(since),
         ..RunFilter::default()
     };
     let runs = github.workflow_runs(&repo, &filter).await.expect("runs");
     assert_eq!(runs.len(), 1);
     let run = github.workflow_run(&repo, runs[0].id).await.expect("run");
-    assert_eq!(run.display_title, "Build main io-run-1");
-    let found = github.find_run_by_correlation(&repo, "build.yml", "io-run-1", bed.clock.now()).await.expect("lookup");
+    assert_eq!((run.display_title.as_str(), run.status.as_deref()), ("build io-run-1", Some("queued")));
+    let found = github.find_run_by_correlation(&repo, "build.yml", "io-run-1", since).await.expect("lookup");
     assert_eq!(found.map(|r| r.id), Some(run.id));
-    assert_eq!(
-        github.find_run_by_correlation(&repo, "build.yml", "io-run", bed.clock.now()).await.expect("lookup"),
-        None
-    );
+    assert_eq!(github.find_run_by_correlation(&repo, "build.yml", "io-run", since).await.expect("lookup"), None);
+    bed.sim.advance_clock(200);
     let jobs = github.run_jobs(&repo, run.id).await.expect("jobs");
-    assert_eq!(
-        jobs.iter().map(|j| j.conclusion.as_deref()).collect::<Vec<_>>(),
-        vec![Some("success"), Some("failure")]
-    );
+    assert_eq!(jobs.iter().map(|j| j.conclusion.as_deref()).collect::<Vec<_>>(), vec![Some("failure")]);
 
-    assert!(matches!(github.open_alerts(&repo, AlertSource::CodeScanning).await, Ok(Alerts::Disabled { .. })));
-    assert!(matches!(github.open_alerts(&repo, AlertSource::SecretScanning).await, Ok(Alerts::Disabled { .. })));
+    let Ok(Alerts::Open(code)) = github.open_alerts(&repo, AlertSource::CodeScanning).await else {
+        panic!("code scanning has alerts")
+    };
+    assert_eq!(code.iter().map(|a| (a.number, a.severity.as_deref())).collect::<Vec<_>>(), vec![(1, Some("high"))]);
     let Ok(Alerts::Open(dependabot)) = github.open_alerts(&repo, AlertSource::Dependabot).await else {
         panic!("dependabot alerts are on")
     };
-    assert_eq!(
-        dependabot.iter().map(|a| (a.number, a.severity.as_deref())).collect::<Vec<_>>(),
-        vec![(4, Some("high"))]
-    );
+    let open: Vec<(u64, Option<&str>)> = dependabot.iter().map(|a| (a.number, a.severity.as_deref())).collect();
+    assert_eq!(open, vec![(1, Some("critical"))], "the fixed alert is not open");
+    let secret = github.open_alerts(&repo, AlertSource::SecretScanning).await.expect("answer");
+    assert!(matches!(secret, Alerts::Disabled { .. }), "{secret:?}");
 
-    let issues = github.issues_by_label(&repo, &["ci".to_string()], IssueState::Open).await.expect("issues");
-    assert_eq!(issues.iter().map(|i| i.number).collect::<Vec<_>>(), vec![1], "pull requests are not issues");
+    let ci = github.issues_by_label(&repo, &["ci".to_string()], IssueState::Open).await.expect("issues");
+    assert_eq!(ci.iter().map(|i| i.number).collect::<Vec<_>>(), vec![1]);
+    let all = github.issues_by_label(&repo, &[], IssueState::All).await.expect("issues");
+    assert_eq!(all.iter().map(|i| i.number).collect::<Vec<_>>(), vec![2, 1], "pull request 3 is not an issue");
 
     let commits = github.branch_commits(&repo, "main", 1).await.expect("commits");
-    assert_eq!(commits.len(), 1);
-    assert_eq!(commits[0].message, "second");
-    assert!(commits[0].authored_at.is_some());
+    assert_eq!(commits.iter().map(|c| c.message.as_str()).collect::<Vec<_>>(), vec!["second"]);
+    assert_eq!(commits[0].sha, head);
+    let both = github.branch_commits(&repo, "main", 10).await.expect("commits");
+    assert_eq!(both.iter().map(|c| c.message.as_str()).collect::<Vec<_>>(), vec!["second", "first"]);
+    assert!(both[1].authored_at.is_some_and(|t| t.to_string().starts_with("2025-12-30")));
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn issue_and_run_writes_reach_github() {
-    use infinity_orchestrator::github::IssueFields;
-    let bed = bed().await;
+    let bed = bed(0).await;
+    bed.add_repo_yaml(SVC);
     let github = bed.client();
-    let repo = RepoRef::new("acme", "repo-0000");
+    let repo = svc();
     let fields = IssueFields {
         title: Some("Build failing".into()),
         body: Some("<!-- io:marker -->".into()),
@@ -320,97 +431,118 @@ async fn issue_and_run_writes_reach_github() {
         state: None,
     };
     let issue = github.create_issue(&repo, &fields).await.expect("create");
-    assert_eq!(
-        (issue.title.as_str(), issue.labels.clone()),
-        ("Build failing", vec!["infinity-orchestrator".to_string()])
-    );
+    assert_eq!((issue.number, issue.title.as_str()), (4, "Build failing"), "after two issues and a pull request");
     let retitled = IssueFields { title: Some("Build still failing".into()), ..IssueFields::default() };
     assert_eq!(github.update_issue(&repo, issue.number, &retitled).await.expect("update").title, "Build still failing");
     github.comment_issue(&repo, issue.number, "attempt 2 failed").await.expect("comment");
     assert_eq!(github.close_issue(&repo, issue.number).await.expect("close").state, "closed");
-    github.rerun_failed_jobs(&repo, 9).await.expect("rerun");
-    github.cancel_run(&repo, 10).await.expect("cancel");
+    let labelled = vec!["infinity-orchestrator".to_string()];
+    assert!(github.issues_by_label(&repo, &labelled, IssueState::Open).await.expect("open").is_empty());
+    let closed = github.issues_by_label(&repo, &labelled, IssueState::Closed).await.expect("closed");
+    assert_eq!(closed.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(), vec!["Build still failing"]);
 
-    let state = bed.stub.repo_state();
-    assert_eq!(state.comments, vec![(issue.number, "attempt 2 failed".to_string())]);
-    assert_eq!((state.reruns, state.cancelled), (vec![9], vec![10]));
-    let patch = bed.stub.requests().into_iter().find(|r| r.method == "PATCH").expect("patch logged");
-    assert_eq!(patch.request_body, r#"{"title":"Build still failing"}"#, "only the changed fields are sent");
+    let past = github.workflow_runs(&repo, &RunFilter::default()).await.expect("runs");
+    let failed = past.iter().find(|r| r.conclusion.as_deref() == Some("failure")).expect("a failed run");
+    github.rerun_failed_jobs(&repo, failed.id).await.expect("rerun");
+    let rerun = github.workflow_run(&repo, failed.id).await.expect("run");
+    assert_eq!((rerun.run_attempt, rerun.status.as_deref()), (Some(2), Some("queued")));
+    github.cancel_run(&repo, failed.id).await.expect("cancel");
+    assert_eq!(github.workflow_run(&repo, failed.id).await.expect("run").conclusion.as_deref(), Some("cancelled"));
+
+    let log = bed.log();
+    let patch = log.iter().find(|r| r.method == "PATCH").expect("patch logged");
+    assert_eq!(patch.request_body, Some(serde_json::json!({"title": "Build still failing"})), "only changed fields");
+    let comment = log.iter().find(|r| r.path.ends_with("/comments")).expect("comment logged");
+    assert_eq!(
+        (comment.status, &comment.response_body.as_ref().expect("body")["body"]),
+        (201, &"attempt 2 failed".into())
+    );
+    bed.assert_conformant();
 }
 
 #[tokio::test]
-async fn a_pull_request_is_opened_once_per_branch() {
-    use infinity_orchestrator::github::{FileChange, PullRequestChange};
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
+async fn a_pull_request_creates_a_branch_with_the_changes_once() {
+    let bed = bed(0).await;
+    bed.add_repo_yaml(SVC);
     let github = bed.client();
-    let repo = RepoRef::new("acme", "repo-0000");
+    let repo = svc();
     let change = PullRequestChange {
         branch: "infinity-orchestrator/bump-serde".into(),
         commit_message: "Raise serde to 1.0.200".into(),
-        files: vec![FileChange { path: "Cargo.toml".into(), content: Some("[package]\n".into()) }],
+        files: vec![
+            FileChange { path: "Cargo.toml".into(), content: Some("[package]\nserde = '1.0.200'\n".into()) },
+            FileChange { path: "README.md".into(), content: None },
+        ],
         title: "Raise serde".into(),
         body: "Opened by Infinity Orchestrator.".into(),
     };
     let first = github.open_pull_request(&repo, &change).await.expect("open");
     let again = github.open_pull_request(&repo, &change).await.expect("idempotent");
     assert_eq!(first, again);
-    let state = bed.stub.repo_state();
-    assert_eq!(state.pulls.len(), 1);
-    assert_eq!(state.git_objects, 2, "one tree and one commit");
-    assert!(state.refs.contains_key("infinity-orchestrator/bump-serde"));
-    let posts: Vec<String> =
-        bed.stub.requests().iter().filter(|r| r.method == "POST").map(|r| r.path.clone()).collect();
-    assert_eq!(
-        posts,
-        vec![
-            "/repos/acme/repo-0000/git/trees",
-            "/repos/acme/repo-0000/git/commits",
-            "/repos/acme/repo-0000/git/refs",
-            "/repos/acme/repo-0000/pulls"
-        ]
-    );
-    let tree = bed.stub.requests().into_iter().find(|r| r.path.ends_with("/git/trees")).expect("tree request");
-    let tree: serde_json::Value = serde_json::from_str(&tree.request_body).expect("json");
-    assert_eq!(tree["base_tree"], "7ree");
-    assert_eq!(tree["tree"][0]["path"], "Cargo.toml");
-}
+    assert_eq!(first.state, "open");
 
-#[tokio::test]
-async fn timeouts_are_retried_on_reads_and_looked_up_before_a_dispatch_is_resent() {
-    let bed = bed().await;
-    bed.stub.add_org("acme", 1);
-    let github = bed.client_with(Credentials::Token("test-token".into()), |c| {
-        c.policy.request_timeout = Duration::from_millis(300);
-    });
-    // A read whose answer is late: the client gives up on the attempt and reads again.
-    bed.stub.set_faults(Faults { slow_next: 1, slow_ms: 2000, ..Faults::default() });
-    assert_eq!(github.list_org_repos("acme").await.expect("read after a timeout").len(), 1);
-    assert_eq!(bed.stub.requests().len(), 2);
+    let files = bed.sim.files_at("acme", "svc", &change.branch).expect("the branch exists");
+    assert_eq!(files.get("Cargo.toml").map(String::as_str), Some("[package]\nserde = '1.0.200'\n"));
+    assert!(!files.contains_key("README.md"), "the deletion is on the branch");
+    assert!(files.contains_key(".github/workflows/build.yml"), "untouched files are kept");
+    let main = bed.sim.files_at("acme", "svc", "main").expect("main");
+    assert!(main.contains_key("README.md"), "the default branch is unchanged");
+    let pulls: Vec<(u64, String)> = bed.sim.pull_requests("acme", "svc").into_iter().map(|p| (p.0, p.1)).collect();
+    assert_eq!(pulls, vec![(3, "deps/serde".to_string()), (first.number, change.branch.clone())]);
+    let commit = github.branch_commits(&repo, &change.branch, 1).await.expect("commits");
+    assert_eq!(commit[0].message, "Raise serde to 1.0.200");
 
-    // A dispatch that GitHub processed but answered too late: found by its correlation id, not sent again.
-    let repo = RepoRef::new("acme", "repo-0000");
-    bed.stub.set_faults(Faults { slow_next: 1, slow_ms: 2000, ..Faults::default() });
-    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-slow-1").await.expect("dispatch");
-    assert_eq!(bed.stub.runs().len(), 1);
-    let dispatches = bed.stub.requests().iter().filter(|r| r.method == "POST").count();
-    assert_eq!(dispatches, 1, "the dispatch was sent once");
+    let writes: Vec<String> = bed.log().iter().filter(|r| r.method != "GET").map(|r| r.path.clone()).collect();
+    let expected: Vec<String> =
+        ["git/trees", "git/commits", "git/refs", "pulls"].iter().map(|p| format!("/repos/acme/svc/{p}")).collect();
+    assert_eq!(writes, expected, "one tree, one commit, one ref, one pull request");
+    bed.assert_conformant();
 }
 
 #[tokio::test]
 async fn content_creating_requests_are_paced_to_80_a_minute() {
-    use infinity_orchestrator::github::IssueFields;
-    let bed = bed().await;
+    let bed = bed(1).await;
     let github = bed.client();
-    let repo = RepoRef::new("acme", "repo-0000");
+    let repo = generated("repo-00000");
     let fields = IssueFields { title: Some("t".into()), ..IssueFields::default() };
     for _ in 0..80 {
         github.create_issue(&repo, &fields).await.expect("create");
     }
-    assert!(bed.sleeper.sleeps().is_empty(), "80 writes fit in one minute");
+    assert!(bed.time.sleeps().is_empty(), "80 writes fit in one minute");
     github.create_issue(&repo, &fields).await.expect("81st");
-    assert_eq!(bed.sleeper.sleeps(), vec![Duration::from_secs(60)], "the 81st waits for the minute to pass");
-    // Reads are not paced.
+    assert_eq!(bed.time.sleeps(), vec![Duration::from_secs(60)], "the 81st waits for the minute to pass");
     github.rate_limit().await.expect("read");
-    assert_eq!(bed.sleeper.sleeps().len(), 1);
+    assert_eq!(bed.time.sleeps().len(), 1, "reads are not paced");
+    bed.assert_conformant();
+}
+
+#[tokio::test]
+async fn the_conformance_checker_bites_on_the_clients_own_traffic() {
+    let bed = bed(1).await;
+    let github = bed.client();
+    let repo = generated("repo-00000");
+    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-bite").await.expect("dispatch");
+    let run = github.find_run_by_correlation(&repo, "build.yml", "io-bite", bed.time.now()).await.expect("lookup");
+    github.workflow_run(&repo, run.expect("run").id).await.expect("run");
+    let description = github_sim::conformance::Description::load().expect("GitHub's OpenAPI description");
+    let log = bed.log();
+    assert!(description.validate_log(&log).is_empty(), "the real traffic conforms");
+
+    let mut entries: HashMap<&str, github_sim::LoggedRequest> = HashMap::new();
+    for entry in &log {
+        let kind = if entry.method == "POST" { "dispatch" } else { "run" };
+        entries.insert(kind, entry.clone());
+    }
+    let mut broken_run = entries["run"].clone();
+    let removed = broken_run.response_body.as_mut().and_then(|b| b.as_object_mut()).and_then(|o| o.remove("node_id"));
+    assert!(removed.is_some(), "the run carried node_id");
+    let violations = description.validate_log(&[broken_run]);
+    assert!(violations.iter().any(|v| v.contains("missing required field `node_id`")), "{violations:#?}");
+
+    let mut broken_dispatch = entries["dispatch"].clone();
+    if let Some(body) = broken_dispatch.request_body.as_mut() {
+        body["ref"] = serde_json::json!(42);
+    }
+    let violations = description.validate_log(&[broken_dispatch]);
+    assert!(violations.iter().any(|v| v.contains("request: $.ref: expected string, got 42")), "{violations:#?}");
 }

@@ -370,13 +370,19 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
     }
     match decision {
         FaultDecision::Timeout => {
+            // Logged before holding: a client that gives up drops the connection, and with it this handler.
+            let response = {
+                let mut state = lock(&shared.state);
+                let response = finish(&mut state, &method, &path, raw_query, None, &body, 504, None, false, Vec::new());
+                mark_fault(&mut state, "timeout", response)
+            };
             tokio::time::sleep(Duration::from_secs(faults.timeout_secs.unwrap_or(30))).await;
-            let mut state = lock(&shared.state);
-            return finish(&mut state, &method, &path, raw_query, None, &body, 504, None, false, Vec::new());
+            return response;
         }
         FaultDecision::ServerError(status) => {
             let mut state = lock(&shared.state);
-            return finish(&mut state, &method, &path, raw_query, None, &body, status, None, false, Vec::new());
+            let response = finish(&mut state, &method, &path, raw_query, None, &body, status, None, false, Vec::new());
+            return mark_fault(&mut state, "server_error", response);
         }
         FaultDecision::SecondaryLimit(retry_after) => {
             let message = json!({
@@ -385,7 +391,9 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
             });
             let mut state = lock(&shared.state);
             let headers = vec![("retry-after".to_string(), retry_after.to_string())];
-            return finish(&mut state, &method, &path, raw_query, None, &body, 403, Some(message), false, headers);
+            let response =
+                finish(&mut state, &method, &path, raw_query, None, &body, 403, Some(message), false, headers);
+            return mark_fault(&mut state, "secondary_limit", response);
         }
         FaultDecision::Serve | FaultDecision::LoseResponse | FaultDecision::LateResponse => {}
     }
@@ -492,7 +500,8 @@ fn respond(
 
     if decision == FaultDecision::LoseResponse {
         let headers = rate_headers(state.budget(&token));
-        return finish(state, &method, &path, raw_query, label, &body, 502, None, counted, headers);
+        let response = finish(state, &method, &path, raw_query, label, &body, 502, None, counted, headers);
+        return mark_fault(state, "lost_response", response);
     }
 
     let mut headers = Vec::new();
@@ -521,7 +530,19 @@ fn respond(
     if caller.app_id.is_none() {
         headers.extend(rate_headers(state.budget(&token)));
     }
-    finish(state, &method, &path, raw_query, label, &body, status, response_body, counted, headers)
+    let response = finish(state, &method, &path, raw_query, label, &body, status, response_body, counted, headers);
+    match decision {
+        FaultDecision::LateResponse => mark_fault(state, "late_response", response),
+        _ => response,
+    }
+}
+
+/// Records on the last log entry which fault shaped it.
+fn mark_fault(state: &mut SimState, fault: &str, response: Response<Body>) -> Response<Body> {
+    if let Some(entry) = state.log.last_mut() {
+        entry.fault = Some(fault.to_string());
+    }
+    response
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -549,6 +570,7 @@ fn finish(
         request_body: (!request_body.is_null()).then(|| request_body.clone()),
         response_body: response_body.clone(),
         started_at: crate::clock::iso8601(state.now),
+        fault: None,
     };
     state.log.push(entry);
     json_response(status, response_body.as_ref(), headers)

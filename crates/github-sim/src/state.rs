@@ -37,6 +37,17 @@ pub struct LoggedRequest {
     pub response_body: Option<Value>,
     /// Sim-clock time the request arrived (ISO 8601).
     pub started_at: String,
+    /// The injected fault that shaped this entry: `server_error`, `timeout` and `lost_response` replace GitHub's
+    /// answer with a bare 5xx (not GitHub's to describe); `secondary_limit` and `late_response` keep GitHub's shapes.
+    #[serde(default)]
+    pub fault: Option<String>,
+}
+
+impl LoggedRequest {
+    /// Whether the answer was replaced by an injected transport failure rather than given by the GitHub model.
+    pub fn answer_injected(&self) -> bool {
+        matches!(self.fault.as_deref(), Some("server_error" | "timeout" | "lost_response"))
+    }
 }
 
 /// A repository being served.

@@ -63,7 +63,8 @@ fn find_issue(state: &SimState, request: &RouteRequest<'_>) -> Result<usize, Api
 pub fn list_issues(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     check_repo(state, request)?;
     let wanted_state = request.query("state").unwrap_or("open");
-    let labels: Vec<&str> = request.query("labels").map(|l| l.split(',').collect()).unwrap_or_default();
+    let labels: Vec<&str> =
+        request.query("labels").map(|l| l.split(',').filter(|l| !l.is_empty()).collect()).unwrap_or_default();
     let mut issues: Vec<(i64, u64, Value)> = state
         .issues
         .iter()
