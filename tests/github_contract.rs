@@ -401,6 +401,12 @@ async fn repository_reads_return_our_domain_types() {
     };
     let open: Vec<(u64, Option<&str>)> = dependabot.iter().map(|a| (a.number, a.severity.as_deref())).collect();
     assert_eq!(open, vec![(1, Some("critical"))], "the fixed alert is not open");
+    let dependency = dependabot[0].dependency.clone().expect("a Dependabot alert names its dependency");
+    let fix = (dependency.package.as_str(), dependency.ecosystem.as_str(), dependency.first_patched_version.as_deref());
+    assert_eq!(fix, ("openssl", "cargo", Some("0.10.70")));
+    assert_eq!(dependency.manifest_path.as_deref(), Some("Cargo.lock"));
+    assert_eq!(dependency.vulnerable_version_range.as_deref(), Some("< 0.10.70"));
+    assert_eq!(code[0].dependency, None, "code scanning has no dependency");
     let secret = github.open_alerts(&repo, AlertSource::SecretScanning).await.expect("answer");
     assert!(matches!(secret, Alerts::Disabled { .. }), "{secret:?}");
 

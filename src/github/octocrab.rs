@@ -182,7 +182,19 @@ fn alert_from(source: AlertSource, v: &Value) -> SecurityAlert {
         number: v.get("number").and_then(Value::as_u64).unwrap_or_default(),
         severity: severity.map(str::to_string),
         html_url: str_field(v, "html_url"),
+        dependency: (source == AlertSource::Dependabot).then(|| dependency_from(v)).flatten(),
     }
+}
+
+fn dependency_from(v: &Value) -> Option<VulnerableDependency> {
+    let text = |pointer: &str| v.pointer(pointer).and_then(Value::as_str).map(str::to_string);
+    Some(VulnerableDependency {
+        package: text("/dependency/package/name")?,
+        ecosystem: text("/dependency/package/ecosystem")?,
+        manifest_path: text("/dependency/manifest_path"),
+        vulnerable_version_range: text("/security_vulnerability/vulnerable_version_range"),
+        first_patched_version: text("/security_vulnerability/first_patched_version/identifier"),
+    })
 }
 
 /// Whether a 403/404 says the security product is off rather than that we may not see it.

@@ -218,6 +218,23 @@ pub struct SecurityAlert {
     pub severity: Option<String>,
     /// Web URL.
     pub html_url: Option<String>,
+    /// For Dependabot alerts: the vulnerable dependency and its fix.
+    pub dependency: Option<VulnerableDependency>,
+}
+
+/// The dependency a Dependabot alert is about, with what fixes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VulnerableDependency {
+    /// Package name.
+    pub package: String,
+    /// Ecosystem as GitHub spells it (`cargo`, `npm`, `pip`, `maven`, `go`, …).
+    pub ecosystem: String,
+    /// The manifest that declares it (`Cargo.lock`, `package-lock.json`, …).
+    pub manifest_path: Option<String>,
+    /// The vulnerable range, e.g. `< 0.10.70`.
+    pub vulnerable_version_range: Option<String>,
+    /// The first version with the fix, when there is one.
+    pub first_patched_version: Option<String>,
 }
 
 /// Alerts, or the product being off for the repository (not an error: posture reports it).
