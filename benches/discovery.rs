@@ -1,0 +1,165 @@
+//! What discovering an organization costs: for 1,000 and 10,000 generated repositories served by github-sim, the
+//! GitHub requests, the primary rate-limit points (from the simulator's request log), the wall time and the peak
+//! RSS of the discovering process, for a first pass and for a resync of the unchanged organization.
+//!
+//! Run with `cargo build --release -p github-sim && cargo bench --bench discovery`. The simulator runs as its own
+//! process, so the RSS is the discovery side's only (the GitHub layer with its ETag cache, detection, the
+//! dependency graph); writing the Repository objects to Kubernetes is measured by the reconcile benchmark instead.
+//! Each size runs in a fresh child process so that peak RSS figures do not carry over. Nothing is asserted.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use github_sim::Fixture;
+use infinity_orchestrator::controller::discovery::{discover, DetectionCache};
+use infinity_orchestrator::crd::organization::DiscoverySpec;
+use infinity_orchestrator::github::{Credentials, GitHub, GitHubConfig, OctocrabGitHub};
+use infinity_orchestrator::plan::discovered;
+
+const SIZES: [usize; 2] = [1_000, 10_000];
+
+fn main() {
+    match std::env::args().nth(1).and_then(|a| a.parse::<usize>().ok()) {
+        Some(size) => measure(size),
+        None => {
+            println!("discovery of a generated organization from github-sim (one child process per size)");
+            println!(
+                "{:>7}  {:<7}  {:>8}  {:>7}  {:>9}  {:>11}",
+                "repos", "pass", "requests", "points", "wall (s)", "peak RSS MB"
+            );
+            for size in SIZES {
+                let status = Command::new(std::env::current_exe().expect("own path"))
+                    .arg(size.to_string())
+                    .status()
+                    .expect("running a measurement");
+                assert!(status.success(), "the measurement of {size} repositories failed");
+            }
+        }
+    }
+}
+
+/// One size: start the simulator, discover twice, print two rows.
+fn measure(size: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut fixture = Fixture::generated_org("acme", size);
+    // A budget that does not run out, so that the points spent are counted rather than waited for.
+    fixture.rate_limit = Some(10_000_000);
+    let path = std::env::temp_dir().join(format!("io-bench-discovery-{size}.yaml"));
+    std::fs::write(&path, serde_yaml::to_string(&fixture).expect("fixture YAML")).expect("writing the fixture");
+    let sim_binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/github-sim");
+    let mut sim = Command::new(sim_binary)
+        .args(["--fixture", path.to_str().expect("utf-8 path"), "--addr", "127.0.0.1:0", "--speed", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{sim_binary}: {e} (build it with `cargo build --release -p github-sim`)"));
+    let mut line = String::new();
+    BufReader::new(sim.stdout.take().expect("stdout")).read_line(&mut line).expect("the simulator's address");
+    let base_url = line.trim().rsplit(' ').next().expect("an address").to_owned();
+
+    runtime.block_on(async {
+        let mut config = GitHubConfig::new(&base_url, Credentials::Token("test-token".into()));
+        if let Some(mb) = std::env::var("IO_BENCH_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()) {
+            config.policy.cache_bytes = mb * 1024 * 1024;
+        }
+        let github: Arc<dyn GitHub> = Arc::new(OctocrabGitHub::new(config).expect("client"));
+        let cache = DetectionCache::default();
+        let spec: DiscoverySpec = serde_json::from_value(serde_json::json!({})).expect("default discovery spec");
+        for pass in ["first", "resync"] {
+            reqwest_free::Http::new(&base_url).delete("/_sim/requests");
+            let started = Instant::now();
+            let discovery = discover(github.as_ref(), "acme", &spec, &cache, "bench/acme").await.expect("discovery");
+            let outcome = discovered::outcome("acme", &discovery.kept, &BTreeMap::new());
+            let wall = started.elapsed().as_secs_f64();
+            assert_eq!(outcome.statuses.len(), size, "every repository was described");
+            let peak = peak_rss_mb();
+            let (requests, points) = count_requests(&base_url);
+            println!("{size:>7}  {pass:<7}  {requests:>8}  {points:>7}  {wall:>9.2}  {peak:>11.1}");
+        }
+    });
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let _ = std::fs::remove_file(path);
+}
+
+/// Requests in the simulator's log and how many counted against the primary limit. The log carries every body,
+/// hundreds of megabytes at 10,000 repositories, so it is read by a child process and kept out of the RSS measured.
+fn count_requests(base_url: &str) -> (usize, usize) {
+    let script = "import json,sys\nlog=json.load(sys.stdin)\nprint(len(log), sum(1 for r in log if r['counted']))";
+    let curl = Command::new("curl").args(["-fsS", &format!("{base_url}/_sim/requests")]).stdout(Stdio::piped()).spawn();
+    let mut curl = curl.expect("curl");
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .stdin(curl.stdout.take().expect("curl's stdout"))
+        .output()
+        .expect("python3");
+    let _ = curl.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut numbers = text.split_whitespace().map(|n| n.parse().expect("a count"));
+    (numbers.next().expect("requests"), numbers.next().expect("points"))
+}
+
+/// The process's peak resident set (`VmHWM`), in MiB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
+}
+
+/// Just enough HTTP/1.1 for the simulator's control endpoints, without another client dependency.
+mod reqwest_free {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    pub struct Http {
+        address: String,
+    }
+
+    impl Http {
+        pub fn new(base_url: &str) -> Self {
+            Http { address: base_url.trim_start_matches("http://").trim_end_matches('/').to_owned() }
+        }
+
+        fn request(&self, method: &str, path: &str) -> String {
+            let mut stream = TcpStream::connect(&self.address).expect("connecting to the simulator");
+            write!(
+                stream,
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.address
+            )
+            .expect("writing");
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).expect("reading");
+            let response = String::from_utf8_lossy(&response).into_owned();
+            let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+            if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+                dechunk(body)
+            } else {
+                body.to_owned()
+            }
+        }
+
+        pub fn delete(&self, path: &str) {
+            self.request("DELETE", path);
+        }
+    }
+
+    fn dechunk(mut body: &str) -> String {
+        let mut out = String::new();
+        while let Some((size, rest)) = body.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.push_str(&rest[..size]);
+            body = &rest[size + 2..];
+        }
+        out
+    }
+}
