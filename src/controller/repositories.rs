@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::{stream, StreamExt};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
@@ -57,6 +58,10 @@ pub struct Writes {
     pub deleted: usize,
 }
 
+/// Repository objects written at once: enough to keep the API server busy on a large organization, few enough
+/// not to crowd out other clients (client-go's default QPS is 5 with bursts of 10; the server's max-inflight is 400).
+const WRITES_IN_FLIGHT: usize = 16;
+
 /// Applies the pass: every kept repository's object and status, then the gone ones.
 pub async fn apply(
     ctx: &Context,
@@ -70,19 +75,24 @@ pub async fn apply(
     let api: Api<Repository> = Api::namespaced(ctx.client.clone(), &namespace);
     let by_name: BTreeMap<String, &Repository> = existing.iter().map(|r| (r.name_any(), r)).collect();
     let mut writes = Writes::default();
-    for target in &sync.apply {
-        let Some(status) = statuses.get(&target.github_name) else { continue };
-        let current = by_name.get(&target.object_name).copied();
-        let desired = desired_object(org, target, status);
-        if current.is_none_or(|object| !object_says(object, &desired)) {
-            api.patch(&target.object_name, &PatchParams::apply(OBJECT_MANAGER).force(), &Patch::Apply(&desired))
-                .await?;
-            writes.objects += 1;
-        }
-        let warning = warnings.get(&target.github_name).map(String::as_str);
-        if apply_status(ctx, &api, &target.object_name, current, status, warning).await? {
-            writes.statuses += 1;
-        }
+    // Futures built up front: a stream's `map` closure over borrowed items trips the compiler's higher-ranked
+    // lifetime check when the whole reconcile must be `Send`.
+    let writes_one_each: Vec<_> = sync
+        .apply
+        .iter()
+        .filter_map(|target| statuses.get(&target.github_name).map(|status| (target, status)))
+        .map(|(target, status)| {
+            let current = by_name.get(&target.object_name).copied();
+            let warning = warnings.get(&target.github_name).map(String::as_str);
+            apply_one(ctx, org, &api, target, current, status, warning)
+        })
+        .collect();
+    let applied: Vec<Result<(bool, bool), Error>> =
+        stream::iter(writes_one_each).buffer_unordered(WRITES_IN_FLIGHT).collect().await;
+    for outcome in applied {
+        let (object, status) = outcome?;
+        writes.objects += usize::from(object);
+        writes.statuses += usize::from(status);
     }
     for name in &sync.delete {
         api.delete(name, &DeleteParams::background()).await.map(|_| ()).or_else(ignore_not_found)?;
@@ -94,6 +104,26 @@ pub async fn apply(
         }
     }
     Ok(writes)
+}
+
+/// One kept repository: its object, then its status, each only when it says something new. Returns which were
+/// written.
+async fn apply_one(
+    ctx: &Context,
+    org: &Organization,
+    api: &Api<Repository>,
+    target: &RepositoryToApply,
+    current: Option<&Repository>,
+    status: &DiscoveredStatus,
+    warning: Option<&str>,
+) -> Result<(bool, bool), Error> {
+    let desired = desired_object(org, target, status);
+    let object_written = current.is_none_or(|object| !object_says(object, &desired));
+    if object_written {
+        api.patch(&target.object_name, &PatchParams::apply(OBJECT_MANAGER).force(), &Patch::Apply(&desired)).await?;
+    }
+    let status_written = apply_status(ctx, api, &target.object_name, current, status, warning).await?;
+    Ok((object_written, status_written))
 }
 
 fn ignore_not_found(error: kube::Error) -> Result<(), kube::Error> {
