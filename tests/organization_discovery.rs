@@ -225,6 +225,14 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
 
     // A resync of the unchanged organization spends no primary rate limit: every read is answered 304.
     // Asked for by the annotation webhooks set (a person may set it too); answered when the status says so.
+    // The pass finds nothing new, so no Repository may be rewritten, although the Organization's status change wakes
+    // every one of them (their Ready conditions keep their transition times).
+    let version = |name: &'static str| {
+        let repositories = repositories.clone();
+        async move { repositories.get(name).await.unwrap().metadata.resource_version }
+    };
+    let (core_version, adopted_version) = (version("core-rs").await, version("my-macros").await);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     sim.clear_requests();
     let request = "resync-by-hand";
     let wake = json!({ "metadata": { "annotations": { "orchestrator.infinityxone.io/requested-at": request } } });
@@ -234,6 +242,9 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
         (status.last_handled_request.as_deref() == Some(request)).then_some(())
     })
     .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(version("core-rs").await, core_version, "core-rs was rewritten without a change");
+    assert_eq!(version("my-macros").await, adopted_version, "my-macros was rewritten without a change");
     let requests = sim.requests();
     let counted: Vec<String> =
         requests.iter().filter(|r| r.counted).map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect();

@@ -56,7 +56,13 @@ pub async fn reconcile<K: OrganizationScoped>(object: Arc<K>, ctx: Arc<Context>)
     let generation = object.meta().generation;
     let mut next = readiness::conditions(object.conditions(), &outcome, K::ACCEPTED, generation, &now);
     if let Some((reason, message)) = done {
-        set_condition(&mut next, Condition::new(READY, ConditionStatus::True, reason, message, generation, now));
+        // `next` says Unknown (accepted) at this point: the transition time to keep is the one the object has.
+        let mut ready = Condition::new(READY, ConditionStatus::True, reason, message, generation, now);
+        if let Some(current) = find_condition(object.conditions(), READY).filter(|c| c.status == ConditionStatus::True)
+        {
+            ready.last_transition_time = current.last_transition_time.clone();
+        }
+        set_condition(&mut next, ready);
     }
     apply_conditions(&ctx, object.as_ref(), &next).await?;
     // Organizations are watched: their arrival wakes this object, so the timer is only a safety net.

@@ -118,12 +118,15 @@ async fn apply_one(
     warning: Option<&str>,
 ) -> Result<(bool, bool), Error> {
     let desired = desired_object(org, target, status);
-    let object_written = current.is_none_or(|object| !object_says(object, &desired));
-    if object_written {
-        api.patch(&target.object_name, &PatchParams::apply(OBJECT_MANAGER).force(), &Patch::Apply(&desired)).await?;
+    let mut written = None;
+    if current.is_none_or(|object| !object_says(object, &desired)) {
+        let params = PatchParams::apply(OBJECT_MANAGER).force();
+        written = Some(api.patch(&target.object_name, &params, &Patch::Apply(&desired)).await?);
     }
-    let status_written = apply_status(ctx, api, &target.object_name, current, status, warning).await?;
-    Ok((object_written, status_written))
+    // The conditions name the generation they describe: a new object's comes from the write that created it.
+    let generation = written.as_ref().or(current).and_then(|object| object.metadata.generation);
+    let status_written = apply_status(ctx, api, &target.object_name, current, generation, status, warning).await?;
+    Ok((written.is_some(), status_written))
 }
 
 fn ignore_not_found(error: kube::Error) -> Result<(), kube::Error> {
@@ -181,11 +184,11 @@ async fn apply_status(
     api: &Api<Repository>,
     name: &str,
     current: Option<&Repository>,
+    generation: Option<i64>,
     status: &DiscoveredStatus,
     warning: Option<&str>,
 ) -> Result<bool, Error> {
     let now = ctx.clock.now_time();
-    let generation = current.and_then(|object| object.metadata.generation);
     let found = discovered::discovered_condition(true, generation, &now);
     let condition = discovered::detection_condition(warning, generation, &now);
     let current_status =
