@@ -10,6 +10,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::github::{RateBudget, RequestObserver};
+
 /// Labels of a reconcile outcome.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -44,6 +46,31 @@ pub struct WebhookLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a GitHub HTTP exchange.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GitHubRequestLabels {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The route template, such as `/repos/{owner}/{repo}/git/trees/{sha}`.
+    pub route: String,
+    /// GitHub's status code, or `none` when no answer came.
+    pub status: String,
+}
+
+/// Labels naming a GitHub route.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GitHubRouteLabels {
+    /// The route template.
+    pub route: String,
+}
+
+/// Labels naming a credential: its fingerprint id (`token:…` or `app:ID/installation:ID`), never the secret.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CredentialLabels {
+    /// The credential's id.
+    pub credential: String,
+}
+
 /// Every metric the operator exports, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -57,6 +84,14 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Webhook deliveries, by event and outcome.
     pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    /// GitHub HTTP exchanges, by method, route and status (a 304 is free of rate limit).
+    pub github_requests: Family<GitHubRequestLabels, Counter>,
+    /// How long GitHub takes to answer, by route.
+    pub github_request_duration: Family<GitHubRouteLabels, Histogram>,
+    /// Requests left in the primary rate-limit window, by credential.
+    pub github_rate_limit_remaining: Family<CredentialLabels, Gauge>,
+    /// Requests per primary rate-limit window, by credential.
+    pub github_rate_limit_limit: Family<CredentialLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -88,7 +123,65 @@ impl Default for Metrics {
             "GitHub webhook deliveries, by event and outcome",
             webhook_deliveries.clone(),
         );
-        Metrics { registry, reconciles, reconcile_errors, reconcile_duration, leader, webhook_deliveries }
+        let github_requests = Family::<GitHubRequestLabels, Counter>::default();
+        registry.register(
+            "github_requests",
+            "GitHub HTTP exchanges, by method, route template and status",
+            github_requests.clone(),
+        );
+        let github_request_duration = Family::<GitHubRouteLabels, Histogram>::new_with_constructor(|| {
+            // 5 ms to about 40 s.
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
+        registry.register_with_unit(
+            "github_request_duration",
+            "Time GitHub takes to answer, by route template",
+            prometheus_client::registry::Unit::Seconds,
+            github_request_duration.clone(),
+        );
+        let github_rate_limit_remaining = Family::<CredentialLabels, Gauge>::default();
+        registry.register(
+            "github_rate_limit_remaining",
+            "Requests left in GitHub's primary rate-limit window, by credential",
+            github_rate_limit_remaining.clone(),
+        );
+        let github_rate_limit_limit = Family::<CredentialLabels, Gauge>::default();
+        registry.register(
+            "github_rate_limit_limit",
+            "Requests per GitHub primary rate-limit window, by credential",
+            github_rate_limit_limit.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            leader,
+            webhook_deliveries,
+            github_requests,
+            github_request_duration,
+            github_rate_limit_remaining,
+            github_rate_limit_limit,
+        }
+    }
+}
+
+impl RequestObserver for Metrics {
+    fn exchange(&self, method: &str, route: &str, status: Option<u16>, took: Duration) {
+        let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        let labels = GitHubRequestLabels { method: method.to_owned(), route: route.to_owned(), status };
+        self.github_requests.get_or_create(&labels).inc();
+        self.github_request_duration
+            .get_or_create(&GitHubRouteLabels { route: route.to_owned() })
+            .observe(took.as_secs_f64());
+    }
+
+    fn budget(&self, credential: &str, budget: &RateBudget) {
+        let labels = CredentialLabels { credential: credential.to_owned() };
+        self.github_rate_limit_remaining
+            .get_or_create(&labels)
+            .set(i64::try_from(budget.remaining).unwrap_or(i64::MAX));
+        self.github_rate_limit_limit.get_or_create(&labels).set(i64::try_from(budget.limit).unwrap_or(i64::MAX));
     }
 }
 

@@ -251,6 +251,16 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     assert!(requests.len() >= 31, "the resync listed the org and looked at every head: {} requests", requests.len());
     assert!(counted.is_empty(), "requests that spent rate limit on a resync: {counted:?}");
     println!("resync of 30 unchanged repositories: {} requests, {} points", requests.len(), counted.len());
+    // The operator's metrics tell the same: GitHub exchanges by route template and status, and the budget.
+    let metrics = operator.metrics();
+    for series in [
+        r#"infinity_orchestrator_github_requests_total{method="GET",route="/orgs/{org}/repos",status="200"}"#,
+        r#"infinity_orchestrator_github_requests_total{method="GET",route="/repos/{owner}/{repo}/git/ref/heads/{ref}",status="304"}"#,
+        r#"infinity_orchestrator_github_request_duration_seconds_count{route="/repos/{owner}/{repo}/git/trees/{sha}"}"#,
+        "infinity_orchestrator_github_rate_limit_remaining{credential=",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics:\n{metrics}");
+    }
 
     // A repository created on GitHub appears after its webhook, without waiting for the 6h interval.
     let new_repo = json!({ "owner": "acme", "name": "new-svc", "language": "Go",

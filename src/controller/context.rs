@@ -60,8 +60,8 @@ impl Context {
             client,
             clock: Arc::new(SystemClock),
             recheck: RecheckIntervals::default(),
+            github: Arc::new(GitHubClients::observed_by(metrics.clone())),
             metrics,
-            github: Arc::new(GitHubClients::default()),
             detections: Arc::new(DetectionCache::default()),
         }
     }

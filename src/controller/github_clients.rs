@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use crate::crd::organization::CredentialType;
 use crate::crd::Organization;
-use crate::github::{self, Credentials, GitHub, GitHubConfig, OctocrabGitHub};
+use crate::github::{self, Credentials, GitHub, GitHubConfig, OctocrabGitHub, RequestObserver};
 
 /// Builds a client for a configuration; the default builds an [`OctocrabGitHub`].
 pub type Connect = dyn Fn(GitHubConfig) -> github::Result<Arc<dyn GitHub>> + Send + Sync;
@@ -52,6 +52,14 @@ impl GitHubClients {
             by_fingerprint: Mutex::default(),
             by_organization: Mutex::default(),
         }
+    }
+
+    /// A registry of [`OctocrabGitHub`] clients that report every exchange and budget to `observer`.
+    pub fn observed_by(observer: Arc<dyn RequestObserver>) -> Self {
+        GitHubClients::new(move |mut config| {
+            config.observer = Some(observer.clone());
+            Ok(Arc::new(OctocrabGitHub::new(config)?) as Arc<dyn GitHub>)
+        })
     }
 
     /// The client for an Organization: reads its credentials Secret and returns the shared client for that

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod observe;
 pub mod octocrab;
 pub mod rate_limit;
 pub mod transport;
@@ -17,6 +18,7 @@ use k8s_openapi::jiff::Timestamp;
 
 pub use self::auth::Credentials;
 pub use self::error::{Error, Result};
+pub use self::observe::RequestObserver;
 pub use self::octocrab::{GitHubConfig, OctocrabGitHub};
 pub use self::rate_limit::RateBudget;
 pub use self::types::*;

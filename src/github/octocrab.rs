@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::Credentials;
 use super::error::{Error, Result};
+use super::observe::RequestObserver;
 use super::rate_limit::RateBudget;
 use super::transport::{Repeat, Sleeper, TokioSleeper, Transport, TransportPolicy};
 use super::types::*;
@@ -43,7 +44,7 @@ impl Default for DispatchPolicy {
 }
 
 /// Where and how to reach GitHub.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GitHubConfig {
     /// `https://api.github.com`, `https://HOST/api/v3` (Enterprise Server) or a simulator's URL.
     pub base_url: String,
@@ -53,6 +54,20 @@ pub struct GitHubConfig {
     pub policy: TransportPolicy,
     /// Dispatch dedupe knobs.
     pub dispatch: DispatchPolicy,
+    /// Told of every exchange and budget (the operator's metrics), when set.
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl std::fmt::Debug for GitHubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubConfig")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("policy", &self.policy)
+            .field("dispatch", &self.dispatch)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl GitHubConfig {
@@ -63,6 +78,7 @@ impl GitHubConfig {
             credentials,
             policy: TransportPolicy::default(),
             dispatch: DispatchPolicy::default(),
+            observer: None,
         }
     }
 }
@@ -89,7 +105,8 @@ impl OctocrabGitHub {
             .map_err(config_error)?
             .build()
             .map_err(config_error)?;
-        let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy);
+        let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy)
+            .with_observer(config.observer);
         Ok(OctocrabGitHub { transport, dispatch: config.dispatch })
     }
 

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::auth::{app_jwt_claims, sign_app_jwt, Credentials, InstallationToken};
 use super::cache::{CacheKey, CachedResponse, EtagCache};
 use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
+use super::observe::{route_template, RequestObserver};
 use super::rate_limit::{
     after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, WritePacer,
 };
@@ -122,6 +123,7 @@ pub struct Transport {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     policy: TransportPolicy,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -174,6 +176,20 @@ impl Transport {
             clock,
             sleeper,
             policy,
+            observer: None,
+        }
+    }
+
+    /// Reports every exchange and budget to `observer` (the operator's metrics).
+    pub fn with_observer(mut self, observer: Option<Arc<dyn RequestObserver>>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    fn observe_exchange(&self, method: &Method, url: &str, status: Option<u16>, started: std::time::Instant) {
+        if let Some(observer) = &self.observer {
+            let path = url.strip_prefix(self.base.as_str()).unwrap_or(url);
+            observer.exchange(method.as_str(), &route_template(path), status, started.elapsed());
         }
     }
 
@@ -358,7 +374,14 @@ impl Transport {
             let text = self.client.body_to_string(response).await?;
             Ok::<_, octocrab::Error>((status, headers, text))
         };
-        let (status, headers, text) = match tokio::time::timeout(self.policy.request_timeout, exchange).await {
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(self.policy.request_timeout, exchange).await;
+        let status = match &answer {
+            Ok(Ok((status, _, _))) => Some(status.as_u16()),
+            _ => None,
+        };
+        self.observe_exchange(method, url, status, started);
+        let (status, headers, text) = match answer {
             Err(elapsed) => {
                 return Err(AttemptError::Transient(Error::transient(format!("{method} {url} timed out"), elapsed)))
             }
@@ -422,7 +445,11 @@ impl Transport {
         let remaining = header_num::<u64>(headers, "x-ratelimit-remaining");
         let reset = header_num::<i64>(headers, "x-ratelimit-reset").and_then(|s| Timestamp::from_second(s).ok());
         if let (Some(limit), Some(remaining), Some(reset)) = (limit, remaining, reset) {
-            lock(&self.budgets).observe(&self.credential_id, RateBudget { limit, remaining, reset });
+            let budget = RateBudget { limit, remaining, reset };
+            if let Some(observer) = &self.observer {
+                observer.budget(&self.credential_id, &budget);
+            }
+            lock(&self.budgets).observe(&self.credential_id, budget);
         }
     }
 
