@@ -38,6 +38,7 @@ install_packages() {
   command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || missing+=(etcd-server)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
   command -v flock >/dev/null || missing+=(util-linux)
   [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || missing+=(golang-github-modern-go-reflect2-dev)
   command -v dpkg-source >/dev/null || missing+=(dpkg-dev)
