@@ -4,9 +4,11 @@ pub mod context;
 pub mod discovery;
 pub mod error;
 pub mod github_clients;
+pub mod healing_policy;
 pub mod organization;
 pub mod organization_ref;
 pub mod repositories;
+pub mod repository;
 pub mod status;
 
 use std::future::Future;
@@ -25,7 +27,7 @@ pub use error::Error;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::crd::{BuildPlan, HealingPolicy, Organization, Repository};
+use crate::crd::{BuildPlan, Organization, Repository};
 use organization_ref::OrganizationScoped;
 
 /// Where the controllers look for objects.
@@ -67,9 +69,9 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         .for_each(log_outcome);
     tokio::join!(
         organizations,
-        run_organization_scoped::<Repository>(ctx.clone(), &scope, shutdown.clone()),
+        repository::run(ctx.clone(), &scope, shutdown.clone()),
         run_organization_scoped::<BuildPlan>(ctx.clone(), &scope, shutdown.clone()),
-        run_organization_scoped::<HealingPolicy>(ctx.clone(), &scope, shutdown),
+        healing_policy::run(ctx.clone(), &scope, shutdown),
     );
 }
 

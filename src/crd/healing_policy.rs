@@ -62,6 +62,15 @@ pub struct HealingPolicySpec {
     /// While true, the policy neither evaluates nor acts.
     #[serde(default)]
     pub suspend: bool,
+
+    /// How often the selected repositories are evaluated when nothing wakes the policy; a Repository's health
+    /// changing (after a `workflow_run` webhook, or its own polling) wakes it at once.
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration::from("5m")
 }
 
 fn default_cooldown() -> HumanDuration {
@@ -74,7 +83,9 @@ fn default_max_actions_per_hour() -> i32 {
 /// Whether decisions are carried out.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 pub enum HealingMode {
+    /// Carry the decisions out on GitHub.
     Enforce,
+    /// Record the decisions in status and Events only.
     #[default]
     DryRun,
 }
@@ -223,10 +234,14 @@ fn default_max_open_pull_requests() -> i32 {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
+    /// `low`.
     Low,
+    /// `medium` (GitHub also says `moderate`).
     Medium,
+    /// `high`.
     #[default]
     High,
+    /// `critical`.
     Critical,
 }
 
@@ -286,6 +301,47 @@ pub struct HealingPolicyStatus {
     /// Issues the policy opened that are still open.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_issues: Vec<OpenIssue>,
+    /// Pull requests the policy opened (dependency updates, config repairs, rollbacks), newest first, at most 100:
+    /// with the branch names, they keep the policy from proposing the same change twice, even once merged or closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub pull_requests: Vec<PolicyPullRequest>,
+    /// Decisions held back by a cooldown, the per-hour cap or a bound, from the last evaluation, at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub withheld: Vec<WithheldDecision>,
+}
+
+/// A pull request the policy opened.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyPullRequest {
+    /// GitHub name of the repository.
+    pub repository: String,
+    /// `DependencyUpdate`, `ConfigRepair` or `Rollback`.
+    pub action: String,
+    /// Its head branch, under `infinity-orchestrator/`.
+    pub branch: String,
+    /// The pull request number.
+    pub number: i64,
+    /// Its page on GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A decision the policy made but did not carry out yet.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WithheldDecision {
+    /// GitHub name of the repository.
+    pub repository: String,
+    /// The kind of action, as in `actions[].action`.
+    pub action: String,
+    /// Why it waits.
+    pub reason: String,
+    /// When it may go; unset when only a change on GitHub will let it (a bound was reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Time>,
 }
 
 /// One healing decision, carried out or (in `DryRun`) only recorded.

@@ -70,6 +70,26 @@ impl ManifestKind {
     }
 }
 
+/// The manifest to edit for a Dependabot alert that names `alert_path`: the path itself when it is a manifest the
+/// operator edits, the manifest beside it when it is that manifest's lockfile (Dependabot often names the lockfile:
+/// `Cargo.lock`, `package-lock.json`, `yarn.lock`, `pnpm-lock.yaml`, `npm-shrinkwrap.json`, `go.sum`), else `None`.
+pub fn editable_manifest(alert_path: &str) -> Option<String> {
+    if ManifestKind::of_path(alert_path).is_some() {
+        return Some(alert_path.to_owned());
+    }
+    let (directory, file) = match alert_path.rsplit_once('/') {
+        Some((directory, file)) => (format!("{directory}/"), file),
+        None => (String::new(), alert_path),
+    };
+    let manifest = match file {
+        "Cargo.lock" => "Cargo.toml",
+        "package-lock.json" | "npm-shrinkwrap.json" | "yarn.lock" | "pnpm-lock.yaml" => "package.json",
+        "go.sum" => "go.mod",
+        _ => return None,
+    };
+    Some(format!("{directory}{manifest}"))
+}
+
 /// `content` with every version requirement of `package` raised to `version` (a package declared in two sections,
 /// such as dependencies and dev-dependencies, is raised in both). Everything else is kept byte for byte.
 pub fn raise_dependency(path: &str, content: &str, package: &str, version: &str) -> Result<String, ManifestEditError> {

@@ -263,3 +263,22 @@ proptest! {
         prop_assert_eq!(after, expected);
     }
 }
+
+#[test]
+fn lockfiles_map_to_the_manifest_beside_them() {
+    let cases = [
+        ("package.json", Some("package.json")),
+        ("web/package-lock.json", Some("web/package.json")),
+        ("yarn.lock", Some("package.json")),
+        ("pnpm-lock.yaml", Some("package.json")),
+        ("Cargo.lock", Some("Cargo.toml")),
+        ("crates/a/Cargo.toml", Some("crates/a/Cargo.toml")),
+        ("go.sum", Some("go.mod")),
+        ("requirements-dev.txt", Some("requirements-dev.txt")),
+        ("poetry.lock", None),
+        ("pom.xml", None),
+    ];
+    for (alert_path, expected) in cases {
+        assert_eq!(editable_manifest(alert_path).as_deref(), expected, "{alert_path}");
+    }
+}

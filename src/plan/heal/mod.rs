@@ -4,8 +4,9 @@
 //! with [`append_to_history`].
 //!
 //! Rules, each in `rules.rs`, in the priority order the per-hour cap is spent in:
-//! 1. **CloseIssue**: an owned issue whose problem no longer holds, once health rests on decisive runs.
-//! 2. **Rerun**: the latest completed run failed; at most `maxAttemptsPerSha` re-runs of its sha, the n-th (from 0)
+//! 1. **CloseIssue**: an owned issue whose problem no longer holds, once health rests on decisive runs and no run
+//!    is in progress.
+//! 2. **Rerun**: the latest completed run failed and no run is in progress; at most `maxAttemptsPerSha` re-runs of its sha, the n-th (from 0)
 //!    no earlier than `backoff × 2ⁿ` after the failed run completed. Re-runs made are the most of: the observed
 //!    count, the run's attempt − 1, and the audited Rerun entries naming the sha (so DryRun is bounded too). Not gated on the thresholds: a re-run is the
 //!    cheapest repair and most useful before a streak builds.
@@ -25,10 +26,13 @@
 //! made, every action marked [`Dispatch::RecordOnly`]; its audit entries keep the cooldown and cap honest. As no
 //! issue is opened in DryRun, an OpenIssue decision is recorded again once per cooldown while the problem lasts.
 
+pub mod attention;
 pub mod from_runs;
 pub mod manifest;
 pub mod marker;
+pub mod revert;
 mod rules;
+pub mod workflow;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -55,6 +59,9 @@ pub struct ObservedRepository {
     pub health: HealthStatus,
     /// The latest completed default-branch run, when it failed; `None` when it passed.
     pub latest_failed_run: Option<FailedRun>,
+    /// Whether the newest default-branch run is still queued or running. Its outcome may change the verdict (a
+    /// re-run in progress hides the attempt that failed), so re-runs and closing issues wait for it.
+    pub run_in_progress: bool,
     /// Re-runs already requested per sha (from the audit trail or the runs' attempt numbers).
     pub rerun_attempts: BTreeMap<String, i32>,
     /// Open Dependabot alerts.

@@ -62,8 +62,8 @@ fn issues_by_problem(repository: &ObservedRepository) -> BTreeMap<&str, &OwnedIs
 
 fn close_issues(policy: &HealingPolicySpec, repository: &ObservedRepository) -> Vec<Candidate> {
     let verdict = health::verdict(&repository.health, &policy.thresholds);
-    if verdict.status == ConditionStatus::Unknown {
-        return Vec::new(); // No decisive run: nothing is known to be fixed.
+    if verdict.status == ConditionStatus::Unknown || repository.run_in_progress {
+        return Vec::new(); // No decisive run, or one about to decide: nothing is known to be fixed.
     }
     let current = health::problems(&repository.health, &policy.thresholds);
     issues_by_problem(repository)
@@ -86,6 +86,10 @@ fn rerun(
     now: Timestamp,
 ) -> Vec<Candidate> {
     let Some(run) = &repository.latest_failed_run else { return Vec::new() };
+    if repository.run_in_progress {
+        let why = format!("run {} of {}: a newer run or attempt is in progress", run.run_id, run.head_sha);
+        return vec![withheld(ActionKind::Rerun, why, None)];
+    }
     let bound = policy.actions.rerun.max_attempts_per_sha.max(0);
     let recorded = repository.rerun_attempts.get(&run.head_sha).copied().unwrap_or(0);
     // Audited re-runs count too: in DryRun no attempt is ever made, and the bound must still hold.

@@ -376,3 +376,16 @@ fn audited_reruns_count_against_the_bound_in_dry_run() {
     assert_eq!(kinds(&plan), vec![]);
     assert_eq!(plan.withheld[0].retry_at, None, "the bound is reached: only a new sha brings re-runs back");
 }
+
+#[test]
+fn a_run_in_progress_holds_reruns_and_closing_back() {
+    let mut repo = repo(0);
+    repo.health = health(2, 80);
+    repo.latest_failed_run = Some(failed_run(2));
+    repo.owned_issues = vec![OwnedIssue { number: 4, problem: "ConsecutiveFailures".into(), reported_severity: 3 }];
+    assert_eq!(kinds(&decide_at(&policy(), &repo, &[], 600)), vec![ActionKind::CloseIssue, ActionKind::Rerun]);
+    repo.run_in_progress = true;
+    let plan = decide_at(&policy(), &repo, &[], 600);
+    assert_eq!(kinds(&plan), vec![], "the re-run in progress may fail again");
+    assert_eq!(plan.withheld.iter().map(|w| (w.kind, w.retry_at)).collect::<Vec<_>>(), [(ActionKind::Rerun, None)]);
+}

@@ -1,0 +1,186 @@
+//! Carries out one healing action on GitHub and says what it produced: the link for the audit trail, and the issue
+//! or pull request for the policy's status.
+
+use std::collections::BTreeMap;
+
+use crate::controller::error::Error;
+use crate::crd::healing_policy::{OpenIssue, PolicyPullRequest};
+use crate::github::{FileChange, GitHub, Issue, IssueFields, PullRequestChange, RepoRef};
+use crate::plan::heal::marker::IssueMarker;
+use crate::plan::heal::revert::{self, ChangedPath};
+use crate::plan::heal::HealingAction;
+
+use super::observe::RepositoryView;
+
+/// What an action produced.
+#[derive(Clone, Debug, Default)]
+pub struct Produced {
+    /// The run, issue or pull request, for the audit trail.
+    pub link: Option<String>,
+    /// An issue opened.
+    pub opened_issue: Option<OpenIssue>,
+    /// An issue closed.
+    pub closed_issue: Option<i64>,
+    /// A pull request opened.
+    pub pull_request: Option<PolicyPullRequest>,
+}
+
+/// Why an action was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// GitHub answered with an error.
+    #[error(transparent)]
+    GitHub(#[from] Error),
+    /// The rollback needs a person (a later commit changed the same file, or nothing is left to revert).
+    #[error("{0}")]
+    Revert(#[from] revert::RevertError),
+}
+
+/// Carries out `action` on the repository `view` describes.
+pub async fn carry_out(
+    github: &dyn GitHub,
+    view: &RepositoryView,
+    action: &HealingAction,
+) -> Result<Produced, Refused> {
+    let repo = &view.repo;
+    let name = &view.observed.name;
+    let produced = match action {
+        HealingAction::Rerun { run_id } => {
+            github.rerun_failed_jobs(repo, run_number(*run_id)).await.map_err(Error::from)?;
+            let url = view.observed.latest_failed_run.as_ref().and_then(|run| run.url.clone());
+            Produced { link: url, ..Produced::default() }
+        }
+        HealingAction::OpenIssue { problem, title, body, labels } => {
+            let fields = IssueFields {
+                title: Some(title.clone()),
+                body: Some(body.clone()),
+                labels: Some(labels.clone()),
+                state: None,
+            };
+            let issue = github.create_issue(repo, &fields).await.map_err(Error::from)?;
+            let number = i64::try_from(issue.number).unwrap_or(i64::MAX);
+            let url = issue.html_url.clone();
+            let record = OpenIssue { repository: name.clone(), problem: problem.as_str().to_owned(), number, url };
+            Produced { link: issue.html_url, opened_issue: Some(record), ..Produced::default() }
+        }
+        HealingAction::CommentIssue { number, body } => {
+            comment_and_raise_marker(github, repo, view.owned_issues.get(number), *number, body).await?;
+            Produced { link: issue_link(view, *number), ..Produced::default() }
+        }
+        HealingAction::CloseIssue { number, comment } => {
+            github.comment_issue(repo, issue_number(*number), comment).await.map_err(Error::from)?;
+            github.close_issue(repo, issue_number(*number)).await.map_err(Error::from)?;
+            Produced { link: issue_link(view, *number), closed_issue: Some(*number), ..Produced::default() }
+        }
+        HealingAction::DependencyUpdate { branch, title, body, edits } => {
+            let files = edits.iter().map(|e| FileChange { path: e.path.clone(), content: Some(e.content.clone()) });
+            pull_request(github, view, "DependencyUpdate", branch, title, body, files.collect()).await?
+        }
+        HealingAction::ConfigRepair { branch, title, body, file } => {
+            let files = vec![FileChange { path: file.path.clone(), content: Some(file.content.clone()) }];
+            pull_request(github, view, "ConfigRepair", branch, title, body, files).await?
+        }
+        HealingAction::Rollback { branch, title, body, revert_sha, parent_sha } => {
+            let files = revert_files(github, repo, revert_sha, parent_sha).await?;
+            pull_request(github, view, "Rollback", branch, title, body, files).await?
+        }
+    };
+    Ok(produced)
+}
+
+fn run_number(id: i64) -> u64 {
+    u64::try_from(id).unwrap_or_default()
+}
+
+fn issue_number(number: i64) -> u64 {
+    u64::try_from(number).unwrap_or_default()
+}
+
+fn issue_link(view: &RepositoryView, number: i64) -> Option<String> {
+    view.owned_issues.get(&number).and_then(|issue| issue.html_url.clone())
+}
+
+/// Comments, then raises the severity in the issue body's marker to the comment's: the body is where the policy
+/// finds the last reported severity again (it does not read comments), so it comments only when things got worse.
+async fn comment_and_raise_marker(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    issue: Option<&Issue>,
+    number: i64,
+    comment: &str,
+) -> Result<(), Error> {
+    github.comment_issue(repo, issue_number(number), comment).await?;
+    let (Some(issue), Some(reported)) = (issue, IssueMarker::parse(comment)) else { return Ok(()) };
+    let body = issue.body.clone().unwrap_or_default();
+    let Some(opening) = IssueMarker::parse(&body) else { return Ok(()) };
+    let raised = body.replacen(&opening.render(), &reported.render(), 1);
+    let fields = IssueFields { body: Some(raised), ..IssueFields::default() };
+    github.update_issue(repo, issue_number(number), &fields).await?;
+    Ok(())
+}
+
+/// Opens (or finds, by branch) the pull request and records it.
+async fn pull_request(
+    github: &dyn GitHub,
+    view: &RepositoryView,
+    action: &str,
+    branch: &str,
+    title: &str,
+    body: &str,
+    files: Vec<FileChange>,
+) -> Result<Produced, Error> {
+    let change = PullRequestChange {
+        branch: branch.to_owned(),
+        commit_message: title.to_owned(),
+        files,
+        title: title.to_owned(),
+        body: body.to_owned(),
+    };
+    let opened = github.open_pull_request(&view.repo, &change).await?;
+    let record = PolicyPullRequest {
+        repository: view.observed.name.clone(),
+        action: action.to_owned(),
+        branch: branch.to_owned(),
+        number: i64::try_from(opened.number).unwrap_or(i64::MAX),
+        url: opened.html_url.clone(),
+    };
+    Ok(Produced { link: opened.html_url, pull_request: Some(record), ..Produced::default() })
+}
+
+/// The file changes reverting `sha` (whose parent is `parent`) on the default branch's head: the paths whose blobs
+/// differ between the two trees, each with its content at the parent, the commit and the head.
+async fn revert_files(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    sha: &str,
+    parent: &str,
+) -> Result<Vec<FileChange>, Refused> {
+    let blobs = |tree: crate::github::Tree| -> BTreeMap<String, String> {
+        tree.tree.into_iter().filter(|e| e.kind == "blob").map(|e| (e.path, e.sha)).collect()
+    };
+    let before = blobs(github.tree(repo, parent).await.map_err(Error::from)?);
+    let after = blobs(github.tree(repo, sha).await.map_err(Error::from)?);
+    let mut paths: Vec<&String> = before.keys().chain(after.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let mut changes = Vec::new();
+    for path in paths.into_iter().filter(|path| before.get(*path) != after.get(*path)) {
+        let before = text_at(github, repo, path, Some(parent)).await?;
+        let after = text_at(github, repo, path, Some(sha)).await?;
+        let head = text_at(github, repo, path, None).await?;
+        changes.push(ChangedPath { path: path.clone(), before, after, head });
+    }
+    let files = revert::revert(&changes)?;
+    Ok(files.into_iter().map(|file| FileChange { path: file.path, content: file.content }).collect())
+}
+
+/// A file's text at `git_ref` (the default branch when `None`); `None` when absent or not UTF-8.
+async fn text_at(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    path: &str,
+    git_ref: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let file = github.file_contents(repo, path, git_ref).await?;
+    Ok(file.and_then(|f| String::from_utf8(f.content).ok()))
+}

@@ -1,0 +1,272 @@
+//! The HealingPolicy controller: for each repository the policy selects, observe it (skipping those whose
+//! Repository status shows nothing to act on), let `plan::heal::decide` choose, carry the actions out in `Enforce`
+//! mode or only record them in `DryRun`, and write the audit trail, the open issues, the pull requests and what
+//! was held back to status, with an Event per action.
+//!
+//! A policy is evaluated every `spec.interval`, when a decision it held back may go, and when anything it reads
+//! changes: its spec, its Organization, or a selected Repository's health, security or labels (the Repository
+//! controller updates those after a `workflow_run` webhook). Its own status writes wake it too; those are
+//! recognised and cost no request.
+
+mod apply;
+pub mod observe;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+use super::context::Context;
+use super::error::Error;
+use super::organization_ref::OrganizationScoped;
+use super::status::namespace_of;
+use super::Scope;
+use crate::crd::healing_policy::{AuditedAction, OpenIssue, PolicyPullRequest, WithheldDecision};
+use crate::crd::{HealingPolicy, Organization, Repository};
+use crate::github::GitHub;
+use crate::plan::heal::{self, attention, ActionHistory, Dispatch, PlannedAction};
+
+mod status;
+
+/// Used when `spec.interval` does not parse (the API server rejects such objects; only code can build one).
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(300);
+/// How soon to look again after GitHub failed for some repository.
+const RETRY_AFTER_ERRORS: Duration = Duration::from_secs(30);
+
+/// Runs the controller until `shutdown` completes.
+pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
+    let controller = Controller::new(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default());
+    let (by_organization, by_repository) = (controller.store(), controller.store());
+    let evaluations = Arc::new(Evaluations::default());
+    controller
+        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
+            of_organization(&by_organization, org.namespace(), &org.name_any())
+        })
+        .watches(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default(), move |repo| {
+            of_organization(&by_repository, repo.namespace(), &repo.spec.organization_ref.name)
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |policy, ctx| {
+                let evaluations = evaluations.clone();
+                super::measured(policy, ctx, move |policy, ctx| reconcile(policy, ctx, evaluations))
+            },
+            super::error_policy,
+            ctx,
+        )
+        .for_each(super::log_outcome)
+        .await;
+}
+
+fn of_organization(
+    store: &Store<HealingPolicy>,
+    namespace: Option<String>,
+    org: &str,
+) -> Vec<ObjectRef<HealingPolicy>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|policy| policy.namespace() == namespace && policy.spec.organization_ref.name == org)
+        .map(|policy| ObjectRef::from_obj(policy.as_ref()))
+        .collect()
+}
+
+/// When each policy was last evaluated, on what, and when it is due again.
+#[derive(Default)]
+struct Evaluations(Mutex<HashMap<ObjectRef<HealingPolicy>, (u64, Timestamp)>>);
+
+impl Evaluations {
+    /// How long to wait, when nothing the evaluation reads changed and it is not due yet.
+    fn wait(&self, key: &ObjectRef<HealingPolicy>, trigger: u64, now: Timestamp) -> Option<Duration> {
+        let last = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (_, due) = last.get(key).filter(|(seen, _)| *seen == trigger)?;
+        (now < *due).then(|| now.duration_until(*due).unsigned_abs())
+    }
+
+    fn remember(&self, key: ObjectRef<HealingPolicy>, trigger: u64, due: Timestamp) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, (trigger, due));
+    }
+}
+
+/// One reconcile: observe the Organization and the selected repositories, decide and act per repository, write
+/// status.
+async fn reconcile(
+    policy: Arc<HealingPolicy>,
+    ctx: Arc<Context>,
+    evaluations: Arc<Evaluations>,
+) -> Result<Action, Error> {
+    if policy.spec.suspend {
+        return Ok(Action::await_change());
+    }
+    let namespace = namespace_of(policy.as_ref())?;
+    let org_name = policy.organization_name();
+    let organization = Api::<Organization>::namespaced(ctx.client.clone(), &namespace).get_opt(org_name).await?;
+    let repositories =
+        Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default()).await?;
+    let selected: Vec<Repository> = repositories
+        .items
+        .into_iter()
+        .filter(|repo| repo.spec.organization_ref.name == org_name && !repo.spec.suspend)
+        .filter(|repo| policy.spec.selector.matches(repo.labels(), &repo.spec.name.0))
+        .collect();
+    let key = ObjectRef::from_obj(policy.as_ref());
+    let trigger = status::trigger_of(&policy, organization.is_some(), &selected);
+    let now = ctx.clock.now();
+    if let Some(wait) = evaluations.wait(&key, trigger, now) {
+        return Ok(Action::requeue(wait));
+    }
+    let Some(organization) = organization else {
+        status::write_waiting(&ctx, &policy, selected.len()).await?;
+        return Ok(Action::requeue(Duration::from_secs(120)));
+    };
+    let github = ctx.github.for_organization(&ctx.client, &organization).await?;
+    let evaluation = evaluate(&ctx, github.as_ref(), &policy, &selected, now).await;
+    status::write(&ctx, &policy, &evaluation, selected.len(), now).await?;
+    let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
+    let wait = evaluation.wait(now, interval);
+    evaluations.remember(key, trigger, heal::after(now, heal::signed(wait)));
+    Ok(Action::requeue(wait))
+}
+
+/// What one evaluation decided and did.
+#[derive(Debug, Default)]
+struct Evaluation {
+    /// New audit entries, newest first.
+    entries: Vec<AuditedAction>,
+    /// The open issues of the repositories looked at, after the actions.
+    open_issues: BTreeMap<String, Vec<OpenIssue>>,
+    /// Pull requests opened now.
+    pull_requests: Vec<PolicyPullRequest>,
+    /// Decisions held back.
+    withheld: Vec<WithheldDecision>,
+    /// The earliest time a held-back decision may go.
+    retry_at: Option<Timestamp>,
+    /// Repositories that could not be read or acted on, with why.
+    errors: Vec<String>,
+    /// Repositories read from GitHub.
+    looked_at: usize,
+}
+
+impl Evaluation {
+    /// How long until the next evaluation.
+    fn wait(&self, now: Timestamp, interval: Duration) -> Duration {
+        let mut wait = if self.errors.is_empty() { interval } else { interval.min(RETRY_AFTER_ERRORS) };
+        if let Some(retry_at) = self.retry_at {
+            wait = wait.min(now.duration_until(retry_at).unsigned_abs().max(Duration::from_secs(1)));
+        }
+        wait
+    }
+}
+
+/// Decides and acts for every selected repository that needs a look. A repository GitHub fails for is reported
+/// and the others go on.
+async fn evaluate(
+    ctx: &Context,
+    github: &dyn GitHub,
+    policy: &HealingPolicy,
+    selected: &[Repository],
+    now: Timestamp,
+) -> Evaluation {
+    let current = policy.status.clone().unwrap_or_default();
+    let mut evaluation = Evaluation::default();
+    for repo in selected {
+        let name = &repo.spec.name.0;
+        let open_issue = current.open_issues.iter().any(|issue| &issue.repository == name);
+        let status = repo.status.clone().unwrap_or_default();
+        if !attention::needs_attention(&policy.spec, &status, open_issue) {
+            continue;
+        }
+        if let Err(error) =
+            heal_repository(ctx, github, policy, repo, &current.pull_requests, now, &mut evaluation).await
+        {
+            tracing::warn!(repository = %name, %error, "could not evaluate the repository");
+            evaluation.errors.push(format!("{name}: {error}"));
+        }
+    }
+    evaluation
+}
+
+/// Observe, decide and act for one repository.
+async fn heal_repository(
+    ctx: &Context,
+    github: &dyn GitHub,
+    policy: &HealingPolicy,
+    repo: &Repository,
+    recorded: &[PolicyPullRequest],
+    now: Timestamp,
+    evaluation: &mut Evaluation,
+) -> Result<(), Error> {
+    let Some(view) = observe::repository(github, &policy.spec, repo, recorded).await? else { return Ok(()) };
+    evaluation.looked_at += 1;
+    let history = policy.status.as_ref().map(|s| s.actions.as_slice()).unwrap_or_default();
+    let plan = heal::decide(&policy.spec, &view.observed, &ActionHistory { entries: history }, now);
+    let heal::HealingPlan { actions, withheld } = &plan;
+    let mut issues: BTreeMap<i64, OpenIssue> = status::owned_issue_records(&view);
+    for planned in actions {
+        let entry = match planned.dispatch {
+            Dispatch::RecordOnly => planned.audit(&view.observed.name, now, None),
+            Dispatch::Send => match apply::carry_out(github, &view, &planned.action).await {
+                Ok(produced) => {
+                    if let Some(number) = produced.closed_issue {
+                        issues.remove(&number);
+                    }
+                    if let Some(opened) = produced.opened_issue {
+                        issues.insert(opened.number, opened);
+                    }
+                    evaluation.pull_requests.extend(produced.pull_request);
+                    planned.audit(&view.observed.name, now, produced.link)
+                }
+                Err(refused) => failed(planned, &view.observed.name, now, &refused.to_string()),
+            },
+        };
+        announce(ctx, policy, repo, &entry).await;
+        evaluation.entries.insert(0, entry);
+    }
+    evaluation.open_issues.insert(view.observed.name.clone(), issues.into_values().collect());
+    for held in withheld {
+        evaluation.retry_at = match (evaluation.retry_at, held.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        evaluation.withheld.push(WithheldDecision {
+            repository: view.observed.name.clone(),
+            action: held.kind.as_str().to_owned(),
+            reason: held.why.clone(),
+            retry_at: held.retry_at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+        });
+    }
+    Ok(())
+}
+
+/// The audit entry of an action GitHub refused.
+fn failed(planned: &PlannedAction, repository: &str, now: Timestamp, why: &str) -> AuditedAction {
+    let mut entry = planned.audit(repository, now, None);
+    entry.outcome = "Failed".to_owned();
+    entry.reason = format!("{}; failed: {why}", entry.reason);
+    entry
+}
+
+/// An Event on the policy naming the repository: what, why, and the link.
+async fn announce(ctx: &Context, policy: &HealingPolicy, repo: &Repository, entry: &AuditedAction) {
+    let link = entry.link.as_deref().map(|link| format!(" ({link})")).unwrap_or_default();
+    let note = format!("{} {} on {}: {}{link}", entry.outcome, entry.action, entry.repository, entry.reason);
+    let event = Event {
+        type_: if entry.outcome == "Failed" { EventType::Warning } else { EventType::Normal },
+        reason: entry.action.clone(),
+        note: Some(note.chars().take(1024).collect()),
+        action: "Heal".to_owned(),
+        secondary: Some(repo.object_ref(&())),
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &policy.object_ref(&())).await {
+        tracing::warn!(%error, "could not publish an Event");
+    }
+}
