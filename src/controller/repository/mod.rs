@@ -138,7 +138,10 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         security: status.security.clone(),
         last_sync_time: status.last_sync_time.clone(),
     };
-    if let (Some(org), Some((github_repo, branch))) = (organization, observe::github_repository(repo.status.as_ref())) {
+    // A repository discovery found gone has nothing left to read on GitHub.
+    let gone = find_condition(repo.conditions(), DISCOVERED).is_some_and(|c| c.status == ConditionStatus::False);
+    let readable = if gone { None } else { observe::github_repository(repo.status.as_ref()) };
+    if let (Some(org), Some((github_repo, branch))) = (organization, readable) {
         let github = ctx.github.for_organization(&ctx.client, &org).await?;
         let window = usize::try_from(thresholds.window_runs).unwrap_or(20);
         let build_workflow = status.build_workflow.as_deref();
