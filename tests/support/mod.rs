@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test crate uses its own part of the bed
 
 pub mod process;
+pub mod sim_org;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -285,4 +286,19 @@ impl RunningOperator {
             .expect("the controllers stop within 20s of the shutdown signal")
             .expect("the controllers did not panic");
     }
+}
+
+/// The notes of the Events in `namespace` about the object named `name` (any kind).
+pub async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<String> {
+    use k8s_openapi::api::events::v1::Event;
+    let events = Api::<Event>::namespaced(client.clone(), namespace)
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("listing Events");
+    events
+        .items
+        .into_iter()
+        .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|event| event.note)
+        .collect()
 }

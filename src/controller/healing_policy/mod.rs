@@ -124,6 +124,10 @@ async fn reconcile(
     if let Some(wait) = evaluations.wait(&key, trigger, now) {
         return Ok(Action::requeue(wait));
     }
+    // The watch may not have brought this controller's last status write yet; the audit trail the cooldowns and
+    // bounds count from, and that this write extends, must be the latest.
+    let api: Api<HealingPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
+    let Some(policy) = api.get_opt(&policy.name_any()).await? else { return Ok(Action::await_change()) };
     let Some(organization) = organization else {
         status::write_waiting(&ctx, &policy, selected.len()).await?;
         return Ok(Action::requeue(Duration::from_secs(120)));
