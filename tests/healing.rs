@@ -276,3 +276,15 @@ async fn a_dependabot_alert_on_package_json_yields_one_pull_request_changing_exa
     let repository: Repository = Api::namespaced(client.clone(), &ns).get("web").await.unwrap();
     assert_eq!(repository.status.unwrap().security.unwrap().dependabot.high, 1);
 }
+
+#[tokio::test]
+async fn the_dry_run_example_is_accepted_and_reads_back() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "healing-example").await;
+    let example = support::repo_root().join("examples/healing/dryrun.yaml");
+    cluster.kubectl_ok(&["apply", "-n", &ns, "-f", example.to_str().expect("UTF-8 path")]);
+    let policy = Api::<HealingPolicy>::namespaced(cluster.client.clone(), &ns).get("critical-dryrun").await.unwrap();
+    assert_eq!(policy.spec.mode, infinity_orchestrator::crd::healing_policy::HealingMode::DryRun);
+    assert_eq!(policy.spec.selector.match_labels.get("tier").map(String::as_str), Some("critical"));
+    assert_eq!(policy.spec.interval.to_std(), Some(Duration::from_secs(600)));
+}
