@@ -148,7 +148,8 @@ pub struct RepositoryStatus {
     /// Open security alerts by kind and severity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecurityStatus>,
-    /// When the operator last read this repository from GitHub.
+    /// When the operator last read this repository's health and security from GitHub and found a change;
+    /// refreshed at least hourly while reads succeed, so an old value means the reads are failing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
     /// The pull request onboarding opened to add the orchestrator's workflow; once recorded, onboarding never

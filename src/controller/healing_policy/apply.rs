@@ -10,7 +10,7 @@ use crate::plan::heal::marker::IssueMarker;
 use crate::plan::heal::revert::{self, ChangedPath};
 use crate::plan::heal::HealingAction;
 
-use super::observe::RepositoryView;
+use super::observe::{text_of, RepositoryView};
 
 /// What an action produced.
 #[derive(Clone, Debug, Default)]
@@ -165,22 +165,11 @@ async fn revert_files(
     paths.dedup();
     let mut changes = Vec::new();
     for path in paths.into_iter().filter(|path| before.get(*path) != after.get(*path)) {
-        let before = text_at(github, repo, path, Some(parent)).await?;
-        let after = text_at(github, repo, path, Some(sha)).await?;
-        let head = text_at(github, repo, path, None).await?;
+        let before = text_of(github, repo, path, Some(parent)).await?;
+        let after = text_of(github, repo, path, Some(sha)).await?;
+        let head = text_of(github, repo, path, None).await?;
         changes.push(ChangedPath { path: path.clone(), before, after, head });
     }
     let files = revert::revert(&changes)?;
     Ok(files.into_iter().map(|file| FileChange { path: file.path, content: file.content }).collect())
-}
-
-/// A file's text at `git_ref` (the default branch when `None`); `None` when absent or not UTF-8.
-async fn text_at(
-    github: &dyn GitHub,
-    repo: &RepoRef,
-    path: &str,
-    git_ref: Option<&str>,
-) -> Result<Option<String>, Error> {
-    let file = github.file_contents(repo, path, git_ref).await?;
-    Ok(file.and_then(|f| String::from_utf8(f.content).ok()))
 }

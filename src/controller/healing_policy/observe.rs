@@ -62,10 +62,10 @@ pub async fn repository(
         observed.manifests = manifests(github, &repo, &observed.dependabot_alerts).await?;
     }
     if actions.config_repair.enabled {
-        let current = text_of(github, &repo, OPERATOR_WORKFLOW_PATH).await?;
+        let current = text_of(github, &repo, OPERATOR_WORKFLOW_PATH, None).await?;
         let installed = status.onboarding_pull_request.is_some()
             || status.build_workflow.as_deref() == Some(OPERATOR_WORKFLOW)
-            || text_of(github, &repo, TEMPLATE_PATH).await?.is_some();
+            || text_of(github, &repo, TEMPLATE_PATH, None).await?.is_some();
         observed.workflow_defect = workflow::defect(OPERATOR_WORKFLOW_PATH, current.as_deref(), installed);
     }
     let owned_issues = if actions.issue.enabled { owned_issues(github, &repo).await? } else { BTreeMap::new() };
@@ -146,16 +146,22 @@ async fn manifests(
         if manifests.contains_key(&alert.manifest_path) {
             continue;
         }
-        if let Some(text) = text_of(github, repo, &alert.manifest_path).await? {
+        if let Some(text) = text_of(github, repo, &alert.manifest_path, None).await? {
             manifests.insert(alert.manifest_path.clone(), text);
         }
     }
     Ok(manifests)
 }
 
-/// A file's text on the default branch; `None` when absent (or not UTF-8, which no manifest or workflow is).
-pub async fn text_of(github: &dyn GitHub, repo: &RepoRef, path: &str) -> Result<Option<String>, Error> {
-    let file = github.file_contents(repo, path, None).await?;
+/// A file's text at `git_ref` (the default branch when `None`); `None` when absent (or not UTF-8, which no
+/// manifest or workflow is).
+pub async fn text_of(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    path: &str,
+    git_ref: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let file = github.file_contents(repo, path, git_ref).await?;
     Ok(file.and_then(|file| String::from_utf8(file.content).ok()))
 }
 
