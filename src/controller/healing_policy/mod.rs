@@ -129,10 +129,18 @@ async fn reconcile(
     let api: Api<HealingPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(policy) = api.get_opt(&policy.name_any()).await? else { return Ok(Action::await_change()) };
     let Some(organization) = organization else {
-        status::write_waiting(&ctx, &policy, selected.len()).await?;
+        status::write_waiting(&ctx, &policy, selected.len(), false).await?;
         return Ok(Action::requeue(Duration::from_secs(120)));
     };
-    let github = ctx.github.for_organization(&ctx.client, &organization).await?;
+    let github = match ctx.github.for_organization(&ctx.client, &organization).await {
+        Ok(github) => github,
+        // The Organization reports its credentials itself; this policy waits for them.
+        Err(Error::Credentials { .. }) => {
+            status::write_waiting(&ctx, &policy, selected.len(), true).await?;
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
+        Err(error) => return Err(error),
+    };
     let evaluation = evaluate(&ctx, github.as_ref(), &policy, &selected, now).await;
     status::write(&ctx, &policy, &evaluation, selected.len(), now).await?;
     let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);

@@ -68,9 +68,15 @@ pub(super) fn owned_issue_records(view: &RepositoryView) -> BTreeMap<i64, OpenIs
         .collect()
 }
 
-/// `Ready` false while the Organization is missing; everything else stays as it was.
-pub(super) async fn write_waiting(ctx: &Context, policy: &HealingPolicy, matched: usize) -> Result<(), Error> {
-    let outcome = prerequisites::organization_ref(policy.organization_name(), false);
+/// `Ready` false while the Organization is missing, unknown while it exists but cannot reach GitHub yet (its own
+/// conditions say why); everything else stays as it was.
+pub(super) async fn write_waiting(
+    ctx: &Context,
+    policy: &HealingPolicy,
+    matched: usize,
+    organization_found: bool,
+) -> Result<(), Error> {
+    let outcome = prerequisites::organization_ref(policy.organization_name(), organization_found);
     let now = ctx.clock.now_time();
     let conditions =
         readiness::conditions(policy.conditions(), &outcome, HealingPolicy::ACCEPTED, policy.meta().generation, &now);

@@ -141,6 +141,9 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     // A repository discovery found gone has nothing left to read on GitHub.
     let gone = find_condition(repo.conditions(), DISCOVERED).is_some_and(|c| c.status == ConditionStatus::False);
     let readable = if gone { None } else { observe::github_repository(repo.status.as_ref()) };
+    // Only a read of GitHub is remembered: an Organization appearing changes nothing of the repository's own, so a
+    // remembered visit without a read would keep it waiting for the interval.
+    let read = matches!((&organization, &readable), (Some(_), Some(_)));
     if let (Some(org), Some((github_repo, branch))) = (organization, readable) {
         let github = ctx.github.for_organization(&ctx.client, &org).await?;
         let window = usize::try_from(thresholds.window_runs).unwrap_or(20);
@@ -150,7 +153,9 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         judge(&repo, &mut next, health::health(&runs.completed, window), security.status, &thresholds, &ctx);
     }
     write(&ctx, &repo, next).await?;
-    shared.remember(key, LastRead { trigger, at: now });
+    if read {
+        shared.remember(key, LastRead { trigger, at: now });
+    }
     Ok(Action::requeue(jittered(interval)))
 }
 
