@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use github_sim::{Fixture, SimOptions, Simulator};
-use infinity_orchestrator::crd::{Organization, Repository};
+use infinity_orchestrator::crd::{HealingPolicy, Organization, Repository};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -59,10 +59,22 @@ async fn a_repository_without_a_dispatchable_workflow_gets_one_onboarding_pull_r
     let organizations: Api<Organization> = Api::namespaced(client.clone(), &ns);
     organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
     let repositories: Api<Repository> = Api::namespaced(client.clone(), &ns);
+    // A policy that repairs the orchestrator's workflow must not open a second pull request for the same file.
+    let policy = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "HealingPolicy", "metadata": { "name": "repair" },
+        "spec": { "organizationRef": { "name": "acme" }, "mode": "Enforce", "actions": { "configRepair": { "enabled": true } } },
+    });
+    let policies: Api<HealingPolicy> = Api::namespaced(client.clone(), &ns);
+    policies.create(&PostParams::default(), &serde_json::from_value(policy).unwrap()).await.unwrap();
 
     let mut operator = OperatorProcess::start(&cluster, &ns, &[]);
     let recorded = eventually("the onboarding pull request recorded", Duration::from_secs(60), || async {
         repositories.get("plain").await.ok()?.status?.onboarding_pull_request
+    })
+    .await;
+    eventually("the healing policy evaluated the onboarded org", Duration::from_secs(60), || async {
+        let status = policies.get("repair").await.ok()?.status?;
+        (status.matched_repositories == Some(2) && status.last_evaluated.is_some()).then_some(())
     })
     .await;
     let onboarded = repositories.get("onboarded").await.unwrap().status.unwrap();
@@ -72,7 +84,9 @@ async fn a_repository_without_a_dispatchable_workflow_gets_one_onboarding_pull_r
     // The pull request comes from the onboarding branch and adds the workflow and the templates it calls.
     let opened: Vec<_> =
         sim.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with("/pulls")).collect();
-    assert_eq!(opened.len(), 1, "one pull request: {opened:?}");
+    let heads: Vec<String> =
+        opened.iter().filter_map(|r| r.request_body.as_ref()?["head"].as_str().map(String::from)).collect();
+    assert_eq!(opened.len(), 1, "one pull request, opened from: {heads:?}");
     assert_eq!(opened[0].path, "/repos/acme/plain/pulls");
     let body = opened[0].request_body.clone().unwrap();
     assert_eq!(

@@ -63,8 +63,9 @@ pub async fn repository(
     }
     if actions.config_repair.enabled {
         let current = text_of(github, &repo, OPERATOR_WORKFLOW_PATH, None).await?;
-        let installed = status.onboarding_pull_request.is_some()
-            || status.build_workflow.as_deref() == Some(OPERATOR_WORKFLOW)
+        // An onboarding pull request not merged yet installed nothing: the workflow is onboarding's to add, and a
+        // repair pull request beside it would be a second one for the same file.
+        let installed = status.build_workflow.as_deref() == Some(OPERATOR_WORKFLOW)
             || text_of(github, &repo, TEMPLATE_PATH, None).await?.is_some();
         observed.workflow_defect = workflow::defect(OPERATOR_WORKFLOW_PATH, current.as_deref(), installed);
     }
