@@ -8,16 +8,18 @@
 //! Each size runs in a fresh child process so that peak RSS figures do not carry over. Nothing is asserted.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use github_sim::Fixture;
 use infinity_orchestrator::controller::discovery::{discover, DetectionCache};
 use infinity_orchestrator::crd::organization::DiscoverySpec;
 use infinity_orchestrator::github::{Credentials, GitHub, GitHubConfig, OctocrabGitHub};
 use infinity_orchestrator::plan::discovered;
+
+mod common;
+
+use common::{peak_rss_mb, start_simulator};
 
 const SIZES: [usize; 2] = [1_000, 10_000];
 
@@ -44,20 +46,7 @@ fn main() {
 /// One size: start the simulator, discover twice, print two rows.
 fn measure(size: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let mut fixture = Fixture::generated_org("acme", size);
-    // A budget that does not run out, so that the points spent are counted rather than waited for.
-    fixture.rate_limit = Some(10_000_000);
-    let path = std::env::temp_dir().join(format!("io-bench-discovery-{size}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(&fixture).expect("fixture YAML")).expect("writing the fixture");
-    let sim_binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/github-sim");
-    let mut sim = Command::new(sim_binary)
-        .args(["--fixture", path.to_str().expect("utf-8 path"), "--addr", "127.0.0.1:0", "--speed", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{sim_binary}: {e} (build it with `cargo build --release -p github-sim`)"));
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().expect("stdout")).read_line(&mut line).expect("the simulator's address");
-    let base_url = line.trim().rsplit(' ').next().expect("an address").to_owned();
+    let (sim, base_url) = start_simulator(size, "discovery");
 
     runtime.block_on(async {
         let mut config = GitHubConfig::new(&base_url, Credentials::Token("test-token".into()));
@@ -74,14 +63,12 @@ fn measure(size: usize) {
             let outcome = discovered::outcome("acme", &discovery.kept, &BTreeMap::new());
             let wall = started.elapsed().as_secs_f64();
             assert_eq!(outcome.statuses.len(), size, "every repository was described");
-            let peak = peak_rss_mb();
+            let peak = peak_rss_mb("self");
             let (requests, points) = count_requests(&base_url);
             println!("{size:>7}  {pass:<7}  {requests:>8}  {points:>7}  {wall:>9.2}  {peak:>11.1}");
         }
     });
-    let _ = sim.kill();
-    let _ = sim.wait();
-    let _ = std::fs::remove_file(path);
+    drop(sim);
 }
 
 /// Requests in the simulator's log and how many counted against the primary limit. The log carries every body,
@@ -99,17 +86,6 @@ fn count_requests(base_url: &str) -> (usize, usize) {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut numbers = text.split_whitespace().map(|n| n.parse().expect("a count"));
     (numbers.next().expect("requests"), numbers.next().expect("points"))
-}
-
-/// The process's peak resident set (`VmHWM`), in MiB.
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
 }
 
 /// Just enough HTTP/1.1 for the simulator's control endpoints, without another client dependency.

@@ -7,11 +7,9 @@
 //! cargo bench --bench reconcile`. Each size gets a fresh namespace and a fresh operator process. Nothing is
 //! asserted.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use github_sim::Fixture;
 use infinity_orchestrator::crd::{HasConditions, Organization, Repository};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, PostParams};
@@ -19,17 +17,12 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
 
+mod common;
+
+use common::{peak_rss_mb, start_simulator, Killed};
+
 const SIZES: [usize; 2] = [1_000, 10_000];
 const STEADY: Duration = Duration::from_secs(60);
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -53,7 +46,7 @@ async fn measure(size: usize, kubeconfig: &std::path::Path) {
     .await
     .expect("kubeconfig");
     let client = Client::try_from(config).expect("client");
-    let (_sim, api_url) = start_simulator(size);
+    let (_sim, api_url) = start_simulator(size, "reconcile");
     let ns = format!("bench-reconcile-{size}-{}", std::process::id());
     let namespace = json!({ "metadata": { "name": ns } });
     Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &from(namespace)).await.expect("namespace");
@@ -92,7 +85,7 @@ async fn measure(size: usize, kubeconfig: &std::path::Path) {
     let cpu_before = cpu_seconds(pid);
     tokio::time::sleep(STEADY).await;
     let cpu = (cpu_seconds(pid) - cpu_before) / STEADY.as_secs_f64() * 100.0;
-    println!("{size:>7}  {all_ready:>22.1}  {cpu:>24.2}  {:>11.1}", peak_rss_mb(pid));
+    println!("{size:>7}  {all_ready:>22.1}  {cpu:>24.2}  {:>11.1}", peak_rss_mb(&pid.to_string()));
 }
 
 fn from<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
@@ -106,23 +99,6 @@ fn is_ready(repository: &Repository) -> bool {
         .any(|c| c.r#type == "Ready" && c.status == infinity_orchestrator::crd::ConditionStatus::True)
 }
 
-fn start_simulator(size: usize) -> (Killed, String) {
-    let mut fixture = Fixture::generated_org("acme", size);
-    fixture.rate_limit = Some(10_000_000);
-    let path = std::env::temp_dir().join(format!("io-bench-reconcile-{size}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(&fixture).expect("fixture YAML")).expect("writing the fixture");
-    let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/github-sim");
-    let mut child = Command::new(binary)
-        .args(["--fixture", path.to_str().expect("utf-8 path"), "--addr", "127.0.0.1:0", "--speed", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{binary}: {e} (cargo build --release -p github-sim)"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the simulator's address");
-    let url = line.trim().rsplit(' ').next().expect("an address").to_owned();
-    (Killed(child), url)
-}
-
 /// User plus system CPU seconds of a process, from `/proc/PID/stat`.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -131,15 +107,4 @@ fn cpu_seconds(pid: u32) -> f64 {
         stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
     ticks / 100.0 // USER_HZ is 100 on Linux
-}
-
-/// Peak resident set (`VmHWM`) of a process, in MiB.
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
 }

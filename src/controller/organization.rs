@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -18,7 +18,7 @@ use super::context::{Context, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABE
 use super::discovery::{discover, LastPass};
 use super::error::Error;
 use super::repositories;
-use super::status::{apply_status, namespace_of};
+use super::status::{apply_status, namespace_of, publish_event};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::organization::RateLimitStatus;
 use crate::crd::repository::PullRequestReference;
@@ -253,16 +253,7 @@ async fn onboard(
                 format!("Could not open the onboarding pull request in {repo}: {error}"),
             ),
         };
-        let event = Event {
-            type_: event_type,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: "Onboard".to_owned(),
-            secondary: None,
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &org.object_ref(&())).await {
-            tracing::warn!(%error, "could not publish an Event");
-        }
+        publish_event(ctx, org, event_type, reason, &note, "Onboard").await;
     }
 }
 
@@ -285,16 +276,7 @@ async fn announce_degraded(ctx: &Context, org: &Organization, next: &[Condition]
     if before.is_some_and(|b| b.status == degraded.status && b.message == degraded.message) {
         return;
     }
-    let event = Event {
-        type_: EventType::Warning,
-        reason: degraded.reason.clone(),
-        note: Some(degraded.message.chars().take(1024).collect()),
-        action: "Discover".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &org.object_ref(&())).await {
-        tracing::warn!(%error, "could not publish an Event");
-    }
+    publish_event(ctx, org, EventType::Warning, &degraded.reason, &degraded.message, "Discover").await;
 }
 
 /// The manifest the ConfigMap holds now, if it exists and is ours.

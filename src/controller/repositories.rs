@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 
 use futures::{stream, StreamExt};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::{json, Value};
 
 use super::context::{Context, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
 use super::error::Error;
+use super::status::publish_event;
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::{Organization, Repository};
 use crate::plan::discovered::{
@@ -214,16 +215,7 @@ async fn apply_status(
     let became_warning = condition.status == ConditionStatus::True
         && !previous.is_some_and(|p| p.status == ConditionStatus::True && p.message == condition.message);
     if became_warning {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: condition.reason.clone(),
-            note: Some(condition.message.chars().take(1024).collect()),
-            action: "Discover".to_owned(),
-            secondary: None,
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &written.object_ref(&())).await {
-            tracing::warn!(%error, "could not publish an Event");
-        }
+        publish_event(ctx, &written, EventType::Warning, &condition.reason, &condition.message, "Discover").await;
     }
     Ok(true)
 }

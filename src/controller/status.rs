@@ -112,11 +112,21 @@ where
     if unchanged {
         return;
     }
+    let event_type = if ready.status == ConditionStatus::False { EventType::Warning } else { EventType::Normal };
+    publish_event(ctx, object, event_type, &ready.reason, &ready.message, "Reconcile").await;
+}
+
+/// Publishes an Event about `object` (its note cut at 1 KiB). Events are best effort: a failure is logged, and the
+/// reconcile goes on.
+pub async fn publish_event<K>(ctx: &Context, object: &K, event_type: EventType, reason: &str, note: &str, action: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
     let event = Event {
-        type_: if ready.status == ConditionStatus::False { EventType::Warning } else { EventType::Normal },
-        reason: ready.reason.clone(),
-        note: Some(truncate(&ready.message, 1024)),
-        action: "Reconcile".to_owned(),
+        type_: event_type,
+        reason: reason.to_owned(),
+        note: Some(truncate(note, 1024)),
+        action: action.to_owned(),
         secondary: None,
     };
     if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {

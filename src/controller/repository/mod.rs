@@ -19,7 +19,7 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Resource, ResourceExt};
@@ -28,7 +28,7 @@ use serde_json::json;
 use super::context::Context;
 use super::error::Error;
 use super::organization_ref::OrganizationScoped;
-use super::status::{apply_status, namespace_of};
+use super::status::{apply_status, namespace_of, publish_event};
 use super::Scope;
 use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus, HasConditions};
 use crate::crd::healing_policy::HealingThresholds;
@@ -229,16 +229,8 @@ async fn announce_health_transition(ctx: &Context, repo: &Repository, after: &[C
     if before.is_some_and(|b| b.status == healthy.status && b.reason == healthy.reason) {
         return;
     }
-    let event = Event {
-        type_: if healthy.status == ConditionStatus::False { EventType::Warning } else { EventType::Normal },
-        reason: healthy.reason.clone(),
-        note: Some(healthy.message.chars().take(1024).collect()),
-        action: "JudgeHealth".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &repo.object_ref(&())).await {
-        tracing::warn!(%error, "could not publish an Event");
-    }
+    let event_type = if healthy.status == ConditionStatus::False { EventType::Warning } else { EventType::Normal };
+    publish_event(ctx, repo, event_type, &healthy.reason, &healthy.message, "JudgeHealth").await;
 }
 
 /// Everything a read depends on besides time: the spec, a wake request, what discovery says of the repository,
