@@ -62,6 +62,7 @@ fn layered_dag(n: usize, seed: u64) -> Vec<SimulatedRepository> {
                 depends_on,
                 head_already_built: false,
                 expected_duration: SignedDuration::from_secs(duration_secs),
+                unbuildable: None,
             },
             duration_secs,
             outcomes: Vec::new(),

@@ -135,6 +135,10 @@ pub struct BuildPlanStatus {
     /// Identifies the current run; part of every correlation id it dispatches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// Digest of the spec the current run follows, without `suspend` and `historyLimit`. Without a `schedule`, a spec
+    /// whose digest differs starts a fresh run (the runs in flight of the old one are cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_digest: Option<String>,
     /// When the current run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,
@@ -148,7 +152,7 @@ pub struct BuildPlanStatus {
     /// When a scheduled plan last started a run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_schedule_time: Option<Time>,
-    /// Past runs of a scheduled plan, newest first, at most `spec.historyLimit`.
+    /// Past runs, newest first, at most `spec.historyLimit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<BuildPlanRunSummary>,
 }
@@ -202,6 +206,15 @@ pub struct RepositoryBuild {
     /// The run's page on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// The commit the run built; for a Cached repository, the commit that already had a successful build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// How the latest attempt's run ended on GitHub: `success`, `failure`, `cancelled`, `timed_out`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    /// Seconds the latest attempt's run took on GitHub, from its creation to its completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
     /// When the latest attempt was dispatched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,

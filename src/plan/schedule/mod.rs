@@ -11,7 +11,8 @@
 //! 4. **Skip**: under `SkipDependents`, a Pending repository that depends, directly or not, on a repository that can no
 //!    longer succeed (finally failed, skipped, cancelled) is skipped, naming the failed repository behind it (the
 //!    smallest name when there are several). Under `Stop`,
-//!    after a final failure every Pending repository is skipped; runs in flight finish. `Continue` skips nothing.
+//!    after a final failure every Pending repository is skipped; runs in flight finish. `Continue` skips nothing
+//!    for failures. Under every policy a Pending repository with nothing to dispatch (no workflow) is skipped.
 //! 5. **Cache** (`onlyChanged`): a never-attempted, unskipped Pending repository whose head already has a successful build is
 //!    Cached when every one of its selected dependencies is Cached too; a dependency that is rebuilt forces its
 //!    dependents to rebuild.
@@ -25,9 +26,11 @@
 //! `workflow_dispatch` with that id as an input, so after a crash it finds the run by the id instead of dispatching
 //! again. Phase, counts and progress describe the run once the steps are applied.
 
+pub mod entries;
 pub mod simulate;
 #[cfg(test)]
 mod tests;
+pub mod trigger;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,6 +86,8 @@ pub struct SelectedRepository {
     /// Expected duration of its build, from past runs; orders dispatches by longest remaining path. Unknown
     /// durations are best given as one common value, which makes the order "most repositories still behind it".
     pub expected_duration: SignedDuration,
+    /// Why it cannot be dispatched at all (no workflow that accepts `workflow_dispatch`), if so.
+    pub unbuildable: Option<String>,
 }
 
 /// Where one repository is in the current run: the scheduler's view of a [`RepositoryBuild`] status entry.
@@ -166,6 +171,11 @@ pub enum SkipReason {
         /// The first (by name) repository that finally failed.
         after: String,
     },
+    /// It has nothing to dispatch (see [`SelectedRepository::unbuildable`]).
+    NotBuildable {
+        /// Why.
+        why: String,
+    },
 }
 
 impl SkipReason {
@@ -174,6 +184,7 @@ impl SkipReason {
         match self {
             Self::DependencyFailed { dependency } => format!("dependency {dependency} did not succeed"),
             Self::PlanStopped { after } => format!("plan stopped after {after} failed"),
+            Self::NotBuildable { why } => format!("not buildable: {why}"),
         }
     }
 }
@@ -322,7 +333,7 @@ pub fn next_steps(
                 (FailurePolicy::SkipDependents | FailurePolicy::Stop, Some(failure), _) => {
                     Some(SkipReason::DependencyFailed { dependency: failure.clone() })
                 }
-                _ => None,
+                _ => by_name.get(name).and_then(|r| r.unbuildable.clone()).map(|why| SkipReason::NotBuildable { why }),
             };
             if let Some(reason) = reason {
                 skip.push(Skip { repository: name.to_string(), reason });

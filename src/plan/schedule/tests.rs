@@ -19,6 +19,7 @@ fn repo(name: &str, deps: &[&str]) -> SelectedRepository {
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         head_already_built: false,
         expected_duration: SignedDuration::from_secs(60),
+        unbuildable: None,
     }
 }
 
@@ -328,6 +329,7 @@ fn dag_and_outcomes() -> impl Strategy<Value = (Vec<SimulatedRepository>, u32, u
                                 .collect(),
                             head_already_built: built[i],
                             expected_duration: SignedDuration::from_secs(durations[i]),
+                            unbuildable: None,
                         },
                         duration_secs: durations[i],
                         outcomes: outcomes[i].clone(),
@@ -511,10 +513,32 @@ fn status_entries_become_progress_by_name() {
         correlation_id: Some(correlation_id("r", "core", 2)),
         run_id: Some(7),
         run_url: None,
+        head_sha: None,
+        conclusion: None,
+        duration_seconds: None,
         start_time: Some(Time(t(0))),
         completion_time: Some(Time(t(90))),
         reason: None,
     };
     let map = progress_by_name(&[entry]);
     assert_eq!(map["core"], progress(S::Failed, 2, Some(0), Some(90)));
+}
+
+#[test]
+fn a_repository_without_a_workflow_is_skipped_and_so_are_its_dependents() {
+    let mut repos = org();
+    if let Some(core) = repos.iter_mut().find(|r| r.name == "core") {
+        core.unbuildable = Some("no workflow accepts workflow_dispatch".into());
+    }
+    let steps =
+        next_steps(&repos, &BTreeMap::new(), &policy(10, FailurePolicy::SkipDependents), "run-1", t(0)).unwrap();
+    assert_eq!(dispatched(&steps), ["docs"]);
+    let skipped_set: BTreeSet<&str> = skipped(&steps).into_iter().collect();
+    assert_eq!(skipped_set, BTreeSet::from(["core", "lib", "tool", "app"]));
+    assert_eq!(steps.skip[0].reason, SkipReason::NotBuildable { why: "no workflow accepts workflow_dispatch".into() });
+    assert_eq!(steps.skip[1].reason, SkipReason::DependencyFailed { dependency: "core".into() });
+    // Continue still builds the dependents, but never the repository itself.
+    let steps = next_steps(&repos, &BTreeMap::new(), &policy(10, FailurePolicy::Continue), "run-1", t(0)).unwrap();
+    assert_eq!(skipped(&steps), ["core"]);
+    assert!(dispatched(&steps).contains(&"lib"));
 }
