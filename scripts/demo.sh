@@ -35,8 +35,10 @@ sim_pid=$!
 operator_pid=
 cleanup() {
   if [ "$keep" = false ]; then
-    [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
-    kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+    # `wait` answers 143 for a process stopped by SIGTERM; that is the point here, not a failure.
+    if [ -n "$operator_pid" ]; then kill "$operator_pid" 2>/dev/null || true; wait "$operator_pid" 2>/dev/null || true; fi
+    kill "$sim_pid" 2>/dev/null || true
+    wait "$sim_pid" 2>/dev/null || true
     if [ "$started" = true ]; then scripts/control-plane.sh down >/dev/null; fi
   fi
   return 0
