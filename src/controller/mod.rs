@@ -1,5 +1,6 @@
 //! The controllers: one per kind, each observing what it needs, asking `plan` what to do, and applying it.
 
+pub mod build_plan;
 pub mod context;
 pub mod discovery;
 pub mod error;
@@ -27,8 +28,7 @@ pub use error::Error;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use crate::crd::{BuildPlan, Organization, Repository};
-use organization_ref::OrganizationScoped;
+use crate::crd::{Organization, Repository};
 
 /// Where the controllers look for objects.
 #[derive(Clone, Debug, Default)]
@@ -70,37 +70,9 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     tokio::join!(
         organizations,
         repository::run(ctx.clone(), &scope, shutdown.clone()),
-        run_organization_scoped::<BuildPlan>(ctx.clone(), &scope, shutdown.clone()),
+        build_plan::run(ctx.clone(), &scope, shutdown.clone()),
         healing_policy::run(ctx.clone(), &scope, shutdown),
     );
-}
-
-/// A controller for a kind that belongs to an Organization; an Organization appearing or changing wakes the objects
-/// that refer to it.
-async fn run_organization_scoped<K>(
-    ctx: Arc<Context>,
-    scope: &Scope,
-    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
-) where
-    K: OrganizationScoped + 'static,
-{
-    let controller = Controller::new(scope.api::<K>(ctx.client.clone()), watcher::Config::default());
-    let store = controller.store();
-    controller
-        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
-            let namespace = org.namespace();
-            let name = org.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|object| object.namespace() == namespace && object.organization_name() == name)
-                .map(|object| ObjectRef::from_obj(object.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .graceful_shutdown_on(shutdown)
-        .run(|object, ctx| measured(object, ctx, organization_ref::reconcile::<K>), error_policy, ctx)
-        .for_each(log_outcome)
-        .await;
 }
 
 /// Runs one reconcile in a span naming the object, and records its outcome and duration in the metrics.

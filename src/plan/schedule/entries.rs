@@ -1,12 +1,12 @@
 //! The status entries of a run (`status.repositories`), changed by what the controller observes on GitHub and by the
 //! steps [`next_steps`](super::next_steps) decides, without I/O. The controller writes what these functions return.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::{in_flight, NextSteps};
+use super::{in_flight, NextSteps, SelectedRepository};
 use crate::crd::build_plan::{RepositoryBuild, RepositoryBuildState as S};
 
 /// What GitHub says of the run of an attempt (a plain copy, so this module needs no GitHub types).
@@ -200,6 +200,38 @@ pub fn apply_steps(
     order.iter().map(|name| next.get(name).cloned().unwrap_or_else(|| pending(name))).collect()
 }
 
+/// For `onlyChanged`: the repositories that may still be Cached, whose heads are worth reading. A repository never
+/// attempted and still Pending qualifies when each of its selected dependencies is Cached or qualifies too.
+pub fn cache_candidates(
+    selected: &[SelectedRepository],
+    current: &BTreeMap<String, RepositoryBuild>,
+) -> BTreeSet<String> {
+    let names: BTreeSet<&str> = selected.iter().map(|r| r.name.as_str()).collect();
+    let state = |name: &str| current.get(name).map_or((S::Pending, 0), |e| (e.state, e.attempts));
+    let mut candidates: BTreeSet<String> =
+        selected.iter().filter(|r| state(&r.name) == (S::Pending, 0)).map(|r| r.name.clone()).collect();
+    // Drop candidates with a dependency that will be built, until none is left to drop.
+    loop {
+        let blocked: Vec<String> = selected
+            .iter()
+            .filter(|r| candidates.contains(&r.name))
+            .filter(|r| {
+                r.depends_on
+                    .iter()
+                    .filter(|d| names.contains(d.as_str()))
+                    .any(|d| !candidates.contains(d) && state(d).0 != S::Cached)
+            })
+            .map(|r| r.name.clone())
+            .collect();
+        if blocked.is_empty() {
+            return candidates;
+        }
+        for name in blocked {
+            candidates.remove(&name);
+        }
+    }
+}
+
 /// The state changes from `before` to `after`, in `after`'s order.
 pub fn transitions(before: &[RepositoryBuild], after: &[RepositoryBuild]) -> Vec<Transition> {
     let old: BTreeMap<&str, &RepositoryBuild> = before.iter().map(|e| (e.name.as_str(), e)).collect();
@@ -320,6 +352,30 @@ mod tests {
         assert_eq!(cancelled(&running, "plan deleted", t(9)).state, S::Cancelled);
         assert_eq!(cancelled(&pending("lib"), "plan deleted", t(9)).state, S::Cancelled);
         assert_eq!(cancelled(&done, "plan deleted", t(9)).state, S::Succeeded);
+    }
+
+    #[test]
+    fn only_repositories_whose_dependencies_may_all_be_cached_are_candidates() {
+        let repo = |name: &str, deps: &[&str]| SelectedRepository {
+            name: name.into(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            head_already_built: false,
+            expected_duration: SignedDuration::from_secs(60),
+            unbuildable: None,
+        };
+        let selected = [
+            repo("core", &[]),
+            repo("lib", &["core", "outside"]),
+            repo("app", &["lib"]),
+            repo("web", &["api"]),
+            repo("api", &[]),
+        ];
+        let mut current = BTreeMap::new();
+        current.insert("api".to_string(), intent("api", 1));
+        let names: Vec<String> = cache_candidates(&selected, &current).into_iter().collect();
+        assert_eq!(names, ["app", "core", "lib"]);
+        current.insert("core".to_string(), intent("core", 1));
+        assert!(cache_candidates(&selected, &current).is_empty());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::crd::build_plan::{BuildPlanPhase, BuildPlanSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::crd::build_plan::{BuildPlanPhase, BuildPlanRunSummary, BuildPlanSpec, BuildPlanStatus};
 use crate::plan::cron::CronSchedule;
 
 /// Missed fires further back than this are not looked for; one run stands for all of them anyway.
@@ -85,6 +87,48 @@ pub fn trigger(
     match latest_fire(schedule, since, now) {
         Some(fire) => Trigger::Start { run_id: run_id(generation, fire), scheduled_at: Some(fire) },
         None => Trigger::Idle { until: schedule.next_after(now) },
+    }
+}
+
+/// The status of a fresh run `run_id`: the current run, if there is one, becomes the newest entry of the history
+/// (Cancelled if it had not ended), which keeps at most `history_limit` entries. Conditions are kept for the
+/// caller to update.
+pub fn fresh_run(
+    current: &BuildPlanStatus,
+    run_id: &str,
+    digest: &str,
+    scheduled_at: Option<Timestamp>,
+    history_limit: usize,
+    now: Timestamp,
+) -> BuildPlanStatus {
+    let mut history = current.history.clone();
+    if let Some(previous) = &current.run_id {
+        let phase = current.phase.filter(|p| is_terminal(Some(*p))).unwrap_or(BuildPlanPhase::Cancelled);
+        history.insert(
+            0,
+            BuildPlanRunSummary {
+                run_id: previous.clone(),
+                phase,
+                start_time: current.start_time.clone().unwrap_or(Time(now)),
+                completion_time: Some(current.completion_time.clone().unwrap_or(Time(now))),
+                counts: current.counts.clone().unwrap_or_default(),
+            },
+        );
+    }
+    history.truncate(history_limit);
+    BuildPlanStatus {
+        observed_generation: current.observed_generation,
+        conditions: current.conditions.clone(),
+        phase: Some(BuildPlanPhase::Pending),
+        progress: None,
+        counts: None,
+        run_id: Some(run_id.to_owned()),
+        spec_digest: Some(digest.to_owned()),
+        start_time: Some(Time(now)),
+        completion_time: None,
+        repositories: Vec::new(),
+        last_schedule_time: scheduled_at.map(Time).or_else(|| current.last_schedule_time.clone()),
+        history,
     }
 }
 
@@ -172,6 +216,24 @@ mod tests {
         let next = trigger(Some(&hourly), "d", 1, done, Some(first), created, late);
         let latest = at("2026-03-01T12:00:00Z");
         assert_eq!(next, Trigger::Start { run_id: "g1-20260301-120000".into(), scheduled_at: Some(latest) });
+    }
+
+    #[test]
+    fn a_fresh_run_files_the_previous_one_in_a_bounded_history() {
+        let first = fresh_run(&BuildPlanStatus::default(), "g1-a", "d", None, 2, at("2026-03-01T10:00:00Z"));
+        assert!(first.history.is_empty());
+        assert_eq!(first.phase, Some(BuildPlanPhase::Pending));
+        let mut done = first.clone();
+        done.phase = Some(BuildPlanPhase::Succeeded);
+        let second = fresh_run(&done, "g1-b", "d", None, 2, at("2026-03-01T11:00:00Z"));
+        assert_eq!(second.history[0].run_id, "g1-a");
+        assert_eq!(second.history[0].phase, BuildPlanPhase::Succeeded);
+        // A run still going when the next starts is filed as Cancelled; the oldest falls off the end.
+        let third = fresh_run(&second, "g2-c", "e", None, 2, at("2026-03-01T12:00:00Z"));
+        let fourth = fresh_run(&third, "g2-d", "e", None, 2, at("2026-03-01T13:00:00Z"));
+        let ids: Vec<(&str, BuildPlanPhase)> = fourth.history.iter().map(|h| (h.run_id.as_str(), h.phase)).collect();
+        assert_eq!(ids, [("g2-c", BuildPlanPhase::Cancelled), ("g1-b", BuildPlanPhase::Cancelled)]);
+        assert_eq!(fourth.run_id.as_deref(), Some("g2-d"));
     }
 
     #[test]

@@ -1,0 +1,498 @@
+//! The BuildPlan controller: builds the selected repositories of an Organization in dependency order through
+//! GitHub Actions `workflow_dispatch`, as `plan::schedule` decides.
+//!
+//! A reconcile reads the plan afresh, checks its prerequisites, asks `schedule::trigger` whether a run starts, reads
+//! the runs of the attempts in flight on GitHub, asks `schedule::next_steps` what to do, writes the resulting status
+//! (the dispatch intents with their correlation ids included) and only then sends the dispatches. After a crash an
+//! intent is found again by its correlation id instead of being dispatched twice. GitHub cannot be watched: a
+//! `workflow_run` webhook wakes the plan (the receiver annotates it), and runs in flight are polled.
+//!
+//! A finalizer cancels the runs in flight when the plan is deleted; suspending it cancels them too.
+
+pub mod apply;
+pub mod observe;
+pub mod status;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{self, finalizer, Event as FinalizerEvent};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::ResourceExt;
+
+use self::observe::Target;
+use self::status::Situation;
+use super::context::Context;
+use super::error::Error;
+use super::status::{namespace_of, publish_event};
+use super::Scope;
+use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuildState as S};
+use crate::crd::{BuildPlan, Organization, Repository};
+use crate::github::GitHub;
+use crate::plan::cron::CronSchedule;
+use crate::plan::prerequisites::{Blocker, BlockerKind};
+use crate::plan::schedule::trigger::{self, CurrentRun, Trigger};
+use crate::plan::schedule::{self, entries, in_flight, NextSteps, ScheduleError, SchedulePolicy};
+
+/// The finalizer that holds a deleted plan until its runs in flight are cancelled.
+pub const FINALIZER: &str = "orchestrator.infinityxone.io/cancel-runs";
+
+/// How the controller paces its reads of GitHub.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// How often runs in flight are read when no webhook wakes the plan.
+    pub poll_interval: Duration,
+    /// How long GitHub may take to list a dispatched run; a recorded intent whose run is still not listed after
+    /// this long was never dispatched, and is sent again with the same correlation id.
+    pub dispatch_grace: Duration,
+    /// How soon a just-dispatched run is looked for.
+    pub dispatch_recheck: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            poll_interval: Duration::from_secs(30),
+            dispatch_grace: Duration::from_secs(60),
+            dispatch_recheck: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What reconciles share.
+struct Shared {
+    repositories: Store<Repository>,
+    settings: Settings,
+}
+
+/// Runs the controller with the default [`Settings`] until `shutdown` completes.
+pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
+    run_with(ctx, scope, shutdown, Settings::default()).await;
+}
+
+/// Runs the controller until `shutdown` completes.
+pub async fn run_with(
+    ctx: Arc<Context>,
+    scope: &Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    settings: Settings,
+) {
+    let (repositories, writer) = reflector::store();
+    let repository_cache =
+        reflector::reflector(writer, watcher(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default()))
+            .default_backoff()
+            .touched_objects()
+            .for_each(|_| futures::future::ready(()));
+    let controller = Controller::new(scope.api::<BuildPlan>(ctx.client.clone()), watcher::Config::default());
+    let plans = controller.store();
+    let shared = Arc::new(Shared { repositories, settings });
+    let controller = controller
+        // An Organization appearing lets its plans start.
+        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
+            of_organization(&plans, org.namespace(), &org.name_any())
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |plan, ctx| {
+                let shared = shared.clone();
+                super::measured(plan, ctx, move |plan, ctx| reconcile(plan, ctx, shared))
+            },
+            super::error_policy,
+            ctx,
+        )
+        .for_each(super::log_outcome);
+    // The repository cache has no end of its own; it stops with the controller.
+    futures::pin_mut!(controller, repository_cache);
+    futures::future::select(controller, repository_cache).await;
+}
+
+fn of_organization(store: &Store<BuildPlan>, namespace: Option<String>, org: &str) -> Vec<ObjectRef<BuildPlan>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|plan| plan.namespace() == namespace && plan.spec.organization_ref.name == org)
+        .map(|plan| ObjectRef::from_obj(plan.as_ref()))
+        .collect()
+}
+
+/// One reconcile, under the finalizer: carry the plan on, or cancel its runs once it is deleted.
+async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
+    let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan.as_ref())?);
+    finalizer(&api, FINALIZER, plan, |event| async {
+        match event {
+            FinalizerEvent::Apply(plan) => apply(&plan, &ctx, &shared).await,
+            FinalizerEvent::Cleanup(plan) => cleanup(&plan, &ctx, &shared).await,
+        }
+    })
+    .await
+    .map_err(|error| match error {
+        finalizer::Error::ApplyFailed(error) | finalizer::Error::CleanupFailed(error) => error,
+        finalizer::Error::AddFinalizer(error) | finalizer::Error::RemoveFinalizer(error) => Error::Kube(error),
+        // Objects from the API server have names, and FINALIZER is a valid path segment.
+        finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer => {
+            Error::MissingNamespace { kind: "BuildPlan".into(), name: String::new() }
+        }
+    })
+}
+
+/// Observe the plan, its Organization and its repositories; decide whether a run starts; move the run on.
+async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+    let Some(plan) = observe::fresh(ctx, plan).await? else { return Ok(Action::await_change()) };
+    let organization = match observe::organization(ctx, &plan).await? {
+        Ok(organization) => organization,
+        Err(blocker) => return blocked(ctx, &plan, &blocker).await,
+    };
+    let _ = shared.repositories.wait_until_ready().await;
+    let (targets, undescribed) = observe::targets(&shared.repositories, &plan, &organization.spec.login);
+    let now = ctx.clock.now();
+    if plan.spec.suspend {
+        return suspend(ctx, &plan, &organization, &targets, shared.settings, now).await;
+    }
+    let current = plan.status.clone().unwrap_or_default();
+    let run = match trigger_of(&plan, &current, now) {
+        Trigger::Idle { until } => return idle(ctx, &plan, until, now).await,
+        Trigger::Start { .. } if targets.is_empty() || !undescribed.is_empty() => {
+            return waiting_for_repositories(ctx, &plan, &undescribed).await;
+        }
+        Trigger::Start { run_id, scheduled_at } => Some((run_id, scheduled_at)),
+        Trigger::Continue => None,
+    };
+    let github = ctx.github.for_organization(&ctx.client, &organization).await?;
+    let by_name = by_name(&targets);
+    let grace = signed(shared.settings.dispatch_grace);
+    let run = match run {
+        None => current,
+        // The runs of the run it replaces are cancelled first (a spec change while it was going).
+        Some(_) if !apply::cancel_in_flight(github.as_ref(), &by_name, &current.repositories, grace, now).await? => {
+            return Ok(Action::requeue(shared.settings.dispatch_recheck));
+        }
+        Some((run_id, scheduled_at)) => {
+            let limit = usize::try_from(plan.spec.history_limit).unwrap_or(0);
+            trigger::fresh_run(&current, &run_id, &trigger::spec_digest(&plan.spec), scheduled_at, limit, now)
+        }
+    };
+    advance(ctx, &plan, github.as_ref(), &by_name, run, shared.settings, now).await
+}
+
+/// Whether a run starts now, goes on, or waits.
+fn trigger_of(plan: &BuildPlan, current: &BuildPlanStatus, now: Timestamp) -> Trigger {
+    let schedule = plan.spec.schedule.as_deref().and_then(|s| s.parse::<CronSchedule>().ok());
+    let run = current
+        .run_id
+        .as_ref()
+        .map(|_| CurrentRun { spec_digest: current.spec_digest.as_deref(), phase: current.phase });
+    let created = plan.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
+    let last_fire = current.last_schedule_time.as_ref().map(|t| t.0);
+    let digest = trigger::spec_digest(&plan.spec);
+    let generation = plan.metadata.generation.unwrap_or_default();
+    trigger::trigger(schedule.as_ref(), &digest, generation, run, last_fire, created, now)
+}
+
+/// Moves the run on: read its runs on GitHub, decide the next steps, record them, then send the dispatches.
+async fn advance(
+    ctx: &Context,
+    plan: &BuildPlan,
+    github: &dyn GitHub,
+    targets: &BTreeMap<&str, &Target>,
+    mut run: BuildPlanStatus,
+    settings: Settings,
+    now: Timestamp,
+) -> Result<Action, Error> {
+    let lost = observe::track(github, targets, &mut run.repositories, signed(settings.dispatch_grace), now).await?;
+    let current: BTreeMap<String, _> = run.repositories.iter().map(|e| (e.name.clone(), e.clone())).collect();
+    let built = if plan.spec.only_changed {
+        let unknown: Vec<_> = targets.values().map(|t| t.selected(false)).collect();
+        observe::already_built(github, targets, &entries::cache_candidates(&unknown, &current)).await?
+    } else {
+        BTreeMap::new()
+    };
+    let selected: Vec<_> = targets.values().map(|t| t.selected(built.contains_key(&t.name))).collect();
+    let key = format!("{}/{}", plan.uid().unwrap_or_default(), run.run_id.as_deref().unwrap_or_default());
+    let policy = SchedulePolicy::from(&plan.spec);
+    let steps =
+        match schedule::next_steps(&selected, &schedule::progress_by_name(&run.repositories), &policy, &key, now) {
+            Ok(steps) => steps,
+            Err(error) => return invalid(ctx, plan, run, &error).await,
+        };
+    let timed_out: Vec<&str> = steps.cancel.iter().map(|c| c.repository.as_str()).collect();
+    apply::cancel_runs(github, targets, &run.repositories, &timed_out).await?;
+    let (next, intents) = record(&run, &steps, &lost, &built, now);
+    let written = carry_out(ctx, plan, github, targets, next, &intents, now).await?;
+    let after = written.status.clone().unwrap_or_default();
+    status::announce(ctx, &written, &plan.status.clone().unwrap_or_default(), &after).await;
+    Ok(requeue(&after, steps.requeue_at, settings, now))
+}
+
+/// The run's status once the steps are applied, and the repositories whose dispatch is to be sent: the new
+/// attempts, and the lost dispatches sent again under their recorded correlation id.
+fn record(
+    run: &BuildPlanStatus,
+    steps: &NextSteps,
+    lost: &[String],
+    built: &BTreeMap<String, String>,
+    now: Timestamp,
+) -> (BuildPlanStatus, Vec<String>) {
+    let by_name = run.repositories.iter().map(|e| (e.name.clone(), e.clone())).collect();
+    let mut repositories = entries::apply_steps(&by_name, steps, built, now);
+    let mut intents: Vec<String> = steps.dispatch.iter().map(|d| d.repository.clone()).collect();
+    for entry in repositories.iter_mut().filter(|e| e.state == S::Dispatching && lost.contains(&e.name)) {
+        let (Some(correlation_id), Ok(attempt)) = (entry.correlation_id.clone(), u32::try_from(entry.attempts)) else {
+            continue;
+        };
+        *entry = entries::dispatching(entry, attempt, &correlation_id, now);
+        intents.push(entry.name.clone());
+    }
+    let ended = trigger::is_terminal(Some(steps.phase));
+    let next = BuildPlanStatus {
+        phase: Some(steps.phase),
+        counts: Some(steps.counts.clone()),
+        progress: Some(steps.progress.clone()),
+        completion_time: ended.then(|| run.completion_time.clone().unwrap_or(Time(now))),
+        repositories,
+        ..run.clone()
+    };
+    (next, intents)
+}
+
+/// Records the status, intents included, and only then sends the dispatches; a dispatch GitHub refuses for good
+/// is recorded as a failed attempt. Returns the plan as last written.
+async fn carry_out(
+    ctx: &Context,
+    plan: &BuildPlan,
+    github: &dyn GitHub,
+    targets: &BTreeMap<&str, &Target>,
+    mut next: BuildPlanStatus,
+    intents: &[String],
+    now: Timestamp,
+) -> Result<BuildPlan, Error> {
+    next.conditions = status::conditions(plan, Situation::Run, &next, &Time(now));
+    let written = status::write(ctx, plan, next.clone()).await?;
+    let to_send: Vec<_> = next.repositories.iter().filter(|e| intents.contains(&e.name)).collect();
+    let refused = apply::send(github, targets, &to_send).await?;
+    if refused.is_empty() {
+        return Ok(written);
+    }
+    for entry in next.repositories.iter_mut() {
+        if let Some((_, message)) = refused.iter().find(|(name, _)| *name == entry.name) {
+            *entry = entries::dispatch_rejected(entry, message, now);
+        }
+    }
+    status::write(ctx, &written, next).await
+}
+
+/// When to look again: soon while a dispatched run is not found yet, at the poll interval while runs are in
+/// flight, and no later than the scheduler's next deadline (a timeout, a backoff's end).
+fn requeue(run: &BuildPlanStatus, deadline: Option<Timestamp>, settings: Settings, now: Timestamp) -> Action {
+    let dispatching = run.repositories.iter().any(|e| e.state == S::Dispatching);
+    let flying = run.repositories.iter().any(|e| in_flight(e.state));
+    let poll = match (dispatching, flying) {
+        (true, _) => Some(settings.dispatch_recheck),
+        (false, true) => Some(settings.poll_interval),
+        _ => None,
+    };
+    let until_deadline = deadline.map(|at| now.duration_until(at).max(SignedDuration::ZERO).unsigned_abs());
+    match (poll, until_deadline) {
+        (Some(poll), Some(until)) => Action::requeue(poll.min(until).max(Duration::from_secs(1))),
+        (Some(wait), None) | (None, Some(wait)) => Action::requeue(wait.max(Duration::from_secs(1))),
+        (None, None) => Action::await_change(),
+    }
+}
+
+/// Suspended: the runs in flight are cancelled and their repositories wait as Pending until the plan resumes.
+async fn suspend(
+    ctx: &Context,
+    plan: &BuildPlan,
+    organization: &Organization,
+    targets: &[Target],
+    settings: Settings,
+    now: Timestamp,
+) -> Result<Action, Error> {
+    let mut run = plan.status.clone().unwrap_or_default();
+    if run.repositories.iter().any(|e| in_flight(e.state)) {
+        let github = ctx.github.for_organization(&ctx.client, organization).await?;
+        let (by_name, grace) = (by_name(targets), signed(settings.dispatch_grace));
+        observe::track(github.as_ref(), &by_name, &mut run.repositories, grace, now).await?;
+        if !apply::cancel_in_flight(github.as_ref(), &by_name, &run.repositories, grace, now).await? {
+            return Ok(Action::requeue(settings.dispatch_recheck));
+        }
+        run.repositories = run.repositories.iter().map(entries::suspended).collect();
+    }
+    run.conditions = status::conditions(plan, Situation::Suspended, &run, &Time(now));
+    let written = status::write(ctx, plan, run).await?;
+    let after = written.status.clone().unwrap_or_default();
+    status::announce(ctx, &written, &plan.status.clone().unwrap_or_default(), &after).await;
+    Ok(Action::await_change())
+}
+
+/// Deleted: cancel the runs in flight before the finalizer lets the plan go. Without its Organization or usable
+/// credentials nothing can be cancelled, and the plan goes at once.
+async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+    let Some(plan) = observe::fresh(ctx, plan).await? else { return Ok(Action::await_change()) };
+    let run = plan.status.clone().unwrap_or_default();
+    if !run.repositories.iter().any(|e| in_flight(e.state)) {
+        return Ok(Action::await_change());
+    }
+    let Ok(organization) = observe::organization(ctx, &plan).await? else { return Ok(Action::await_change()) };
+    let github = match ctx.github.for_organization(&ctx.client, &organization).await {
+        Ok(github) => github,
+        Err(error @ Error::Credentials { .. }) => {
+            let note = format!("Runs in flight could not be cancelled: {error}");
+            publish_event(ctx, &plan, EventType::Warning, "CancelFailed", &note, "Cancel").await;
+            return Ok(Action::await_change());
+        }
+        Err(error) => return Err(error),
+    };
+    let (targets, _) = observe::targets(&shared.repositories, &plan, &organization.spec.login);
+    let by_name = by_name(&targets);
+    let grace = signed(shared.settings.dispatch_grace);
+    // The finalizer goes as soon as this returns Ok, so a dispatch too young to judge is waited for here.
+    while !apply::cancel_in_flight(github.as_ref(), &by_name, &run.repositories, grace, ctx.clock.now()).await? {
+        tokio::time::sleep(shared.settings.dispatch_recheck).await;
+    }
+    let note = "The plan is being deleted: its runs in flight were cancelled";
+    publish_event(ctx, &plan, EventType::Normal, "RunCancelled", note, "Cancel").await;
+    Ok(Action::await_change())
+}
+
+/// No run to move on: the conditions say what the last run did, or what the plan waits for.
+async fn idle(ctx: &Context, plan: &BuildPlan, until: Option<Timestamp>, now: Timestamp) -> Result<Action, Error> {
+    let mut run = plan.status.clone().unwrap_or_default();
+    let waiting = match until {
+        Some(next) => format!("The Organization exists; the next run starts at {next}"),
+        None => "The Organization exists".to_owned(),
+    };
+    let situation = if run.run_id.is_some() { Situation::Run } else { Situation::Waiting(&waiting) };
+    run.conditions = status::conditions(plan, situation, &run, &Time(now));
+    status::write(ctx, plan, run).await?;
+    Ok(match until {
+        Some(next) => Action::requeue(now.duration_until(next).max(SignedDuration::from_secs(1)).unsigned_abs()),
+        None => Action::await_change(),
+    })
+}
+
+/// A run is due, but no repository is selected yet, or discovery has not described all of them.
+async fn waiting_for_repositories(ctx: &Context, plan: &BuildPlan, undescribed: &[String]) -> Result<Action, Error> {
+    let message = if undescribed.is_empty() {
+        "The Organization exists; no Repository matches the selector yet".to_owned()
+    } else {
+        format!("The Organization exists; waiting for discovery to describe {}", undescribed.join(", "))
+    };
+    let mut run = plan.status.clone().unwrap_or_default();
+    run.conditions = status::conditions(plan, Situation::Waiting(&message), &run, &ctx.clock.now_time());
+    status::write(ctx, plan, run).await?;
+    // Repository objects are not watched by this controller: look again soon.
+    Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+/// The spec is wrong or the Organization is missing.
+async fn blocked(ctx: &Context, plan: &BuildPlan, blocker: &Blocker) -> Result<Action, Error> {
+    let mut run = plan.status.clone().unwrap_or_default();
+    run.conditions = status::conditions(plan, Situation::Blocked(blocker), &run, &ctx.clock.now_time());
+    status::write(ctx, plan, run).await?;
+    announce_blocker(ctx, plan, blocker.reason, &blocker.message).await;
+    Ok(match blocker.kind {
+        BlockerKind::Stalled => Action::await_change(),
+        // Organizations are watched: their arrival wakes the plan, so the timer is only a safety net.
+        BlockerKind::Waiting => Action::requeue(Duration::from_secs(120)),
+    })
+}
+
+/// The selected repositories depend on each other in a cycle: nothing is built until the graph or the selection
+/// changes.
+async fn invalid(
+    ctx: &Context,
+    plan: &BuildPlan,
+    mut run: BuildPlanStatus,
+    error: &ScheduleError,
+) -> Result<Action, Error> {
+    run.conditions = status::conditions(plan, Situation::Invalid(error), &run, &ctx.clock.now_time());
+    status::write(ctx, plan, run).await?;
+    announce_blocker(ctx, plan, error.category(), &error.to_string()).await;
+    // A Repository's edges may change without the plan changing: look again now and then.
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
+
+/// A Warning Event when the plan becomes blocked for a new reason.
+async fn announce_blocker(ctx: &Context, plan: &BuildPlan, reason: &str, message: &str) {
+    let conditions = plan.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let ready = crate::crd::condition::find_condition(conditions, crate::plan::readiness::READY);
+    if ready.is_none_or(|c| c.reason != reason) {
+        publish_event(ctx, plan, EventType::Warning, reason, message, "Reconcile").await;
+    }
+}
+
+fn by_name(targets: &[Target]) -> BTreeMap<&str, &Target> {
+    targets.iter().map(|t| (t.name.as_str(), t)).collect()
+}
+
+fn signed(duration: Duration) -> SignedDuration {
+    SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::schedule::entries::{dispatching, pending};
+
+    fn t(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + seconds).unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            poll_interval: Duration::from_secs(30),
+            dispatch_grace: Duration::from_secs(60),
+            dispatch_recheck: Duration::from_secs(3),
+        }
+    }
+
+    fn run_of(entries: Vec<crate::crd::build_plan::RepositoryBuild>) -> BuildPlanStatus {
+        BuildPlanStatus { repositories: entries, ..Default::default() }
+    }
+
+    #[test]
+    fn requeue_is_soon_while_a_run_is_not_found_and_never_past_a_deadline() {
+        let looking = run_of(vec![dispatching(&pending("core"), 1, "io-x-1", t(0))]);
+        assert_eq!(requeue(&looking, None, settings(), t(0)), Action::requeue(Duration::from_secs(3)));
+        let mut running = looking.repositories[0].clone();
+        running.state = S::Running;
+        let polling = run_of(vec![running]);
+        assert_eq!(requeue(&polling, None, settings(), t(0)), Action::requeue(Duration::from_secs(30)));
+        assert_eq!(requeue(&polling, Some(t(10)), settings(), t(0)), Action::requeue(Duration::from_secs(10)));
+        let idle = run_of(vec![pending("core")]);
+        assert_eq!(requeue(&idle, Some(t(90)), settings(), t(0)), Action::requeue(Duration::from_secs(90)));
+        assert_eq!(requeue(&idle, None, settings(), t(0)), Action::await_change());
+    }
+
+    #[test]
+    fn a_lost_dispatch_is_sent_again_under_its_recorded_correlation_id() {
+        let lost = dispatching(&pending("core"), 2, "io-core-2", t(0));
+        let run = run_of(vec![lost]);
+        let steps = NextSteps {
+            cancel: vec![],
+            cache: vec![],
+            skip: vec![],
+            dispatch: vec![],
+            retry_later: vec![],
+            requeue_at: None,
+            order: vec!["core".into()],
+            phase: crate::crd::build_plan::BuildPlanPhase::Running,
+            counts: Default::default(),
+            progress: "0/1".into(),
+        };
+        let (next, intents) = record(&run, &steps, &["core".to_string()], &BTreeMap::new(), t(70));
+        assert_eq!(intents, ["core"]);
+        let entry = &next.repositories[0];
+        assert_eq!((entry.attempts, entry.correlation_id.as_deref()), (2, Some("io-core-2")));
+        assert_eq!(entry.start_time, Some(Time(t(70))), "the grace period starts again with the new send");
+    }
+}

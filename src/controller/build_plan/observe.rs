@@ -1,0 +1,224 @@
+//! What a BuildPlan reconcile reads: the plan itself (fresh from the API server), its Organization, the selected
+//! Repository objects, and on GitHub the runs of its attempts in flight and, for `onlyChanged`, whether each head
+//! already has a successful build.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::Api;
+use kube::runtime::reflector::Store;
+use kube::ResourceExt;
+
+use super::super::context::Context;
+use super::super::error::Error;
+use super::super::status::namespace_of;
+use crate::crd::build_plan::RepositoryBuild;
+use crate::crd::{BuildPlan, Organization, Repository};
+use crate::github::{self, GitHub, RepoRef, RunFilter, WorkflowRun};
+use crate::plan::prerequisites::{self, Blocker, BlockerKind};
+use crate::plan::schedule::entries::{self, RunObservation};
+use crate::plan::schedule::{in_flight, SelectedRepository};
+
+/// Expected build duration when a repository's health does not tell; only the ratio between repositories matters.
+const UNKNOWN_DURATION: SignedDuration = SignedDuration::from_secs(300);
+/// How far before an attempt's recorded start its run is looked for: GitHub's clock and ours may disagree.
+const CLOCK_SKEW_MARGIN: SignedDuration = SignedDuration::from_hours(1);
+
+/// One selected repository and how to build it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// GitHub name.
+    pub name: String,
+    /// Where it lives on GitHub.
+    pub repo: RepoRef,
+    /// The workflow to dispatch: the Repository's override, else the one discovery found.
+    pub workflow: Option<String>,
+    /// The ref to build: the plan's, else the Repository's override, else its default branch.
+    pub git_ref: String,
+    /// Extra `workflow_dispatch` inputs.
+    pub inputs: BTreeMap<String, String>,
+    /// Repositories it depends on (spec and discovered edges).
+    pub depends_on: Vec<String>,
+    /// Median duration of its recent runs, for priorities.
+    pub expected_duration: SignedDuration,
+}
+
+impl Target {
+    /// What the scheduler is told about it.
+    pub fn selected(&self, head_already_built: bool) -> SelectedRepository {
+        SelectedRepository {
+            name: self.name.clone(),
+            depends_on: self.depends_on.clone(),
+            head_already_built,
+            expected_duration: self.expected_duration,
+            unbuildable: self.workflow.is_none().then(|| "no workflow that accepts workflow_dispatch".to_owned()),
+        }
+    }
+}
+
+/// The plan as the API server has it now, or `None` once it is gone. The watch copy may predate the last status
+/// write, and deciding on an old status could dispatch an attempt a second time.
+pub async fn fresh(ctx: &Context, plan: &BuildPlan) -> Result<Option<BuildPlan>, Error> {
+    let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan)?);
+    Ok(api.get_opt(&plan.name_any()).await?)
+}
+
+/// The plan's Organization, or what keeps the plan from using it: an invalid spec, a missing Organization.
+pub async fn organization(ctx: &Context, plan: &BuildPlan) -> Result<Result<Organization, Blocker>, Error> {
+    if let Err(blocker) = prerequisites::build_plan_spec(&plan.spec) {
+        return Ok(Err(blocker));
+    }
+    let name = &plan.spec.organization_ref.name;
+    let organization = Api::<Organization>::namespaced(ctx.client.clone(), &namespace_of(plan)?).get_opt(name).await?;
+    Ok(match organization {
+        Some(organization) => Ok(organization),
+        None => Err(prerequisites::organization_ref(name, false).err().unwrap_or_else(|| Blocker {
+            kind: BlockerKind::Waiting,
+            reason: "OrganizationNotFound",
+            message: format!("Organization {name:?} does not exist"),
+        })),
+    })
+}
+
+/// The selected repositories, by GitHub name, and the names of selected ones discovery has not described yet
+/// (their default branch is unknown). Suspended and archived repositories are left out.
+pub fn targets(store: &Store<Repository>, plan: &BuildPlan, owner: &str) -> (Vec<Target>, Vec<String>) {
+    let mut repositories: Vec<_> = store
+        .state()
+        .into_iter()
+        .filter(|repo| repo.namespace() == plan.namespace())
+        .filter(|repo| repo.spec.organization_ref.name == plan.spec.organization_ref.name)
+        .filter(|repo| !repo.spec.suspend && !repo.status.as_ref().is_some_and(|s| s.archived))
+        .filter(|repo| plan.spec.selector.matches(repo.labels(), &repo.spec.name.0))
+        .collect();
+    // Two objects naming the same GitHub repository: the first by object name counts.
+    repositories.sort_by_key(|repo| repo.name_any());
+    let mut seen = BTreeSet::new();
+    let (mut targets, mut undescribed) = (Vec::new(), Vec::new());
+    for repo in repositories {
+        if !seen.insert(repo.spec.name.0.clone()) {
+            continue;
+        }
+        match target(&repo, plan, owner) {
+            Some(target) => targets.push(target),
+            None => undescribed.push(repo.spec.name.0.clone()),
+        }
+    }
+    (targets, undescribed)
+}
+
+fn target(repo: &Repository, plan: &BuildPlan, owner: &str) -> Option<Target> {
+    let status = repo.status.clone().unwrap_or_default();
+    let build = repo.spec.build.clone().unwrap_or_default();
+    let git_ref = plan.spec.r#ref.clone().or(build.r#ref).or(status.default_branch)?;
+    let mut depends_on: Vec<String> = repo.spec.depends_on.iter().map(|d| d.0.clone()).collect();
+    depends_on.extend(status.dependencies.iter().map(|d| d.repository.clone()));
+    let median = status.health.as_ref().and_then(|h| h.median_duration_seconds);
+    Some(Target {
+        name: repo.spec.name.0.clone(),
+        repo: RepoRef::new(owner, &repo.spec.name.0),
+        workflow: build.workflow.or(status.build_workflow),
+        git_ref,
+        inputs: build.inputs,
+        depends_on,
+        expected_duration: median.map(SignedDuration::from_secs).unwrap_or(UNKNOWN_DURATION),
+    })
+}
+
+/// Reads the run of every attempt in flight and folds it into its entry. Returns the names of Dispatching entries
+/// whose run GitHub does not list although `grace` has passed: their dispatch never happened.
+pub async fn track(
+    github: &dyn GitHub,
+    targets: &BTreeMap<&str, &Target>,
+    repositories: &mut [RepositoryBuild],
+    grace: SignedDuration,
+    now: Timestamp,
+) -> Result<Vec<String>, Error> {
+    let mut lost = Vec::new();
+    for entry in repositories.iter_mut().filter(|e| in_flight(e.state)) {
+        let Some(target) = targets.get(entry.name.as_str()) else { continue };
+        match find_run(github, target, entry).await? {
+            Some(run) => *entry = entries::observe_run(entry, &observation(&run), now),
+            None if entries::dispatch_lost(entry, grace, now) => lost.push(entry.name.clone()),
+            None => {}
+        }
+    }
+    Ok(lost)
+}
+
+/// The run of an entry's latest attempt: by id once known, else by its correlation id.
+pub async fn find_run(
+    github: &dyn GitHub,
+    target: &Target,
+    entry: &RepositoryBuild,
+) -> Result<Option<WorkflowRun>, Error> {
+    if let Some(id) = entry.run_id.and_then(|id| u64::try_from(id).ok()) {
+        return match github.workflow_run(&target.repo, id).await {
+            Ok(run) => Ok(Some(run)),
+            // A deleted run ends the attempt as if it had failed.
+            Err(github::Error::NotFound { .. }) => Ok(Some(vanished(entry, id))),
+            Err(error) => Err(error.into()),
+        };
+    }
+    let (Some(workflow), Some(correlation_id)) = (&target.workflow, &entry.correlation_id) else { return Ok(None) };
+    let started = entry.start_time.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0);
+    let since = started.saturating_sub(CLOCK_SKEW_MARGIN).unwrap_or(started);
+    Ok(github.find_run_by_correlation(&target.repo, workflow, correlation_id, since).await?)
+}
+
+fn vanished(entry: &RepositoryBuild, id: u64) -> WorkflowRun {
+    WorkflowRun {
+        id,
+        workflow_id: 0,
+        name: None,
+        display_title: String::new(),
+        head_branch: None,
+        head_sha: entry.head_sha.clone().unwrap_or_default(),
+        event: "workflow_dispatch".into(),
+        status: Some("completed".into()),
+        conclusion: Some("deleted".into()),
+        run_attempt: None,
+        created_at: entry.start_time.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0),
+        updated_at: None,
+        html_url: entry.run_url.clone(),
+    }
+}
+
+/// GitHub's run as the pure status code sees it.
+pub fn observation(run: &WorkflowRun) -> RunObservation {
+    RunObservation {
+        id: i64::try_from(run.id).unwrap_or(i64::MAX),
+        url: run.html_url.clone(),
+        head_sha: run.head_sha.clone(),
+        status: run.status.clone(),
+        conclusion: run.conclusion.clone(),
+        created_at: run.created_at,
+        updated_at: run.updated_at,
+    }
+}
+
+/// For `onlyChanged`: the head commit of each candidate whose head already has a successful run of its build
+/// workflow.
+pub async fn already_built(
+    github: &dyn GitHub,
+    targets: &BTreeMap<&str, &Target>,
+    candidates: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut built = BTreeMap::new();
+    for name in candidates {
+        let Some(target) = targets.get(name.as_str()) else { continue };
+        let Some(workflow) = &target.workflow else { continue };
+        let Some(head) = github.branch_head(&target.repo, &target.git_ref).await? else { continue };
+        let filter = RunFilter {
+            workflow: Some(workflow.clone()),
+            head_sha: Some(head.clone()),
+            limit: Some(20),
+            ..RunFilter::default()
+        };
+        let runs = github.workflow_runs(&target.repo, &filter).await?;
+        if runs.iter().any(|run| run.head_sha == head && run.conclusion.as_deref() == Some("success")) {
+            built.insert(name.clone(), head);
+        }
+    }
+    Ok(built)
+}
