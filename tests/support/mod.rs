@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test crate uses its own part of the bed
 
+pub mod build_plans;
 pub mod process;
 pub mod sim_org;
 

@@ -228,7 +228,8 @@ async fn advance(
     let (next, intents) = record(&run, &steps, &lost, &built, now);
     let written = carry_out(ctx, plan, github, targets, next, &intents, now).await?;
     let after = written.status.clone().unwrap_or_default();
-    status::announce(ctx, &written, &plan.status.clone().unwrap_or_default(), &after).await;
+    let objects = targets.iter().map(|(name, target)| (*name, &target.object)).collect();
+    status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after).await;
     Ok(requeue(&after, steps.requeue_at, settings, now))
 }
 
@@ -329,7 +330,8 @@ async fn suspend(
     run.conditions = status::conditions(plan, Situation::Suspended, &run, &Time(now));
     let written = status::write(ctx, plan, run).await?;
     let after = written.status.clone().unwrap_or_default();
-    status::announce(ctx, &written, &plan.status.clone().unwrap_or_default(), &after).await;
+    let objects = targets.iter().map(|target| (target.name.as_str(), &target.object)).collect();
+    status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after).await;
     Ok(Action::await_change())
 }
 

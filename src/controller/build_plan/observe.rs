@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::Api;
 use kube::runtime::reflector::Store;
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 
 use super::super::context::Context;
 use super::super::error::Error;
@@ -25,10 +26,12 @@ const UNKNOWN_DURATION: SignedDuration = SignedDuration::from_secs(300);
 const CLOCK_SKEW_MARGIN: SignedDuration = SignedDuration::from_hours(1);
 
 /// One selected repository and how to build it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     /// GitHub name.
     pub name: String,
+    /// The Repository object's reference, for Events about its builds.
+    pub object: ObjectReference,
     /// Where it lives on GitHub.
     pub repo: RepoRef,
     /// The workflow to dispatch: the Repository's override, else the one discovery found.
@@ -116,6 +119,7 @@ fn target(repo: &Repository, plan: &BuildPlan, owner: &str) -> Option<Target> {
     let median = status.health.as_ref().and_then(|h| h.median_duration_seconds);
     Some(Target {
         name: repo.spec.name.0.clone(),
+        object: repo.object_ref(&()),
         repo: RepoRef::new(owner, &repo.spec.name.0),
         workflow: build.workflow.or(status.build_workflow),
         git_ref,

@@ -3,7 +3,10 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::EventType;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -127,8 +130,15 @@ pub async fn write(ctx: &Context, plan: &BuildPlan, mut status: BuildPlanStatus)
     Ok(api.patch_status(&plan.name_any(), &params, &Patch::Apply(&patch)).await?)
 }
 
-/// Publishes an Event for a run that started or ended and for each repository that changed state.
-pub async fn announce(ctx: &Context, plan: &BuildPlan, before: &BuildPlanStatus, after: &BuildPlanStatus) {
+/// Publishes an Event for a run that started or ended and for each repository that changed state; a repository's
+/// Event names its Repository object as related, so that each repository's builds make a series of their own.
+pub async fn announce(
+    ctx: &Context,
+    plan: &BuildPlan,
+    objects: &BTreeMap<&str, &ObjectReference>,
+    before: &BuildPlanStatus,
+    after: &BuildPlanStatus,
+) {
     let same_run = before.run_id == after.run_id;
     let run = after.run_id.as_deref().unwrap_or_default();
     if !same_run && after.run_id.is_some() {
@@ -142,7 +152,16 @@ pub async fn announce(ctx: &Context, plan: &BuildPlan, before: &BuildPlanStatus,
         let from = change.from.map_or("new".to_owned(), |s| format!("{s:?}"));
         let detail = change.detail.map(|d| format!(": {d}")).unwrap_or_default();
         let note = format!("{} {from} → {:?} (attempt {}){detail}", change.repository, change.to, change.attempts);
-        publish_event(ctx, plan, event_type, &format!("Build{:?}", change.to), &note, "Build").await;
+        let event = Event {
+            type_: event_type,
+            reason: format!("Build{:?}", change.to),
+            note: Some(note),
+            action: "Build".to_owned(),
+            secondary: objects.get(change.repository.as_str()).map(|o| (*o).clone()),
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &plan.object_ref(&())).await {
+            tracing::warn!(%error, "could not publish an Event");
+        }
     }
     let ended = is_terminal(after.phase) && (!same_run || before.phase != after.phase);
     if let (true, Some(phase)) = (ended, after.phase) {
@@ -216,7 +235,11 @@ mod tests {
         let next = conditions(&plan(2), Situation::Invalid(&error), &BuildPlanStatus::default(), &at(0));
         let stalled = find_condition(&next, "Stalled").unwrap();
         assert_eq!((stalled.status, stalled.reason.as_str()), (ConditionStatus::True, "DependencyCycle"));
-        assert!(stalled.message.contains('a') && stalled.message.contains('b'), "{}", stalled.message);
+        assert!(
+            stalled.message.ends_with("a → b → a") || stalled.message.ends_with("b → a → b"),
+            "{}",
+            stalled.message
+        );
         assert_eq!(find_condition(&next, READY).unwrap().status, ConditionStatus::False);
     }
 
