@@ -264,3 +264,63 @@ async fn a_dependency_cycle_stalls_the_plan_naming_it() {
     assert!(dispatches(&sim.requests()).is_empty(), "nothing is built from an invalid plan");
     controller.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_flaky_repository_succeeds_within_its_retries_and_a_hanging_run_is_cancelled_at_the_timeout() {
+    use infinity_orchestrator::clock::ManualClock;
+    use std::sync::Arc;
+    use support::build_plans::wake;
+
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "bp-retries").await;
+    let sim = simulated_org(&["flaky", "hang", "plain"], 10).await;
+    let fail = OutcomeFixture { result: OutcomeKind::Failure, duration_secs: 10, ..Default::default() };
+    sim.set_outcome("acme", "flaky", None, fail);
+    sim.set_outcome("acme", "hang", None, OutcomeFixture { duration_secs: 86_400, ..Default::default() });
+    let _clock = SimClock::start(&sim, 1);
+    organization_on(&cluster.client, &ns, &sim).await;
+    for name in ["flaky", "hang", "plain"] {
+        repository(&cluster.client, &ns, name, &[], &[]).await;
+    }
+    // The operator's clock moves only when the test says: a minute of timeout passes at once.
+    let clock = Arc::new(ManualClock::new(k8s_openapi::jiff::Timestamp::now()));
+    let controller = BuildPlanController::start_with_clock(cluster.client.clone(), &ns, clock.clone());
+    let spec = json!({ "timeoutMinutes": 1, "retryAttempts": 1, "failurePolicy": "Continue" });
+    let plans = build_plan(&cluster.client, &ns, "retries", spec).await;
+    let states = |plans: Api<BuildPlan>, want: Vec<(&'static str, S, i32)>| async move {
+        let plan = plans.get("retries").await.ok()?;
+        let entries = &plan.status.as_ref()?.repositories;
+        let all =
+            want.iter().all(|(n, s, a)| entries.iter().any(|e| e.name == *n && e.state == *s && e.attempts == *a));
+        all.then_some(plan)
+    };
+    let first = vec![("flaky", S::Failed, 1), ("hang", S::Running, 1), ("plain", S::Succeeded, 1)];
+    eventually("first attempts over", Duration::from_secs(60), || states(plans.clone(), first.clone())).await;
+
+    // The flaky repository would pass now; 61 s pass: its 30 s backoff is over and the hanging run times out.
+    sim.set_outcome("acme", "flaky", None, OutcomeFixture { duration_secs: 10, ..Default::default() });
+    clock.advance(Duration::from_secs(61));
+    wake(&plans, "retries").await;
+    let second = vec![("flaky", S::Succeeded, 2), ("hang", S::Failed, 1)];
+    let plan = eventually("retry and timeout", Duration::from_secs(60), || states(plans.clone(), second.clone())).await;
+    assert_eq!(entry(&plan, "hang").reason.as_deref(), Some("attempt 1 timed out; its run was cancelled"));
+
+    // The hanging repository's retry hangs too, and is cancelled at its own timeout: no attempt is left.
+    clock.advance(Duration::from_secs(31));
+    wake(&plans, "retries").await;
+    eventually("hang retried", Duration::from_secs(60), || states(plans.clone(), vec![("hang", S::Running, 2)])).await;
+    clock.advance(Duration::from_secs(61));
+    wake(&plans, "retries").await;
+    let plan = until_phase(&plans, "retries", BuildPlanPhase::Failed, Duration::from_secs(60)).await;
+    assert_eq!((entry(&plan, "hang").state, entry(&plan, "hang").attempts), (S::Failed, 2));
+    let conclusions = |repo: &str| -> Vec<Option<String>> {
+        dispatched_runs(&sim, repo).into_iter().map(|run| run.conclusion).collect()
+    };
+    let text = |c: &str| Some(c.to_string());
+    assert_eq!(conclusions("hang"), [text("cancelled"), text("cancelled")]);
+    assert_eq!(conclusions("flaky"), [text("failure"), text("success")]);
+    assert_eq!(conclusions("plain"), [text("success")]);
+    let counts = plan.status.unwrap().counts.unwrap();
+    assert_eq!((counts.succeeded, counts.failed), (2, 1));
+    controller.shutdown().await;
+}

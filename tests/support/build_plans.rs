@@ -115,6 +115,15 @@ pub async fn until_phase(api: &Api<BuildPlan>, name: &str, phase: BuildPlanPhase
     .await
 }
 
+/// Wakes the plan as the webhook receiver does, so that a test that moved the operator's clock need not wait for
+/// a requeue timer set on the old time.
+pub async fn wake(api: &Api<BuildPlan>, name: &str) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let patch =
+        json!({ "metadata": { "annotations": { "orchestrator.infinityxone.io/requested-at": now.to_string() } } });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("waking the plan");
+}
+
 /// The status entry of `repository`.
 pub fn entry<'a>(plan: &'a BuildPlan, repository: &str) -> &'a RepositoryBuild {
     let status = plan.status.as_ref().expect("a status");
@@ -176,8 +185,19 @@ pub struct BuildPlanController {
 impl BuildPlanController {
     /// Starts it on the current runtime, watching only `namespace`.
     pub fn start(client: Client, namespace: &str) -> Self {
+        Self::start_with_clock(client, namespace, Arc::new(infinity_orchestrator::clock::SystemClock))
+    }
+
+    /// Like [`BuildPlanController::start`], deciding on `clock` (timeouts, backoffs, schedules).
+    pub fn start_with_clock(
+        client: Client,
+        namespace: &str,
+        clock: Arc<dyn infinity_orchestrator::clock::Clock>,
+    ) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let ctx = Arc::new(Context::new(client, Some("test".into()), Arc::new(Metrics::default())));
+        let mut ctx = Context::new(client, Some("test".into()), Arc::new(Metrics::default()));
+        ctx.clock = clock;
+        let ctx = Arc::new(ctx);
         let settings = Settings {
             poll_interval: Duration::from_millis(500),
             dispatch_grace: Duration::from_secs(5),
