@@ -324,3 +324,53 @@ async fn a_flaky_repository_succeeds_within_its_retries_and_a_hanging_run_is_can
     assert_eq!((counts.succeeded, counts.failed), (2, 1));
     controller.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_scheduled_plan_runs_at_each_fire_and_keeps_a_bounded_history() {
+    use infinity_orchestrator::clock::{Clock, ManualClock};
+    use std::sync::Arc;
+    use support::build_plans::wake;
+
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "bp-cron").await;
+    let sim = simulated_org(&["core"], 10).await;
+    let _clock = SimClock::start(&sim, 1);
+    organization_on(&cluster.client, &ns, &sim).await;
+    repository(&cluster.client, &ns, "core", &[], &[]).await;
+    let clock = Arc::new(ManualClock::new(k8s_openapi::jiff::Timestamp::now()));
+    let controller = BuildPlanController::start_with_clock(cluster.client.clone(), &ns, clock.clone());
+    let plans =
+        build_plan(&cluster.client, &ns, "nightly", json!({ "schedule": "*/10 * * * *", "historyLimit": 1 })).await;
+    let waiting = eventually("waiting for the first fire", Duration::from_secs(30), || async {
+        let plan = plans.get("nightly").await.ok()?;
+        let ready = find_condition(plan.conditions(), "Ready")?;
+        ready.message.contains("the next run starts at").then(|| ready.message.clone())
+    })
+    .await;
+    assert!(dispatches(&sim.requests()).is_empty(), "nothing runs before the first fire: {waiting}");
+
+    let mut run_ids = Vec::new();
+    for fire in 1..=3 {
+        clock.advance(Duration::from_secs(600));
+        wake(&plans, "nightly").await;
+        let plan = eventually(&format!("run {fire} succeeded"), Duration::from_secs(60), || async {
+            let plan = plans.get("nightly").await.ok()?;
+            let status = plan.status.as_ref()?;
+            let new = status.run_id.as_ref().is_some_and(|id| !run_ids.contains(id));
+            (new && status.phase == Some(BuildPlanPhase::Succeeded)).then_some(plan)
+        })
+        .await;
+        let status = plan.status.unwrap();
+        let fired_at = status.last_schedule_time.expect("the fire it stands for").0;
+        assert_eq!(fired_at.as_second() % 600, 0, "a fire of */10: {fired_at}");
+        assert!(fired_at <= clock.now());
+        let history: Vec<String> = status.history.iter().map(|h| h.run_id.clone()).collect();
+        assert_eq!(history, run_ids.last().cloned().into_iter().collect::<Vec<_>>(), "the previous run only");
+        if let Some(previous) = status.history.first() {
+            assert_eq!((previous.phase, previous.counts.succeeded), (BuildPlanPhase::Succeeded, 1));
+        }
+        run_ids.push(status.run_id.expect("a run id"));
+    }
+    assert_eq!(dispatches(&sim.requests()).get("core"), Some(&3), "one build per fire");
+    controller.shutdown().await;
+}
