@@ -42,6 +42,35 @@ fn dependencies_of(name: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// Checks that every repository of `graph` (name → dependencies) was built once, by the run its entry names, and
+/// none started before each of its dependencies had finished; returns the most runs that were in flight at once.
+fn built_in_dependency_order(
+    sim: &github_sim::SimHandle,
+    plan: &BuildPlan,
+    graph: &BTreeMap<String, Vec<String>>,
+) -> usize {
+    let mut intervals = BTreeMap::new();
+    for name in graph.keys() {
+        let runs = dispatched_runs(sim, name);
+        let [run] = runs.as_slice() else { panic!("{name}: {runs:?}") };
+        let built = entry(plan, name);
+        assert_eq!((built.state, built.attempts, built.run_id), (S::Succeeded, 1, Some(run.id)), "{name}");
+        assert_eq!(built.conclusion.as_deref(), Some("success"));
+        assert!(run.title.contains(built.correlation_id.as_deref().unwrap()), "{name}: {}", run.title);
+        assert!(built.run_url.as_deref().is_some_and(|url| url.ends_with(&format!("/runs/{}", run.id))));
+        intervals.insert(name.clone(), (run.created, run.completed.expect("completed")));
+    }
+    for (name, dependencies) in graph {
+        let (created, _) = intervals[name];
+        for dependency in dependencies {
+            let (_, finished) = intervals[dependency];
+            assert!(created >= finished, "{name} started at {created}, before {dependency} finished at {finished}");
+        }
+    }
+    let spans: Vec<(i64, i64)> = intervals.values().copied().collect();
+    spans.iter().map(|(start, _)| spans.iter().filter(|(s, e)| s <= start && start < e).count()).max().unwrap_or(0)
+}
+
 /// Creates the six Repository objects of [`GRAPH`].
 async fn repositories(client: &kube::Client, ns: &str) {
     for (name, spec, found) in GRAPH {
@@ -72,32 +101,13 @@ async fn a_plan_builds_six_repositories_in_dependency_order_within_max_parallel(
     // Each repository was dispatched once, and its entry names the run the simulator made.
     let log = sim.requests();
     assert_eq!(dispatches(&log), names().iter().map(|n| (n.to_string(), 1)).collect::<BTreeMap<_, _>>());
-    let mut intervals = Vec::new();
+    let graph: BTreeMap<String, Vec<String>> =
+        names().iter().map(|n| (n.to_string(), dependencies_of(n).iter().map(|d| d.to_string()).collect())).collect();
+    let most = built_in_dependency_order(&sim, &plan, &graph);
+    assert_eq!(most, 2, "never more than maxParallel runs at once, and both slots used");
     for name in names() {
-        let runs = dispatched_runs(&sim, name);
-        let [run] = runs.as_slice() else { panic!("{name}: {runs:?}") };
-        let built = entry(&plan, name);
-        assert_eq!((built.state, built.attempts, built.run_id), (S::Succeeded, 1, Some(run.id)), "{name}");
-        assert_eq!(built.conclusion.as_deref(), Some("success"));
-        assert_eq!(built.duration_seconds, Some(25), "5 s queued and 20 s running");
-        assert!(run.title.contains(built.correlation_id.as_deref().unwrap()), "{name}: {}", run.title);
-        assert!(built.run_url.as_deref().is_some_and(|url| url.ends_with(&format!("/runs/{}", run.id))));
-        intervals.push((name, run.created, run.completed.expect("completed")));
+        assert_eq!(entry(&plan, name).duration_seconds, Some(25), "{name}: 5 s queued and 20 s running");
     }
-    // Dependency order: no run started before every run it depends on had finished.
-    for (name, created, _) in &intervals {
-        for dependency in dependencies_of(name) {
-            let finished = intervals.iter().find(|(n, _, _)| *n == dependency).map(|(_, _, done)| *done).unwrap();
-            assert!(*created >= finished, "{name} started at {created}, before {dependency} finished at {finished}");
-        }
-    }
-    // Never more than maxParallel runs at once, and the two slots were used.
-    let most = intervals
-        .iter()
-        .map(|(_, start, _)| intervals.iter().filter(|(_, s, e)| s <= start && start < e).count())
-        .max()
-        .unwrap();
-    assert_eq!(most, 2, "{intervals:?}");
     // Status lists the repositories dependencies first.
     let order: Vec<&str> = status.repositories.iter().map(|e| e.name.as_str()).collect();
     let position = |n: &str| order.iter().position(|o| *o == n).unwrap();
@@ -109,6 +119,42 @@ async fn a_plan_builds_six_repositories_in_dependency_order_within_max_parallel(
     assert!(notes.iter().any(|n| n.starts_with("Run ") && n.contains("started over 6 repositories")), "{notes:?}");
     assert_eq!(notes.iter().filter(|n| n.contains("Running → Succeeded")).count(), 6, "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("ended Succeeded")), "{notes:?}");
+    controller.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_twenty_repository_dag_runs_in_topological_order_within_max_parallel() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "bp-dag20").await;
+    // Seeded layers of five: each repository past the first layer depends on one to three of the layer before.
+    let mut rng = fastrand::Rng::with_seed(20);
+    let names: Vec<String> = (0..20).map(|i| format!("r{i:02}")).collect();
+    let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, name) in names.iter().enumerate() {
+        let layer = i / 5;
+        let mut dependencies: Vec<String> = if layer == 0 {
+            Vec::new()
+        } else {
+            (0..rng.usize(1..=3)).map(|_| names[(layer - 1) * 5 + rng.usize(0..5)].clone()).collect()
+        };
+        dependencies.sort();
+        dependencies.dedup();
+        graph.insert(name.clone(), dependencies);
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sim = simulated_org(&refs, 10).await;
+    let _clock = SimClock::start(&sim, 1);
+    organization_on(&cluster.client, &ns, &sim).await;
+    for (name, dependencies) in &graph {
+        let dependencies: Vec<&str> = dependencies.iter().map(String::as_str).collect();
+        repository(&cluster.client, &ns, name, &dependencies, &[]).await;
+    }
+    let controller = BuildPlanController::start(cluster.client.clone(), &ns);
+    let plans = build_plan(&cluster.client, &ns, "dag", json!({ "maxParallel": 4 })).await;
+    let plan = until_phase(&plans, "dag", BuildPlanPhase::Succeeded, Duration::from_secs(180)).await;
+    let most = built_in_dependency_order(&sim, &plan, &graph);
+    assert!((2..=4).contains(&most), "at most maxParallel runs at once, and more than one: {most}");
+    assert_eq!(dispatches(&sim.requests()).values().sum::<usize>(), 20);
     controller.shutdown().await;
 }
 
