@@ -80,6 +80,8 @@ python3 scripts/demo_watch.py --namespace "$ns" --timeout "${IO_DEMO_TIMEOUT:-30
 say "6/6  Summary"
 kubectl get repositories -n "$ns" -o custom-columns='REPOSITORY:.spec.name,LANGUAGE:.status.language,BUILD:.status.buildCommand,DEPENDS ON:.status.dependencies[*].repository,HEALTHY:.status.conditions[?(@.type=="Healthy")].status'
 echo
+kubectl get buildplan demo-build -n "$ns" -o json | python3 scripts/demo_watch.py --plan-summary
+echo
 kubectl get buildplans,healingpolicies,organizations -n "$ns"
 "$operator" manifest --org infinityxone -n "$ns" >"$work/repositories.json"
 "$operator" report --org infinityxone -n "$ns" --format html >"$work/report.html"

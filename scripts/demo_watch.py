@@ -5,6 +5,7 @@
 the HealingPolicy change, until discovery is done and the plan has finished (or the timeout). Exits non-zero when
 discovery did not complete.
 --github-writes: reads github-sim's request log (JSON) on stdin and summarizes what the operator wrote to GitHub.
+--plan-summary: reads a BuildPlan (JSON) on stdin and prints one row per repository.
 """
 
 import argparse
@@ -117,12 +118,30 @@ def github_writes(log):
         print(f"  {count:4d}  {kind}")
 
 
+def plan_summary(plan):
+    status = plan.get("status", {})
+    print(f"BuildPlan {plan['metadata']['name']}: {status.get('phase', 'not started')} {status.get('progress', '')}")
+    rows = [("REPOSITORY", "STATE", "ATTEMPTS", "SECONDS", "WHY / RUN")]
+    for entry in status.get("repositories", []):
+        why = entry.get("reason") or entry.get("runUrl") or ""
+        seconds = entry.get("durationSeconds")
+        rows.append((entry["name"], entry.get("state", ""), str(entry.get("attempts", 0)),
+                     "" if seconds is None else str(seconds), why[:90]))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--namespace")
     parser.add_argument("--timeout", type=int, default=300)
     parser.add_argument("--github-writes", action="store_true")
+    parser.add_argument("--plan-summary", action="store_true")
     args = parser.parse_args()
+    if args.plan_summary:
+        plan_summary(json.load(sys.stdin))
+        return 0
     if args.github_writes:
         github_writes(json.load(sys.stdin))
         return 0
