@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use infinity_orchestrator::crd::build_plan::BuildPlanPhase;
 use infinity_orchestrator::crd::condition::find_condition;
 use infinity_orchestrator::crd::{BuildPlan, HasConditions, Organization, Repository};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -165,6 +166,13 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
     // discovering the simulator's organization into Repository objects and the manifest ConfigMap) and a BuildPlan.
     let mut fixture = github_sim::Fixture::generated_org("acme", 3);
     fixture.tokens = vec!["not-a-real-token".into()];
+    // Simulated time starts now: the operator looks its runs up by creation time on its own (wall) clock.
+    fixture.start_epoch_secs = Some(k8s_openapi::jiff::Timestamp::now().as_second());
+    // The generated repositories' workflow, as a file discovery can read and a BuildPlan dispatch.
+    let workflow = "name: build\nrun-name: \"build ${{ inputs.correlation_id }}\"\non:\n  workflow_dispatch:\n    inputs:\n      correlation_id: { required: false }\njobs: {}\n";
+    for repo in &mut fixture.orgs[0].repos {
+        repo.files.insert(".github/workflows/build.yml".into(), workflow.into());
+    }
     let sim = github_sim::Simulator::start(fixture, github_sim::SimOptions::default()).await.expect("simulator");
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), "platform");
     let secret: Secret = serde_json::from_value(json!({
@@ -234,11 +242,15 @@ async fn helm_install_creates_everything_and_its_rbac_is_enough_and_no_more() {
     assert_eq!(repositories.items.len(), 3, "one Repository object per GitHub repository");
     let manifest = Api::<ConfigMap>::namespaced(admin.clone(), "platform").get("acme-repositories").await;
     assert!(manifest.is_ok(), "the manifest ConfigMap is written: {manifest:?}");
-    eventually("the BuildPlan finds its Organization", Duration::from_secs(30), || async {
-        let plan = plans.get("nightly").await.ok()?;
-        (find_condition(plan.conditions(), "Ready")?.reason == "OrganizationFound").then_some(())
+    // The plan runs: as the ServiceAccount, the operator writes its intents and dispatches every repository's build.
+    eventually("the BuildPlan running its builds", Duration::from_secs(30), || async {
+        let status = plans.get("nightly").await.ok()?.status?;
+        let dispatched = status.repositories.iter().filter(|r| r.run_id.is_some()).count();
+        (status.phase == Some(BuildPlanPhase::Running) && dispatched == 3).then_some(())
     })
     .await;
+    let dispatches = sim.requests().into_iter().filter(|r| r.path.ends_with("/dispatches")).count();
+    assert_eq!(dispatches, 3, "one dispatch per repository");
 
     // No more: the same token cannot read a Secret in a namespace it was not granted, nor list Secrets anywhere.
     let sa_client = client_for(&sa_kubeconfig).await;
