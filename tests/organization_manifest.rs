@@ -69,8 +69,12 @@ async fn the_manifest_config_map_follows_the_repositories_and_is_put_right() {
     let config_map = config_maps.get("acme-repositories").await.unwrap();
     let owner = &config_map.metadata.owner_references.expect("owned")[0];
     assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Organization", "acme", Some(true)));
-    let status = organizations.get("acme").await.unwrap().status.unwrap();
-    assert_eq!(status.manifest_config_map.as_deref(), Some("acme-repositories"));
+    // The status is written after the ConfigMap, in the same reconcile.
+    eventually("the Organization naming its manifest ConfigMap", Duration::from_secs(30), || async {
+        let status = organizations.get("acme").await.ok()?.status?;
+        (status.manifest_config_map.as_deref() == Some("acme-repositories")).then_some(())
+    })
+    .await;
 
     // A new Repository object shows up without waiting for any interval.
     add_repository(
