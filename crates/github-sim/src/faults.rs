@@ -26,6 +26,8 @@ pub struct FaultConfig {
     pub timeout_rate: f64,
     /// Probability of processing, then holding the answer for `timeout_secs` (a client times out on work done).
     pub late_response_rate: f64,
+    /// Like `lost_response_rate`, for writes only (any method but GET): the answers whose loss risks duplicates.
+    pub write_lost_response_rate: f64,
     /// Seconds a timed-out request is held (default 30).
     pub timeout_secs: Option<u64>,
     /// Added latency per request.
@@ -76,9 +78,9 @@ pub fn secondary_refusal(limit: &SecondaryLimit, window: &mut SecondaryWindow, n
     None
 }
 
-/// Decides the random fault (5xx, timeout, lost or late answer) for one GitHub request; the secondary limit is
-/// decided by [`secondary_refusal`].
-pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng) -> FaultDecision {
+/// Decides the random fault (5xx, timeout, lost or late answer) for one GitHub request of `method`; the secondary
+/// limit is decided by [`secondary_refusal`].
+pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str) -> FaultDecision {
     let roll = rng.f64();
     if roll < config.server_error_rate {
         return FaultDecision::ServerError([500, 502, 503][rng.usize(0..3)]);
@@ -95,6 +97,9 @@ pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng) -> FaultDecision {
     if config.late_response_rate > 0.0 && rng.f64() < config.late_response_rate {
         return FaultDecision::LateResponse;
     }
+    if config.write_lost_response_rate > 0.0 && method != "GET" && rng.f64() < config.write_lost_response_rate {
+        return FaultDecision::LoseResponse;
+    }
     FaultDecision::Serve
 }
 
@@ -107,12 +112,21 @@ mod tests {
         let config = FaultConfig { seed: 7, server_error_rate: 0.1, ..Default::default() };
         let run = || {
             let mut rng = fastrand::Rng::with_seed(config.seed);
-            (0..1000).map(|_| decide(&config, &mut rng)).collect::<Vec<_>>()
+            (0..1000).map(|_| decide(&config, &mut rng, "GET")).collect::<Vec<_>>()
         };
         let first = run();
         assert_eq!(first, run());
         let errors = first.iter().filter(|d| matches!(d, FaultDecision::ServerError(_))).count();
         assert!((60..140).contains(&errors), "{errors}");
+    }
+
+    #[test]
+    fn write_lost_responses_spare_reads() {
+        let config = FaultConfig { seed: 3, write_lost_response_rate: 0.5, ..Default::default() };
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        assert!((0..200).all(|_| decide(&config, &mut rng, "GET") == FaultDecision::Serve));
+        let lost = (0..1000).filter(|_| decide(&config, &mut rng, "POST") == FaultDecision::LoseResponse).count();
+        assert!((400..600).contains(&lost), "{lost}");
     }
 
     #[test]

@@ -184,6 +184,11 @@ impl SimHandle {
             .map(|p| (p.number, p.head.clone(), p.base.clone(), p.state.clone(), p.title.clone()))
             .collect()
     }
+    /// The issues of a repository (pull requests excluded), in creation order.
+    pub fn issues(&self, owner: &str, name: &str) -> Vec<crate::state::Issue> {
+        let state = lock(&self.state);
+        state.issues.iter().filter(|i| i.owner == owner && i.repo == name).cloned().collect()
+    }
     /// Installation tokens issued so far.
     pub fn installation_tokens_issued(&self) -> usize {
         lock(&self.state).installation_tokens.len()
@@ -362,7 +367,7 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
         let refusal = faults.secondary_limit.and_then(|limit| secondary_refusal(&limit, &mut state.secondary, now));
         match refusal {
             Some(retry_after) => (FaultDecision::SecondaryLimit(retry_after), faults),
-            None => (decide(&faults, &mut state.fault_rng), faults),
+            None => (decide(&faults, &mut state.fault_rng, &method), faults),
         }
     };
     if faults.latency_ms > 0 {
