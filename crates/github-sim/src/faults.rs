@@ -78,9 +78,14 @@ pub fn secondary_refusal(limit: &SecondaryLimit, window: &mut SecondaryWindow, n
     None
 }
 
-/// Decides the random fault (5xx, timeout, lost or late answer) for one GitHub request of `method`; the secondary
-/// limit is decided by [`secondary_refusal`].
-pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str) -> FaultDecision {
+/// Decides the random fault (5xx, timeout, lost or late answer) for one GitHub read; the secondary limit is decided
+/// by [`secondary_refusal`].
+pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng) -> FaultDecision {
+    decide_for(config, rng, "GET")
+}
+
+/// Like [`decide`], for a request of `method` (`write_lost_response_rate` applies to writes only).
+pub fn decide_for(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str) -> FaultDecision {
     let roll = rng.f64();
     if roll < config.server_error_rate {
         return FaultDecision::ServerError([500, 502, 503][rng.usize(0..3)]);
@@ -112,7 +117,7 @@ mod tests {
         let config = FaultConfig { seed: 7, server_error_rate: 0.1, ..Default::default() };
         let run = || {
             let mut rng = fastrand::Rng::with_seed(config.seed);
-            (0..1000).map(|_| decide(&config, &mut rng, "GET")).collect::<Vec<_>>()
+            (0..1000).map(|_| decide(&config, &mut rng)).collect::<Vec<_>>()
         };
         let first = run();
         assert_eq!(first, run());
@@ -124,8 +129,8 @@ mod tests {
     fn write_lost_responses_spare_reads() {
         let config = FaultConfig { seed: 3, write_lost_response_rate: 0.5, ..Default::default() };
         let mut rng = fastrand::Rng::with_seed(config.seed);
-        assert!((0..200).all(|_| decide(&config, &mut rng, "GET") == FaultDecision::Serve));
-        let lost = (0..1000).filter(|_| decide(&config, &mut rng, "POST") == FaultDecision::LoseResponse).count();
+        assert!((0..200).all(|_| decide(&config, &mut rng) == FaultDecision::Serve));
+        let lost = (0..1000).filter(|_| decide_for(&config, &mut rng, "POST") == FaultDecision::LoseResponse).count();
         assert!((400..600).contains(&lost), "{lost}");
     }
 

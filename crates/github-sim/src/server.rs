@@ -11,7 +11,7 @@ use sha2::Digest;
 
 use crate::control;
 use crate::etag::{if_none_match_matches, strong_etag};
-use crate::faults::{decide, secondary_refusal, FaultConfig, FaultDecision};
+use crate::faults::{decide_for, secondary_refusal, FaultConfig, FaultDecision};
 use crate::fixture::{Fixture, RepoFixture};
 use crate::rate_limit::{Budget, Charge};
 use crate::routes::{find_route, ApiError, RouteRequest, DOCS};
@@ -367,7 +367,7 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
         let refusal = faults.secondary_limit.and_then(|limit| secondary_refusal(&limit, &mut state.secondary, now));
         match refusal {
             Some(retry_after) => (FaultDecision::SecondaryLimit(retry_after), faults),
-            None => (decide(&faults, &mut state.fault_rng, &method), faults),
+            None => (decide_for(&faults, &mut state.fault_rng, &method), faults),
         }
     };
     if faults.latency_ms > 0 {
