@@ -1,6 +1,7 @@
 //! Infinity Orchestrator: a Kubernetes operator that runs a whole GitHub organization declaratively.
 
 pub mod clock;
+pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod github;

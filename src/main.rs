@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use infinity_orchestrator::config::OperatorConfig;
 use infinity_orchestrator::controller::Scope;
 use infinity_orchestrator::crd::duration::HumanDuration;
 use infinity_orchestrator::server::leader::LeaseTimings;
@@ -21,7 +22,7 @@ struct Cli {
 enum Command {
     /// Run the operator: every controller, until SIGINT or SIGTERM. Uses the in-cluster service account, or
     /// KUBECONFIG / ~/.kube/config outside a cluster.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the repository manifest (the architecture's config/repositories.json shape) of an Organization, from
     /// its Repository objects in the cluster.
     Manifest {
@@ -88,6 +89,15 @@ struct RunArgs {
     /// This replica's name in Events and in the Lease; the pod name in a cluster.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// The operator's configuration file (the shape of config/orchestrator.yml); built-in defaults without it.
+    #[arg(long, env = "IO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override one configuration key, over the file and IO_<KEY> environment variables; repeatable. Keys:
+    /// discovery.scan_interval, build.max_parallel, build.timeout_minutes, build.retry_attempts,
+    /// build.poll_interval, monitoring.health_check_interval, monitoring.failure_threshold,
+    /// self_healing.auto_retry, self_healing.auto_update_dependencies, self_healing.create_issues.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -98,7 +108,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::Manifest { org, namespace } => {
             let repositories = read_repositories(&namespace, &org).await?;
             print!("{}", manifest::build(&org, &repositories).to_json());
@@ -115,6 +125,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format);
+    // A bad configuration stops the operator before it touches anything, naming the key.
+    let config = OperatorConfig::load(args.config.as_deref(), &args.set).context("invalid configuration")?;
     let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
     let identity = args
         .identity
@@ -134,6 +146,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             },
         }),
         identity,
+        config,
     };
     tracing::info!(?options, "starting");
     server::run(client, options, shutdown_signal()).await?;

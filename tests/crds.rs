@@ -76,11 +76,14 @@ async fn the_server_fills_in_documented_defaults() {
     )
     .await
     .expect("a minimal BuildPlan is valid");
-    assert_eq!(created.data["spec"]["maxParallel"], 10);
+    // What the operator's configuration supplies stays unset in the object, so that a change of configuration
+    // reaches every plan that did not choose for itself.
+    assert_eq!(created.data["spec"].get("maxParallel"), None);
     let stored = plans.get("minimal").await.unwrap();
-    assert_eq!(stored.spec.max_parallel, 10);
-    assert_eq!(stored.spec.timeout_minutes, 60);
-    assert_eq!(stored.spec.retry_attempts, 3);
+    assert_eq!(stored.spec.max_parallel, None);
+    assert_eq!(stored.spec.timeout_minutes, None);
+    assert_eq!(stored.spec.retry_attempts, None);
+    assert_eq!(stored.spec.history_limit, 10);
     assert_eq!(stored.spec.failure_policy, FailurePolicy::SkipDependents);
     assert!(!stored.spec.suspend);
 
@@ -99,7 +102,8 @@ async fn the_server_fills_in_documented_defaults() {
     .await
     .expect("a minimal Organization is valid");
     assert_eq!(org.data["spec"]["apiUrl"], "https://api.github.com");
-    assert_eq!(org.data["spec"]["discovery"]["interval"], "6h");
+    assert_eq!(org.data["spec"]["discovery"].get("interval"), None, "the operator's discovery.scan_interval applies");
+    assert_eq!(org.data["spec"]["discovery"]["visibility"], "All");
     assert_eq!(org.data["spec"]["prune"], "Delete");
 }
 
@@ -201,7 +205,7 @@ async fn kubectl_explain_teaches_the_api() {
     .await;
     assert!(explained.contains("FIELD:    maxParallel <integer>"), "{explained}");
     assert!(explained.contains("Most workflow runs in flight at once across the plan."), "{explained}");
-    assert!(explained.contains("Defaults to `10`."), "{explained}");
+    assert!(explained.contains("Unset: the operator's") && explained.contains("`build.max_parallel`"), "{explained}");
 
     let credentials = cluster.kubectl_ok(&["explain", "organization.spec.credentials"]);
     assert!(credentials.contains("secretRef") && credentials.contains("-required-"), "{credentials}");

@@ -9,6 +9,7 @@ use kube::Client;
 use super::discovery::DetectionCache;
 use super::github_clients::GitHubClients;
 use crate::clock::{Clock, SystemClock};
+use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
 
 /// The name under which the operator writes: its server-side-apply field manager and its Event reporter.
@@ -35,6 +36,8 @@ pub struct Context {
     pub github: Arc<GitHubClients>,
     /// What discovery read of each repository, kept between passes.
     pub detections: Arc<DetectionCache>,
+    /// The operator's configuration: values for what objects leave unset, and guard rails.
+    pub config: Arc<OperatorConfig>,
 }
 
 /// Intervals for looking again at what the operator does not watch.
@@ -63,6 +66,7 @@ impl Context {
             github: Arc::new(GitHubClients::observed_by(metrics.clone())),
             metrics,
             detections: Arc::new(DetectionCache::default()),
+            config: Arc::new(OperatorConfig::default()),
         }
     }
 }

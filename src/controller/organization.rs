@@ -122,7 +122,7 @@ fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
         last_sync,
         request: org.annotations().get(REQUESTED_AT).cloned(),
         handled_request,
-        interval: discovery_interval(org),
+        interval: discovery_interval(org, ctx),
     }
 }
 
@@ -203,12 +203,14 @@ async fn sync(
             RateLimitStatus { limit: budget.limit as i64, remaining: budget.remaining as i64, reset_time: Some(reset) };
         next.fields.insert("rateLimit".to_owned(), json!(rate_limit));
     }
-    Ok(requeue_at(ctx, finished.0.checked_add(discovery_interval(org)).unwrap_or(Timestamp::MAX)))
+    Ok(requeue_at(ctx, finished.0.checked_add(discovery_interval(org, ctx)).unwrap_or(Timestamp::MAX)))
 }
 
-/// The schema only admits durations that parse; six hours (the default) should one still not.
-fn discovery_interval(org: &Organization) -> Duration {
-    org.spec.discovery.interval.to_std().unwrap_or(Duration::from_secs(6 * 3600))
+/// The Organization's own interval, else the operator's `discovery.scan_interval` (also when the text does not parse,
+/// which the schema only lets code do).
+fn discovery_interval(org: &Organization, ctx: &Context) -> Duration {
+    let own = org.spec.discovery.interval.as_ref().and_then(|interval| interval.to_std());
+    own.unwrap_or(ctx.config.discovery.scan_interval)
 }
 
 /// Opens the onboarding pull requests the plan asks for and records each in the repository's status. The branch

@@ -44,20 +44,23 @@ pub struct BuildPlanSpec {
     #[schemars(length(min = 1, max = 255))]
     pub r#ref: Option<String>,
 
-    /// Most workflow runs in flight at once across the plan.
-    #[serde(default = "default_max_parallel")]
+    /// Most workflow runs in flight at once across the plan. Unset: the operator's `build.max_parallel` (10 unless
+    /// its configuration says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 256))]
-    pub max_parallel: i32,
+    pub max_parallel: Option<i32>,
 
-    /// Minutes a repository's run may take before it is cancelled and counted as a failed attempt.
-    #[serde(default = "default_timeout_minutes")]
+    /// Minutes a repository's run may take before it is cancelled and counted as a failed attempt. Unset: the
+    /// operator's `build.timeout_minutes` (60 unless configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 4320))]
-    pub timeout_minutes: i32,
+    pub timeout_minutes: Option<i32>,
 
     /// Further attempts after a failed or timed-out run, with exponential backoff between them; 0 means no retry.
-    #[serde(default = "default_retry_attempts")]
+    /// Unset: the operator's `build.retry_attempts` (3 unless configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10))]
-    pub retry_attempts: i32,
+    pub retry_attempts: Option<i32>,
 
     /// What a failure does to the rest of the plan. `SkipDependents`: the repositories that depend on the failed one,
     /// directly or not, are skipped and everything else goes on. `Stop`: nothing new starts; runs in flight finish.
@@ -89,15 +92,6 @@ pub struct BuildPlanSpec {
     pub suspend: bool,
 }
 
-fn default_max_parallel() -> i32 {
-    10
-}
-fn default_timeout_minutes() -> i32 {
-    60
-}
-fn default_retry_attempts() -> i32 {
-    3
-}
 fn default_history_limit() -> i32 {
     10
 }

@@ -38,14 +38,28 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
 /// Finishes a generated CRD for the servers we support and for the people reading it:
 /// - an optional enum gets `null` among its `enum` values from the schema generator, which Kubernetes 1.20 (the
 ///   oldest server we support) rejects; `nullable: true` already says the same;
-/// - `kubectl explain` does not print defaults, so each default is appended to its field's description.
+/// - `kubectl explain` does not print defaults, so each default is appended to its field's description;
+/// - the server publishes a `nullable` field without its type, so `kubectl explain` would not say that an optional
+///   spec field such as `maxParallel` is an integer. Users leave such fields out rather than write `null`, so the
+///   spec's optional scalars are not nullable (a `null` is pruned like an absent field).
 fn for_oldest_supported_server(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
             finish_schema(schema);
+            if let Some(spec) = schema.properties.as_mut().and_then(|p| p.get_mut("spec")) {
+                typed_spec_scalars(spec);
+            }
         }
     }
     crd
+}
+
+fn typed_spec_scalars(schema: &mut JSONSchemaProps) {
+    let scalar = matches!(schema.type_.as_deref(), Some("integer" | "number" | "string" | "boolean"));
+    if scalar && schema.nullable == Some(true) {
+        schema.nullable = None;
+    }
+    schema.properties.iter_mut().flat_map(|p| p.values_mut()).for_each(typed_spec_scalars);
 }
 
 fn finish_schema(schema: &mut JSONSchemaProps) {

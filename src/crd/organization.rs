@@ -89,13 +89,14 @@ pub enum CredentialType {
 }
 
 /// Which repositories to discover, and how often.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoverySpec {
     /// How often the whole organization is listed again. Webhooks wake discovery sooner; an unchanged organization
-    /// costs no rate-limit points thanks to conditional requests.
-    #[serde(default = "default_interval")]
-    pub interval: HumanDuration,
+    /// costs no rate-limit points thanks to conditional requests. Unset: the operator's `discovery.scan_interval`
+    /// (6h unless its configuration says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<HumanDuration>,
     /// Glob patterns (`*`, `?`) of repository names to include; empty includes every repository.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
@@ -117,24 +118,6 @@ pub struct DiscoverySpec {
     /// Which repositories by visibility: `All`, `Public`, `Private` or `Internal`.
     #[serde(default)]
     pub visibility: Visibility,
-}
-
-impl Default for DiscoverySpec {
-    fn default() -> Self {
-        DiscoverySpec {
-            interval: default_interval(),
-            include: Vec::new(),
-            exclude: Vec::new(),
-            topics: Vec::new(),
-            include_archived: false,
-            include_forks: false,
-            visibility: Visibility::default(),
-        }
-    }
-}
-
-fn default_interval() -> HumanDuration {
-    HumanDuration::from("6h")
 }
 
 /// Repository visibility filter.

@@ -13,6 +13,7 @@ use futures::FutureExt;
 use kube::api::{Api, ListParams};
 use kube::Client;
 
+use crate::config::OperatorConfig;
 use crate::controller::{self, Context, Scope};
 use crate::crd::Organization;
 use crate::metrics::Metrics;
@@ -32,6 +33,8 @@ pub struct RunOptions {
     pub leader_election: Option<LeaderElection>,
     /// Names this replica in Events and in the Lease (the pod name in a cluster).
     pub identity: String,
+    /// The operator's configuration.
+    pub config: OperatorConfig,
 }
 
 /// Where the leader Lease lives.
@@ -77,7 +80,9 @@ pub async fn run(
     let mut servers =
         vec![tokio::spawn(http::serve(listener, http::router(metrics.clone(), readiness.clone()), shutdown.clone()))];
 
-    let ctx = Arc::new(Context::new(client.clone(), Some(options.identity.clone()), metrics.clone()));
+    let mut ctx = Context::new(client.clone(), Some(options.identity.clone()), metrics.clone());
+    ctx.config = Arc::new(options.config.clone());
+    let ctx = Arc::new(ctx);
     if let Some(addr) = options.webhook_addr {
         let listener = http::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
         tracing::info!(%addr, "serving the GitHub webhook receiver on /webhook");

@@ -74,9 +74,10 @@ struct Shared {
     settings: Settings,
 }
 
-/// Runs the controller with the default [`Settings`] until `shutdown` completes.
+/// Runs the controller until `shutdown` completes, polling runs in flight at the configured `build.poll_interval`.
 pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
-    run_with(ctx, scope, shutdown, Settings::default()).await;
+    let settings = Settings { poll_interval: ctx.config.build.poll_interval, ..Settings::default() };
+    run_with(ctx, scope, shutdown, settings).await;
 }
 
 /// Runs the controller until `shutdown` completes.
@@ -217,7 +218,7 @@ async fn advance(
     };
     let selected: Vec<_> = targets.values().map(|t| t.selected(built.contains_key(&t.name))).collect();
     let key = format!("{}/{}", plan.uid().unwrap_or_default(), run.run_id.as_deref().unwrap_or_default());
-    let policy = SchedulePolicy::from(&plan.spec);
+    let policy = SchedulePolicy::resolve(&plan.spec, &ctx.config.build);
     let steps =
         match schedule::next_steps(&selected, &schedule::progress_by_name(&run.repositories), &policy, &key, now) {
             Ok(steps) => steps,

@@ -128,6 +128,9 @@ async fn reconcile(
     // bounds count from, and that this write extends, must be the latest.
     let api: Api<HealingPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(policy) = api.get_opt(&policy.name_any()).await? else { return Ok(Action::await_change()) };
+    // From here on the policy acts by the operator's guard rails.
+    let restricted = ctx.config.forbidden_actions(&policy.spec);
+    let policy = HealingPolicy { spec: ctx.config.guard_healing(&policy.spec), ..policy };
     let Some(organization) = organization else {
         status::write_waiting(&ctx, &policy, selected.len(), false).await?;
         return Ok(Action::requeue(Duration::from_secs(120)));
@@ -141,7 +144,8 @@ async fn reconcile(
         }
         Err(error) => return Err(error),
     };
-    let evaluation = evaluate(&ctx, github.as_ref(), &policy, &selected, now).await;
+    let mut evaluation = evaluate(&ctx, github.as_ref(), &policy, &selected, now).await;
+    evaluation.restricted = restricted;
     status::write(&ctx, &policy, &evaluation, selected.len(), now).await?;
     let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
     let wait = evaluation.wait(now, interval);
@@ -166,6 +170,8 @@ struct Evaluation {
     errors: Vec<String>,
     /// Repositories read from GitHub.
     looked_at: usize,
+    /// The `self_healing.*` configuration keys that turned off actions the policy asks for.
+    restricted: Vec<&'static str>,
 }
 
 impl Evaluation {

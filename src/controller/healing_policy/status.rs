@@ -125,12 +125,15 @@ pub(super) async fn write(
 fn ready(policy: &HealingPolicy, evaluation: &Evaluation, matched: usize, now: Time) -> Vec<Condition> {
     let generation = policy.meta().generation;
     let mut conditions = readiness::conditions(policy.conditions(), &Ok(()), HealingPolicy::ACCEPTED, generation, &now);
-    let summary = format!(
+    let mut summary = format!(
         "{matched} repositories selected, {} looked at, {} actions decided, {} held back",
         evaluation.looked_at,
         evaluation.entries.len(),
         evaluation.withheld.len()
     );
+    if !evaluation.restricted.is_empty() {
+        summary += &format!("; turned off by the operator's configuration: {}", evaluation.restricted.join(", "));
+    }
     let ready = match evaluation.errors.first() {
         None => Condition::new(READY, ConditionStatus::True, "Evaluated", summary, generation, now),
         Some(first) => {

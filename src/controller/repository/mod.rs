@@ -40,8 +40,6 @@ use crate::plan::prerequisites;
 use crate::plan::readiness::{self, READY};
 use crate::server::webhook::REQUESTED_AT;
 
-/// How often a repository no policy selects is read again.
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 /// `lastSyncTime` is refreshed at least this often even when nothing changed, so a stale one means trouble.
 const SYNC_HEARTBEAT: Duration = Duration::from_secs(3600);
 
@@ -119,8 +117,10 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     }
     let _ = shared.policies.wait_until_ready().await;
     let policy = observe::selecting_policy(&shared.policies, &repo);
-    let thresholds = observe::thresholds_of(policy.as_ref());
-    let interval = policy.as_ref().and_then(|p| p.spec.interval.to_std()).unwrap_or(DEFAULT_INTERVAL);
+    let thresholds = observe::thresholds_of(policy.as_ref(), &ctx.config.monitoring);
+    // A repository no policy selects is read as often as the operator's configuration says.
+    let interval = policy.as_ref().and_then(|p| p.spec.interval.to_std());
+    let interval = interval.unwrap_or(ctx.config.monitoring.health_check_interval);
     let key = ObjectRef::from_obj(repo.as_ref());
     let trigger = trigger_of(&repo, &thresholds, interval);
     let now = ctx.clock.now();

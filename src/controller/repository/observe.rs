@@ -4,6 +4,7 @@
 use kube::runtime::reflector::Store;
 use kube::ResourceExt;
 
+use crate::config::MonitoringConfig;
 use crate::controller::error::Error;
 use crate::crd::healing_policy::HealingThresholds;
 use crate::crd::repository::{RepositoryStatus, SecurityStatus};
@@ -134,9 +135,13 @@ pub fn selecting_policy(policies: &Store<HealingPolicy>, repo: &Repository) -> O
     selecting.into_iter().next()
 }
 
-/// The thresholds `repo` is judged by: its selecting policy's, else the defaults.
-pub fn thresholds_of(policy: Option<&HealingPolicy>) -> HealingThresholds {
-    policy.map(|p| p.spec.thresholds.clone()).unwrap_or_default()
+/// The thresholds `repo` is judged by: its selecting policy's, else the defaults with the operator's
+/// `monitoring.failure_threshold`.
+pub fn thresholds_of(policy: Option<&HealingPolicy>, monitoring: &MonitoringConfig) -> HealingThresholds {
+    policy.map(|p| p.spec.thresholds.clone()).unwrap_or_else(|| HealingThresholds {
+        consecutive_failures: i32::try_from(monitoring.failure_threshold).unwrap_or(i32::MAX),
+        ..HealingThresholds::default()
+    })
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
 use super::depgraph::{Cycle, DependencyGraph};
+use crate::config::BuildConfig;
 use crate::crd::build_plan::{
     BuildCounts, BuildPlanPhase, BuildPlanSpec, FailurePolicy, RepositoryBuild, RepositoryBuildState,
 };
@@ -62,12 +63,16 @@ pub struct SchedulePolicy {
     pub only_changed: bool,
 }
 
-impl From<&BuildPlanSpec> for SchedulePolicy {
-    fn from(spec: &BuildPlanSpec) -> Self {
+impl SchedulePolicy {
+    /// The plan's own values, and the operator's `build.*` ones for the fields it leaves unset.
+    pub fn resolve(spec: &BuildPlanSpec, defaults: &BuildConfig) -> Self {
+        let own = |field: Option<i32>| field.and_then(|value| u32::try_from(value).ok());
         Self {
-            max_parallel: u32::try_from(spec.max_parallel).unwrap_or(1).max(1),
-            timeout: SignedDuration::from_mins(i64::from(spec.timeout_minutes.max(1))),
-            retry_attempts: u32::try_from(spec.retry_attempts).unwrap_or(0),
+            max_parallel: own(spec.max_parallel).unwrap_or(defaults.max_parallel).max(1),
+            timeout: SignedDuration::from_mins(i64::from(
+                own(spec.timeout_minutes).unwrap_or(defaults.timeout_minutes).max(1),
+            )),
+            retry_attempts: own(spec.retry_attempts).unwrap_or(defaults.retry_attempts),
             failure_policy: spec.failure_policy,
             only_changed: spec.only_changed,
         }

@@ -284,20 +284,31 @@ fn correlation_ids_are_deterministic_and_distinct() {
 }
 
 #[test]
-fn spec_defaults_become_a_policy() {
+fn unset_fields_take_the_operators_build_defaults_and_set_ones_win() {
+    let defaults = crate::config::BuildConfig {
+        max_parallel: 7,
+        timeout_minutes: 45,
+        retry_attempts: 2,
+        poll_interval: std::time::Duration::from_secs(30),
+    };
     let spec: crate::crd::build_plan::BuildPlanSpec =
         serde_json::from_value(serde_json::json!({"organizationRef": {"name": "org"}})).unwrap();
-    let p = SchedulePolicy::from(&spec);
     assert_eq!(
-        p,
+        SchedulePolicy::resolve(&spec, &defaults),
         SchedulePolicy {
-            max_parallel: 10,
-            timeout: SignedDuration::from_mins(60),
-            retry_attempts: 3,
+            max_parallel: 7,
+            timeout: SignedDuration::from_mins(45),
+            retry_attempts: 2,
             failure_policy: FailurePolicy::SkipDependents,
             only_changed: false,
         }
     );
+    let spec: crate::crd::build_plan::BuildPlanSpec = serde_json::from_value(serde_json::json!({
+        "organizationRef": {"name": "org"}, "maxParallel": 3, "timeoutMinutes": 5, "retryAttempts": 0
+    }))
+    .unwrap();
+    let own = SchedulePolicy::resolve(&spec, &defaults);
+    assert_eq!((own.max_parallel, own.timeout, own.retry_attempts), (3, SignedDuration::from_mins(5), 0));
 }
 
 // ---- Property tests through the simulation ----

@@ -172,7 +172,7 @@ mod tests {
         paused.history_limit = 3;
         assert_eq!(spec_digest(&base), spec_digest(&paused));
         let mut wider = base.clone();
-        wider.max_parallel = 3;
+        wider.max_parallel = Some(3);
         assert_ne!(spec_digest(&base), spec_digest(&wider));
     }
 
