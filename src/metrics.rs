@@ -1,5 +1,7 @@
 //! The operator's Prometheus metrics, named `infinity_orchestrator_*` with units in the name. Labels are bounded
-//! (controller kind, result, error category): never an object name or a formatted error.
+//! (controller kind, result, error category), never a formatted error. The one exception is BuildPlan progress,
+//! labelled by the plan's namespace and name like kube-state-metrics' object gauges: there are few plans, and their
+//! series are removed when the plan is deleted.
 
 use std::time::Duration;
 
@@ -10,6 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::controller::build_plan::apply::Sent;
+use crate::crd::build_plan::RepositoryBuildState;
 use crate::github::{RateBudget, RequestObserver};
 
 /// Labels of a reconcile outcome.
@@ -64,6 +68,25 @@ pub struct GitHubRouteLabels {
     pub route: String,
 }
 
+/// Labels of a BuildPlan's progress.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildPlanLabels {
+    /// The plan's namespace.
+    pub namespace: String,
+    /// The plan's name.
+    pub name: String,
+    /// A repository state of the plan's current run, such as `Running`.
+    pub state: &'static str,
+}
+
+/// Labels of a workflow dispatch.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DispatchLabels {
+    /// `accepted`; `unanswered` (a transient error: the run is looked up, and the dispatch sent again if missing);
+    /// `refused` when GitHub answered that the workflow cannot be dispatched.
+    pub outcome: &'static str,
+}
+
 /// Labels naming a credential: its fingerprint id (`token:…` or `app:ID/installation:ID`), never the secret.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CredentialLabels {
@@ -92,6 +115,10 @@ pub struct Metrics {
     pub github_rate_limit_remaining: Family<CredentialLabels, Gauge>,
     /// Requests per primary rate-limit window, by credential.
     pub github_rate_limit_limit: Family<CredentialLabels, Gauge>,
+    /// Repositories of each BuildPlan's current run, by state.
+    pub build_plan_repositories: Family<BuildPlanLabels, Gauge>,
+    /// Workflow dispatches sent by BuildPlans, by outcome.
+    pub build_dispatches: Family<DispatchLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -151,6 +178,18 @@ impl Default for Metrics {
             "Requests per GitHub primary rate-limit window, by credential",
             github_rate_limit_limit.clone(),
         );
+        let build_plan_repositories = Family::<BuildPlanLabels, Gauge>::default();
+        registry.register(
+            "build_plan_repositories",
+            "Repositories of each BuildPlan's current run, by state",
+            build_plan_repositories.clone(),
+        );
+        let build_dispatches = Family::<DispatchLabels, Counter>::default();
+        registry.register(
+            "build_dispatches",
+            "Workflow dispatches sent by BuildPlans, by outcome",
+            build_dispatches.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -162,6 +201,8 @@ impl Default for Metrics {
             github_request_duration,
             github_rate_limit_remaining,
             github_rate_limit_limit,
+            build_plan_repositories,
+            build_dispatches,
         }
     }
 }
@@ -205,6 +246,34 @@ impl Metrics {
         self.webhook_deliveries.get_or_create(&WebhookLabels { event, outcome }).inc();
     }
 
+    /// Records how many repositories of a BuildPlan's current run are in each state (every state, zeros included,
+    /// so that a rate or a ratio never sees a series vanish mid-run).
+    pub fn record_build_plan(&self, namespace: &str, name: &str, states: &[RepositoryBuildState]) {
+        for state in RepositoryBuildState::ALL {
+            let count = states.iter().filter(|s| **s == state).count();
+            let labels =
+                BuildPlanLabels { namespace: namespace.to_owned(), name: name.to_owned(), state: state.as_str() };
+            self.build_plan_repositories.get_or_create(&labels).set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Removes a deleted BuildPlan's series.
+    pub fn forget_build_plan(&self, namespace: &str, name: &str) {
+        for state in RepositoryBuildState::ALL {
+            let labels =
+                BuildPlanLabels { namespace: namespace.to_owned(), name: name.to_owned(), state: state.as_str() };
+            self.build_plan_repositories.remove(&labels);
+        }
+    }
+
+    /// Records dispatches sent: how many GitHub accepted, left unanswered, or refused.
+    pub fn record_dispatches(&self, sent: &Sent) {
+        let outcomes = [("accepted", sent.accepted), ("unanswered", sent.unanswered), ("refused", sent.refused.len())];
+        for (outcome, count) in outcomes {
+            self.build_dispatches.get_or_create(&DispatchLabels { outcome }).inc_by(count as u64);
+        }
+    }
+
     /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
@@ -243,5 +312,25 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("infinity_orchestrator_leader 1"), "{text}");
+    }
+
+    #[test]
+    fn build_plan_progress_has_every_state_and_goes_with_the_plan() {
+        let metrics = Metrics::default();
+        use RepositoryBuildState as S;
+        metrics.record_build_plan("ns", "nightly", &[S::Succeeded, S::Succeeded, S::Running, S::Pending]);
+        let refused = vec![("app".to_owned(), "no such workflow".to_owned())];
+        metrics.record_dispatches(&Sent { accepted: 3, unanswered: 0, refused });
+        let text = metrics.encode().unwrap();
+        let series = |state: &str| {
+            format!(r#"infinity_orchestrator_build_plan_repositories{{namespace="ns",name="nightly",state="{state}"}}"#)
+        };
+        for (state, count) in [("Succeeded", 2), ("Running", 1), ("Pending", 1), ("Failed", 0), ("Cancelled", 0)] {
+            assert!(text.contains(&format!("{} {count}\n", series(state))), "{state} in {text}");
+        }
+        assert!(text.contains(r#"infinity_orchestrator_build_dispatches_total{outcome="accepted"} 3"#), "{text}");
+        assert!(text.contains(r#"infinity_orchestrator_build_dispatches_total{outcome="refused"} 1"#), "{text}");
+        metrics.forget_build_plan("ns", "nightly");
+        assert!(!metrics.encode().unwrap().contains("nightly"));
     }
 }

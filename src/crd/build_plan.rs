@@ -234,6 +234,36 @@ pub enum RepositoryBuildState {
     Cancelled,
 }
 
+impl RepositoryBuildState {
+    /// Every state, in the order a repository moves through them.
+    pub const ALL: [RepositoryBuildState; 9] = [
+        Self::Pending,
+        Self::Dispatching,
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::Cached,
+        Self::Failed,
+        Self::Skipped,
+        Self::Cancelled,
+    ];
+
+    /// The state's name, as in the object.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Dispatching => "Dispatching",
+            Self::Queued => "Queued",
+            Self::Running => "Running",
+            Self::Succeeded => "Succeeded",
+            Self::Cached => "Cached",
+            Self::Failed => "Failed",
+            Self::Skipped => "Skipped",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+}
+
 /// A finished run of a scheduled BuildPlan.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

@@ -11,15 +11,16 @@ use crate::github::{self, GitHub, RepoRef};
 use crate::plan::schedule::entries;
 use crate::plan::schedule::in_flight;
 
-/// Sends the `workflow_dispatch` of each intent (entries already recorded as Dispatching). Returns the
-/// repositories GitHub refused for good, with its message. A transient failure leaves the intent as it is: the
-/// run is looked up by its correlation id, and the dispatch sent again only once GitHub still does not list it.
+/// Sends the `workflow_dispatch` of each intent (entries already recorded as Dispatching). Returns what became of
+/// them, with the repositories GitHub refused for good and its message. A transient failure leaves the intent as
+/// it is: the run is looked up by its correlation id, and the dispatch sent again only once GitHub still does not
+/// list it.
 pub async fn send(
     github: &dyn GitHub,
     targets: &BTreeMap<&str, &Target>,
     intents: &[&RepositoryBuild],
-) -> Result<Vec<(String, String)>, Error> {
-    let mut refused = Vec::new();
+) -> Result<Sent, Error> {
+    let mut sent_out = Sent::default();
     for intent in intents {
         let (Some(target), Some(correlation_id)) = (targets.get(intent.name.as_str()), &intent.correlation_id) else {
             continue;
@@ -28,17 +29,32 @@ pub async fn send(
         let sent =
             github.dispatch_workflow(&target.repo, workflow, &target.git_ref, &target.inputs, correlation_id).await;
         match sent {
-            Ok(()) => tracing::info!(repository = %target.repo, correlation_id, "dispatched"),
+            Ok(()) => {
+                tracing::info!(repository = %target.repo, correlation_id, "dispatched");
+                sent_out.accepted += 1;
+            }
             Err(error @ (github::Error::Validation { .. } | github::Error::NotFound { .. })) => {
-                refused.push((intent.name.clone(), error.to_string()));
+                sent_out.refused.push((intent.name.clone(), error.to_string()));
             }
             Err(error) if error.is_transient() => {
                 tracing::warn!(repository = %target.repo, %error, "dispatch failed; its run will be looked up");
+                sent_out.unanswered += 1;
             }
             Err(error) => return Err(error.into()),
         }
     }
-    Ok(refused)
+    Ok(sent_out)
+}
+
+/// What became of the dispatches sent.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Answered 204.
+    pub accepted: usize,
+    /// Not answered (a transient error): the run is looked up by its correlation id, and sent again if missing.
+    pub unanswered: usize,
+    /// Refused by GitHub, with why, by repository.
+    pub refused: Vec<(String, String)>,
 }
 
 /// Cancels the runs of the named entries (timed out). A run that already ended or vanished needs nothing.

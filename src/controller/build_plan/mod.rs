@@ -279,7 +279,9 @@ async fn carry_out(
     next.conditions = status::conditions(plan, Situation::Run, &next, &Time(now));
     let written = status::write(ctx, plan, next.clone()).await?;
     let to_send: Vec<_> = next.repositories.iter().filter(|e| intents.contains(&e.name)).collect();
-    let refused = apply::send(github, targets, &to_send).await?;
+    let sent = apply::send(github, targets, &to_send).await?;
+    ctx.metrics.record_dispatches(&sent);
+    let refused = sent.refused;
     if refused.is_empty() {
         return Ok(written);
     }
@@ -339,6 +341,7 @@ async fn suspend(
 /// Deleted: cancel the runs in flight before the finalizer lets the plan go. Without its Organization or usable
 /// credentials nothing can be cancelled, and the plan goes at once.
 async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
+    ctx.metrics.forget_build_plan(&namespace_of(plan)?, &plan.name_any());
     let Some(plan) = observe::fresh(ctx, plan).await? else { return Ok(Action::await_change()) };
     let run = plan.status.clone().unwrap_or_default();
     if !run.repositories.iter().any(|e| in_flight(e.state)) {

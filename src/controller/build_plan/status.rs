@@ -116,6 +116,8 @@ fn run_verdict(status: &BuildPlanStatus) -> (ConditionStatus, &'static str, Stri
 /// written.
 pub async fn write(ctx: &Context, plan: &BuildPlan, mut status: BuildPlanStatus) -> Result<BuildPlan, Error> {
     status.observed_generation = plan.metadata.generation;
+    let states: Vec<_> = status.repositories.iter().map(|entry| entry.state).collect();
+    ctx.metrics.record_build_plan(&namespace_of(plan)?, &plan.name_any(), &states);
     if plan.status.as_ref() == Some(&status) {
         return Ok(plan.clone());
     }

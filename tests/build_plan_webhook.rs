@@ -1,0 +1,121 @@
+//! A BuildPlan moves on when GitHub says a run finished: the `workflow_run` webhook wakes it, not the poll. The
+//! operator runs as users run it, its configuration from a file and a `--set` flag, and its metrics scraped.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use github_sim::webhook::WebhookTarget;
+use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
+use infinity_orchestrator::crd::Repository;
+use infinity_orchestrator::server::webhook::REQUESTED_BY;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use serde_json::json;
+use support::build_plans::{build_plan, dispatched_runs, dispatches, entry, simulated_org, until_phase};
+use support::process::OperatorProcess;
+use support::sim_org::organization_on;
+use support::{cluster, eventually, namespace};
+
+const WEBHOOK_SECRET: &str = "build-plan-webhook-secret";
+
+/// A Repository whose build settings and edges live in its spec, where the operator's discovery leaves them alone.
+async fn repository(client: &kube::Client, ns: &str, name: &str, depends_on: &[&str]) {
+    let repo = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository", "metadata": { "name": name },
+        "spec": { "organizationRef": { "name": "acme" }, "name": name, "dependsOn": depends_on,
+            "build": { "workflow": "build.yml", "ref": "main" } },
+    });
+    Api::<Repository>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &serde_json::from_value(repo).expect("a Repository"))
+        .await
+        .expect("creating a Repository");
+}
+
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "bp-webhook").await;
+    // Runs take 60 s of simulated time, and simulated time moves only when this test says.
+    let sim = simulated_org(&["core", "util", "app"], 60).await;
+    organization_on(&cluster.client, &ns, &sim).await;
+    let webhook = json!({ "stringData": { "webhookSecret": WEBHOOK_SECRET } });
+    Api::<Secret>::namespaced(cluster.client.clone(), &ns)
+        .patch("gh", &PatchParams::default(), &Patch::Merge(&webhook))
+        .await
+        .expect("adding the webhook secret");
+    repository(&cluster.client, &ns, "core", &[]).await;
+    repository(&cluster.client, &ns, "util", &[]).await;
+    repository(&cluster.client, &ns, "app", &["core"]).await;
+
+    // The file caps plans that set nothing at one run at a time; the flag makes the poll ten minutes, so that
+    // within this test only a webhook can tell the operator that a run finished.
+    let config = std::env::temp_dir().join(format!("orchestrator-{ns}.yml"));
+    std::fs::write(&config, "build:\n  max_parallel: 1\n  retry_attempts: 0\n").expect("writing the config file");
+    let operator = OperatorProcess::start_with_webhook(
+        &cluster,
+        &ns,
+        &["--config", config.to_str().expect("a UTF-8 path"), "--set", "build.poll_interval=10m"],
+    );
+    sim.set_webhook(WebhookTarget { url: operator.webhook_url().expect("a URL"), secret: WEBHOOK_SECRET.into() });
+    let plans = build_plan(&cluster.client, &ns, "chain", json!({})).await;
+
+    let mut latencies = Vec::new();
+    for step in 1..=3 {
+        // One run in flight, its dispatch made; finishing it is what the webhook reports.
+        eventually(&format!("dispatch {step}"), Duration::from_secs(60), || async {
+            (dispatches(&sim.requests()).values().sum::<usize>() == step).then_some(())
+        })
+        .await;
+        let started = Instant::now();
+        sim.advance_clock(70);
+        let plan = eventually(&format!("the plan moves on after run {step}"), Duration::from_secs(30), || async {
+            let plan = plans.get("chain").await.ok()?;
+            let counts = plan.status.as_ref()?.counts.clone()?;
+            (counts.succeeded as usize == step).then_some(plan)
+        })
+        .await;
+        latencies.push(started.elapsed());
+        let woken_by = plan.annotations().get(REQUESTED_BY).cloned().unwrap_or_default();
+        assert!(woken_by.starts_with("github-delivery/"), "step {step}: woken by {woken_by:?}");
+    }
+
+    let plan = until_phase(&plans, "chain", BuildPlanPhase::Succeeded, Duration::from_secs(30)).await;
+    let log = sim.requests();
+    assert_eq!(dispatches(&log).values().sum::<usize>(), 3, "{:?}", dispatches(&log));
+    let mut runs: Vec<_> = ["core", "util", "app"]
+        .into_iter()
+        .map(|name| {
+            let built = entry(&plan, name);
+            assert_eq!((built.state, built.attempts), (S::Succeeded, 1), "{name}");
+            let run = dispatched_runs(&sim, name).pop().expect("a run");
+            (run.created, run.completed.expect("completed"), name)
+        })
+        .collect();
+    runs.sort();
+    // maxParallel from the file: each run starts after the one before finished; and app after core.
+    for pair in runs.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "runs overlap: {runs:?}");
+    }
+    let position = |name: &str| runs.iter().position(|r| r.2 == name);
+    assert!(position("core") < position("app"), "{runs:?}");
+    // Ten minutes of poll interval against a few seconds at most: only the deliveries moved the plan.
+    assert!(latencies.iter().all(|l| *l < Duration::from_secs(30)), "{latencies:?}");
+    eprintln!("delivery → plan moved on: {latencies:?}");
+
+    let metrics = operator.metrics();
+    let accepted = r#"infinity_orchestrator_webhook_deliveries_total{event="workflow_run",outcome="accepted"}"#;
+    assert!(sample(&metrics, accepted).is_some_and(|n| n >= 3.0), "{metrics}");
+    let progress = |state: &str| {
+        format!(r#"infinity_orchestrator_build_plan_repositories{{namespace="{ns}",name="chain",state="{state}"}}"#)
+    };
+    assert_eq!(sample(&metrics, &progress("Succeeded")), Some(3.0), "{metrics}");
+    assert_eq!(sample(&metrics, &progress("Running")), Some(0.0), "{metrics}");
+    let dispatched = r#"infinity_orchestrator_build_dispatches_total{outcome="accepted"}"#;
+    assert_eq!(sample(&metrics, dispatched), Some(3.0), "{metrics}");
+}
