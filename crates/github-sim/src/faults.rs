@@ -28,6 +28,9 @@ pub struct FaultConfig {
     pub late_response_rate: f64,
     /// Like `lost_response_rate`, for writes only (any method but GET): the answers whose loss risks duplicates.
     pub write_lost_response_rate: f64,
+    /// When not empty, `write_lost_response_rate` applies only to writes whose path ends with one of these
+    /// (`/issues`, `/pulls`, `/dispatches`…).
+    pub write_lost_response_paths: Vec<String>,
     /// Seconds a timed-out request is held (default 30).
     pub timeout_secs: Option<u64>,
     /// Added latency per request.
@@ -81,11 +84,11 @@ pub fn secondary_refusal(limit: &SecondaryLimit, window: &mut SecondaryWindow, n
 /// Decides the random fault (5xx, timeout, lost or late answer) for one GitHub read; the secondary limit is decided
 /// by [`secondary_refusal`].
 pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng) -> FaultDecision {
-    decide_for(config, rng, "GET")
+    decide_for(config, rng, "GET", "")
 }
 
-/// Like [`decide`], for a request of `method` (`write_lost_response_rate` applies to writes only).
-pub fn decide_for(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str) -> FaultDecision {
+/// Like [`decide`], for a request of `method` on `path` (`write_lost_response_rate` applies to writes only).
+pub fn decide_for(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str, path: &str) -> FaultDecision {
     let roll = rng.f64();
     if roll < config.server_error_rate {
         return FaultDecision::ServerError([500, 502, 503][rng.usize(0..3)]);
@@ -102,7 +105,13 @@ pub fn decide_for(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str) -
     if config.late_response_rate > 0.0 && rng.f64() < config.late_response_rate {
         return FaultDecision::LateResponse;
     }
-    if config.write_lost_response_rate > 0.0 && method != "GET" && rng.f64() < config.write_lost_response_rate {
+    let targeted = config.write_lost_response_paths.is_empty()
+        || config.write_lost_response_paths.iter().any(|suffix| path.ends_with(suffix.as_str()));
+    if config.write_lost_response_rate > 0.0
+        && method != "GET"
+        && targeted
+        && rng.f64() < config.write_lost_response_rate
+    {
         return FaultDecision::LoseResponse;
     }
     FaultDecision::Serve
@@ -130,8 +139,13 @@ mod tests {
         let config = FaultConfig { seed: 3, write_lost_response_rate: 0.5, ..Default::default() };
         let mut rng = fastrand::Rng::with_seed(config.seed);
         assert!((0..200).all(|_| decide(&config, &mut rng) == FaultDecision::Serve));
-        let lost = (0..1000).filter(|_| decide_for(&config, &mut rng, "POST") == FaultDecision::LoseResponse).count();
+        let lost =
+            (0..1000).filter(|_| decide_for(&config, &mut rng, "POST", "/x") == FaultDecision::LoseResponse).count();
         assert!((400..600).contains(&lost), "{lost}");
+        let only_issues = FaultConfig { write_lost_response_paths: vec!["/issues".into()], ..config };
+        let lost = |path: &str, rng: &mut fastrand::Rng| decide_for(&only_issues, rng, "POST", path);
+        assert!((0..200).all(|_| lost("/repos/o/r/pulls", &mut rng) == FaultDecision::Serve));
+        assert!((0..200).any(|_| lost("/repos/o/r/issues", &mut rng) == FaultDecision::LoseResponse));
     }
 
     #[test]

@@ -367,7 +367,7 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
         let refusal = faults.secondary_limit.and_then(|limit| secondary_refusal(&limit, &mut state.secondary, now));
         match refusal {
             Some(retry_after) => (FaultDecision::SecondaryLimit(retry_after), faults),
-            None => (decide_for(&faults, &mut state.fault_rng, &method), faults),
+            None => (decide_for(&faults, &mut state.fault_rng, &method, &path), faults),
         }
     };
     if faults.latency_ms > 0 {
