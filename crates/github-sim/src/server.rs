@@ -506,6 +506,9 @@ fn respond(
     if decision == FaultDecision::LoseResponse {
         let headers = rate_headers(state.budget(&token));
         let response = finish(state, &method, &path, raw_query, label, &body, 502, None, counted, headers);
+        if let Some(entry) = state.log.last_mut() {
+            entry.lost_status = Some(status);
+        }
         return mark_fault(state, "lost_response", response);
     }
 
@@ -576,6 +579,7 @@ fn finish(
         response_body: response_body.clone(),
         started_at: crate::clock::iso8601(state.now),
         fault: None,
+        lost_status: None,
     };
     state.log.push(entry);
     json_response(status, response_body.as_ref(), headers)

@@ -41,6 +41,10 @@ pub struct LoggedRequest {
     /// answer with a bare 5xx (not GitHub's to describe); `secondary_limit` and `late_response` keep GitHub's shapes.
     #[serde(default)]
     pub fault: Option<String>,
+    /// For a `lost_response`, the status GitHub's model gave before the answer was replaced: whether the write it
+    /// lost was carried out (2xx) or refused (a 422 for a duplicate, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_status: Option<u16>,
 }
 
 impl LoggedRequest {
