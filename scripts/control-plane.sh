@@ -8,9 +8,13 @@
 #   scripts/control-plane.sh down      stop both and remove the state directory
 #   scripts/control-plane.sh env       print `export KUBECONFIG=…` and PATH for kubectl
 #   scripts/control-plane.sh status    exit 0 when the API server answers
+#   scripts/control-plane.sh restart-apiserver   stop kube-apiserver and start it again on the same etcd data
+#   scripts/control-plane.sh compact-etcd        compact etcd's history up to its current revision (printed), so
+#                                                that a watch resuming from an older resourceVersion gets 410 Gone
 #
 # Environment: IO_CP_DIR (state, default /tmp/infinity-orchestrator-cp), IO_CP_PORT (6443), IO_ETCD_PORT (2379),
-# IO_CACHE (default ~/.cache/infinity-orchestrator).
+# IO_CACHE (default ~/.cache/infinity-orchestrator), IO_APISERVER_ARGS (extra kube-apiserver flags, split on spaces,
+# for example `--watch-cache=false`; give the same to `restart-apiserver`).
 set -euo pipefail
 
 K8S_VERSION=1.20.2
@@ -142,9 +146,15 @@ up() {
       >"$STATE/etcd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STATE/etcd.pid"
   fi
-  if ! alive "$STATE/apiserver.pid"; then
-    log "starting kube-apiserver on 127.0.0.1:$API_PORT"
-    setsid "$BIN_DIR/kube-apiserver" \
+  if ! alive "$STATE/apiserver.pid"; then start_apiserver; fi
+  wait_ready
+}
+
+start_apiserver() {
+  log "starting kube-apiserver on 127.0.0.1:$API_PORT"
+  local extra
+  read -r -a extra <<<"${IO_APISERVER_ARGS:-}"
+  setsid "$BIN_DIR/kube-apiserver" \
       --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
       --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
       --cert-dir "$STATE/certs" \
@@ -156,9 +166,12 @@ up() {
       --service-cluster-ip-range 10.0.0.0/24 \
       --allow-privileged=true \
       --disable-admission-plugins ServiceAccount \
-      >"$STATE/apiserver.log" 2>&1 </dev/null 9>&- &
-    echo $! >"$STATE/apiserver.pid"
-  fi
+      "${extra[@]}" \
+      >>"$STATE/apiserver.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$STATE/apiserver.pid"
+}
+
+wait_ready() {
   local i
   for i in $(seq 1 120); do
     if api_ready; then write_kubeconfig; log "ready (KUBECONFIG=$STATE/kubeconfig)"; return 0; fi
@@ -181,6 +194,22 @@ stop_pid() {
   rm -f "$f"
 }
 
+restart_apiserver() {
+  exec 9>"$STATE.lock"
+  flock 9
+  stop_pid "$STATE/apiserver.pid"
+  start_apiserver
+  wait_ready
+}
+
+compact_etcd() {
+  local base="http://127.0.0.1:$ETCD_PORT/v3/kv" revision
+  # The JSON gateway of etcd 3.4; any range answer carries the store's current revision in its header.
+  revision=$(curl -fsS -X POST "$base/range" -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+  curl -fsS -X POST "$base/compaction" -d "{\"revision\":\"$revision\",\"physical\":true}" >/dev/null
+  echo "$revision"
+}
+
 down() {
   stop_pid "$STATE/apiserver.pid"
   stop_pid "$STATE/etcd.pid"
@@ -194,6 +223,8 @@ case "${1:-}" in
   down) down ;;
   env) printf 'export KUBECONFIG=%s\nexport PATH=%s:$PATH\n' "$STATE/kubeconfig" "$BIN_DIR" ;;
   status) api_ready ;;
+  restart-apiserver) restart_apiserver ;;
+  compact-etcd) compact_etcd ;;
   bin-dir) echo "$BIN_DIR" ;;
-  *) echo "usage: $0 install|up|down|env|status|bin-dir" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|env|status|bin-dir|restart-apiserver|compact-etcd" >&2; exit 2 ;;
 esac
