@@ -5,8 +5,10 @@
 #![allow(dead_code)] // each test crate uses its own part of the bed
 
 pub mod build_plans;
+pub mod operated_plans;
 pub mod process;
 pub mod sim_org;
+pub mod tcp_proxy;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -79,7 +81,7 @@ async fn start_cluster() -> ClusterFiles {
 }
 
 /// Applies every CRD (server-side, idempotent across test processes) and waits until each is established.
-async fn install_crds(client: &Client) {
+pub async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("infinity-orchestrator-tests").force();
     for (_, crd) in infinity_orchestrator::crd::all() {
@@ -158,6 +160,7 @@ pub struct DedicatedControlPlane {
     state_dir: PathBuf,
     api_port: u16,
     etcd_port: u16,
+    apiserver_args: String,
     /// Its kubeconfig, as the cluster administrator.
     pub kubeconfig: PathBuf,
 }
@@ -165,10 +168,21 @@ pub struct DedicatedControlPlane {
 impl DedicatedControlPlane {
     /// Starts etcd and kube-apiserver on free loopback ports, with state under a fresh directory.
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, "")
+    }
+
+    /// Like [`DedicatedControlPlane::start`], with extra kube-apiserver flags (kept for its restarts).
+    pub fn start_with(name: &str, apiserver_args: &str) -> Self {
         let state_dir = std::env::temp_dir().join(format!("io-cp-{name}-{}", std::process::id()));
         let api_port = free_port_pair().0;
         let etcd_port = free_port_pair().0;
-        let plane = DedicatedControlPlane { kubeconfig: state_dir.join("kubeconfig"), state_dir, api_port, etcd_port };
+        let plane = DedicatedControlPlane {
+            kubeconfig: state_dir.join("kubeconfig"),
+            state_dir,
+            api_port,
+            etcd_port,
+            apiserver_args: apiserver_args.to_owned(),
+        };
         let up = plane.script("up");
         assert!(
             up.status.success(),
@@ -183,6 +197,41 @@ impl DedicatedControlPlane {
         client_for(&self.kubeconfig).await
     }
 
+    /// The port kube-apiserver listens on.
+    pub fn api_port(&self) -> u16 {
+        self.api_port
+    }
+
+    /// kube-apiserver's log (kept across restarts).
+    pub fn apiserver_log(&self) -> PathBuf {
+        self.state_dir.join("apiserver.log")
+    }
+
+    /// Its files as the shared bed has them, our CRDs installed, for tests written against [`TestCluster`].
+    pub async fn as_test_cluster(&self) -> TestCluster {
+        let client = self.client().await;
+        install_crds(&client).await;
+        TestCluster { client, kubeconfig: self.kubeconfig.clone(), kubectl: kubectl_path() }
+    }
+
+    /// Stops kube-apiserver and starts it again on the same etcd data; returns once it is ready.
+    pub fn restart_apiserver(&self) {
+        let restarted = self.script("restart-apiserver");
+        assert!(
+            restarted.status.success(),
+            "kube-apiserver did not restart:\n{}",
+            String::from_utf8_lossy(&restarted.stderr)
+        );
+    }
+
+    /// Compacts etcd's history up to its current revision, which it returns.
+    pub fn compact_etcd(&self) -> u64 {
+        let compacted = self.script("compact-etcd");
+        assert!(compacted.status.success(), "compacting etcd failed:\n{}", String::from_utf8_lossy(&compacted.stderr));
+        let revision = String::from_utf8_lossy(&compacted.stdout).trim().to_owned();
+        revision.parse().unwrap_or_else(|_| panic!("compact-etcd printed {revision:?}, not a revision"))
+    }
+
     fn script(&self, command: &str) -> Output {
         Command::new("bash")
             .arg(repo_root().join("scripts/control-plane.sh"))
@@ -190,9 +239,17 @@ impl DedicatedControlPlane {
             .env("IO_CP_DIR", &self.state_dir)
             .env("IO_CP_PORT", self.api_port.to_string())
             .env("IO_ETCD_PORT", self.etcd_port.to_string())
+            .env("IO_APISERVER_ARGS", &self.apiserver_args)
             .output()
             .expect("running control-plane.sh")
     }
+}
+
+/// The `kubectl` built with the API server.
+fn kubectl_path() -> PathBuf {
+    let script = repo_root().join("scripts/control-plane.sh");
+    let bin_dir = Command::new("bash").arg(&script).arg("bin-dir").output().expect("running control-plane.sh bin-dir");
+    PathBuf::from(String::from_utf8_lossy(&bin_dir.stdout).trim()).join("kubectl")
 }
 
 impl Drop for DedicatedControlPlane {

@@ -30,7 +30,22 @@ impl OperatorProcess {
         Self::launch(cluster, namespace, extra, Some(free_port()))
     }
 
+    /// Like [`OperatorProcess::start_with_webhook`], logging at `rust_log` (a `RUST_LOG` filter) instead of `info`.
+    pub fn start_with_webhook_logging(cluster: &TestCluster, namespace: &str, extra: &[&str], rust_log: &str) -> Self {
+        Self::launch_logging(cluster, namespace, extra, Some(free_port()), rust_log)
+    }
+
     fn launch(cluster: &TestCluster, namespace: &str, extra: &[&str], webhook_port: Option<u16>) -> Self {
+        Self::launch_logging(cluster, namespace, extra, webhook_port, "info")
+    }
+
+    fn launch_logging(
+        cluster: &TestCluster,
+        namespace: &str,
+        extra: &[&str],
+        webhook_port: Option<u16>,
+        rust_log: &str,
+    ) -> Self {
         let metrics_port = free_port();
         let metrics_addr = format!("127.0.0.1:{metrics_port}");
         let log = std::env::temp_dir().join(format!("operator-{namespace}-{metrics_port}.log"));
@@ -43,7 +58,7 @@ impl OperatorProcess {
         let child = command
             .args(extra)
             .env("KUBECONFIG", &cluster.kubeconfig)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -66,6 +81,11 @@ impl OperatorProcess {
     /// The webhook URL, when the receiver listens.
     pub fn webhook_url(&self) -> Option<String> {
         self.webhook_port.map(|port| format!("http://127.0.0.1:{port}/webhook"))
+    }
+
+    /// How it ended, if it did.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGKILL, and reap.
