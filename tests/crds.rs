@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use infinity_orchestrator::crd::build_plan::FailurePolicy;
@@ -107,91 +108,267 @@ async fn the_server_fills_in_documented_defaults() {
     assert_eq!(org.data["spec"]["prune"], "Delete");
 }
 
-/// Each invalid object, the field its rejection must name, and the words that say why.
-const INVALID: &[(&str, &str, &str, &str)] = &[
-    ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"maxParallel":0}"#, "spec.maxParallel"),
-    (
-        "buildplans",
-        "BuildPlan",
-        r#"{"organizationRef":{"name":"acme"},"failurePolicy":"Sometimes"}"#,
-        "spec.failurePolicy",
-    ),
-    ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"timeoutMinutes":0}"#, "spec.timeoutMinutes"),
-    ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"retryAttempts":11}"#, "spec.retryAttempts"),
-    ("buildplans", "BuildPlan", r#"{"organizationRef":{"name":"acme"},"schedule":"every night"}"#, "spec.schedule"),
-    ("buildplans", "BuildPlan", r#"{"maxParallel":5}"#, "spec.organizationRef"),
-    (
-        "buildplans",
-        "BuildPlan",
-        r#"{"organizationRef":{"name":"acme"},"selector":{"matchExpressions":[{"key":"k","operator":"Like"}]}}"#,
-        "spec.selector.matchExpressions",
-    ),
-    (
-        "organizations",
-        "Organization",
-        r#"{"login":"-not a login-","credentials":{"type":"Token","secretRef":{"name":"gh"}}}"#,
-        "spec.login",
-    ),
-    (
-        "organizations",
-        "Organization",
-        r#"{"login":"acme","credentials":{"type":"Password","secretRef":{"name":"gh"}}}"#,
-        "spec.credentials.type",
-    ),
-    (
-        "organizations",
-        "Organization",
-        r#"{"login":"acme","credentials":{"type":"App","secretRef":{"name":"gh"}},"discovery":{"interval":"6 hours"}}"#,
-        "spec.discovery.interval",
-    ),
-    (
-        "organizations",
-        "Organization",
-        r#"{"login":"acme","credentials":{"type":"App","secretRef":{"name":"gh"}},"apiUrl":"ftp://example.com"}"#,
-        "spec.apiUrl",
-    ),
-    ("repositories", "Repository", r#"{"organizationRef":{"name":"acme"},"name":"has spaces"}"#, "spec.name"),
-    (
-        "repositories",
-        "Repository",
-        r#"{"organizationRef":{"name":"acme"},"name":"ok","build":{"workflow":"../escape.sh"}}"#,
-        "spec.build.workflow",
-    ),
-    ("healingpolicies", "HealingPolicy", r#"{"organizationRef":{"name":"acme"},"mode":"Yolo"}"#, "spec.mode"),
-    (
-        "healingpolicies",
-        "HealingPolicy",
-        r#"{"organizationRef":{"name":"acme"},"thresholds":{"consecutiveFailures":0}}"#,
-        "spec.thresholds.consecutiveFailures",
-    ),
-    (
-        "healingpolicies",
-        "HealingPolicy",
-        r#"{"organizationRef":{"name":"acme"},"thresholds":{"minSuccessRatePercent":101}}"#,
-        "spec.thresholds.minSuccessRatePercent",
-    ),
-];
+/// One invalid object: its kind, what it changes in a valid spec (`null` removes a key), the field its rejection
+/// must name, and the schema keyword it breaks.
+struct Invalid {
+    plural: &'static str,
+    kind: &'static str,
+    change: serde_json::Value,
+    field: &'static str,
+    keyword: &'static str,
+}
+
+/// Words of the API server's message for each keyword, so that a row proves it breaks the rule it claims to.
+fn words_for(keyword: &str) -> &'static str {
+    match keyword {
+        "pattern" => "should match",
+        "enum" => "Unsupported value",
+        "minimum" => "greater than or equal to",
+        "maximum" => "less than or equal to",
+        "minLength" => "at least",
+        "maxLength" | "maxItems" => "at most",
+        "required" => "Required value",
+        other => panic!("no words known for the keyword {other}"),
+    }
+}
+
+/// A valid spec of each kind, which each row changes in one place.
+fn valid_spec(kind: &str) -> serde_json::Value {
+    match kind {
+        "BuildPlan" | "HealingPolicy" => json!({ "organizationRef": { "name": "acme" } }),
+        "Repository" => json!({ "organizationRef": { "name": "acme" }, "name": "core" }),
+        "Organization" => json!({ "login": "acme", "credentials": { "type": "Token", "secretRef": { "name": "gh" } } }),
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+/// `change` merged into `target`, recursively; `null` removes the key.
+fn merge(target: &mut serde_json::Value, change: &serde_json::Value) {
+    match (target.as_object_mut(), change.as_object()) {
+        (Some(target), Some(change)) => {
+            for (key, value) in change {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge(target.entry(key.clone()).or_insert(json!({})), value);
+                }
+            }
+        }
+        _ => *target = change.clone(),
+    }
+}
+
+/// Every constraint of every kind's schema broken once: the test below checks that no constraint is missing.
+fn invalid_objects() -> Vec<Invalid> {
+    let long = |n: usize| "a".repeat(n);
+    let many = |n: usize| (0..n).map(|i| format!("r{i}")).collect::<Vec<_>>();
+    let mut rows = Vec::new();
+    let mut row = |plural, kind, change, field, keyword| rows.push(Invalid { plural, kind, change, field, keyword });
+    // The organization reference and the selector, shared by the kinds that have them.
+    for (plural, kind) in
+        [("buildplans", "BuildPlan"), ("healingpolicies", "HealingPolicy"), ("repositories", "Repository")]
+    {
+        row(plural, kind, json!({ "organizationRef": null }), "spec.organizationRef", "required");
+        row(plural, kind, json!({ "organizationRef": { "name": null } }), "spec.organizationRef.name", "required");
+        let name = |value: &str| json!({ "organizationRef": { "name": value } });
+        row(plural, kind, name("Not_A_Name"), "spec.organizationRef.name", "pattern");
+        row(plural, kind, name(""), "spec.organizationRef.name", "minLength");
+        row(plural, kind, name(&long(254)), "spec.organizationRef.name", "maxLength");
+        if kind == "Repository" {
+            continue;
+        }
+        let selector = |selector: serde_json::Value| json!({ "selector": selector });
+        let expression = |e: serde_json::Value| selector(json!({ "matchExpressions": [e] }));
+        let field = "spec.selector.matchExpressions.key";
+        row(plural, kind, expression(json!({ "operator": "Exists" })), field, "required");
+        row(plural, kind, expression(json!({ "key": "", "operator": "Exists" })), field, "minLength");
+        row(plural, kind, expression(json!({ "key": long(318), "operator": "Exists" })), field, "maxLength");
+        let field = "spec.selector.matchExpressions.operator";
+        row(plural, kind, expression(json!({ "key": "k" })), field, "required");
+        row(plural, kind, expression(json!({ "key": "k", "operator": "Like" })), field, "enum");
+        let names = |name: &str| selector(json!({ "names": ["core", name] }));
+        row(plural, kind, names("has space"), "spec.selector.names", "pattern");
+        row(plural, kind, names(""), "spec.selector.names", "minLength");
+        row(plural, kind, names(&long(101)), "spec.selector.names", "maxLength");
+    }
+    // Durations (`6h`, `90s`, `1h30m`) and bounded integers, by kind.
+    let durations = |row: &mut dyn FnMut(serde_json::Value, &'static str, &'static str),
+                     at: &dyn Fn(&str) -> serde_json::Value,
+                     field| {
+        row(at("6 hours"), field, "pattern");
+        row(at("5"), field, "minLength");
+        row(at(&"1s".repeat(17)), field, "maxLength");
+    };
+    let bounded = |row: &mut dyn FnMut(serde_json::Value, &'static str, &'static str),
+                   at: &dyn Fn(i64) -> serde_json::Value,
+                   field,
+                   low: i64,
+                   high: i64| {
+        row(at(low - 1), field, "minimum");
+        row(at(high + 1), field, "maximum");
+    };
+
+    let mut plan = |change, field, keyword| row("buildplans", "BuildPlan", change, field, keyword);
+    plan(json!({ "failurePolicy": "Sometimes" }), "spec.failurePolicy", "enum");
+    bounded(&mut plan, &|v| json!({ "historyLimit": v }), "spec.historyLimit", 0, 100);
+    bounded(&mut plan, &|v| json!({ "maxParallel": v }), "spec.maxParallel", 1, 256);
+    bounded(&mut plan, &|v| json!({ "retryAttempts": v }), "spec.retryAttempts", 0, 10);
+    bounded(&mut plan, &|v| json!({ "timeoutMinutes": v }), "spec.timeoutMinutes", 1, 4320);
+    plan(json!({ "ref": "" }), "spec.ref", "minLength");
+    plan(json!({ "ref": long(256) }), "spec.ref", "maxLength");
+    plan(json!({ "schedule": "every night" }), "spec.schedule", "pattern");
+    plan(json!({ "schedule": "@daily" }), "spec.schedule", "minLength");
+    plan(json!({ "schedule": format!("0 0 * * {}", "1".repeat(121)) }), "spec.schedule", "maxLength");
+
+    let mut policy = |change, field, keyword| row("healingpolicies", "HealingPolicy", change, field, keyword);
+    policy(json!({ "mode": "Yolo" }), "spec.mode", "enum");
+    durations(&mut policy, &|v| json!({ "interval": v }), "spec.interval");
+    durations(&mut policy, &|v| json!({ "cooldown": v }), "spec.cooldown");
+    durations(&mut policy, &|v| json!({ "actions": { "rerun": { "backoff": v } } }), "spec.actions.rerun.backoff");
+    let field = "spec.actions.rerun.maxAttemptsPerSha";
+    bounded(&mut policy, &|v| json!({ "actions": { "rerun": { "maxAttemptsPerSha": v } } }), field, 1, 10);
+    let field = "spec.actions.rollback.afterConsecutiveFailures";
+    bounded(&mut policy, &|v| json!({ "actions": { "rollback": { "afterConsecutiveFailures": v } } }), field, 1, 100);
+    let field = "spec.actions.dependencyUpdate.maxOpenPullRequests";
+    bounded(&mut policy, &|v| json!({ "actions": { "dependencyUpdate": { "maxOpenPullRequests": v } } }), field, 1, 20);
+    let change = json!({ "actions": { "dependencyUpdate": { "minSeverity": "severe" } } });
+    policy(change, "spec.actions.dependencyUpdate.minSeverity", "enum");
+    let field = "spec.maxActionsPerRepositoryPerHour";
+    bounded(&mut policy, &|v| json!({ "maxActionsPerRepositoryPerHour": v }), field, 1, 100);
+    let field = "spec.thresholds.consecutiveFailures";
+    bounded(&mut policy, &|v| json!({ "thresholds": { "consecutiveFailures": v } }), field, 1, 100);
+    let field = "spec.thresholds.minSuccessRatePercent";
+    bounded(&mut policy, &|v| json!({ "thresholds": { "minSuccessRatePercent": v } }), field, 0, 100);
+    bounded(&mut policy, &|v| json!({ "thresholds": { "windowRuns": v } }), "spec.thresholds.windowRuns", 1, 100);
+
+    let mut org = |change, field, keyword| row("organizations", "Organization", change, field, keyword);
+    org(json!({ "login": null }), "spec.login", "required");
+    org(json!({ "login": "-not a login-" }), "spec.login", "pattern");
+    org(json!({ "login": "" }), "spec.login", "minLength");
+    org(json!({ "login": long(40) }), "spec.login", "maxLength");
+    org(json!({ "credentials": null }), "spec.credentials", "required");
+    org(json!({ "credentials": { "type": null } }), "spec.credentials.type", "required");
+    org(json!({ "credentials": { "type": "Password" } }), "spec.credentials.type", "enum");
+    org(json!({ "credentials": { "secretRef": null } }), "spec.credentials.secretRef", "required");
+    let secret_name = |value: serde_json::Value| json!({ "credentials": { "secretRef": { "name": value } } });
+    org(secret_name(serde_json::Value::Null), "spec.credentials.secretRef.name", "required");
+    org(secret_name(json!("Not_A_Name")), "spec.credentials.secretRef.name", "pattern");
+    org(secret_name(json!("")), "spec.credentials.secretRef.name", "minLength");
+    org(secret_name(json!(long(254))), "spec.credentials.secretRef.name", "maxLength");
+    org(json!({ "apiUrl": "ftp://example.com" }), "spec.apiUrl", "pattern");
+    org(json!({ "apiUrl": format!("https://example.com/{}", long(2030)) }), "spec.apiUrl", "maxLength");
+    durations(&mut org, &|v| json!({ "discovery": { "interval": v } }), "spec.discovery.interval");
+    for list in ["include", "exclude", "topics"] {
+        let field = match list {
+            "include" => "spec.discovery.include",
+            "exclude" => "spec.discovery.exclude",
+            _ => "spec.discovery.topics",
+        };
+        org(json!({ "discovery": { list: many(257) } }), field, "maxItems");
+    }
+    org(json!({ "discovery": { "visibility": "Secret" } }), "spec.discovery.visibility", "enum");
+    let workflow_path = |value: String| json!({ "onboarding": { "workflowPath": value } });
+    org(workflow_path("../escape.yml".into()), "spec.onboarding.workflowPath", "pattern");
+    org(workflow_path(String::new()), "spec.onboarding.workflowPath", "minLength");
+    org(workflow_path(format!(".github/workflows/{}.yml", long(234))), "spec.onboarding.workflowPath", "maxLength");
+    org(json!({ "prune": "Archive" }), "spec.prune", "enum");
+
+    let mut repo = |change, field, keyword| row("repositories", "Repository", change, field, keyword);
+    repo(json!({ "name": null }), "spec.name", "required");
+    repo(json!({ "name": "has spaces" }), "spec.name", "pattern");
+    repo(json!({ "name": "" }), "spec.name", "minLength");
+    repo(json!({ "name": long(101) }), "spec.name", "maxLength");
+    repo(json!({ "dependsOn": ["core", "../etc"] }), "spec.dependsOn", "pattern");
+    repo(json!({ "dependsOn": [""] }), "spec.dependsOn", "minLength");
+    repo(json!({ "dependsOn": [long(101)] }), "spec.dependsOn", "maxLength");
+    repo(json!({ "build": { "workflow": "../escape.sh" } }), "spec.build.workflow", "pattern");
+    repo(json!({ "build": { "workflow": "" } }), "spec.build.workflow", "minLength");
+    repo(json!({ "build": { "workflow": format!("{}.yml", long(252)) } }), "spec.build.workflow", "maxLength");
+    repo(json!({ "build": { "ref": "" } }), "spec.build.ref", "minLength");
+    repo(json!({ "build": { "ref": long(256) } }), "spec.build.ref", "maxLength");
+    repo(json!({ "build": { "command": "" } }), "spec.build.command", "minLength");
+    repo(json!({ "build": { "command": long(1025) } }), "spec.build.command", "maxLength");
+    repo(json!({ "test": { "command": "" } }), "spec.test.command", "minLength");
+    repo(json!({ "test": { "command": long(1025) } }), "spec.test.command", "maxLength");
+    rows
+}
+
+/// Every `(field, keyword)` constraint in a kind's spec schema, fields written as the server names them (an array's
+/// items as the array: Kubernetes 1.20 names no index). A `required` list counts once per required property.
+fn constraints(schema: &serde_json::Value, path: &str, found: &mut BTreeSet<(String, String)>) {
+    for keyword in ["pattern", "enum", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"] {
+        if schema.get(keyword).is_some() {
+            found.insert((path.to_owned(), keyword.to_owned()));
+        }
+    }
+    for required in schema.get("required").and_then(|r| r.as_array()).into_iter().flatten() {
+        found.insert((format!("{path}.{}", required.as_str().unwrap_or_default()), "required".to_owned()));
+    }
+    for (name, property) in schema.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+        constraints(property, &format!("{path}.{name}"), found);
+    }
+    if let Some(items) = schema.get("items") {
+        constraints(items, path, found);
+    }
+    if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+        constraints(values, &format!("{path}{{}}"), found);
+    }
+}
+
+#[test]
+fn the_invalid_table_breaks_every_constraint_of_every_kind() {
+    let rows = invalid_objects();
+    let mut missing = Vec::new();
+    for (_, crd) in infinity_orchestrator::crd::all() {
+        let crd = serde_json::to_value(&crd).expect("a CRD as JSON");
+        let kind = crd["spec"]["names"]["kind"].as_str().expect("a kind").to_owned();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let mut found = BTreeSet::new();
+        constraints(spec, "spec", &mut found);
+        assert!(found.len() > 5, "{kind}: too few constraints found, is the walk broken? {found:?}");
+        for (field, keyword) in found {
+            let covered = rows.iter().any(|r| r.kind == kind && r.field == field && r.keyword == keyword);
+            if !covered {
+                missing.push(format!("{kind} {field} {keyword}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "constraints no row of invalid_objects() breaks:\n{}", missing.join("\n"));
+}
 
 #[tokio::test]
 async fn invalid_objects_are_rejected_with_a_message_naming_the_field() {
     let cluster = &cluster().await;
     let ns = namespace(&cluster.client, "invalid").await;
-    for (plural, kind, spec, field) in INVALID {
-        let spec: serde_json::Value = serde_json::from_str(spec).unwrap();
+    let rows = invalid_objects();
+    for Invalid { plural, kind, change, field, keyword } in &rows {
+        let mut spec = valid_spec(kind);
+        merge(&mut spec, change);
         let error = create_dynamic(&cluster.client, &ns, plural, &minimal_json(kind, spec.clone()))
             .await
-            .expect_err(&format!("{kind} with spec {spec} should be rejected"));
-        let kube::Error::Api(status) = &error else { panic!("{kind} {spec}: unexpected error {error}") };
-        assert_eq!(status.code, 422, "{kind} {spec}: {status:?}");
-        assert!(
-            status.message.contains(field),
-            "{kind} {spec}: the message should name {field}, got: {}",
-            status.message
-        );
+            .expect_err(&format!("{kind} with {change} should be rejected ({field} {keyword})"));
+        let kube::Error::Api(status) = &error else { panic!("{kind} {change}: unexpected error {error}") };
+        assert_eq!(status.code, 422, "{kind} {change}: {status:?}");
+        let message = &status.message;
+        assert!(message.contains(&format!("{field}:")), "{kind} {change}: the message should name {field}: {message}");
+        let words = words_for(keyword);
+        assert!(message.contains(words), "{kind} {change}: the message should say {words:?} ({keyword}): {message}");
+    }
+    // The valid spec each row starts from is accepted: the rows fail for their change alone.
+    for (plural, kind) in [
+        ("buildplans", "BuildPlan"),
+        ("healingpolicies", "HealingPolicy"),
+        ("repositories", "Repository"),
+        ("organizations", "Organization"),
+    ] {
+        let mut object = minimal_json(kind, valid_spec(kind));
+        object["metadata"]["name"] = json!(format!("valid-{plural}"));
+        create_dynamic(&cluster.client, &ns, plural, &object).await.unwrap_or_else(|e| panic!("a valid {kind}: {e}"));
     }
     // Nothing rejected was stored.
     let stored = cluster.kubectl_ok(&["get", "infinity", "-n", &ns, "-o", "name"]);
-    assert_eq!(stored.trim(), "", "rejected objects must not be stored");
+    assert_eq!(stored.lines().count(), 4, "only the four valid objects are stored: {stored}");
+    assert!(stored.lines().all(|line| line.contains("/valid-")), "{stored}");
 }
 
 #[tokio::test]
