@@ -165,6 +165,97 @@ async fn objects_wait_for_their_organization_and_wake_when_it_appears() {
 }
 
 #[tokio::test]
+async fn a_token_organization_names_its_missing_key_and_waits_again_once_its_secret_is_deleted() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "org-token").await;
+    let operator = RunningOperator::start(cluster.client.clone(), &ns);
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
+
+    // GitHub is a closed local port, so that getting past the credentials shows at once as a failed connection.
+    let mut org = organization("acme", "Token", "gh");
+    org.spec.api_url = "http://127.0.0.1:9".into();
+    organizations.create(&PostParams::default(), &org).await.unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsNotFound").await;
+    assert!(find_condition(&conditions, "Ready").unwrap().message.contains("\"gh\""));
+
+    // A Secret whose token is empty lacks it, as much as one without the key.
+    let webhook_secret = "webhook-secret-of-the-token-org";
+    secrets
+        .create(&PostParams::default(), &secret("gh", &[("token", ""), ("webhookSecret", webhook_secret)]))
+        .await
+        .unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsIncomplete").await;
+    let stalled = find_condition(&conditions, "Stalled").expect("Stalled is set");
+    assert!(stalled.message.contains("lacks key \"token\""), "{}", stalled.message);
+    assert!(stalled.message.ends_with("spec.credentials.type Token"), "names the credential type: {}", stalled.message);
+
+    // With a token the Organization gets past its prerequisites (to GitHub, which refuses connections); when the Secret
+    // is deleted it waits for it again instead of keeping a credential it no longer has.
+    let token = "ghp_token-value-that-must-never-show";
+    let patch = json!({ "stringData": { "token": token } });
+    secrets.patch("gh", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    eventually("the Organization past its credentials", Duration::from_secs(30), || async {
+        let org = organizations.get("acme").await.ok()?;
+        let reason = find_condition(org.conditions(), "Ready")?.reason.clone();
+        (!reason.starts_with("Credentials")).then_some(())
+    })
+    .await;
+    secrets.delete("gh", &Default::default()).await.unwrap();
+    // Secrets are polled, and a failing connection to GitHub retries on its own schedule; the annotation anyone may
+    // set asks for a pass now instead of at the next retry.
+    let wake =
+        json!({ "metadata": { "annotations": { "orchestrator.infinityxone.io/requested-at": "secret-deleted" } } });
+    organizations.patch("acme", &PatchParams::default(), &Patch::Merge(&wake)).await.unwrap();
+    let conditions = until_ready_reason(&organizations, "acme", "CredentialsNotFound").await;
+    assert!(find_condition(&conditions, "Stalled").is_none());
+
+    assert_no_secret_leaks(&cluster.client, &ns, &[token, webhook_secret], &[]).await;
+    operator.shutdown().await;
+}
+
+#[tokio::test]
+async fn objects_notice_their_organization_going_away() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "org-gone").await;
+    let operator = RunningOperator::start(cluster.client.clone(), &ns);
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
+    organizations.create(&PostParams::default(), &organization("acme", "Token", "gh")).await.unwrap();
+    let plans: Api<BuildPlan> = Api::namespaced(cluster.client.clone(), &ns);
+    let repositories: Api<Repository> = Api::namespaced(cluster.client.clone(), &ns);
+    let policies: Api<HealingPolicy> = Api::namespaced(cluster.client.clone(), &ns);
+    let object = |kind: &str, spec: serde_json::Value| {
+        json!({ "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": kind, "metadata": { "name": "thing" },
+            "spec": spec })
+    };
+    let org_ref = json!({ "name": "acme" });
+    let plan = object("BuildPlan", json!({ "organizationRef": org_ref }));
+    plans.create(&PostParams::default(), &serde_json::from_value(plan).unwrap()).await.unwrap();
+    let repository = object("Repository", json!({ "organizationRef": org_ref, "name": "core" }));
+    repositories.create(&PostParams::default(), &serde_json::from_value(repository).unwrap()).await.unwrap();
+    let policy = object("HealingPolicy", json!({ "organizationRef": org_ref }));
+    policies.create(&PostParams::default(), &serde_json::from_value(policy).unwrap()).await.unwrap();
+    until_ready_reason(&plans, "thing", "OrganizationFound").await;
+    until_ready_reason(&repositories, "thing", "OrganizationFound").await;
+    until_ready_reason(&policies, "thing", "OrganizationFound").await;
+
+    // Deleting the Organization wakes each object that refers to it (they would otherwise look again only at their
+    // next requeue, minutes away), and each says what it waits for.
+    organizations.delete("acme", &Default::default()).await.unwrap();
+    for conditions in [
+        until_ready_reason(&plans, "thing", "OrganizationNotFound").await,
+        until_ready_reason(&repositories, "thing", "OrganizationNotFound").await,
+        until_ready_reason(&policies, "thing", "OrganizationNotFound").await,
+    ] {
+        let ready = find_condition(&conditions, "Ready").unwrap();
+        assert_eq!(ready.status, ConditionStatus::False);
+        assert!(ready.message.contains("\"acme\" named by spec.organizationRef"), "{}", ready.message);
+        assert!(find_condition(&conditions, "Stalled").is_none(), "a missing Organization is waited for");
+    }
+    operator.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_schedule_the_schema_lets_through_but_cron_rejects_stalls_the_plan() {
     let cluster = cluster().await;
     let ns = namespace(&cluster.client, "bad-schedule").await;
