@@ -210,3 +210,24 @@ impl Drop for WallClock {
         self.0.abort();
     }
 }
+
+/// Checks that no repository's run was created before every run of its dependencies had completed.
+pub fn assert_dependency_order(sim: &SimHandle, graph: &Graph) {
+    let spans: BTreeMap<&str, Vec<(i64, Option<i64>)>> = graph
+        .keys()
+        .map(|name| (name.as_str(), dispatched_runs(sim, name).iter().map(|r| (r.created, r.completed)).collect()))
+        .collect();
+    for (name, dependencies) in graph {
+        for (created, _) in &spans[name.as_str()] {
+            for dependency in dependencies {
+                for (_, completed) in &spans[dependency.as_str()] {
+                    let completed = completed.unwrap_or(i64::MAX);
+                    assert!(
+                        *created >= completed,
+                        "{name} started at {created}, before {dependency} ended at {completed}"
+                    );
+                }
+            }
+        }
+    }
+}
