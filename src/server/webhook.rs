@@ -33,8 +33,12 @@ pub const REQUESTED_BY: &str = "orchestrator.infinityxone.io/requested-by";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
 /// Whether `signature` (the `X-Hub-Signature-256` header, `sha256=<hex>`) is the HMAC-SHA256 of `body` under
-/// `secret`. The comparison takes the same time wherever the first differing byte is.
+/// `secret`. The comparison takes the same time wherever the first differing byte is. An empty secret verifies
+/// nothing: anyone can sign with an empty key.
 pub fn signature_is_valid(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
     let Some(hex_digest) = signature.strip_prefix("sha256=") else { return false };
     let Ok(expected) = hex::decode(hex_digest) else { return false };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return false };
@@ -280,6 +284,7 @@ mod tests {
         assert!(!signature_is_valid(b"s3cret", body, &good.replace("sha256=", "sha1=")), "other algorithm");
         assert!(!signature_is_valid(b"s3cret", body, "sha256=zz"), "not hex");
         assert!(!signature_is_valid(b"s3cret", body, ""), "empty");
+        assert!(!signature_is_valid(b"", body, &sign(b"", body)), "an empty secret, which anyone can sign with");
     }
 
     #[test]
