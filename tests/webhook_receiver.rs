@@ -1,5 +1,6 @@
-//! The GitHub webhook receiver of a real operator process, against the real API server: signatures, replays,
-//! oversized bodies, and routing to exactly the objects a delivery concerns.
+//! The GitHub webhook receiver of a real operator process, against the real API server: signatures (missing, wrong,
+//! truncated, another algorithm, an empty key, an unknown organization, odd spellings), replays, oversized bodies,
+//! and routing to exactly the objects a delivery concerns.
 
 mod support;
 
@@ -62,6 +63,34 @@ fn post(port: u16, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let response = String::from_utf8_lossy(&response).into_owned();
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status");
     (status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+/// POSTs to /webhook with a chunked body (no Content-Length, so the size is known only while reading); returns the
+/// status.
+fn post_chunked(port: u16, headers: &[(&str, &str)], body: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to the receiver");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = String::from("POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    request.push_str("Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    // The server may answer and close before it has read everything; the answer is what matters.
+    for chunk in body.chunks(1024 * 1024) {
+        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+            || stream.write_all(chunk).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status")
 }
 
 fn get(port: u16, path: &str) -> String {
@@ -169,6 +198,28 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
         ),
     )
     .await;
+    // An Organization whose webhook secret is empty (anyone can compute an HMAC with an empty key), and one with none.
+    create(
+        client,
+        &ns,
+        json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "empty-credentials" },
+            "stringData": { "token": "empty-credentials-token-value", "webhookSecret": "" } }),
+    )
+    .await;
+    create(
+        client,
+        &ns,
+        json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "unhooked-credentials" },
+            "stringData": { "token": "unhooked-credentials-token-value" } }),
+    )
+    .await;
+    for (name, login) in [("empty", "empty-corp"), ("unhooked", "unhooked-corp")] {
+        let spec = json!({ "login": login,
+            "credentials": { "type": "Token", "secretRef": { "name": format!("{name}-credentials") } } });
+        create(client, &ns, object("Organization", name, spec)).await;
+        let spec = json!({ "organizationRef": { "name": name } });
+        create(client, &ns, object("BuildPlan", &format!("{name}-nightly"), spec)).await;
+    }
     create(
         client,
         &ns,
@@ -240,13 +291,51 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
     assert_eq!(post(webhook_port, &headers(sha1, "d-3"), &run_completed).0, 401, "other algorithm");
     let tampered = String::from_utf8(run_completed.clone()).unwrap().replace("success", "failure");
     assert_eq!(post(webhook_port, &headers(good, "d-4"), tampered.as_bytes()).0, 401, "body changed after signing");
+    // Signed with the empty key, for the Organization whose webhook secret is empty and for the one without any.
+    for login in ["empty-corp", "unhooked-corp"] {
+        let body = String::from_utf8(run_completed.clone()).unwrap().replace("acme-corp", login);
+        let signature = Box::leak(sign("", body.as_bytes()).into_boxed_str());
+        assert_eq!(post(webhook_port, &headers(signature, "d-6"), body.as_bytes()).0, 401, "empty key for {login}");
+    }
+    // A valid signature by acme's secret over a delivery naming an organization nobody manages.
+    let stranger = String::from_utf8(run_completed.clone()).unwrap().replace("acme-corp", "stranger-corp");
+    let signed_stranger = Box::leak(sign(SECRET, stranger.as_bytes()).into_boxed_str());
+    assert_eq!(post(webhook_port, &headers(signed_stranger, "d-7"), stranger.as_bytes()).0, 401, "unknown org");
+    // The signature's prefix is case-sensitive and its value is exact: whitespace inside, or a prefix in capitals,
+    // is refused (whitespace around a header value is HTTP's, and is not part of the value).
+    let spaced = Box::leak(good.replacen('=', "= ", 1).into_boxed_str());
+    assert_eq!(post(webhook_port, &headers(spaced, "d-8"), &run_completed).0, 401, "whitespace inside");
+    let shouting = Box::leak(good.replacen("sha256", "SHA256", 1).into_boxed_str());
+    assert_eq!(post(webhook_port, &headers(shouting, "d-9"), &run_completed).0, 401, "prefix in capitals");
+    // A body that is not JSON, with a valid signature over it.
+    let not_json = b"payload=%7B%22zen%22%7D".to_vec();
+    let signed_form = Box::leak(sign(SECRET, &not_json).into_boxed_str());
+    assert_eq!(post(webhook_port, &headers(signed_form, "d-10"), &not_json).0, 401, "not JSON");
+    // A forged delivery reusing the id of a genuine one still to come must not make the genuine one a "replay".
+    assert_eq!(post(webhook_port, &headers(wrong, "delivery-ok"), &run_completed).0, 401, "forged, valid id");
     assert_eq!(wake_marks(client, &ns).await, before, "rejected deliveries changed nothing");
 
-    // A body over GitHub's 25 MB cap is refused before it is read whole.
+    // A body over GitHub's 25 MB cap is refused before it is read whole, with or without a Content-Length.
     let huge = vec![b' '; 26 * 1024 * 1024];
     assert_eq!(post(webhook_port, &headers(good, "d-5"), &huge).0, 413);
+    assert_eq!(post_chunked(webhook_port, &headers(good, "d-11"), &huge), 413, "chunked");
+    assert_eq!(wake_marks(client, &ns).await, before, "refused bodies changed nothing");
 
-    // A valid workflow_run wakes the plans and the repository of that organization, and nothing else.
+    // Header names are case-insensitive (HTTP/2 and some proxies send them in lower case), and whitespace around the
+    // value is not part of it: a genuine delivery is accepted whatever the sender's spelling.
+    let spelled = [
+        ("x-github-event", "workflow_run"),
+        ("X-GITHUB-DELIVERY", "delivery-spelled"),
+        ("x-hub-signature-256", Box::leak(format!("  {good}\t").into_boxed_str())),
+    ];
+    let (status, body) = post(webhook_port, &spelled, &run_completed);
+    assert_eq!(status, 202, "{body}");
+
+    let marks = wake_marks(client, &ns).await;
+    assert_eq!(woken_by(&marks, "delivery-spelled"), ["BuildPlan/acme-nightly", "Repository/acme-core"], "{marks:?}");
+
+    // A valid workflow_run wakes the plans and the repository of that organization, and nothing else; the forged
+    // delivery that used its id before did not make it a replay.
     let (status, body) = post(webhook_port, &headers(good, "delivery-ok"), &run_completed);
     assert_eq!(status, 202, "{body}");
     let marks = wake_marks(client, &ns).await;
@@ -279,10 +368,10 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
 
     let metrics = get(operator.metrics_port, "/metrics");
     for series in [
-        r#"infinity_orchestrator_webhook_deliveries_total{event="workflow_run",outcome="accepted"} 1"#,
+        r#"infinity_orchestrator_webhook_deliveries_total{event="workflow_run",outcome="accepted"} 2"#,
         r#"infinity_orchestrator_webhook_deliveries_total{event="workflow_run",outcome="duplicate"} 1"#,
         r#"infinity_orchestrator_webhook_deliveries_total{event="repository",outcome="accepted"} 1"#,
-        r#"infinity_orchestrator_webhook_deliveries_total{event="unverified",outcome="unauthorized"} 5"#,
+        r#"infinity_orchestrator_webhook_deliveries_total{event="unverified",outcome="unauthorized"} 12"#,
     ] {
         assert!(metrics.contains(series), "missing {series} in\n{metrics}");
     }
@@ -290,7 +379,14 @@ async fn deliveries_are_verified_deduplicated_capped_and_routed() {
     assert_no_secret_leaks(
         client,
         &ns,
-        &[SECRET, OTHER_SECRET, "acme-credentials-token-value", "other-credentials-token-value"],
+        &[
+            SECRET,
+            OTHER_SECRET,
+            "acme-credentials-token-value",
+            "other-credentials-token-value",
+            "empty-credentials-token-value",
+            "unhooked-credentials-token-value",
+        ],
         &[log_path.as_path()],
     )
     .await;
