@@ -220,6 +220,32 @@ pub fn parse_json(text: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(text).map_err(|error| format!("invalid JSON: {error}"))
 }
 
+/// Deepest nesting of YAML flow collections (`[…]`, `{…}`) read; serde_yaml refuses more than 128 levels anyway.
+pub const MAX_YAML_FLOW_DEPTH: usize = 128;
+
+/// Parses a YAML document; the error is one line naming where and what. A document whose brackets nest deeper than
+/// [`MAX_YAML_FLOW_DEPTH`] is refused before parsing: the YAML scanner takes time quadratic in that depth (a 200 kB
+/// file of `[` held discovery for minutes), and the parser would refuse it after scanning it whole. Brackets are
+/// counted without regard to quoting, so only a document with more than 128 unclosed brackets in its strings
+/// could be refused wrongly.
+pub fn parse_yaml(text: &str) -> Result<serde_yaml::Value, String> {
+    let mut depth = 0usize;
+    for (offset, byte) in text.bytes().enumerate() {
+        match byte {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => continue,
+        }
+        if depth > MAX_YAML_FLOW_DEPTH {
+            let (line, column) = line_and_column(text, offset);
+            return Err(format!(
+                "invalid YAML: brackets nested deeper than {MAX_YAML_FLOW_DEPTH} levels at line {line} column {column}"
+            ));
+        }
+    }
+    serde_yaml::from_str(text).map_err(|error| format!("invalid YAML: {error}"))
+}
+
 /// A string value of a TOML table.
 pub fn toml_str<'t>(table: &'t toml::Table, key: &str) -> Option<&'t str> {
     table.get(key).and_then(toml::Value::as_str)

@@ -2,7 +2,9 @@
 //! `pnpm-workspace.yaml`), the package manager chosen from the lockfile's name, `scripts.build` / `scripts.test`.
 
 use super::description::{Ecosystem, RepositoryDescription};
-use super::files::{directory, file_name, github_repository, glob_matches, join, parse_json, RepositoryFiles};
+use super::files::{
+    directory, file_name, github_repository, glob_matches, join, parse_json, parse_yaml, RepositoryFiles,
+};
 use super::{BuildSystem, Toolchain};
 
 const ROOT_MANIFEST: &str = "package.json";
@@ -186,12 +188,12 @@ fn workspace_patterns(
     let list = declared.and_then(|w| w.as_array().or_else(|| w.get("packages").and_then(|p| p.as_array())));
     patterns.extend(list.into_iter().flatten().filter_map(|p| p.as_str()).map(str::to_owned));
     if let Some(text) = files.content(PNPM_WORKSPACE) {
-        match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        match parse_yaml(text) {
             Ok(document) => {
                 let packages = document.get("packages").and_then(serde_yaml::Value::as_sequence);
                 patterns.extend(packages.into_iter().flatten().filter_map(|p| p.as_str()).map(str::to_owned));
             }
-            Err(error) => out.warn(PNPM_WORKSPACE, format!("invalid YAML: {error}")),
+            Err(message) => out.warn(PNPM_WORKSPACE, message),
         }
     }
     patterns

@@ -2,7 +2,7 @@
 //! start. Read as YAML, never run.
 
 use super::description::{DispatchableWorkflow, RepositoryDescription};
-use super::files::{directory, file_name, RepositoryFiles};
+use super::files::{directory, file_name, parse_yaml, RepositoryFiles};
 
 const WORKFLOWS_DIRECTORY: &str = ".github/workflows";
 
@@ -23,10 +23,10 @@ pub(super) fn detect(files: &RepositoryFiles<'_>, out: &mut RepositoryDescriptio
     let paths: Vec<&str> = files.paths().filter(|path| wants(path)).collect();
     for path in paths {
         let Some(text) = files.content(path) else { continue };
-        let document = match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        let document = match parse_yaml(text) {
             Ok(document) => document,
-            Err(error) => {
-                out.warn(path, format!("invalid YAML: {error}"));
+            Err(message) => {
+                out.warn(path, message);
                 continue;
             }
         };

@@ -100,3 +100,22 @@ fn warnings_become_one_bounded_condition_message() {
     assert!(short.ends_with('…'));
     assert_eq!(describe_repository(&[("go.mod", "module x\n")], &[]).warning_message(1024), None);
 }
+
+#[test]
+fn yaml_nested_past_the_parser_limit_is_refused_before_it_is_scanned() {
+    // 100,000 levels of `[`: the YAML scanner takes time quadratic in the depth (minutes for this file), and the
+    // parser refuses anything past 128 levels anyway, so the depth is checked first.
+    let deep = format!("on: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let started = std::time::Instant::now();
+    let description = describe_repository(&[(".github/workflows/deep.yml", &deep)], &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(description.warnings.len(), 1, "{:?}", description.warnings);
+    assert_eq!(
+        description.warnings[0].message,
+        "invalid YAML: brackets nested deeper than 128 levels at line 1 column 133"
+    );
+    // 128 levels are handed to the parser, which reads them.
+    let shallow = format!("on: {}workflow_dispatch{}\n", "[".repeat(128), "]".repeat(128));
+    let description = describe_repository(&[(".github/workflows/ok.yml", &shallow)], &[]);
+    assert!(!description.warnings.iter().any(|w| w.message.contains("deeper than")), "{:?}", description.warnings);
+}
