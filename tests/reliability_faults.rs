@@ -206,8 +206,9 @@ async fn an_enforcing_healing_policy_under_faults_opens_each_issue_and_pull_requ
     })
     .await;
     let lost_phase = faults_seen(&sim.requests());
-    // Then half the answers to every write are lost.
+    // Then half the answers to every write are lost, and the primary budget is spent for 5 s.
     sim.set_faults(faults(12, 0.5, &[]));
+    sim.set_rate_limit(5000, 0, 5);
     let status = eventually("both issues and the pull request recorded", Duration::from_secs(120), || async {
         let status = policies.get("heal").await.ok()?.status?;
         (status.open_issues.len() >= 2 && !status.pull_requests.is_empty()).then_some(status)
@@ -253,7 +254,33 @@ async fn an_enforcing_healing_policy_under_faults_opens_each_issue_and_pull_requ
     for fault in ["lost_issue", "lost_pull_request"] {
         assert!(lost_phase.get(fault).is_some_and(|n| *n > 0), "no {fault} in the lost-answer phase: {lost_phase:?}");
     }
-    for fault in ["server_error", "timeout", "secondary_limit"] {
+    for fault in ["server_error", "timeout", "secondary_limit", "primary_limit"] {
         assert!(seen.get(fault).is_some_and(|n| *n > 0), "no {fault} was injected: {seen:?}");
+    }
+}
+
+#[test]
+fn the_expected_end_states_skip_exactly_the_transitive_dependents_of_a_failure() {
+    let graph: support::operated_plans::Graph =
+        [("a", vec![]), ("b", vec!["a"]), ("c", vec!["b"]), ("d", vec!["a"]), ("e", vec!["c", "d"]), ("f", vec![])]
+            .into_iter()
+            .map(|(name, dependencies)| (name.to_owned(), dependencies.into_iter().map(String::from).collect()))
+            .collect();
+    let states: Vec<(String, S)> = expected_states(&graph, &["b"]).into_iter().collect();
+    let expected = [("a", S::Succeeded), ("b", S::Failed), ("c", S::Skipped), ("d", S::Succeeded), ("e", S::Skipped)];
+    let mut expected: Vec<(String, S)> = expected.into_iter().map(|(n, s)| (n.to_owned(), s)).collect();
+    expected.push(("f".to_owned(), S::Succeeded));
+    assert_eq!(states, expected);
+    assert!(expected_states(&graph, &[]).values().all(|s| *s == S::Succeeded));
+    // Every generated layer past the first depends only on the layer before it.
+    let generated = layered_graph(7, 12, 3);
+    for (i, (name, dependencies)) in generated.iter().enumerate() {
+        assert_eq!(name, &format!("r{i:02}"));
+        let layer = i / 3;
+        assert_eq!(dependencies.is_empty(), layer == 0, "{name}: {dependencies:?}");
+        for dependency in dependencies {
+            let index: usize = dependency[1..].parse().unwrap();
+            assert_eq!(index / 3 + 1, layer, "{name} depends on {dependency}");
+        }
     }
 }
