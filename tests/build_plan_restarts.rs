@@ -6,19 +6,14 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use github_sim::webhook::WebhookTarget;
 use github_sim::SimHandle;
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
-use infinity_orchestrator::crd::Repository;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use support::build_plans::{build_plan, dispatched_runs, dispatches, entry, simulated_org, until_phase, SimClock};
-use support::process::OperatorProcess;
+use support::operated_plans::{plan_bed, start_operator, Graph};
 use support::sim_org::organization_on;
-use support::{cluster, eventually, namespace, TestCluster};
-
-const WEBHOOK_SECRET: &str = "restart-test-webhook-secret";
+use support::{cluster, eventually, namespace};
 
 /// Ten repositories in four levels: a0 ← b0..b2 ← c0..c2 ← d0..d2, each depending on one or two of the level before.
 const GRAPH: &[(&str, &[&str])] = &[
@@ -34,28 +29,6 @@ const GRAPH: &[(&str, &[&str])] = &[
     ("d2", &["c2"]),
 ];
 
-/// A Repository whose build settings and edges live in its spec, where the discovery running in the operator
-/// process leaves them alone.
-async fn repository(client: &kube::Client, ns: &str, name: &str, depends_on: &[&str]) {
-    let repo = json!({
-        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository", "metadata": { "name": name },
-        "spec": { "organizationRef": { "name": "acme" }, "name": name, "dependsOn": depends_on,
-            "build": { "workflow": "build.yml", "ref": "main" } },
-    });
-    Api::<Repository>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &serde_json::from_value(repo).expect("a Repository"))
-        .await
-        .expect("creating a Repository");
-}
-
-/// Starts the operator with its webhook receiver and points the simulator's webhooks at it.
-fn start_operator(cluster: &TestCluster, ns: &str, sim: &SimHandle) -> OperatorProcess {
-    let operator = OperatorProcess::start_with_webhook(cluster, ns, &[]);
-    let url = operator.webhook_url().expect("a webhook URL");
-    sim.set_webhook(WebhookTarget { url, secret: WEBHOOK_SECRET.to_owned() });
-    operator
-}
-
 fn total_dispatches(sim: &SimHandle) -> usize {
     dispatches(&sim.requests()).values().sum()
 }
@@ -65,17 +38,10 @@ async fn sigkill_at_random_points_neither_duplicates_nor_loses_a_dispatch() {
     let cluster = cluster().await;
     let ns = namespace(&cluster.client, "bp-sigkill").await;
     let names: Vec<&str> = GRAPH.iter().map(|(name, _)| *name).collect();
-    let sim = simulated_org(&names, 10).await;
+    let graph: Graph =
+        GRAPH.iter().map(|(name, on)| (name.to_string(), on.iter().map(|d| d.to_string()).collect())).collect();
+    let sim = plan_bed(&cluster.client, &ns, &graph, 10).await;
     let _clock = SimClock::start(&sim, 1);
-    organization_on(&cluster.client, &ns, &sim).await;
-    let webhook = json!({ "stringData": { "webhookSecret": WEBHOOK_SECRET } });
-    Api::<Secret>::namespaced(cluster.client.clone(), &ns)
-        .patch("gh", &PatchParams::default(), &Patch::Merge(&webhook))
-        .await
-        .expect("adding the webhook secret");
-    for (name, depends_on) in GRAPH {
-        repository(&cluster.client, &ns, name, depends_on).await;
-    }
     let mut operator = start_operator(&cluster, &ns, &sim);
     let plans = build_plan(&cluster.client, &ns, "crashy", json!({ "maxParallel": 3, "retryAttempts": 0 })).await;
 
