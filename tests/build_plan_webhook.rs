@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use github_sim::webhook::WebhookTarget;
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
-use infinity_orchestrator::crd::Repository;
+use infinity_orchestrator::crd::{Organization, Repository};
 use infinity_orchestrator::server::webhook::REQUESTED_BY;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -52,6 +52,7 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
     repository(&cluster.client, &ns, "core", &[]).await;
     repository(&cluster.client, &ns, "util", &[]).await;
     repository(&cluster.client, &ns, "app", &["core"]).await;
+    let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
 
     // The file caps plans that set nothing at one run at a time; the flag makes the poll ten minutes, so that
     // within this test only a webhook can tell the operator that a run finished.
@@ -63,13 +64,25 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
         &["--config", config.to_str().expect("a UTF-8 path"), "--set", "build.poll_interval=10m"],
     );
     sim.set_webhook(WebhookTarget { url: operator.webhook_url().expect("a URL"), secret: WEBHOOK_SECRET.into() });
+    // Discovery's first pass done: its status write, which wakes the Organization's plans, is behind us.
+    eventually("the Organization synced", Duration::from_secs(60), || async {
+        let org = organizations.get("acme").await.ok()?;
+        org.status?.last_sync_time.map(|_| ())
+    })
+    .await;
     let plans = build_plan(&cluster.client, &ns, "chain", json!({})).await;
 
     let mut latencies = Vec::new();
     for step in 1..=3 {
-        // One run in flight, its dispatch made; finishing it is what the webhook reports.
-        eventually(&format!("dispatch {step}"), Duration::from_secs(60), || async {
-            (dispatches(&sim.requests()).values().sum::<usize>() == step).then_some(())
+        // One run in flight, dispatched and found again on GitHub: from then on nothing but a delivery (or the
+        // ten-minute poll) makes the operator look at the plan. Finishing the run is what the delivery reports.
+        eventually(&format!("run {step} in flight"), Duration::from_secs(60), || async {
+            let plan = plans.get("chain").await.ok()?;
+            let entries = plan.status?.repositories;
+            let running = entries.iter().filter(|e| e.run_id.is_some() && matches!(e.state, S::Queued | S::Running));
+            let running = running.count();
+            let dispatched = dispatches(&sim.requests()).values().sum::<usize>();
+            (dispatched == step && running == 1).then_some(())
         })
         .await;
         let started = Instant::now();

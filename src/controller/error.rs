@@ -49,8 +49,8 @@ impl Error {
     /// How long to wait before the next attempt.
     pub fn retry_after(&self) -> Duration {
         match self {
-            // Another writer won a race; the watch will bring the new version at once.
-            Error::Kube(kube::Error::Api(status)) if status.code == 409 => Duration::from_secs(1),
+            // Another writer won a race; every reconcile starts from a fresh read, so going again soon is right.
+            Error::Kube(kube::Error::Api(status)) if status.code == 409 => Duration::from_millis(200),
             Error::Kube(_) => Duration::from_secs(15),
             // Neither goes away by waiting; look rarely.
             Error::MissingNamespace { .. } | Error::Serialize(_) => Duration::from_secs(300),

@@ -1,6 +1,9 @@
 //! Which objects a GitHub webhook delivery concerns. Deliveries only wake reconciles (which then look at the whole
-//! state again), so routing errs on the side of waking: a spurious wake costs one reconcile, a missed one a delay
-//! until the next interval.
+//! state again), so routing errs on the side of waking where a change may matter: a missed wake costs a delay until
+//! the next interval. It does not wake where nothing the operator reads has changed: a wake is a write to the
+//! object, and a write that lands while its reconcile runs makes that reconcile's status write conflict and start
+//! over. A run announces itself three times (`requested`, `in_progress`, `completed`); only its end changes a
+//! plan's decisions or a repository's health, and `workflow_job` and `check_suite` repeat what `workflow_run` says.
 
 use serde::Deserialize;
 
@@ -96,12 +99,14 @@ pub fn route(event: &str, envelope: &WebhookEnvelope) -> Route {
                 Route::Ignore("push to a branch other than the default branch")
             }
         }
-        "workflow_run" | "workflow_job" | "check_suite" => match &envelope.repository {
-            Some(repository) => {
+        "workflow_run" => match (&envelope.repository, envelope.action.as_deref()) {
+            (None, _) => Route::Ignore("run event without a repository"),
+            (Some(repository), Some("completed")) => {
                 Route::Wake(vec![WakeTarget::BuildPlans, WakeTarget::Repository(repository.name.clone())])
             }
-            None => Route::Ignore("run event without a repository"),
+            (Some(_), _) => Route::Ignore("a run that has not finished changes nothing the operator decides on"),
         },
+        "workflow_job" | "check_suite" | "check_run" => Route::Ignore("the run's own workflow_run event wakes"),
         "code_scanning_alert" | "dependabot_alert" | "secret_scanning_alert" | "issues" | "pull_request" => {
             match &envelope.repository {
                 Some(repository) => Route::Wake(vec![WakeTarget::Repository(repository.name.clone())]),
@@ -156,6 +161,18 @@ mod tests {
             route("workflow_run", &e),
             Route::Wake(vec![WakeTarget::BuildPlans, WakeTarget::Repository("core".into())])
         );
+    }
+
+    #[test]
+    fn runs_that_have_not_finished_and_job_events_wake_nothing() {
+        for action in ["requested", "in_progress"] {
+            let e = envelope(serde_json::json!({ "action": action, "repository": repo("core") }));
+            assert!(matches!(route("workflow_run", &e), Route::Ignore(_)), "{action}");
+        }
+        let completed = envelope(serde_json::json!({ "action": "completed", "repository": repo("core") }));
+        for event in ["workflow_job", "check_suite", "check_run"] {
+            assert!(matches!(route(event, &completed), Route::Ignore(_)), "{event}");
+        }
     }
 
     #[test]

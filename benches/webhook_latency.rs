@@ -1,0 +1,179 @@
+//! Latency from a `workflow_run` webhook to the dispatch of the dependent build: the operator binary (release
+//! build) with its webhook receiver, the local control plane, and an in-process github-sim whose clock this program
+//! moves. A BuildPlan builds a chain of repositories (each depends on the one before) with the run poll set to ten
+//! minutes, so every step is driven by a delivery. Each step: move simulated time past the running build, which
+//! makes the simulator complete the run and deliver `workflow_run`; the clock stops when the dependent's
+//! `workflow_dispatch` reaches the simulator. Prints the distribution. Nothing is asserted.
+//!
+//! Run with `scripts/control-plane.sh up && cargo build --release --bin infinity-orchestrator &&
+//! cargo bench --bench webhook_latency`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use github_sim::webhook::WebhookTarget;
+use github_sim::{Fixture, LoggedRequest, SimOptions, Simulator};
+use infinity_orchestrator::crd::{BuildPlan, Organization, Repository};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::json;
+
+mod common;
+
+use common::Killed;
+
+/// Repositories in the chain; every one after the first gives one sample. `IO_BENCH_CHAIN` overrides it.
+const CHAIN: usize = 201;
+const WEBHOOK_SECRET: &str = "webhook-latency-bench-secret";
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(measure());
+}
+
+fn name(i: usize) -> String {
+    format!("r{i:03}")
+}
+
+async fn measure() {
+    let chain: usize = std::env::var("IO_BENCH_CHAIN").ok().and_then(|n| n.parse().ok()).unwrap_or(CHAIN);
+    // `IO_BENCH_LOG=path` keeps the operator's log there.
+    let log = std::env::var("IO_BENCH_LOG").ok();
+    let state = std::env::var("IO_CP_DIR").unwrap_or_else(|_| "/tmp/infinity-orchestrator-cp".into());
+    let kubeconfig = std::path::PathBuf::from(state).join("kubeconfig");
+    let config = Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(&kubeconfig).expect("the control plane's kubeconfig (scripts/control-plane.sh up)"),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .expect("kubeconfig");
+    let client = Client::try_from(config).expect("client");
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let repos: Vec<serde_json::Value> = (0..chain)
+        .map(|i| {
+            json!({
+                "name": name(i),
+                "files": { "README.md": "# bench\n" },
+                "workflows": [{
+                    "path": ".github/workflows/build.yml", "name": "build", "workflow_dispatch": true,
+                    "inputs": ["correlation_id"], "run_name": "build ${{ inputs.correlation_id }}",
+                    "outcome": { "result": "success", "duration_secs": 60 },
+                }],
+            })
+        })
+        .collect();
+    let fixture: Fixture = serde_json::from_value(json!({
+        "orgs": [{ "login": "acme", "repos": repos }],
+        "tokens": ["test-token"],
+        "start_epoch_secs": now,
+        "rate_limit": 10_000_000,
+    }))
+    .expect("a fixture");
+    let sim = Simulator::start(fixture, SimOptions::default()).await.expect("github-sim");
+
+    let ns = format!("bench-webhook-{}", std::process::id());
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &from(json!({ "metadata": { "name": ns } })))
+        .await
+        .expect("namespace");
+    let secret = json!({ "metadata": { "name": "gh" },
+        "stringData": { "token": "test-token", "webhookSecret": WEBHOOK_SECRET } });
+    Api::<Secret>::namespaced(client.clone(), &ns).create(&PostParams::default(), &from(secret)).await.expect("secret");
+    let org = json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": { "name": "acme" },
+        "spec": { "login": "acme", "apiUrl": sim.base_url(),
+            "credentials": { "type": "Token", "secretRef": { "name": "gh" } } },
+    });
+    Api::<Organization>::namespaced(client.clone(), &ns).create(&PostParams::default(), &from(org)).await.expect("org");
+    let repositories: Api<Repository> = Api::namespaced(client.clone(), &ns);
+    for i in 0..chain {
+        let depends_on: Vec<String> = if i == 0 { Vec::new() } else { vec![name(i - 1)] };
+        let repo = json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
+            "metadata": { "name": name(i) },
+            "spec": { "organizationRef": { "name": "acme" }, "name": name(i), "dependsOn": depends_on,
+                "build": { "workflow": "build.yml", "ref": "main" } },
+        });
+        repositories.create(&PostParams::default(), &from(repo)).await.expect("repository");
+    }
+
+    let webhook_port = free_port();
+    let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/infinity-orchestrator");
+    let _operator = Killed(
+        Command::new(binary)
+            .args(["run", "--namespace", &ns, "--metrics-addr", "127.0.0.1:0"])
+            .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
+            .args(["--set", "build.poll_interval=10m"])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+            .stdout(Stdio::null())
+            .stderr(log.map_or_else(Stdio::null, |path| std::fs::File::create(path).expect("the log file").into()))
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary}: {e} (cargo build --release --bin infinity-orchestrator)")),
+    );
+    sim.set_webhook(WebhookTarget {
+        url: format!("http://127.0.0.1:{webhook_port}/webhook"),
+        secret: WEBHOOK_SECRET.to_owned(),
+    });
+    let plan = json!({ "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "BuildPlan",
+        "metadata": { "name": "chain" }, "spec": { "organizationRef": { "name": "acme" }, "retryAttempts": 0 } });
+    let plans: Api<BuildPlan> = Api::namespaced(client.clone(), &ns);
+    plans.create(&PostParams::default(), &from(plan)).await.expect("plan");
+
+    // The first dispatch comes from the plan's creation (after discovery adopted the repositories), not a webhook.
+    wait_for_dispatch(&sim, Duration::from_secs(300)).await.expect("the first dispatch");
+    let mut latencies = Vec::with_capacity(chain - 1);
+    for _ in 1..chain {
+        sim.clear_requests();
+        let moved = Instant::now();
+        sim.advance_clock(100);
+        match wait_for_dispatch(&sim, Duration::from_secs(60)).await {
+            Some(at) => latencies.push(at.duration_since(moved)),
+            None => panic!("no dispatch within 60 s of a webhook, after {} samples", latencies.len()),
+        }
+    }
+
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let percentile = |p: f64| ms(latencies[((p * latencies.len() as f64).ceil() as usize).saturating_sub(1)]);
+    let mean = latencies.iter().map(|d| ms(*d)).sum::<f64>() / latencies.len() as f64;
+    println!("webhook → dependent dispatch: operator (release) + local kube-apiserver 1.20 + github-sim, poll 10m");
+    println!("{:>8} {:>9} {:>9} {:>9} {:>9} {:>9}", "samples", "min ms", "p50 ms", "mean ms", "p99 ms", "max ms");
+    println!(
+        "{:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        latencies.len(),
+        ms(latencies[0]),
+        percentile(0.50),
+        mean,
+        percentile(0.99),
+        ms(latencies[latencies.len() - 1]),
+    );
+    let _ = Api::<Namespace>::all(client).delete(&ns, &DeleteParams::default()).await;
+}
+
+/// Waits until a `workflow_dispatch` is in the simulator's log (looking every millisecond), and says when it saw it.
+async fn wait_for_dispatch(sim: &github_sim::SimHandle, timeout: Duration) -> Option<Instant> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if sim.requests().iter().any(is_dispatch) {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    None
+}
+
+fn is_dispatch(request: &LoggedRequest) -> bool {
+    request.method == "POST" && request.status == 204 && request.path.ends_with("/dispatches")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn from<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("a valid object")
+}
