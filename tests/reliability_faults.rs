@@ -229,6 +229,7 @@ async fn an_enforcing_healing_policy_under_faults_opens_each_issue_and_pull_requ
         let issues = sim.issues("acme", repo);
         let [issue] = issues.as_slice() else { panic!("{repo}: {} issues, one expected: {issues:?}", issues.len()) };
         assert_eq!(issue.state, "open", "{repo}");
+        assert!(issue.comments.is_empty(), "{repo}: nothing got worse, so nothing to comment: {:?}", issue.comments);
         assert!(issue.body.as_deref().unwrap_or("").contains("problem=ConsecutiveFailures"), "{repo}: {issue:?}");
         assert_eq!(created(&log, &format!("/repos/acme/{repo}/issues")), 1, "{repo}: issue creations carried out");
     }
