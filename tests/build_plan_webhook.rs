@@ -7,34 +7,38 @@ use std::time::{Duration, Instant};
 
 use github_sim::webhook::WebhookTarget;
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
-use infinity_orchestrator::crd::{Organization, Repository};
+use infinity_orchestrator::crd::Organization;
 use infinity_orchestrator::server::webhook::REQUESTED_BY;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::Api;
 use kube::ResourceExt;
 use serde_json::json;
-use support::build_plans::{build_plan, dispatched_runs, dispatches, entry, simulated_org, until_phase};
+use support::build_plans::{build_plan, dispatched_runs, dispatches, entry, until_phase};
+use support::operated_plans::{plan_bed, Graph, WEBHOOK_SECRET};
 use support::process::OperatorProcess;
-use support::sim_org::organization_on;
 use support::{cluster, eventually, namespace};
-
-const WEBHOOK_SECRET: &str = "build-plan-webhook-secret";
-
-/// A Repository whose build settings and edges live in its spec, where the operator's discovery leaves them alone.
-async fn repository(client: &kube::Client, ns: &str, name: &str, depends_on: &[&str]) {
-    let repo = json!({
-        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository", "metadata": { "name": name },
-        "spec": { "organizationRef": { "name": "acme" }, "name": name, "dependsOn": depends_on,
-            "build": { "workflow": "build.yml", "ref": "main" } },
-    });
-    Api::<Repository>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &serde_json::from_value(repo).expect("a Repository"))
-        .await
-        .expect("creating a Repository");
-}
 
 fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Waits until the BuildPlan controller has finished no reconcile for a second.
+async fn quiet(operator: &OperatorProcess) {
+    let reconciles = |metrics: &str| {
+        ["success", "error"]
+            .map(|result| {
+                let series =
+                    format!(r#"infinity_orchestrator_reconciles_total{{controller="BuildPlan",result="{result}"}}"#);
+                sample(metrics, &series).unwrap_or(0.0)
+            })
+            .iter()
+            .sum::<f64>()
+    };
+    eventually("the BuildPlan controller idle", Duration::from_secs(30), || async {
+        let before = reconciles(&operator.metrics());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (reconciles(&operator.metrics()) == before).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -42,16 +46,11 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
     let cluster = cluster().await;
     let ns = namespace(&cluster.client, "bp-webhook").await;
     // Runs take 60 s of simulated time, and simulated time moves only when this test says.
-    let sim = simulated_org(&["core", "util", "app"], 60).await;
-    organization_on(&cluster.client, &ns, &sim).await;
-    let webhook = json!({ "stringData": { "webhookSecret": WEBHOOK_SECRET } });
-    Api::<Secret>::namespaced(cluster.client.clone(), &ns)
-        .patch("gh", &PatchParams::default(), &Patch::Merge(&webhook))
-        .await
-        .expect("adding the webhook secret");
-    repository(&cluster.client, &ns, "core", &[]).await;
-    repository(&cluster.client, &ns, "util", &[]).await;
-    repository(&cluster.client, &ns, "app", &["core"]).await;
+    let graph: Graph = [("core", vec![]), ("util", vec![]), ("app", vec!["core".to_owned()])]
+        .into_iter()
+        .map(|(name, depends_on)| (name.to_owned(), depends_on))
+        .collect();
+    let sim = plan_bed(&cluster.client, &ns, &graph, 60).await;
     let organizations: Api<Organization> = Api::namespaced(cluster.client.clone(), &ns);
 
     // The file caps plans that set nothing at one run at a time; the flag makes the poll ten minutes, so that
@@ -85,6 +84,9 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
             (dispatched == step && running == 1).then_some(())
         })
         .await;
+        // The status write that recorded the run wakes the plan once more (a watch sees every write); wait until
+        // that reconcile is done and the controller is idle.
+        quiet(&operator).await;
         let started = Instant::now();
         sim.advance_clock(70);
         let plan = eventually(&format!("the plan moves on after run {step}"), Duration::from_secs(30), || async {
