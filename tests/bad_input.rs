@@ -456,22 +456,19 @@ proptest! {
         // reach[i][j]: j reachable from i in one or more steps.
         let mut reach: Vec<Vec<bool>> = (0..n).map(|i| (0..n).map(|j| adjacency[i].contains(&j)).collect()).collect();
         for k in 0..n {
-            for i in 0..n {
-                if reach[i][k] {
-                    for j in 0..n {
-                        if reach[k][j] {
-                            reach[i][j] = true;
-                        }
-                    }
+            let from_k = reach[k].clone();
+            for row in reach.iter_mut().filter(|row| row[k]) {
+                for (to, reachable) in row.iter_mut().zip(&from_k) {
+                    *to |= *reachable;
                 }
             }
         }
         let mut expected: Vec<Vec<String>> = Vec::new();
-        for i in 0..n {
-            if !reach[i][i] || expected.iter().any(|c| c.contains(&name(i))) {
+        for (i, row) in reach.iter().enumerate() {
+            if !row[i] || expected.iter().any(|c| c.contains(&name(i))) {
                 continue;
             }
-            expected.push((0..n).filter(|&j| j == i || (reach[i][j] && reach[j][i])).map(name).collect());
+            expected.push((0..n).filter(|&j| j == i || (row[j] && reach[j][i])).map(name).collect());
         }
         expected.sort();
         let mut found: Vec<Vec<String>> = graph.cycles().into_iter().map(|c| c.members).collect();

@@ -36,6 +36,9 @@ const BETA_WEBHOOK_SECRET: &str = "beta-webhook-secret-never-shown-04";
 const UNPARSABLE_KEY_LINE: &str = "bm90LWEta2V5LWJ1dC1hLXNlY3JldC1saW5lLXRoYXQtbXVzdC1uZXZlci1zaG93";
 const WAIT: Duration = Duration::from_secs(90);
 
+/// An Organization to create: its name (also its Secret's), GitHub login, credential type and Secret data.
+type OrganizationSetup<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>);
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -190,7 +193,7 @@ async fn no_secret_reaches_logs_events_status_or_the_manifest_even_on_failing_pa
             ("webhookSecret", webhook.to_owned()),
         ]
     };
-    let secrets: Vec<(&str, &str, &str, Vec<(&str, String)>)> = vec![
+    let secrets: Vec<OrganizationSetup> = vec![
         ("acme", "acme", "App", app(APP_KEY, APP_ID, ACME_WEBHOOK_SECRET)),
         ("beta", "beta", "Token", vec![("token", TOKEN.into()), ("webhookSecret", BETA_WEBHOOK_SECRET.into())]),
         ("refused-token", "beta", "Token", vec![("token", REFUSED_TOKEN.into())]),

@@ -23,8 +23,11 @@ use infinity_orchestrator::plan::detect::{
     MAX_FETCHED_WORKFLOWS,
 };
 
+/// What a fuzz target runs on one input.
+pub type Target = fn(&[u8]);
+
 /// Every fuzz target: its name (the directory of its corpus) and what it runs.
-pub const TARGETS: &[(&str, fn(&[u8]))] =
+pub const TARGETS: &[(&str, Target)] =
     &[("manifest", manifest), ("repository", repository), ("dependencies", dependencies)];
 
 /// Longest message the Repository's `DetectionWarning` condition carries (the controller's bound).
