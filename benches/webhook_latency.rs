@@ -25,7 +25,7 @@ mod common;
 use common::Killed;
 
 /// Repositories in the chain; every one after the first gives one sample. `IO_BENCH_CHAIN` overrides it.
-const CHAIN: usize = 201;
+const CHAIN: usize = 101;
 const WEBHOOK_SECRET: &str = "webhook-latency-bench-secret";
 
 fn main() {
@@ -100,11 +100,11 @@ async fn measure() {
         repositories.create(&PostParams::default(), &from(repo)).await.expect("repository");
     }
 
-    let webhook_port = free_port();
+    let (webhook_port, metrics_port) = (free_port(), free_port());
     let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/infinity-orchestrator");
     let _operator = Killed(
         Command::new(binary)
-            .args(["run", "--namespace", &ns, "--metrics-addr", "127.0.0.1:0"])
+            .args(["run", "--namespace", &ns, "--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
             .args(["--set", "build.poll_interval=10m"])
             .env("KUBECONFIG", &kubeconfig)
@@ -151,6 +151,18 @@ async fn measure() {
         percentile(0.99),
         ms(latencies[latencies.len() - 1]),
     );
+    // Where the time goes: the BuildPlan reconciles, and how many of them lost a race to a wake (a conflict).
+    let metrics = scrape(metrics_port);
+    let value =
+        |series: &str| metrics.lines().find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    let count = value(r#"infinity_orchestrator_reconcile_duration_seconds_count{controller="BuildPlan"}"#);
+    let sum = value(r#"infinity_orchestrator_reconcile_duration_seconds_sum{controller="BuildPlan"}"#);
+    let conflicts =
+        value(r#"infinity_orchestrator_reconcile_errors_total{controller="BuildPlan",category="KubeConflict"}"#);
+    println!(
+        "BuildPlan reconciles: {count:.0}, mean {:.1} ms, {conflicts:.0} ended in a write conflict",
+        sum / count.max(1.0) * 1000.0
+    );
     let _ = Api::<Namespace>::all(client).delete(&ns, &DeleteParams::default()).await;
 }
 
@@ -168,6 +180,16 @@ async fn wait_for_dispatch(sim: &github_sim::SimHandle, timeout: Duration) -> Op
 
 fn is_dispatch(request: &LoggedRequest) -> bool {
     request.method == "POST" && request.status == 204 && request.path.ends_with("/dispatches")
+}
+
+/// The operator's `/metrics` page.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics listener");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("a request");
+    let mut page = String::new();
+    stream.read_to_string(&mut page).expect("a response");
+    page
 }
 
 fn free_port() -> u16 {

@@ -63,8 +63,10 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
             }
         }
     };
+    // Served from the API server's watch cache: the manifest follows the objects eventually anyway (every change of
+    // one wakes this reconcile), and a quorum read of every Repository on each wake costs the server dearly.
     let repositories =
-        Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default()).await?;
+        Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default().match_any()).await?;
     let config_map_name = manifest::config_map_name(&org_name);
     let manifest_json = manifest::build(&org_name, &repositories.items).to_json();
     if observe_manifest(&ctx, &namespace, &config_map_name).await?.as_deref() != Some(manifest_json.as_str()) {
