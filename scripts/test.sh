@@ -36,3 +36,25 @@ else
 fi
 
 cargo nextest run --workspace --no-fail-fast "$@"
+
+# Fuzzing: each cargo-fuzz target of fuzz/ for a bounded time (IO_FUZZ_SECONDS, 30 by default; 0 skips it) when a
+# nightly toolchain is installed. New inputs go to a scratch directory: the committed corpus is only read. Without
+# nightly the committed corpus was still replayed, on stable, by tests/bad_input.rs above.
+fuzz_seconds=${IO_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" -gt 0 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "[test] installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked
+  fi
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/io-fuzz.XXXXXX")
+  mkdir -p fuzz/artifacts
+  for target in $(cargo +nightly fuzz list); do
+    mkdir -p "$scratch/$target"
+    echo "[test] fuzzing $target for ${fuzz_seconds}s" >&2
+    cargo +nightly fuzz run "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
+      -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=4096 -artifact_prefix="fuzz/artifacts/$target-"
+  done
+  rm -rf "$scratch"
+else
+  echo "[test] no nightly toolchain (or IO_FUZZ_SECONDS=0): fuzz targets not run; their corpus was replayed" >&2
+fi
