@@ -17,6 +17,21 @@ use support::{client_for, cluster, namespace, repo_root, TestCluster};
 
 const CHART: &str = "infinity-orchestrator";
 
+/// A private copy of the cluster's kubeconfig: `control-plane.sh up`, which any test process may run at any time,
+/// rewrites the shared file in place, and a tool reading it at that moment would find it empty.
+fn kubeconfig_copy(cluster: &TestCluster) -> PathBuf {
+    let copy = std::env::temp_dir().join(format!("io-rbac-{}.kubeconfig", std::process::id()));
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap_or_default();
+        if text.contains("server:") && text.contains("token: ") {
+            std::fs::write(&copy, text).expect("writing a kubeconfig");
+            return copy;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the kubeconfig {} stays incomplete", cluster.kubeconfig.display());
+}
+
 /// helm v4 and kubectl 1.35 (the control plane's own kubectl 1.20 cannot `create token`).
 fn tool(cluster: &TestCluster, name: &str, args: &[&str]) -> Output {
     let output = Command::new("bash").arg(repo_root().join("scripts/helm-tools.sh")).output().expect("helm-tools.sh");
@@ -24,7 +39,7 @@ fn tool(cluster: &TestCluster, name: &str, args: &[&str]) -> Output {
     let tools = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     Command::new(tools.join(name))
         .args(args)
-        .env("KUBECONFIG", &cluster.kubeconfig)
+        .env("KUBECONFIG", kubeconfig_copy(cluster))
         .env("HELM_CACHE_HOME", std::env::temp_dir().join("io-helm-cache"))
         .output()
         .unwrap_or_else(|e| panic!("running {name} {args:?}: {e}"))
@@ -125,7 +140,7 @@ async fn service_account_client(cluster: &TestCluster, namespace: &str, account:
     let output = tool(cluster, "kubectl", &["create", "token", account, "-n", namespace]);
     assert!(output.status.success(), "kubectl create token: {}", String::from_utf8_lossy(&output.stderr));
     let token = String::from_utf8_lossy(&output.stdout).into_owned();
-    let admin_config = std::fs::read_to_string(&cluster.kubeconfig).expect("reading the kubeconfig");
+    let admin_config = std::fs::read_to_string(kubeconfig_copy(cluster)).expect("reading the kubeconfig");
     let admin_token = admin_config.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("an admin token");
     let path = dir.join(format!("{account}.kubeconfig"));
     std::fs::write(&path, admin_config.replace(admin_token, token.trim())).expect("writing a kubeconfig");
