@@ -98,9 +98,12 @@ write_pki() {
 }
 
 write_kubeconfig() {
+  # Every test process runs `up`, and others read these files meanwhile: each is written aside and renamed into
+  # place, so that a reader never sees one half written.
   # The server made itself a CA and a serving certificate; the CA is the second certificate in apiserver.crt.
-  awk '/BEGIN CERTIFICATE/{n++} n==2' "$STATE/certs/apiserver.crt" >"$STATE/ca.crt"
-  cat >"$STATE/kubeconfig" <<KCFG
+  awk '/BEGIN CERTIFICATE/{n++} n==2' "$STATE/certs/apiserver.crt" >"$STATE/ca.crt.$$"
+  mv -f "$STATE/ca.crt.$$" "$STATE/ca.crt"
+  cat >"$STATE/kubeconfig.$$" <<KCFG
 apiVersion: v1
 kind: Config
 clusters:
@@ -117,6 +120,7 @@ contexts:
   context: {cluster: local, user: admin, namespace: default}
 current-context: local
 KCFG
+  mv -f "$STATE/kubeconfig.$$" "$STATE/kubeconfig"
 }
 
 api_ready() {

@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 use infinity_orchestrator::config::{self, OperatorConfig};
 use support::repo_root;
 
+/// Arguments, environment, and what the error must say.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], String);
+
 fn operator(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_infinity-orchestrator"));
     command.args(args).envs(env.iter().copied());
@@ -30,7 +33,7 @@ fn a_bad_value_stops_the_operator_at_start_with_the_key_and_its_source() {
     std::fs::write(&file, "build:\n  max_parallel: 0\n").unwrap();
     let file = file.to_str().unwrap();
 
-    let cases: [(&[&str], &[(&str, &str)], String); 4] = [
+    let cases: [Case; 4] = [
         (
             &["run", "--config", file],
             &[],

@@ -1,6 +1,8 @@
 //! What the benchmarks that need GitHub share: a github-sim process serving a generated organization, and the
 //! peak RSS of a process.
 
+#![allow(dead_code)] // each benchmark uses its own part
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
