@@ -113,6 +113,11 @@ pub fn targets(store: &Store<Repository>, plan: &BuildPlan, owner: &str) -> (Vec
 fn target(repo: &Repository, plan: &BuildPlan, owner: &str) -> Option<Target> {
     let status = repo.status.clone().unwrap_or_default();
     let build = repo.spec.build.clone().unwrap_or_default();
+    // Without a workflow of its own, the repository's build workflow is what discovery finds: until discovery has
+    // described it (its default branch known), it is not "not buildable" yet, only undescribed.
+    if build.workflow.is_none() && status.default_branch.is_none() {
+        return None;
+    }
     let git_ref = plan.spec.r#ref.clone().or(build.r#ref).or(status.default_branch)?;
     let mut depends_on: Vec<String> = repo.spec.depends_on.iter().map(|d| d.0.clone()).collect();
     depends_on.extend(status.dependencies.iter().map(|d| d.repository.clone()));
@@ -225,4 +230,40 @@ pub async fn already_built(
         }
     }
     Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(spec: serde_json::Value) -> BuildPlan {
+        let mut full = serde_json::json!({ "organizationRef": { "name": "acme" } });
+        full.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+        serde_json::from_value(serde_json::json!({ "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
+            "kind": "BuildPlan", "metadata": { "name": "p", "namespace": "ns" }, "spec": full }))
+        .unwrap()
+    }
+
+    fn repository(build: serde_json::Value, status: serde_json::Value) -> Repository {
+        serde_json::from_value(serde_json::json!({ "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
+            "kind": "Repository", "metadata": { "name": "core", "namespace": "ns" },
+            "spec": { "organizationRef": { "name": "acme" }, "name": "core", "build": build },
+            "status": status }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_repository_waits_for_discovery_unless_its_spec_names_the_workflow() {
+        let with_ref = plan(serde_json::json!({ "ref": "release" }));
+        // Not described yet and no workflow of its own: undescribed, even when the plan names the ref.
+        assert!(target(&repository(serde_json::json!({}), serde_json::json!({})), &with_ref, "acme").is_none());
+        // Its spec names the workflow: buildable at once.
+        let own = repository(serde_json::json!({ "workflow": "build.yml" }), serde_json::json!({}));
+        let own = target(&own, &with_ref, "acme").expect("a target");
+        assert_eq!((own.workflow.as_deref(), own.git_ref.as_str()), (Some("build.yml"), "release"));
+        // Described by discovery without a dispatchable workflow: a target that is not buildable.
+        let described = repository(serde_json::json!({}), serde_json::json!({ "defaultBranch": "main" }));
+        let described = target(&described, &plan(serde_json::json!({})), "acme").expect("a target");
+        assert_eq!((described.workflow, described.git_ref.as_str()), (None, "main"));
+    }
 }
