@@ -36,6 +36,7 @@ impl Error {
             Error::Credentials { .. } => "Credentials",
             Error::GitHub { source } => match source {
                 crate::github::Error::NotFound { .. } => "GitHubNotFound",
+                crate::github::Error::Permission { status: 401, .. } => "GitHubUnauthorized",
                 crate::github::Error::Permission { .. } => "GitHubPermission",
                 crate::github::Error::RateLimited { .. } => "GitHubRateLimited",
                 crate::github::Error::Validation { .. } => "GitHubValidation",

@@ -14,8 +14,9 @@ pub enum Error {
         /// GitHub's message.
         message: String,
     },
-    /// 401, or a 403 that is not a rate limit: the credential lacks a permission.
-    #[error("permission denied ({status}): {message}")]
+    /// 401 (GitHub refused the credential itself: revoked, expired or unknown), or a 403 that is not a rate limit
+    /// (the credential lacks a permission).
+    #[error("{} ({status}): {message}", if *status == 401 { "credential refused" } else { "permission denied" })]
     Permission {
         /// 401 or 403.
         status: u16,
@@ -91,6 +92,7 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::NotFound { .. } => "not_found",
+            Error::Permission { status: 401, .. } => "unauthorized",
             Error::Permission { .. } => "permission",
             Error::RateLimited { .. } => "rate_limited",
             Error::Validation { .. } => "validation",
@@ -256,7 +258,9 @@ mod tests {
 
     #[test]
     fn statuses_map_to_stable_categories() {
-        assert_eq!(final_error(401, String::new()).category(), "permission");
+        assert_eq!(final_error(401, String::new()).category(), "unauthorized");
+        assert_eq!(final_error(401, "Bad credentials".into()).to_string(), "credential refused (401): Bad credentials");
+        assert_eq!(final_error(403, "Nope".into()).to_string(), "permission denied (403): Nope");
         assert_eq!(final_error(403, String::new()).category(), "permission");
         assert_eq!(final_error(404, String::new()).category(), "not_found");
         assert_eq!(final_error(409, String::new()).category(), "conflict");
