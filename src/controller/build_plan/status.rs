@@ -111,9 +111,10 @@ fn run_verdict(status: &BuildPlanStatus) -> (ConditionStatus, &'static str, Stri
 }
 
 /// Writes the whole status under the operator's field manager, unless it says what the plan says already. The
-/// apply carries the resourceVersion the reconcile read: if anyone changed the plan since, it fails (409) and the
-/// reconcile starts over from a fresh read, so no decision is made twice on one observation. Returns the plan as
-/// written.
+/// apply carries the resourceVersion the reconcile read: if anyone changed the plan's spec or status since, it fails
+/// (409) and the reconcile starts over from a fresh read, so no decision is made twice on one observation. A change
+/// of metadata alone (a webhook's wake annotation, a label) leaves the decision standing on what it was made from,
+/// and the status is applied again on the new version. Returns the plan as written.
 pub async fn write(ctx: &Context, plan: &BuildPlan, mut status: BuildPlanStatus) -> Result<BuildPlan, Error> {
     status.observed_generation = plan.metadata.generation;
     let states: Vec<_> = status.repositories.iter().map(|entry| entry.state).collect();
@@ -122,14 +123,34 @@ pub async fn write(ctx: &Context, plan: &BuildPlan, mut status: BuildPlanStatus)
         return Ok(plan.clone());
     }
     let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan)?);
-    let patch = json!({
-        "apiVersion": BuildPlan::api_version(&()),
-        "kind": BuildPlan::kind(&()),
-        "metadata": { "name": plan.name_any(), "resourceVersion": plan.resource_version() },
-        "status": status,
-    });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api.patch_status(&plan.name_any(), &params, &Patch::Apply(&patch)).await?)
+    let mut base = plan.clone();
+    loop {
+        let patch = json!({
+            "apiVersion": BuildPlan::api_version(&()),
+            "kind": BuildPlan::kind(&()),
+            "metadata": { "name": base.name_any(), "resourceVersion": base.resource_version() },
+            "status": status,
+        });
+        let error = match api.patch_status(&base.name_any(), &params, &Patch::Apply(&patch)).await {
+            Ok(written) => return Ok(written),
+            Err(kube::Error::Api(response)) if response.code == 409 => kube::Error::Api(response),
+            Err(error) => return Err(error.into()),
+        };
+        match api.get_opt(&base.name_any()).await? {
+            Some(fresh) if only_metadata_changed(&base, &fresh) => base = fresh,
+            _ => return Err(error.into()),
+        }
+    }
+}
+
+/// Whether `fresh` differs from `base` in metadata only, and is not being deleted.
+fn only_metadata_changed(base: &BuildPlan, fresh: &BuildPlan) -> bool {
+    fresh.spec == base.spec
+        && fresh.status == base.status
+        && fresh.metadata.generation == base.metadata.generation
+        && fresh.metadata.deletion_timestamp.is_none()
+        && fresh.resource_version() != base.resource_version()
 }
 
 /// Publishes an Event for a run that started or ended and for each repository that changed state; a repository's
@@ -190,6 +211,30 @@ mod tests {
         .unwrap();
         plan.status = Some(BuildPlanStatus::default());
         plan
+    }
+
+    #[test]
+    fn only_a_metadata_change_lets_a_status_write_go_again() {
+        let mut base = plan(1);
+        base.metadata.resource_version = Some("10".into());
+        let version = |plan: &BuildPlan, rv: &str| {
+            let mut plan = plan.clone();
+            plan.metadata.resource_version = Some(rv.into());
+            plan
+        };
+        let mut woken = version(&base, "11");
+        woken.annotations_mut().insert("orchestrator.infinityxone.io/requested-at".into(), "1".into());
+        assert!(only_metadata_changed(&base, &woken));
+        let mut rewritten = version(&base, "12");
+        rewritten.status = Some(run(BuildPlanPhase::Running, &[("core", S::Running)]));
+        assert!(!only_metadata_changed(&base, &rewritten), "another writer's status");
+        let mut edited = version(&base, "13");
+        edited.spec.max_parallel = Some(2);
+        assert!(!only_metadata_changed(&base, &edited), "a spec change");
+        let mut deleted = version(&base, "14");
+        deleted.metadata.deletion_timestamp = Some(at(0));
+        assert!(!only_metadata_changed(&base, &deleted), "being deleted");
+        assert!(!only_metadata_changed(&base, &base), "nothing changed: the conflict was something else");
     }
 
     fn at(secs: i64) -> Time {
