@@ -1,6 +1,7 @@
 //! The controllers: one per kind, each observing what it needs, asking `plan` what to do, and applying it.
 
 pub mod build_plan;
+pub mod cache;
 pub mod context;
 pub mod discovery;
 pub mod error;
@@ -23,6 +24,7 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::Instrument;
 
+pub use cache::Cache;
 pub use context::{Context, RecheckIntervals, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
 pub use error::Error;
 
@@ -67,10 +69,13 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         .graceful_shutdown_on(shutdown.clone())
         .run(|org, ctx| measured(org, ctx, organization::reconcile), error_policy, ctx.clone())
         .for_each(log_outcome);
+    // One cache of Repository objects, filled by the Repository controller's watch, serves the BuildPlan
+    // controller too: at 10,000 repositories each copy costs hundreds of MiB.
+    let (repositories, repository_changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
     tokio::join!(
         organizations,
-        repository::run(ctx.clone(), &scope, shutdown.clone()),
-        build_plan::run(ctx.clone(), &scope, shutdown.clone()),
+        repository::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), repository_changes),
+        build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories),
         healing_policy::run(ctx.clone(), &scope, shutdown),
     );
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::ResourceExt;
 
 use super::context::Context;
 use super::error::Error;
@@ -34,6 +36,21 @@ pub trait OrganizationScoped: StatusObject + Send + Sync {
     fn check_status(&self) -> Result<Option<(&'static str, &'static str)>, Blocker> {
         Ok(None)
     }
+}
+
+/// The objects in `store` that belong to the Organization `org` of `namespace`: what a change to that
+/// Organization, or to another object of it, wakes.
+pub fn of_organization<K: OrganizationScoped>(
+    store: &Store<K>,
+    namespace: Option<String>,
+    org: &str,
+) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|object| object.namespace() == namespace && object.organization_name() == org)
+        .map(|object| ObjectRef::from_obj(object.as_ref()))
+        .collect()
 }
 
 /// One reconcile: observe the Organization, decide the conditions, write them.

@@ -25,14 +25,15 @@ use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, finalizer, Event as FinalizerEvent};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 
 use self::observe::Target;
 use self::status::Situation;
+use super::cache::{self, Cache};
 use super::context::Context;
 use super::error::Error;
+use super::organization_ref::of_organization;
 use super::status::{namespace_of, publish_event};
 use super::Scope;
 use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuildState as S};
@@ -70,33 +71,44 @@ impl Default for Settings {
 
 /// What reconciles share.
 struct Shared {
-    repositories: Store<Repository>,
+    repositories: Cache<Repository>,
     settings: Settings,
 }
 
 /// Runs the controller until `shutdown` completes, polling runs in flight at the configured `build.poll_interval`.
-pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
+/// `repositories` is a cache of the Repository objects in `scope` that something else fills.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: &Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    repositories: Cache<Repository>,
+) {
     let settings = Settings { poll_interval: ctx.config.build.poll_interval, ..Settings::default() };
-    run_with(ctx, scope, shutdown, settings).await;
+    run_on(ctx, scope, shutdown, settings, repositories).await;
 }
 
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller alone until `shutdown` completes, filling a cache of Repository objects of its own.
 pub async fn run_with(
     ctx: Arc<Context>,
     scope: &Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
     settings: Settings,
 ) {
-    let (repositories, writer) = reflector::store();
-    let repository_cache =
-        reflector::reflector(writer, watcher(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default()))
-            .default_backoff()
-            .touched_objects()
-            .for_each(|_| futures::future::ready(()));
+    let (repositories, changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
+    cache::run_beside(changes, run_on(ctx, scope, shutdown, settings, repositories)).await;
+}
+
+async fn run_on(
+    ctx: Arc<Context>,
+    scope: &Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    settings: Settings,
+    repositories: Cache<Repository>,
+) {
     let controller = Controller::new(scope.api::<BuildPlan>(ctx.client.clone()), watcher::Config::default());
     let plans = controller.store();
     let shared = Arc::new(Shared { repositories, settings });
-    let controller = controller
+    controller
         // An Organization appearing lets its plans start.
         .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
             of_organization(&plans, org.namespace(), &org.name_any())
@@ -110,19 +122,8 @@ pub async fn run_with(
             super::error_policy,
             ctx,
         )
-        .for_each(super::log_outcome);
-    // The repository cache has no end of its own; it stops with the controller.
-    futures::pin_mut!(controller, repository_cache);
-    futures::future::select(controller, repository_cache).await;
-}
-
-fn of_organization(store: &Store<BuildPlan>, namespace: Option<String>, org: &str) -> Vec<ObjectRef<BuildPlan>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|plan| plan.namespace() == namespace && plan.spec.organization_ref.name == org)
-        .map(|plan| ObjectRef::from_obj(plan.as_ref()))
-        .collect()
+        .for_each(super::log_outcome)
+        .await;
 }
 
 /// One reconcile, under the finalizer: carry the plan on, or cancel its runs once it is deleted.
@@ -152,8 +153,8 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
         Ok(organization) => organization,
         Err(blocker) => return blocked(ctx, &plan, &blocker).await,
     };
-    let _ = shared.repositories.wait_until_ready().await;
-    let (targets, undescribed) = observe::targets(&shared.repositories, &plan, &organization.spec.login);
+    shared.repositories.filled().await;
+    let (targets, undescribed) = observe::targets(shared.repositories.store(), &plan, &organization.spec.login);
     let now = ctx.clock.now();
     if plan.spec.suspend {
         return suspend(ctx, &plan, &organization, &targets, shared.settings, now).await;
@@ -357,7 +358,9 @@ async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Act
         }
         Err(error) => return Err(error),
     };
-    let (targets, _) = observe::targets(&shared.repositories, &plan, &organization.spec.login);
+    // Right after a start the cache may still be filling; cancelling runs of repositories it lacks yet would miss them.
+    shared.repositories.filled().await;
+    let (targets, _) = observe::targets(shared.repositories.store(), &plan, &organization.spec.login);
     let by_name = by_name(&targets);
     let grace = signed(shared.settings.dispatch_grace);
     // The finalizer goes as soon as this returns Ok, so a dispatch too young to judge is waited for here.

@@ -21,13 +21,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::context::Context;
 use super::error::Error;
-use super::organization_ref::OrganizationScoped;
+use super::organization_ref::{of_organization, OrganizationScoped};
 use super::status::namespace_of;
 use super::Scope;
 use crate::crd::healing_policy::{AuditedAction, OpenIssue, PolicyPullRequest, WithheldDecision};
@@ -65,19 +65,6 @@ pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output 
         )
         .for_each(super::log_outcome)
         .await;
-}
-
-fn of_organization(
-    store: &Store<HealingPolicy>,
-    namespace: Option<String>,
-    org: &str,
-) -> Vec<ObjectRef<HealingPolicy>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|policy| policy.namespace() == namespace && policy.spec.organization_ref.name == org)
-        .map(|policy| ObjectRef::from_obj(policy.as_ref()))
-        .collect()
 }
 
 /// When each policy was last evaluated, on what, and when it is due again.

@@ -15,19 +15,20 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::cache::{self, Cache};
 use super::context::Context;
 use super::error::Error;
-use super::organization_ref::OrganizationScoped;
+use super::organization_ref::{of_organization, OrganizationScoped};
 use super::status::{apply_status, namespace_of, publish_event};
 use super::Scope;
 use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus, HasConditions};
@@ -43,19 +44,19 @@ use crate::server::webhook::REQUESTED_AT;
 /// `lastSyncTime` is refreshed at least this often even when nothing changed, so a stale one means trouble.
 const SYNC_HEARTBEAT: Duration = Duration::from_secs(3600);
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
-    let (policies, writer) = reflector::store();
-    let policy_cache = reflector::reflector(
-        writer,
-        watcher(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .for_each(|_| futures::future::ready(()));
-    let controller = Controller::new(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default());
+/// Runs the controller until `shutdown` completes, on `repositories` and the watch of `changes` that fills it
+/// (see [`Cache::new`]).
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: &Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    repositories: Cache<Repository>,
+    changes: impl Stream<Item = Result<Repository, watcher::Error>> + Send + 'static,
+) {
+    let (policies, policy_changes) = Cache::new(scope.api::<HealingPolicy>(ctx.client.clone()));
+    let controller = Controller::for_stream(changes, repositories.store().clone());
     let (by_organization, by_policy) = (controller.store(), controller.store());
-    let shared = Arc::new(Shared { policies, reads: Mutex::default() });
+    let shared = Arc::new(Shared { policies, reads: Reads::default() });
     let controller = controller
         .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
             of_organization(&by_organization, org.namespace(), &org.name_any())
@@ -74,25 +75,18 @@ pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output 
             ctx,
         )
         .for_each(super::log_outcome);
-    // The policy cache has no end of its own; it stops with the controller.
-    futures::pin_mut!(controller, policy_cache);
-    futures::future::select(controller, policy_cache).await;
-}
-
-fn of_organization(store: &Store<Repository>, namespace: Option<String>, org: &str) -> Vec<ObjectRef<Repository>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|repo| repo.namespace() == namespace && repo.spec.organization_ref.name == org)
-        .map(|repo| ObjectRef::from_obj(repo.as_ref()))
-        .collect()
+    cache::run_beside(policy_changes, controller).await;
 }
 
 /// What reconciles share: the policies, and when each repository was last read and what it looked like then.
 struct Shared {
-    policies: Store<HealingPolicy>,
-    reads: Mutex<HashMap<ObjectRef<Repository>, LastRead>>,
+    policies: Cache<HealingPolicy>,
+    reads: Reads,
 }
+
+/// When each repository was last read, and on what.
+#[derive(Default)]
+struct Reads(Mutex<HashMap<ObjectRef<Repository>, LastRead>>);
 
 /// The last read of one repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,8 +109,8 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     if repo.spec.suspend {
         return Ok(Action::await_change());
     }
-    let _ = shared.policies.wait_until_ready().await;
-    let policy = observe::selecting_policy(&shared.policies, &repo);
+    shared.policies.filled().await;
+    let policy = observe::selecting_policy(shared.policies.store(), &repo);
     let thresholds = observe::thresholds_of(policy.as_ref(), &ctx.config.monitoring);
     // A repository no policy selects is read as often as the operator's configuration says.
     let interval = policy.as_ref().and_then(|p| p.spec.interval.to_std());
@@ -124,7 +118,7 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     let key = ObjectRef::from_obj(repo.as_ref());
     let trigger = trigger_of(&repo, &thresholds, interval);
     let now = ctx.clock.now();
-    if let Some(wait) = shared.wait_before_reading(&key, &trigger, now, interval) {
+    if let Some(wait) = shared.reads.wait_before_reading(&key, &trigger, now, interval) {
         return Ok(Action::requeue(wait));
     }
     let namespace = namespace_of(repo.as_ref())?;
@@ -154,7 +148,7 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     }
     write(&ctx, &repo, next).await?;
     if read {
-        shared.remember(key, LastRead { trigger, at: now });
+        shared.reads.remember(key, LastRead { trigger, at: now });
     }
     Ok(Action::requeue(jittered(interval)))
 }
@@ -249,7 +243,7 @@ fn trigger_of(repo: &Repository, thresholds: &HealingThresholds, interval: Durat
     )
 }
 
-impl Shared {
+impl Reads {
     /// How long to wait before reading again, when nothing that matters changed since a read less than
     /// `interval` ago; `None` when a read is due.
     fn wait_before_reading(
@@ -259,14 +253,14 @@ impl Shared {
         now: Timestamp,
         interval: Duration,
     ) -> Option<Duration> {
-        let reads = self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reads = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let last = reads.get(key).filter(|last| last.trigger == trigger)?;
         let since = now.duration_since(last.at).unsigned_abs();
         interval.checked_sub(since).filter(|wait| !wait.is_zero())
     }
 
     fn remember(&self, key: ObjectRef<Repository>, read: LastRead) {
-        self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, read);
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, read);
     }
 }
 
@@ -279,22 +273,18 @@ fn jittered(interval: Duration) -> Duration {
 mod tests {
     use super::*;
 
-    fn shared() -> Shared {
-        Shared { policies: reflector::store().0, reads: Mutex::default() }
-    }
-
     #[test]
     fn a_read_waits_only_while_nothing_changed_and_it_is_recent() {
-        let shared = shared();
+        let reads = Reads::default();
         let key = ObjectRef::<Repository>::new("api").within("ns");
         let t0 = Timestamp::from_second(1_000_000).unwrap();
         let minute = Duration::from_secs(60);
-        assert_eq!(shared.wait_before_reading(&key, "a", t0, minute), None, "never read");
-        shared.remember(key.clone(), LastRead { trigger: "a".into(), at: t0 });
+        assert_eq!(reads.wait_before_reading(&key, "a", t0, minute), None, "never read");
+        reads.remember(key.clone(), LastRead { trigger: "a".into(), at: t0 });
         let later = |secs: i64| Timestamp::from_second(1_000_000 + secs).unwrap();
-        assert_eq!(shared.wait_before_reading(&key, "a", later(20), minute), Some(Duration::from_secs(40)));
-        assert_eq!(shared.wait_before_reading(&key, "b", later(20), minute), None, "a wake request changed it");
-        assert_eq!(shared.wait_before_reading(&key, "a", later(60), minute), None, "the interval passed");
+        assert_eq!(reads.wait_before_reading(&key, "a", later(20), minute), Some(Duration::from_secs(40)));
+        assert_eq!(reads.wait_before_reading(&key, "b", later(20), minute), None, "a wake request changed it");
+        assert_eq!(reads.wait_before_reading(&key, "a", later(60), minute), None, "the interval passed");
     }
 
     #[test]

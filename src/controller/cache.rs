@@ -1,0 +1,102 @@
+//! Watch caches that controllers share, and that any number of reconciles may wait on.
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use futures::{Stream, StreamExt, TryStreamExt};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+/// A watch cache of one kind's objects. Cached objects go without `managedFields`: server-side apply's
+/// bookkeeping, read by no reconcile and about half of a Repository's size.
+#[derive(Clone)]
+pub struct Cache<K: Resource<DynamicType = ()> + 'static> {
+    store: Store<K>,
+    filled: watch::Receiver<bool>,
+}
+
+impl<K> Cache<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    /// The cache of `api`'s objects, and the stream of changes that fills it: poll the stream (a controller's
+    /// trigger, or [`run_beside`]), or the cache stays empty.
+    pub fn new(api: Api<K>) -> (Self, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static) {
+        let (store, writer) = reflector::store();
+        let (filled_tx, filled) = watch::channel(false);
+        let changes = watcher(api, watcher::Config::default())
+            .modify(|object: &mut K| object.managed_fields_mut().clear())
+            .default_backoff()
+            .reflect(writer)
+            .inspect_ok(move |event| {
+                if matches!(event, watcher::Event::InitDone) {
+                    filled_tx.send_replace(true);
+                }
+            })
+            .applied_objects();
+        (Cache { store, filled }, changes)
+    }
+
+    /// The objects.
+    pub fn store(&self) -> &Store<K> {
+        &self.store
+    }
+
+    /// Waits until the first full list is in the cache, or its stream is gone. Unlike
+    /// [`Store::wait_until_ready`], which wakes only the last task that waited, any number of reconciles may
+    /// wait at once.
+    pub async fn filled(&self) {
+        let mut filled = self.filled.clone();
+        let _ = filled.wait_for(|filled| *filled).await;
+    }
+}
+
+/// Runs `work` while polling `changes` beside it, until the work ends (a cache's stream has no end of its own).
+pub async fn run_beside<K>(changes: impl Stream<Item = Result<K, watcher::Error>>, work: impl Future<Output = ()>) {
+    let cache = changes.for_each(|_| futures::future::ready(()));
+    futures::pin_mut!(work, cache);
+    futures::future::select(work, cache).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_waiting_task_wakes_when_the_cache_is_filled() {
+        let (filled_tx, filled) = watch::channel(false);
+        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled };
+        // Separate tasks, as the reconciles of a controller are: `Store::wait_until_ready` would wake only one.
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.filled().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(waiters.iter().all(|waiter| !waiter.is_finished()), "nobody is through before the cache is filled");
+        filled_tx.send_replace(true);
+        for waiter in waiters {
+            tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("every waiter wakes").unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(5), cache.filled()).await.expect("a later wait returns at once");
+    }
+
+    #[tokio::test]
+    async fn waiting_ends_when_the_stream_filling_the_cache_is_gone() {
+        let (filled_tx, filled) = watch::channel(false);
+        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled };
+        drop(filled_tx);
+        tokio::time::timeout(Duration::from_secs(5), cache.filled())
+            .await
+            .expect("no wait for a cache that cannot fill");
+    }
+}
