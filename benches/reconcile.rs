@@ -3,8 +3,9 @@
 //! every Repository object existing and `Ready` (discovery plus every Repository's own reconcile), the operator's CPU
 //! time over a minute of steady state afterwards, and its peak RSS.
 //!
-//! Run with `scripts/control-plane.sh up && cargo build --release --bin infinity-orchestrator -p github-sim &&
-//! cargo bench --bench reconcile`. Each size gets a fresh namespace and a fresh operator process. Nothing is
+//! Run with `scripts/control-plane.sh up && cargo build --release --bin infinity-orchestrator &&
+//! cargo build --release -p github-sim && cargo bench --bench reconcile` (`IO_BENCH_OPERATOR=path` measures another
+//! build of the operator). Each size gets a fresh namespace and a fresh operator process. Nothing is
 //! asserted.
 
 use std::process::{Command, Stdio};
@@ -53,9 +54,9 @@ async fn measure(size: usize, kubeconfig: &std::path::Path) {
     let secret = json!({ "metadata": { "name": "gh" }, "stringData": { "token": "test-token" } });
     Api::<Secret>::namespaced(client.clone(), &ns).create(&PostParams::default(), &from(secret)).await.expect("secret");
 
-    let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/infinity-orchestrator");
+    let binary = common::operator_binary();
     let operator = Killed(
-        Command::new(binary)
+        Command::new(&binary)
             .args(["run", "--namespace", &ns, "--metrics-addr", "127.0.0.1:0"])
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")

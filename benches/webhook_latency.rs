@@ -101,9 +101,9 @@ async fn measure() {
     }
 
     let (webhook_port, metrics_port) = (free_port(), free_port());
-    let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/infinity-orchestrator");
+    let binary = common::operator_binary();
     let _operator = Killed(
-        Command::new(binary)
+        Command::new(&binary)
             .args(["run", "--namespace", &ns, "--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
             .args(["--set", "build.poll_interval=10m"])

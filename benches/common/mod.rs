@@ -37,6 +37,12 @@ pub fn start_simulator(size: usize, tag: &str) -> (Killed, String) {
     (Killed(child), url)
 }
 
+/// The operator binary measured: the release build, or `IO_BENCH_OPERATOR` (to compare two builds).
+pub fn operator_binary() -> String {
+    std::env::var("IO_BENCH_OPERATOR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/infinity-orchestrator").to_owned())
+}
+
 /// Peak resident set (`VmHWM`) in MiB of the process whose `/proc` entry is `proc` (`self` or a pid).
 pub fn peak_rss_mb(proc: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{proc}/status")).unwrap_or_default();

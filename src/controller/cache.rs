@@ -5,11 +5,14 @@ use std::future::Future;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
+
+/// How many changes a subscriber may fall behind before it is told that anything may have changed.
+const CHANGES_BUFFER: usize = 1024;
 
 /// A watch cache of one kind's objects. Cached objects go without `managedFields`: server-side apply's
 /// bookkeeping, read by no reconcile and about half of a Repository's size.
@@ -17,6 +20,25 @@ use tokio::sync::watch;
 pub struct Cache<K: Resource<DynamicType = ()> + 'static> {
     store: Store<K>,
     filled: watch::Receiver<bool>,
+    changed: broadcast::Sender<Changed<K>>,
+}
+
+/// What changed in a cache, as told to its subscribers. The cache holds the change by then.
+#[derive(Debug)]
+pub enum Changed<K: Resource<DynamicType = ()>> {
+    /// This object was created or changed.
+    Object(ObjectRef<K>),
+    /// Anything may have changed: the cache was listed afresh, or the subscriber fell behind.
+    Anything,
+}
+
+impl<K: Resource<DynamicType = ()>> Clone for Changed<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Changed::Object(object) => Changed::Object(object.clone()),
+            Changed::Anything => Changed::Anything,
+        }
+    }
 }
 
 impl<K> Cache<K>
@@ -28,17 +50,37 @@ where
     pub fn new(api: Api<K>) -> (Self, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static) {
         let (store, writer) = reflector::store();
         let (filled_tx, filled) = watch::channel(false);
+        let (changed, _) = broadcast::channel(CHANGES_BUFFER);
+        let tell = changed.clone();
         let changes = watcher(api, watcher::Config::default())
             .modify(|object: &mut K| object.managed_fields_mut().clear())
             .default_backoff()
             .reflect(writer)
-            .inspect_ok(move |event| {
-                if matches!(event, watcher::Event::InitDone) {
+            .inspect_ok(move |event| match event {
+                watcher::Event::InitDone => {
                     filled_tx.send_replace(true);
+                    let _ = tell.send(Changed::Anything);
                 }
+                // Sending fails only when nobody listens.
+                watcher::Event::Apply(object) if tell.receiver_count() > 0 => {
+                    let _ = tell.send(Changed::Object(ObjectRef::from_obj(object)));
+                }
+                _ => {}
             })
             .applied_objects();
-        (Cache { store, filled }, changes)
+        (Cache { store, filled, changed }, changes)
+    }
+
+    /// The changes from now on, each told once the cache holds it; only while the cache's stream is polled.
+    pub fn changes(&self) -> impl Stream<Item = Changed<K>> + Send + 'static {
+        futures::stream::unfold(self.changed.subscribe(), |mut changes| async move {
+            let change = match changes.recv().await {
+                Ok(change) => change,
+                Err(broadcast::error::RecvError::Lagged(_)) => Changed::Anything,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((change, changes))
+        })
     }
 
     /// The objects.
@@ -73,7 +115,7 @@ mod tests {
     #[tokio::test]
     async fn every_waiting_task_wakes_when_the_cache_is_filled() {
         let (filled_tx, filled) = watch::channel(false);
-        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled };
+        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled, changed: broadcast::channel(4).0 };
         // Separate tasks, as the reconciles of a controller are: `Store::wait_until_ready` would wake only one.
         let waiters: Vec<_> = (0..4)
             .map(|_| {
@@ -93,7 +135,7 @@ mod tests {
     #[tokio::test]
     async fn waiting_ends_when_the_stream_filling_the_cache_is_gone() {
         let (filled_tx, filled) = watch::channel(false);
-        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled };
+        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled, changed: broadcast::channel(4).0 };
         drop(filled_tx);
         tokio::time::timeout(Duration::from_secs(5), cache.filled())
             .await

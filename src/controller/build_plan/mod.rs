@@ -13,9 +13,9 @@ pub mod apply;
 pub mod observe;
 pub mod status;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -25,18 +25,20 @@ use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, finalizer, Event as FinalizerEvent};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
 use self::observe::Target;
 use self::status::Situation;
-use super::cache::{self, Cache};
+use super::cache::{self, Cache, Changed};
 use super::context::Context;
 use super::error::Error;
 use super::organization_ref::of_organization;
 use super::status::{namespace_of, publish_event};
 use super::Scope;
 use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuildState as S};
+use crate::crd::reference::RepositorySelector;
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::github::GitHub;
 use crate::plan::cron::CronSchedule;
@@ -72,7 +74,61 @@ impl Default for Settings {
 /// What reconciles share.
 struct Shared {
     repositories: Cache<Repository>,
+    awaiting: Awaiting,
     settings: Settings,
+}
+
+/// The plans waiting for their repositories to be discovered and described, each with what it waits for: a change
+/// to one of those wakes it.
+#[derive(Default)]
+struct Awaiting(Mutex<HashMap<ObjectRef<BuildPlan>, Awaited>>);
+
+struct Awaited {
+    organization: String,
+    /// The repositories still undescribed; when empty, none matched the selector yet, and any that does counts.
+    repositories: BTreeSet<String>,
+    selector: RepositorySelector,
+}
+
+impl Awaiting {
+    fn wait(&self, plan: &BuildPlan, undescribed: &[String]) {
+        let awaited = Awaited {
+            organization: plan.spec.organization_ref.name.clone(),
+            repositories: undescribed.iter().cloned().collect(),
+            selector: plan.spec.selector.clone(),
+        };
+        self.lock().insert(ObjectRef::from_obj(plan), awaited);
+    }
+
+    fn forget(&self, plan: &BuildPlan) {
+        self.lock().remove(&ObjectRef::from_obj(plan));
+    }
+
+    /// The waiting plans that this change of `repo` may let start.
+    fn woken_by(&self, repo: &Repository) -> Vec<ObjectRef<BuildPlan>> {
+        let name = &repo.spec.name.0;
+        self.lock()
+            .iter()
+            .filter(|(plan, awaited)| {
+                plan.namespace == repo.namespace()
+                    && awaited.organization == repo.spec.organization_ref.name
+                    && if awaited.repositories.is_empty() {
+                        awaited.selector.matches(repo.labels(), name)
+                    } else {
+                        awaited.repositories.contains(name)
+                    }
+            })
+            .map(|(plan, _)| plan.clone())
+            .collect()
+    }
+
+    fn all(&self) -> Vec<ObjectRef<BuildPlan>> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<BuildPlan>, Awaited>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Runs the controller until `shutdown` completes, polling runs in flight at the configured `build.poll_interval`.
@@ -107,12 +163,29 @@ async fn run_on(
 ) {
     let controller = Controller::new(scope.api::<BuildPlan>(ctx.client.clone()), watcher::Config::default());
     let plans = controller.store();
-    let shared = Arc::new(Shared { repositories, settings });
+    let shared = Arc::new(Shared { repositories, awaiting: Awaiting::default(), settings });
+    // A plan waiting for discovery wakes when a repository it waits for is described (or first matches).
+    let described = {
+        let shared = shared.clone();
+        shared.repositories.changes().flat_map(move |change| {
+            let plans = match change {
+                Changed::Object(repo) => shared
+                    .repositories
+                    .store()
+                    .get(&repo)
+                    .map(|repo| shared.awaiting.woken_by(&repo))
+                    .unwrap_or_default(),
+                Changed::Anything => shared.awaiting.all(),
+            };
+            futures::stream::iter(plans)
+        })
+    };
     controller
         // An Organization appearing lets its plans start.
         .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
             of_organization(&plans, org.namespace(), &org.name_any())
         })
+        .reconcile_on(described)
         .graceful_shutdown_on(shutdown)
         .run(
             move |plan, ctx| {
@@ -132,7 +205,10 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
     finalizer(&api, FINALIZER, plan, |event| async {
         match event {
             FinalizerEvent::Apply(plan) => apply(&plan, &ctx, &shared).await,
-            FinalizerEvent::Cleanup(plan) => cleanup(&plan, &ctx, &shared).await,
+            FinalizerEvent::Cleanup(plan) => {
+                shared.awaiting.forget(&plan);
+                cleanup(&plan, &ctx, &shared).await
+            }
         }
     })
     .await
@@ -155,6 +231,7 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
     };
     shared.repositories.filled().await;
     let (targets, undescribed) = observe::targets(shared.repositories.store(), &plan, &organization.spec.login);
+    shared.awaiting.forget(&plan);
     let now = ctx.clock.now();
     if plan.spec.suspend {
         return suspend(ctx, &plan, &organization, &targets, shared.settings, now).await;
@@ -163,6 +240,7 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
     let run = match trigger_of(&plan, &current, now) {
         Trigger::Idle { until } => return idle(ctx, &plan, until, now).await,
         Trigger::Start { .. } if targets.is_empty() || !undescribed.is_empty() => {
+            shared.awaiting.wait(&plan, &undescribed);
             return waiting_for_repositories(ctx, &plan, &undescribed).await;
         }
         Trigger::Start { run_id, scheduled_at } => Some((run_id, scheduled_at)),
@@ -398,8 +476,8 @@ async fn waiting_for_repositories(ctx: &Context, plan: &BuildPlan, undescribed: 
     let mut run = plan.status.clone().unwrap_or_default();
     run.conditions = status::conditions(plan, Situation::Waiting(&message), &run, &ctx.clock.now_time());
     status::write(ctx, plan, run).await?;
-    // Repository objects are not watched by this controller: look again soon.
-    Ok(Action::requeue(Duration::from_secs(30)))
+    // A change to an awaited repository wakes the plan (`Awaiting`): the timer is only a safety net.
+    Ok(Action::requeue(Duration::from_secs(120)))
 }
 
 /// The spec is wrong or the Organization is missing.
@@ -466,6 +544,51 @@ mod tests {
 
     fn run_of(entries: Vec<crate::crd::build_plan::RepositoryBuild>) -> BuildPlanStatus {
         BuildPlanStatus { repositories: entries, ..Default::default() }
+    }
+
+    fn plan(namespace: &str, name: &str, selector: serde_json::Value) -> BuildPlan {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "BuildPlan",
+            "metadata": { "name": name, "namespace": namespace },
+            "spec": { "organizationRef": { "name": "acme" }, "selector": selector },
+        }))
+        .unwrap()
+    }
+
+    fn repository(namespace: &str, org: &str, name: &str, labels: serde_json::Value) -> Repository {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
+            "metadata": { "name": name, "namespace": namespace, "labels": labels },
+            "spec": { "organizationRef": { "name": org }, "name": name },
+        }))
+        .unwrap()
+    }
+
+    fn names(plans: Vec<ObjectRef<BuildPlan>>) -> Vec<String> {
+        let mut names: Vec<String> = plans.into_iter().map(|plan| plan.name).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_waiting_plan_wakes_for_the_repositories_it_waits_for_and_no_others() {
+        let awaiting = Awaiting::default();
+        let everything = plan("ns", "everything", serde_json::json!({}));
+        let two = plan("ns", "two", serde_json::json!({}));
+        let labelled = plan("ns", "labelled", serde_json::json!({ "matchLabels": { "tier": "core" } }));
+        awaiting.wait(&everything, &[]);
+        awaiting.wait(&two, &["api".to_owned(), "web".to_owned()]);
+        awaiting.wait(&labelled, &[]);
+        let none = serde_json::json!({});
+        assert_eq!(names(awaiting.woken_by(&repository("ns", "acme", "api", none.clone()))), ["everything", "two"]);
+        assert_eq!(names(awaiting.woken_by(&repository("ns", "acme", "db", none.clone()))), ["everything"]);
+        let core = serde_json::json!({ "tier": "core" });
+        assert_eq!(names(awaiting.woken_by(&repository("ns", "acme", "db", core))), ["everything", "labelled"]);
+        assert!(awaiting.woken_by(&repository("ns", "other-org", "api", none.clone())).is_empty());
+        assert!(awaiting.woken_by(&repository("elsewhere", "acme", "api", none.clone())).is_empty());
+        awaiting.forget(&two);
+        assert_eq!(names(awaiting.woken_by(&repository("ns", "acme", "web", none))), ["everything"]);
+        assert_eq!(names(awaiting.all()), ["everything", "labelled"]);
     }
 
     #[test]

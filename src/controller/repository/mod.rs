@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
@@ -118,6 +118,9 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     let key = ObjectRef::from_obj(repo.as_ref());
     let trigger = trigger_of(&repo, &thresholds, interval);
     let now = ctx.clock.now();
+    if repo.status.as_ref().is_some_and(|s| s.health.is_some()) {
+        shared.reads.assume_read_within(&key, &trigger, now, interval, fastrand::f64());
+    }
     if let Some(wait) = shared.reads.wait_before_reading(&key, &trigger, now, interval) {
         return Ok(Action::requeue(wait));
     }
@@ -262,6 +265,27 @@ impl Reads {
     fn remember(&self, key: ObjectRef<Repository>, read: LastRead) {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, read);
     }
+
+    /// A repository this process never read, whose status shows an earlier process did, counts as read on
+    /// `trigger` at `fraction` (0 to 1) of an interval ago. After a restart the reads of all repositories then
+    /// spread over one interval instead of spending the rate-limit budget at once (GitHub's conditional requests,
+    /// free when nothing changed, need the cache that the restart lost). A change of the trigger (a webhook's
+    /// wake request, a new generation) still reads at once.
+    fn assume_read_within(
+        &self,
+        key: &ObjectRef<Repository>,
+        trigger: &str,
+        now: Timestamp,
+        interval: Duration,
+        fraction: f64,
+    ) {
+        let mut reads = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !reads.contains_key(key) {
+            let ago = SignedDuration::try_from(interval.mul_f64(fraction.clamp(0.0, 1.0))).unwrap_or_default();
+            let at = now.checked_sub(ago).unwrap_or(now);
+            reads.insert(key.clone(), LastRead { trigger: trigger.to_owned(), at });
+        }
+    }
 }
 
 /// `interval` ± 10 %, so that repositories read together at start drift apart.
@@ -285,6 +309,24 @@ mod tests {
         assert_eq!(reads.wait_before_reading(&key, "a", later(20), minute), Some(Duration::from_secs(40)));
         assert_eq!(reads.wait_before_reading(&key, "b", later(20), minute), None, "a wake request changed it");
         assert_eq!(reads.wait_before_reading(&key, "a", later(60), minute), None, "the interval passed");
+    }
+
+    #[test]
+    fn after_a_restart_reads_spread_over_one_interval_and_a_wake_request_still_reads_at_once() {
+        let reads = Reads::default();
+        let key = ObjectRef::<Repository>::new("api").within("ns");
+        let t0 = Timestamp::from_second(1_000_000).unwrap();
+        let minute = Duration::from_secs(60);
+        reads.assume_read_within(&key, "a", t0, minute, 0.25);
+        assert_eq!(reads.wait_before_reading(&key, "a", t0, minute), Some(Duration::from_secs(45)));
+        assert_eq!(reads.wait_before_reading(&key, "b", t0, minute), None, "a wake request changed the trigger");
+        // Only the first sight counts: a real read is not pushed back by a later reconcile.
+        reads.remember(key.clone(), LastRead { trigger: "a".into(), at: t0 });
+        reads.assume_read_within(&key, "a", t0, minute, 1.0);
+        assert_eq!(reads.wait_before_reading(&key, "a", t0, minute), Some(minute));
+        let other = ObjectRef::<Repository>::new("web").within("ns");
+        reads.assume_read_within(&other, "a", t0, minute, 1.0);
+        assert_eq!(reads.wait_before_reading(&other, "a", t0, minute), None, "a whole interval ago: due now");
     }
 
     #[test]
