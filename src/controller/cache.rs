@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 const CHANGES_BUFFER: usize = 1024;
 
 /// A watch cache of one kind's objects. Cached objects go without `managedFields`: server-side apply's
-/// bookkeeping, read by no reconcile and about half of a Repository's size.
+/// bookkeeping, read by no reconcile and a large share of each object (three field managers write a Repository).
 #[derive(Clone)]
 pub struct Cache<K: Resource<DynamicType = ()> + 'static> {
     store: Store<K>,
@@ -130,6 +130,23 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("every waiter wakes").unwrap();
         }
         tokio::time::timeout(Duration::from_secs(5), cache.filled()).await.expect("a later wait returns at once");
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_hears_each_change_and_anything_once_it_fell_behind() {
+        let (changed, _) = broadcast::channel(2);
+        let cache = Cache::<ConfigMap> { store: reflector::store().0, filled: watch::channel(false).1, changed };
+        let mut changes = Box::pin(cache.changes());
+        let object = |name: &str| ObjectRef::<ConfigMap>::new(name).within("ns");
+        cache.changed.send(Changed::Object(object("a"))).unwrap();
+        assert!(matches!(changes.next().await, Some(Changed::Object(o)) if o == object("a")));
+        for name in ["b", "c", "d"] {
+            cache.changed.send(Changed::Object(object(name))).unwrap();
+        }
+        // "b" was overwritten: what was missed is told as "anything", then the changes still held follow.
+        assert!(matches!(changes.next().await, Some(Changed::Anything)));
+        assert!(matches!(changes.next().await, Some(Changed::Object(o)) if o == object("c")));
+        assert!(matches!(changes.next().await, Some(Changed::Object(o)) if o == object("d")));
     }
 
     #[tokio::test]
