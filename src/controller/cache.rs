@@ -24,21 +24,12 @@ pub struct Cache<K: Resource<DynamicType = ()> + 'static> {
 }
 
 /// What changed in a cache, as told to its subscribers. The cache holds the change by then.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Changed<K: Resource<DynamicType = ()>> {
     /// This object was created or changed.
     Object(ObjectRef<K>),
     /// Anything may have changed: the cache was listed afresh, or the subscriber fell behind.
     Anything,
-}
-
-impl<K: Resource<DynamicType = ()>> Clone for Changed<K> {
-    fn clone(&self) -> Self {
-        match self {
-            Changed::Object(object) => Changed::Object(object.clone()),
-            Changed::Anything => Changed::Anything,
-        }
-    }
 }
 
 impl<K> Cache<K>
