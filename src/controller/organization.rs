@@ -134,6 +134,12 @@ fn requeue_at(ctx: &Context, at: Timestamp) -> Action {
     Action::requeue(wait.max(Duration::from_secs(1)))
 }
 
+/// Whether `org` still has the Organization's current spec (it came from the controller's cache, which may lag).
+async fn spec_is_current(ctx: &Context, org: &Organization, namespace: &str) -> Result<bool, Error> {
+    let current = Api::<Organization>::namespaced(ctx.client.clone(), namespace).get_opt(&org.name_any()).await?;
+    Ok(current.is_some_and(|current| current.metadata.generation == org.metadata.generation))
+}
+
 /// One discovery pass: read GitHub, decide the Repository objects and their statuses, write them.
 async fn sync(
     ctx: &Context,
@@ -160,6 +166,11 @@ async fn sync(
             return Ok(Action::requeue(error.retry_after()));
         }
     };
+    // The pass was decided on the spec this reconcile started with. A newer one (say `prune: Retain`, patched just
+    // as a deletion's webhook arrived) may keep what this one would prune: it gets a pass of its own instead.
+    if !spec_is_current(ctx, org, namespace).await? {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let api: Api<Repository> = Api::namespaced(ctx.client.clone(), namespace);
     let existing = api.list(&ListParams::default()).await?.items;
     let kept: BTreeSet<String> = discovery.kept.keys().cloned().collect();
