@@ -5,7 +5,8 @@
 the HealingPolicy change, until discovery is done and the plan has finished (or the timeout). Exits non-zero when
 discovery did not complete.
 --github-writes: reads github-sim's request log (JSON) on stdin and summarizes what the operator wrote to GitHub.
---plan-summary: reads a BuildPlan (JSON) on stdin and prints one row per repository.
+--plan-summary: reads a BuildPlan (JSON) on stdin and prints one row per repository, with the commands its build
+ran with.
 """
 
 import argparse
@@ -118,18 +119,29 @@ def github_writes(log):
         print(f"  {count:4d}  {kind}")
 
 
+def commands_sent(entry):
+    """The build and test commands the entry's dispatch passed to its workflow, as the BuildPlan recorded them."""
+    sent = [f"{what}: {entry[key]}" for what, key in (("build", "buildCommand"), ("test", "testCommand")) if entry.get(key)]
+    if sent:
+        return "; ".join(sent)
+    return "-" if entry.get("attempts") else ""
+
+
 def plan_summary(plan):
     status = plan.get("status", {})
     print(f"BuildPlan {plan['metadata']['name']}: {status.get('phase', 'not started')} {status.get('progress', '')}")
-    rows = [("REPOSITORY", "STATE", "ATTEMPTS", "SECONDS", "WHY / RUN")]
+    rows = [("REPOSITORY", "STATE", "ATTEMPTS", "SECONDS", "COMMANDS SENT", "WHY / RUN")]
     for entry in status.get("repositories", []):
         why = entry.get("reason") or entry.get("runUrl") or ""
         seconds = entry.get("durationSeconds")
         rows.append((entry["name"], entry.get("state", ""), str(entry.get("attempts", 0)),
-                     "" if seconds is None else str(seconds), why[:90]))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+                     "" if seconds is None else str(seconds), commands_sent(entry)[:70], why[:90]))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    print("COMMANDS SENT: the build_command / test_command inputs of the latest dispatch. '-': none sent, because the "
+          "workflow does not declare them, discovery had not read its inputs yet, or no command is known; the run "
+          "used what its workflow holds.")
 
 
 def main():

@@ -14,6 +14,8 @@ scripts/control-plane.sh install
 scripts/helm-tools.sh >/dev/null
 IO_GITHUB_OPENAPI=$(scripts/github-openapi.sh)
 export IO_GITHUB_OPENAPI
+IO_GITHUB_OPENAPI_WEBHOOKS=$(scripts/github-openapi-webhooks.sh)
+export IO_GITHUB_OPENAPI_WEBHOOKS
 started=false
 if ! scripts/control-plane.sh status; then
   scripts/control-plane.sh up

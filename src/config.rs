@@ -33,6 +33,16 @@ pub struct OperatorConfig {
     pub monitoring: MonitoringConfig,
     /// `self_healing.*`.
     pub self_healing: SelfHealingConfig,
+    /// `webhook.*`.
+    pub webhook: WebhookConfig,
+}
+
+/// `webhook.*`: how deliveries the receiver missed are recovered (GitHub never redelivers a failed one by itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// How often a GitHub App's hook deliveries are read for failed ones to redeliver (also once when the receiver
+    /// starts).
+    pub recovery_interval: Duration,
 }
 
 /// `discovery.*`.
@@ -88,6 +98,7 @@ impl Default for OperatorConfig {
             },
             monitoring: MonitoringConfig { health_check_interval: Duration::from_secs(15 * 60), failure_threshold: 3 },
             self_healing: SelfHealingConfig { auto_retry: true, auto_update_dependencies: true, create_issues: true },
+            webhook: WebhookConfig { recovery_interval: Duration::from_secs(5 * 60) },
         }
     }
 }
@@ -210,6 +221,13 @@ const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        name: "webhook.recovery_interval",
+        apply: |c, v| {
+            c.webhook.recovery_interval = interval(v, 1, 86400)?;
+            Ok(())
+        },
+    },
 ];
 
 /// Keys of the architecture's file that objects declare here instead.
@@ -310,7 +328,11 @@ fn flatten_file(path: &Path, text: &str) -> Result<Vec<(String, String)>, Config
     let sections = match document {
         serde_yaml::Value::Null => return Ok(Vec::new()),
         serde_yaml::Value::Mapping(sections) => sections,
-        _ => return Err(syntax("expected a mapping of sections (discovery, build, monitoring, self_healing)".into())),
+        _ => {
+            return Err(syntax(
+                "expected a mapping of sections (discovery, build, monitoring, self_healing, webhook)".into(),
+            ))
+        }
     };
     let mut values = Vec::new();
     for (section, entries) in sections {
@@ -506,7 +528,7 @@ self_healing:
             ("discovery:\n  organization: acme\n", "orchestrator.yml: unknown key \"discovery.organization\": declare an Organization object (spec.login) for each GitHub organization"),
             ("build: 10\n", "orchestrator.yml: build: expected a mapping of keys to values"),
             ("build:\n  max_parallel: [1, 2]\n", "orchestrator.yml: build.max_parallel: expected a single value"),
-            ("- build\n", "orchestrator.yml: expected a mapping of sections (discovery, build, monitoring, self_healing)"),
+            ("- build\n", "orchestrator.yml: expected a mapping of sections (discovery, build, monitoring, self_healing, webhook)"),
         ];
         for (text, expected) in cases {
             assert_eq!(from_file(text).unwrap_err().to_string(), expected, "for {text:?}");

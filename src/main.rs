@@ -95,7 +95,8 @@ struct RunArgs {
     /// Override one configuration key, over the file and IO_<KEY> environment variables; repeatable. Keys:
     /// discovery.scan_interval, build.max_parallel, build.timeout_minutes, build.retry_attempts,
     /// build.poll_interval, monitoring.health_check_interval, monitoring.failure_threshold,
-    /// self_healing.auto_retry, self_healing.auto_update_dependencies, self_healing.create_issues.
+    /// self_healing.auto_retry, self_healing.auto_update_dependencies, self_healing.create_issues,
+    /// webhook.recovery_interval.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 }

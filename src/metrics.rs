@@ -87,6 +87,20 @@ pub struct DispatchLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a held prune.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PruneHoldLabels {
+    /// `held` (a pass held removals its listing did not justify), `confirmed_by_listing` or `confirmed_by_person`.
+    pub outcome: &'static str,
+}
+
+/// Labels of a webhook recovery pass.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookRecoveryLabels {
+    /// `completed` or `error`.
+    pub outcome: &'static str,
+}
+
 /// Labels naming a credential: its fingerprint id (`token:…` or `app:ID/installation:ID`), never the secret.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CredentialLabels {
@@ -107,6 +121,12 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Webhook deliveries, by event and outcome.
     pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    /// Failed webhook deliveries the recovery found that the receiver had not acted on (one per event).
+    pub webhook_deliveries_failed_found: Counter,
+    /// Redeliveries the recovery asked GitHub for and GitHub accepted.
+    pub webhook_redeliveries_requested: Counter,
+    /// Webhook recovery passes over a GitHub App's hook, by outcome.
+    pub webhook_recovery_passes: Family<WebhookRecoveryLabels, Counter>,
     /// GitHub HTTP exchanges, by method, route and status (a 304 is free of rate limit).
     pub github_requests: Family<GitHubRequestLabels, Counter>,
     /// How long GitHub takes to answer, by route.
@@ -119,6 +139,8 @@ pub struct Metrics {
     pub build_plan_repositories: Family<BuildPlanLabels, Gauge>,
     /// Workflow dispatches sent by BuildPlans, by outcome.
     pub build_dispatches: Family<DispatchLabels, Counter>,
+    /// Discovery passes that held removals, and held removals later carried out, by outcome.
+    pub discovery_prune_holds: Family<PruneHoldLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -149,6 +171,24 @@ impl Default for Metrics {
             "webhook_deliveries",
             "GitHub webhook deliveries, by event and outcome",
             webhook_deliveries.clone(),
+        );
+        let webhook_deliveries_failed_found = Counter::default();
+        registry.register(
+            "webhook_deliveries_failed_found",
+            "Failed GitHub webhook deliveries the recovery found that the receiver had not acted on",
+            webhook_deliveries_failed_found.clone(),
+        );
+        let webhook_redeliveries_requested = Counter::default();
+        registry.register(
+            "webhook_redeliveries_requested",
+            "Webhook redeliveries the recovery asked GitHub for (GitHub never redelivers by itself)",
+            webhook_redeliveries_requested.clone(),
+        );
+        let webhook_recovery_passes = Family::<WebhookRecoveryLabels, Counter>::default();
+        registry.register(
+            "webhook_recovery_passes",
+            "Webhook recovery passes over a GitHub App's hook deliveries, by outcome",
+            webhook_recovery_passes.clone(),
         );
         let github_requests = Family::<GitHubRequestLabels, Counter>::default();
         registry.register(
@@ -190,6 +230,12 @@ impl Default for Metrics {
             "Workflow dispatches sent by BuildPlans, by outcome",
             build_dispatches.clone(),
         );
+        let discovery_prune_holds = Family::<PruneHoldLabels, Counter>::default();
+        registry.register(
+            "discovery_prune_holds",
+            "Discovery passes that held removals their listing did not justify, and held removals carried out, by outcome",
+            discovery_prune_holds.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -197,12 +243,16 @@ impl Default for Metrics {
             reconcile_duration,
             leader,
             webhook_deliveries,
+            webhook_deliveries_failed_found,
+            webhook_redeliveries_requested,
+            webhook_recovery_passes,
             github_requests,
             github_request_duration,
             github_rate_limit_remaining,
             github_rate_limit_limit,
             build_plan_repositories,
             build_dispatches,
+            discovery_prune_holds,
         }
     }
 }
@@ -227,6 +277,16 @@ impl RequestObserver for Metrics {
 }
 
 impl Metrics {
+    /// Records one webhook recovery pass over an App's hook.
+    pub fn record_webhook_recovery_pass(&self, outcome: &'static str) {
+        self.webhook_recovery_passes.get_or_create(&WebhookRecoveryLabels { outcome }).inc();
+    }
+
+    /// Records what a discovery pass did with removals its listing alone did not justify.
+    pub fn record_prune_hold(&self, outcome: &'static str) {
+        self.discovery_prune_holds.get_or_create(&PruneHoldLabels { outcome }).inc();
+    }
+
     /// Records one finished reconcile.
     pub fn record_reconcile(&self, controller: &str, took: Duration, error_category: Option<&'static str>) {
         let result = if error_category.is_some() { "error" } else { "success" };
@@ -320,7 +380,7 @@ mod tests {
         use RepositoryBuildState as S;
         metrics.record_build_plan("ns", "nightly", &[S::Succeeded, S::Succeeded, S::Running, S::Pending]);
         let refused = vec![("app".to_owned(), "no such workflow".to_owned())];
-        metrics.record_dispatches(&Sent { accepted: 3, unanswered: 0, refused });
+        metrics.record_dispatches(&Sent { accepted: 3, unanswered: 0, refused, ..Sent::default() });
         let text = metrics.encode().unwrap();
         let series = |state: &str| {
             format!(r#"infinity_orchestrator_build_plan_repositories{{namespace="ns",name="nightly",state="{state}"}}"#)

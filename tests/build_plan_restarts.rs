@@ -72,6 +72,8 @@ async fn sigkill_at_random_points_neither_duplicates_nor_loses_a_dispatch() {
     }
     let counts = plan.status.and_then(|s| s.counts).expect("counts");
     assert_eq!((counts.total, counts.succeeded), (10, 10));
+    let violations = sim.webhook_violations();
+    assert!(violations.is_empty(), "{} webhook payload violations:\n{}", violations.len(), violations.join("\n"));
     eprintln!("kills (threshold, dispatches when reached, dispatches at the kill): {kills:?}");
 }
 
@@ -103,7 +105,7 @@ async fn crashed_between_intent_and_run(sent: bool) -> (Option<String>, Vec<supp
     if sent {
         let user = support::sim_org::user_client(&sim);
         let inputs = std::collections::BTreeMap::new();
-        user.dispatch_workflow(&RepoRef::new("acme", "core"), "build.yml", "main", &inputs, correlation_id)
+        user.dispatch_workflow(&RepoRef::new("acme", "core"), "build.yml", "main", &inputs, Some(correlation_id))
             .await
             .expect("the dispatch that happened before the crash");
     }

@@ -133,4 +133,7 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
     assert_eq!(sample(&metrics, &progress("Running")), Some(0.0), "{metrics}");
     let dispatched = r#"infinity_orchestrator_build_dispatches_total{outcome="accepted"}"#;
     assert_eq!(sample(&metrics, dispatched), Some(3.0), "{metrics}");
+    // Every delivery's payload conforms to GitHub's webhooks description.
+    let violations = sim.webhook_violations();
+    assert!(violations.is_empty(), "{} webhook payload violations:\n{}", violations.len(), violations.join("\n"));
 }

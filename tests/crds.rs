@@ -272,6 +272,8 @@ fn invalid_objects() -> Vec<Invalid> {
     org(workflow_path(String::new()), "spec.onboarding.workflowPath", "minLength");
     org(workflow_path(format!(".github/workflows/{}.yml", long(234))), "spec.onboarding.workflowPath", "maxLength");
     org(json!({ "prune": "Archive" }), "spec.prune", "enum");
+    let field = "spec.pruneHoldThresholdPercent";
+    bounded(&mut org, &|v| json!({ "pruneHoldThresholdPercent": v }), field, 0, 100);
 
     let mut repo = |change, field, keyword| row("repositories", "Repository", change, field, keyword);
     repo(json!({ "name": null }), "spec.name", "required");

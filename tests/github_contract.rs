@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bed::{bed, bed_with, APP_ID, INSTALLATION_ID};
 use futures::stream::{self, StreamExt};
-use github_sim::faults::{decide, FaultDecision, SecondaryLimit};
+use github_sim::content_creation::ContentCreationLimit;
+use github_sim::faults::{decide, Choice, FaultDecision, SecondaryLimit};
 use github_sim::{FaultConfig, Fixture};
 use infinity_orchestrator::clock::Clock;
 use infinity_orchestrator::github::{
@@ -27,10 +28,9 @@ topics: [ci, rust]
 files:
   Cargo.toml: "[package]\nname = 'svc'\n"
   README.md: "# svc\n"
-  .github/workflows/build.yml: "on: workflow_dispatch\n"
+  .github/workflows/build.yml: "name: build\nrun-name: build ${{ inputs.correlation_id }}\non:\n  workflow_dispatch:\n    inputs: {correlation_id: {}, target: {}}\n"
 workflows:
-  - {path: .github/workflows/build.yml, name: build, inputs: [correlation_id, target],
-     run_name: "build ${{ inputs.correlation_id }}", outcome: {result: failure, duration_secs: 120}}
+  - {path: .github/workflows/build.yml, outcome: {result: failure, duration_secs: 120}}
 commits: [{message: first, date: "2025-12-30T00:00:00Z"}, {message: second}]
 security: {secret_scanning: false}
 alerts:
@@ -148,7 +148,7 @@ async fn a_budget_spent_beyond_the_wait_bound_is_a_rate_limited_error_with_the_r
 #[tokio::test]
 async fn a_secondary_limit_backs_off_by_retry_after_then_succeeds() {
     let bed = bed(250).await;
-    let limit = SecondaryLimit { after_requests: 1, retry_after_secs: 7 };
+    let limit = SecondaryLimit { after_requests: 1, retry_after_secs: 7, ..SecondaryLimit::default() };
     bed.sim.set_faults(FaultConfig { secondary_limit: Some(limit), ..FaultConfig::default() });
     let repos = bed.client().list_org_repos("acme").await.expect("succeeds after backing off");
     assert_eq!(repos.len(), 250);
@@ -212,7 +212,7 @@ async fn timeouts_are_retried_on_reads_and_looked_up_before_a_dispatch_is_resent
     let late = FaultConfig { late_response_rate: 0.5, timeout_secs: Some(1), ..FaultConfig::default() };
     bed.sim.set_faults(seed_where_first_is(FaultDecision::LateResponse, late));
     let repo = generated("repo-00000");
-    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-late-1").await.expect("dispatch");
+    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), Some("io-late-1")).await.expect("dispatch");
     assert_eq!(bed.sim.runs("acme", "repo-00000").len(), 1);
     let log = bed.log();
     let faults: Vec<Option<&str>> = log.iter().filter(|r| r.fault.is_some()).map(|r| r.fault.as_deref()).collect();
@@ -230,7 +230,7 @@ async fn dispatch_under_faults(faults: FaultConfig, count: usize) -> (Vec<(usize
     let repo = generated("repo-00000");
     let ids: Vec<String> = (0..count).map(|i| format!("io-{i:03}")).collect();
     for id in &ids {
-        github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), id).await.expect("dispatch");
+        github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), Some(id)).await.expect("dispatch");
         // Dispatched at different times, as a controller would.
         bed.sim.advance_clock(30);
     }
@@ -320,10 +320,10 @@ async fn errors_are_classified_for_controllers() {
     let denied = bed.client_with(Credentials::Token("wrong".into()), |_| {}).list_org_repos("acme").await;
     assert!(matches!(denied, Err(Error::Permission { status: 401, .. })), "{denied:?}");
     let (github, repo, none) = (bed.client(), generated("repo-00000"), BTreeMap::new());
-    let no_workflow = github.dispatch_workflow(&repo, "none.yml", "main", &none, "x").await;
+    let no_workflow = github.dispatch_workflow(&repo, "none.yml", "main", &none, Some("x")).await;
     assert_eq!(no_workflow.expect_err("404").category(), "not_found");
     let undeclared = BTreeMap::from([("target".to_string(), "all".to_string())]);
-    let rejected = github.dispatch_workflow(&repo, "build.yml", "main", &undeclared, "y").await;
+    let rejected = github.dispatch_workflow(&repo, "build.yml", "main", &undeclared, Some("y")).await;
     assert_eq!(rejected.expect_err("422").category(), "validation");
     bed.assert_conformant();
 }
@@ -374,7 +374,11 @@ async fn repository_reads_return_our_domain_types() {
 
     let since = bed.time.now();
     let inputs = BTreeMap::from([("target".to_string(), "all".to_string())]);
-    github.dispatch_workflow(&repo, "build.yml", "main", &inputs, "io-run-1").await.expect("dispatch");
+    let named =
+        github.dispatch_workflow(&repo, "build.yml", "main", &inputs, Some("io-run-1")).await.expect("dispatch");
+    let run = github.workflow_run(&repo, named.expect("the answer names the run").id).await.expect("run");
+    assert_eq!((run.display_title.as_str(), run.status.as_deref()), ("build io-run-1", Some("queued")));
+    bed.sim.advance_clock(10); // GitHub lists a dispatched run seconds later
     let filter = RunFilter {
         workflow: Some("build.yml".into()),
         event: Some("workflow_dispatch".into()),
@@ -382,13 +386,11 @@ async fn repository_reads_return_our_domain_types() {
         ..RunFilter::default()
     };
     let runs = github.workflow_runs(&repo, &filter).await.expect("runs");
-    assert_eq!(runs.len(), 1);
-    let run = github.workflow_run(&repo, runs[0].id).await.expect("run");
-    assert_eq!((run.display_title.as_str(), run.status.as_deref()), ("build io-run-1", Some("queued")));
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![run.id]);
     let found = github.find_run_by_correlation(&repo, "build.yml", "io-run-1", since).await.expect("lookup");
     assert_eq!(found.map(|r| r.id), Some(run.id));
     assert_eq!(github.find_run_by_correlation(&repo, "build.yml", "io-run", since).await.expect("lookup"), None);
-    bed.sim.advance_clock(200);
+    bed.sim.advance_clock(190);
     let jobs = github.run_jobs(&repo, run.id).await.expect("jobs");
     assert_eq!(jobs.iter().map(|j| j.conclusion.as_deref()).collect::<Vec<_>>(), vec![Some("failure")]);
 
@@ -527,8 +529,10 @@ async fn the_conformance_checker_bites_on_the_clients_own_traffic() {
     let bed = bed(1).await;
     let github = bed.client();
     let repo = generated("repo-00000");
-    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), "io-bite").await.expect("dispatch");
-    let run = github.find_run_by_correlation(&repo, "build.yml", "io-bite", bed.time.now()).await.expect("lookup");
+    let since = bed.time.now();
+    github.dispatch_workflow(&repo, "build.yml", "main", &BTreeMap::new(), Some("io-bite")).await.expect("dispatch");
+    bed.sim.advance_clock(10); // GitHub lists a dispatched run seconds later
+    let run = github.find_run_by_correlation(&repo, "build.yml", "io-bite", since).await.expect("lookup");
     github.workflow_run(&repo, run.expect("run").id).await.expect("run");
     let description = github_sim::conformance::Description::load().expect("GitHub's OpenAPI description");
     let log = bed.log();
@@ -551,4 +555,160 @@ async fn the_conformance_checker_bites_on_the_clients_own_traffic() {
     }
     let violations = description.validate_log(&[broken_dispatch]);
     assert!(violations.iter().any(|v| v.contains("request: $.ref: expected string, got 42")), "{violations:#?}");
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_is_waited_out_a_minute_at_a_time_doubling_then_succeeds() {
+    let bed = bed(1).await;
+    // A 90 s window in sim time: the first minute's wait is not enough, so the client must back off again.
+    let limit = SecondaryLimit {
+        after_requests: 1,
+        retry_after_secs: 90,
+        status: Choice::Always(429),
+        retry_after: Choice::Always(false),
+    };
+    bed.sim.set_faults(FaultConfig { secondary_limit: Some(limit), ..FaultConfig::default() });
+    let github = bed.client();
+    assert_eq!(github.list_org_repos("acme").await.expect("served").len(), 1);
+    let started = bed.sim.now();
+    assert_eq!(github.list_org_repos("acme").await.expect("succeeds after waiting").len(), 1);
+    let statuses: Vec<u16> = bed.log().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 429, 429, 304], "refused twice, then revalidated");
+    let sleeps = bed.time.sleeps();
+    assert_eq!(sleeps.len(), 2, "{sleeps:?}");
+    assert!((Duration::from_secs(60)..=Duration::from_secs(66)).contains(&sleeps[0]), "at least a minute: {sleeps:?}");
+    assert!((Duration::from_secs(120)..=Duration::from_secs(132)).contains(&sleeps[1]), "then doubled: {sleeps:?}");
+    assert!(bed.sim.now() - started >= 90, "the sim's window passed on the sim clock");
+    bed.assert_conformant();
+}
+
+#[tokio::test]
+async fn a_secondary_limit_on_a_spent_budget_waits_until_the_reset() {
+    let bed = bed(1).await;
+    bed.sim.set_rate_limit(5000, 1, 300);
+    let limit = SecondaryLimit {
+        after_requests: 1,
+        retry_after_secs: 30,
+        status: Choice::Always(429),
+        retry_after: Choice::Always(false),
+    };
+    bed.sim.set_faults(FaultConfig { secondary_limit: Some(limit), ..FaultConfig::default() });
+    // Another client spends the last point, so this one learns of the spent budget from the secondary answer.
+    bed.client().list_org_repos("acme").await.expect("the last point");
+    assert_eq!(bed.client().list_org_repos("acme").await.expect("succeeds after the reset").len(), 1);
+    let statuses: Vec<u16> = bed.log().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 429, 200]);
+    let sleeps = bed.time.sleeps();
+    assert_eq!(sleeps.len(), 1, "{sleeps:?}");
+    assert!(
+        (Duration::from_secs(300)..=Duration::from_secs(330)).contains(&sleeps[0]),
+        "until x-ratelimit-reset, not a minute: {sleeps:?}"
+    );
+    bed.assert_conformant();
+}
+
+#[tokio::test]
+async fn a_403_secondary_limit_on_an_issue_creation_is_waited_out_and_the_issue_created_once() {
+    let bed = bed(1).await;
+    let limit = SecondaryLimit { after_requests: 1, retry_after_secs: 20, ..SecondaryLimit::default() };
+    bed.sim.set_faults(FaultConfig { secondary_limit: Some(limit), ..FaultConfig::default() });
+    let github = bed.client();
+    github.list_org_repos("acme").await.expect("served: the window's one request");
+    let fields = IssueFields { title: Some("refused first".into()), ..IssueFields::default() };
+    let issue = github.create_issue(&generated("repo-00000"), &fields).await;
+    let issue = issue.expect("created after the wait");
+    let issues = bed.sim.issues("acme", "repo-00000");
+    assert_eq!(issues.len(), 1, "created once");
+    assert_eq!((issues[0].number, issues[0].title.as_str()), (issue.number, "refused first"));
+    let sleeps = bed.time.sleeps();
+    assert!(sleeps.len() == 1 && sleeps[0] >= Duration::from_secs(20), "retry-after honoured: {sleeps:?}");
+    let statuses: Vec<u16> = bed.log().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 403, 201]);
+    bed.assert_conformant();
+}
+
+/// An org of one generated repository whose content-creation limit is `per_minute` a minute and `per_hour` an hour.
+fn content_limited(per_minute: u32, per_hour: u32) -> Fixture {
+    let mut fixture = Fixture::generated_org("acme", 1);
+    fixture.content_creation = Some(ContentCreationLimit { per_minute, per_hour });
+    fixture
+}
+
+#[tokio::test]
+async fn a_burst_of_issues_and_pull_requests_over_the_content_limit_is_waited_out_none_lost_none_doubled() {
+    let bed = bed_with(content_limited(5, 500)).await;
+    let github = bed.client();
+    let repo = generated("repo-00000");
+    let started = bed.sim.now();
+    for round in 0..3 {
+        for i in 0..4 {
+            let fields = IssueFields { title: Some(format!("issue {round}-{i}")), ..IssueFields::default() };
+            github.create_issue(&repo, &fields).await.expect("issue");
+        }
+        let change = PullRequestChange {
+            branch: format!("infinity-orchestrator/change-{round}"),
+            commit_message: format!("change {round}"),
+            files: vec![FileChange { path: format!("docs/{round}.md"), content: Some("x\n".into()) }],
+            title: format!("change {round}"),
+            body: "Opened by Infinity Orchestrator.".into(),
+        };
+        github.open_pull_request(&repo, &change).await.expect("pull request");
+    }
+    let titles: Vec<String> = bed.sim.issues("acme", "repo-00000").into_iter().map(|i| i.title).collect();
+    let expected: Vec<String> = (0..3).flat_map(|r| (0..4).map(move |i| format!("issue {r}-{i}"))).collect();
+    assert_eq!(titles, expected, "each issue exactly once");
+    let branches: Vec<String> = bed.sim.pull_requests("acme", "repo-00000").into_iter().map(|p| p.1).collect();
+    assert_eq!(branches, (0..3).map(|r| format!("infinity-orchestrator/change-{r}")).collect::<Vec<_>>());
+
+    // 12 issues and 3 × (tree, commit, ref, pull request): 24 content creations at 5 a minute.
+    let log = bed.log();
+    let refusals = log.iter().filter(|r| r.fault.as_deref() == Some("content_creation")).count();
+    assert!(refusals >= 4, "the limit refused {refusals} requests");
+    assert_eq!(log.iter().filter(|r| r.method == "POST" && r.status == 201).count(), 24, "each carried out once");
+    let sleeps = bed.time.sleeps();
+    assert_eq!(sleeps.len(), refusals, "one wait per refusal");
+    assert!(sleeps.iter().all(|s| *s >= Duration::from_secs(60)), "at least a minute each: {sleeps:?}");
+    assert!(bed.sim.now() - started >= 4 * 60, "24 creations at 5 a minute take four minutes of sim time at least");
+    println!(
+        "24 content creations at 5/min: {refusals} refusals waited out, {} s of sim time",
+        bed.sim.now() - started
+    );
+    bed.assert_conformant();
+}
+
+#[tokio::test]
+async fn write_pacing_keeps_within_the_hourly_content_limit_without_a_refusal() {
+    let bed = bed_with(content_limited(80, 6)).await;
+    let github = bed.client_with(Credentials::Token("test-token".into()), |c| c.policy.writes_per_hour = 6);
+    let repo = generated("repo-00000");
+    for i in 0..7 {
+        let fields = IssueFields { title: Some(format!("issue {i}")), ..IssueFields::default() };
+        github.create_issue(&repo, &fields).await.expect("issue");
+    }
+    assert_eq!(bed.time.sleeps(), vec![Duration::from_secs(3600)], "the seventh waits for the first to leave the hour");
+    assert!(bed.log().iter().all(|r| r.status == 201), "never refused");
+    assert_eq!(bed.sim.issues("acme", "repo-00000").len(), 7);
+    bed.assert_conformant();
+}
+
+#[tokio::test]
+async fn an_hourly_content_refusal_beyond_the_backoff_is_rate_limited_and_creates_nothing_until_resent() {
+    let bed = bed_with(content_limited(80, 6)).await;
+    let github = bed.client();
+    let repo = generated("repo-00000");
+    let fields = IssueFields { title: Some("issue".into()), ..IssueFields::default() };
+    for _ in 0..6 {
+        github.create_issue(&repo, &fields).await.expect("issue");
+    }
+    // Blocked until the hour frees a slot: a minute, doubled five times (31 minutes) is not enough.
+    let error = github.create_issue(&repo, &fields).await.expect_err("refused for the rest of the hour");
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    let waited: Duration = bed.time.sleeps().iter().sum();
+    assert!(waited >= Duration::from_secs(31 * 60), "backed off {waited:?}");
+    assert_eq!(bed.sim.issues("acme", "repo-00000").len(), 6, "nothing created by the refused requests");
+    // The caller (a controller requeued until then) sends it again once the hour has passed: created once.
+    bed.sim.advance_clock(3600);
+    github.create_issue(&repo, &fields).await.expect("created after the hour");
+    assert_eq!(bed.sim.issues("acme", "repo-00000").len(), 7);
+    bed.assert_conformant();
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use github_sim::fixture::{OutcomeFixture, OutcomeKind};
 use github_sim::{Fixture, SimOptions, Simulator};
-use infinity_orchestrator::plan::workflows::BUILD_WORKFLOW;
+use infinity_orchestrator::plan::detect::CommandsInEffect;
+use infinity_orchestrator::plan::workflows::build_workflow;
 use serde_json::json;
 use support::sim_org::{
     described_repository, healing_policy, organization_on, requests_to, run_workflow_once, user_client,
@@ -25,12 +26,17 @@ async fn a_breaking_commit_gets_a_config_repair_and_one_rollback_pull_request() 
     let cluster = cluster().await;
     let client = &cluster.client;
     let ns = namespace(client, "healing-repairs").await;
+    // The workflow as onboarding installed it, with the commands detected here written into it.
+    let installed = build_workflow(&CommandsInEffect {
+        build_command: Some("cargo build".into()),
+        test_command: Some("cargo test".into()),
+    });
     let fixture = json!({
         "tokens": ["test-token"],
         "orgs": [{ "login": "acme", "repos": [{
             "name": "api", "language": "Rust",
             "files": { "Cargo.toml": "[package]\nname = \"api\"\n", "src/lib.rs": "pub fn good() {}\n",
-                       WORKFLOW: BUILD_WORKFLOW, ".github/workflows/build-template.yml": "on: workflow_call\n" },
+                       WORKFLOW: installed, ".github/workflows/build-template.yml": "on: workflow_call\n" },
             "workflows": [{ "path": WORKFLOW, "name": "build", "workflow_dispatch": true,
                             "inputs": ["correlation_id"], "outcome": { "result": "failure", "duration_secs": 30 } }],
             "runs": [{ "workflow": "infinity-orchestrator.yml", "conclusion": "success" }],
@@ -52,8 +58,13 @@ async fn a_breaking_commit_gets_a_config_repair_and_one_rollback_pull_request() 
     described_repository(client, &ns, "api").await;
 
     let good = sim.files_at("acme", "api", "main").unwrap();
-    let changes =
-        BTreeMap::from([("src/lib.rs".to_owned(), Some("pub fn bad() {\n".to_owned())), (WORKFLOW.to_owned(), None)]);
+    // The commit breaks the workflow (it no longer takes the correlation input) while it stays dispatchable, so
+    // that its runs can go red: GitHub runs no workflow whose file is gone.
+    let broken = installed.replace("correlation_id", "request_id");
+    let changes = BTreeMap::from([
+        ("src/lib.rs".to_owned(), Some("pub fn bad() {\n".to_owned())),
+        (WORKFLOW.to_owned(), Some(broken)),
+    ]);
     let bad_sha = sim.commit_files("acme", "api", &changes, "Refactor everything").unwrap();
     let user = user_client(&sim);
     for _ in 0..3 {
@@ -70,7 +81,7 @@ async fn a_breaking_commit_gets_a_config_repair_and_one_rollback_pull_request() 
     assert!(recorded.contains(&"infinity-orchestrator/config-repair/infinity-orchestrator.yml".to_owned()));
     let repaired =
         sim.files_at("acme", "api", "infinity-orchestrator/config-repair/infinity-orchestrator.yml").unwrap();
-    assert_eq!(repaired.get(WORKFLOW).map(String::as_str), Some(BUILD_WORKFLOW), "the shipped workflow restored");
+    assert_eq!(repaired.get(WORKFLOW), Some(&installed), "the shipped workflow restored, with the commands");
     assert_eq!(repaired.get("src/lib.rs").map(String::as_str), Some("pub fn bad() {\n"), "and nothing else");
     let reverted = sim.files_at("acme", "api", &rollback_branch).unwrap();
     assert_eq!(reverted, good, "the revert restores every file the commit changed, and only those");

@@ -313,4 +313,7 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     assert_eq!((discovered.status, discovered.reason.as_str()), (ConditionStatus::False, "GoneFromGitHub"));
 
     assert_no_secret_leaks(client, &ns, &[TOKEN, WEBHOOK_SECRET], &[operator.log.as_path()]).await;
+    // Every delivery's payload (created, deleted, renamed, pushes) conforms to GitHub's webhooks description.
+    let violations = sim.webhook_violations();
+    assert!(violations.is_empty(), "{} webhook payload violations:\n{}", violations.len(), violations.join("\n"));
 }

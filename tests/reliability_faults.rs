@@ -37,7 +37,7 @@ fn faults(seed: u64, lost: f64, lost_paths: &[&str]) -> FaultConfig {
         write_lost_response_rate: lost,
         write_lost_response_paths: lost_paths.iter().map(|p| p.to_string()).collect(),
         // Every 40 GitHub requests, 2 s of 403s with `retry-after`.
-        secondary_limit: Some(SecondaryLimit { after_requests: 40, retry_after_secs: 2 }),
+        secondary_limit: Some(SecondaryLimit { after_requests: 40, retry_after_secs: 2, ..SecondaryLimit::default() }),
         ..FaultConfig::default()
     }
 }
@@ -96,7 +96,9 @@ async fn build_plan_under_faults(seed: u64) {
         (processed_dispatches(&sim.requests()).len() >= 3).then_some(())
     })
     .await;
-    sim.set_rate_limit(5000, 0, 5);
+    // Spent for 15 s: the operator reads runs by the id their dispatch answer named and so may send nothing for
+    // several seconds; the window must hold a request for the spent budget to be met at all.
+    sim.set_rate_limit(5000, 0, 15);
 
     let plan = until_phase(&plans, "faulty", BuildPlanPhase::Failed, Duration::from_secs(180)).await;
     assert_plan_end(&sim, &plan, &expected);

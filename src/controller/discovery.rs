@@ -6,7 +6,7 @@
 //! `pushed_at` from the listing is not trusted to skip even that request: it has a resolution of one second, so a
 //! push in the same second as the last reading would go unseen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use futures::{stream, StreamExt};
@@ -28,8 +28,8 @@ const FILES_IN_FLIGHT: usize = 4;
 pub struct Discovery {
     /// The repositories that passed the filters, by GitHub name.
     pub kept: BTreeMap<String, RepositoryFindings>,
-    /// How many repositories GitHub listed.
-    pub listed: usize,
+    /// The names of every repository GitHub listed, before the filters.
+    pub listed: BTreeSet<String>,
     /// How many kept repositories had to be read (not answered from memory).
     pub read: usize,
 }
@@ -119,7 +119,8 @@ pub async fn discover(
         .buffer_unordered(REPOSITORIES_IN_FLIGHT)
         .collect()
         .await;
-    let mut discovery = Discovery { listed: listed.len(), ..Discovery::default() };
+    let names = listed.iter().map(|repo| repo.name.clone()).collect();
+    let mut discovery = Discovery { listed: names, ..Discovery::default() };
     let mut remember = HashMap::new();
     for reading in readings {
         let (name, reading) = reading?;
@@ -244,9 +245,7 @@ async fn describe_commit(
     head_sha: &str,
     github_language: Option<&str>,
 ) -> Result<detect::RepositoryDescription, github::Error> {
-    let tree = github.tree(repo, head_sha).await?;
-    let paths: Vec<String> =
-        tree.tree.into_iter().filter(|entry| entry.kind == "blob").map(|entry| entry.path).collect();
+    let paths = tree_paths(github, repo, head_sha).await?;
     let wanted = detect::manifests_to_fetch(&paths);
     let fetched: Vec<Result<Option<(String, String)>, github::Error>> = stream::iter(wanted)
         .map(|path| async move {
@@ -264,4 +263,37 @@ async fn describe_commit(
         }
     }
     Ok(detect::describe(&paths, &files, github_language))
+}
+
+/// The file paths at `head_sha` that detection reads: the recursive tree, or, when GitHub truncated it, the
+/// directories [`detect::reads_directory`] names, listed one level at a time (one request per directory; a tree is
+/// immutable, so a later pass re-reads it conditionally for free).
+async fn tree_paths(github: &dyn GitHub, repo: &RepoRef, head_sha: &str) -> Result<Vec<String>, github::Error> {
+    let tree = github.tree(repo, head_sha).await?;
+    if !tree.truncated {
+        return Ok(tree.tree.into_iter().filter(|entry| entry.kind == "blob").map(|entry| entry.path).collect());
+    }
+    tracing::info!(%repo, "tree truncated by GitHub; listing the directories detection reads one at a time");
+    let mut paths = Vec::new();
+    let mut pending = vec![(String::new(), tree.sha)];
+    while !pending.is_empty() {
+        let levels: Vec<Result<(String, github::Tree), github::Error>> = stream::iter(std::mem::take(&mut pending))
+            .map(|(directory, sha)| async move { Ok((directory, github.tree_level(repo, &sha).await?)) })
+            .buffer_unordered(FILES_IN_FLIGHT)
+            .collect()
+            .await;
+        for level in levels {
+            let (directory, level) = level?;
+            for entry in level.tree {
+                let path = detect::join_path(&directory, &entry.path);
+                match entry.kind.as_str() {
+                    "blob" => paths.push(path),
+                    "tree" if detect::reads_directory(&path) => pending.push((path, entry.sha)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    paths.sort();
+    Ok(paths)
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -19,8 +20,8 @@ use super::discovery::{discover, LastPass};
 use super::error::Error;
 use super::repositories;
 use super::status::{apply_status, namespace_of, publish_event};
-use crate::crd::condition::{find_condition, Condition, ConditionStatus};
-use crate::crd::organization::RateLimitStatus;
+use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus};
+use crate::crd::organization::{PruneHoldStatus, RateLimitStatus, CONFIRM_PRUNE_ANNOTATION};
 use crate::crd::repository::PullRequestReference;
 use crate::crd::{HasConditions, Organization, Repository};
 use crate::github::{FileChange, GitHub, PullRequestChange, RepoRef};
@@ -29,6 +30,7 @@ use crate::plan::discovered::{self, SyncHistory, SyncTrigger, DEGRADED};
 use crate::plan::discovery::{self, ExistingRepository};
 use crate::plan::onboarding;
 use crate::plan::prerequisites::{self, ObservedSecret};
+use crate::plan::prune_hold::{self, PRUNE_HELD};
 use crate::plan::readiness::{self, Accepted, STALLED};
 use crate::server::webhook::REQUESTED_AT;
 
@@ -100,6 +102,8 @@ impl NextStatus {
         keep("lastHandledRequest", json!(status.last_handled_request));
         keep("rateLimit", json!(status.rate_limit));
         keep("dependencyCycles", json!(status.dependency_cycles));
+        keep("pruneHold", json!(status.prune_hold));
+        keep("lastPruneConfirmation", json!(status.last_prune_confirmation));
         NextStatus { conditions: status.conditions, fields }
     }
 }
@@ -125,7 +129,15 @@ fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
         request: org.annotations().get(REQUESTED_AT).cloned(),
         handled_request,
         interval: discovery_interval(org, ctx),
+        prune_confirmed: new_prune_confirmation(org).is_some(),
     }
+}
+
+/// The `confirm-prune` annotation's value when no pass has acted on it yet.
+fn new_prune_confirmation(org: &Organization) -> Option<String> {
+    let value = org.annotations().get(CONFIRM_PRUNE_ANNOTATION)?;
+    let handled = org.status.as_ref().and_then(|s| s.last_prune_confirmation.as_ref());
+    (handled != Some(value)).then(|| value.clone())
 }
 
 /// Requeue when the next pass is due; the clock may be a test's, so the wait is measured on it.
@@ -134,10 +146,15 @@ fn requeue_at(ctx: &Context, at: Timestamp) -> Action {
     Action::requeue(wait.max(Duration::from_secs(1)))
 }
 
-/// Whether `org` still has the Organization's current spec (it came from the controller's cache, which may lag).
-async fn spec_is_current(ctx: &Context, org: &Organization, namespace: &str) -> Result<bool, Error> {
+/// The Organization as the API server has it now, when it still has `org`'s spec (`org` came from the controller's
+/// cache, which may lag). Its status is what the last pass wrote, which the pass's prune decisions build on.
+async fn current_organization(
+    ctx: &Context,
+    org: &Organization,
+    namespace: &str,
+) -> Result<Option<Organization>, Error> {
     let current = Api::<Organization>::namespaced(ctx.client.clone(), namespace).get_opt(&org.name_any()).await?;
-    Ok(current.is_some_and(|current| current.metadata.generation == org.metadata.generation))
+    Ok(current.filter(|current| current.metadata.generation == org.metadata.generation))
 }
 
 /// One discovery pass: read GitHub, decide the Repository objects and their statuses, write them.
@@ -168,13 +185,28 @@ async fn sync(
     };
     // The pass was decided on the spec this reconcile started with. A newer one (say `prune: Retain`, patched just
     // as a deletion's webhook arrived) may keep what this one would prune: it gets a pass of its own instead.
-    if !spec_is_current(ctx, org, namespace).await? {
+    let Some(current) = current_organization(ctx, org, namespace).await? else {
         return Ok(Action::requeue(Duration::from_secs(1)));
-    }
+    };
     let api: Api<Repository> = Api::namespaced(ctx.client.clone(), namespace);
     let existing = api.list(&ListParams::default()).await?.items;
     let kept: BTreeSet<String> = discovery.kept.keys().cloned().collect();
-    let plan = discovery::sync_repositories(&org_name, org.spec.prune, &kept, &existing_repositories(&existing));
+    let known = existing_repositories(&existing);
+    let mut plan = discovery::sync_repositories(&org_name, org.spec.prune, &kept, &known);
+    let held_before: BTreeSet<String> = current
+        .status
+        .as_ref()
+        .and_then(|s| s.prune_hold.as_ref())
+        .map(|hold| hold.repositories.iter().cloned().collect())
+        .unwrap_or_default();
+    let confirmation = new_prune_confirmation(&current);
+    let safety = prune_hold::Safety {
+        threshold_percent: org.spec.prune_hold_threshold_percent,
+        listed: &discovery.listed,
+        held_before: &held_before,
+        confirmed_by_person: confirmation.is_some(),
+    };
+    let verdict = prune_hold::guard(&mut plan, &org_name, &known, &safety);
     let objects: BTreeMap<String, &Repository> = existing
         .iter()
         .filter(|r| r.spec.organization_ref.name == org_name)
@@ -183,9 +215,10 @@ async fn sync(
     let mut outcome = discovered::outcome(&org.spec.login, &discovery.kept, &objects);
     onboard(ctx, org, github.as_ref(), &mut outcome.statuses).await;
     let writes = repositories::apply(ctx, org, &plan, &outcome.statuses, &outcome.warnings, &existing).await?;
+    record_prune_verdict(ctx, &current, &verdict, confirmation, next, &started).await;
     tracing::info!(
         ?trigger,
-        listed = discovery.listed,
+        listed = discovery.listed.len(),
         kept = kept.len(),
         read = discovery.read,
         objects_written = writes.objects,
@@ -217,6 +250,86 @@ async fn sync(
         next.fields.insert("rateLimit".to_owned(), json!(rate_limit));
     }
     Ok(requeue_at(ctx, finished.0.checked_add(discovery_interval(org, ctx)).unwrap_or(Timestamp::MAX)))
+}
+
+/// Says what became of the removals the pass's listing did not justify: the `PruneHeld` condition, the hold in
+/// status, an Event when a hold starts, changes or ends, and the metric. `org` is the Organization as the API server
+/// has it now.
+async fn record_prune_verdict(
+    ctx: &Context,
+    org: &Organization,
+    verdict: &prune_hold::Verdict,
+    confirmation: Option<String>,
+    next: &mut NextStatus,
+    now: &Time,
+) {
+    let generation = org.metadata.generation;
+    let before = org.status.as_ref().and_then(|s| s.prune_hold.clone());
+    // The condition as the current status has it: the reconcile started from a copy that may lag behind the last
+    // pass, and a pass that changes nothing must not bring an older `PruneHeld` back.
+    next.conditions.retain(|c| c.r#type != PRUNE_HELD);
+    if let Some(current) = find_condition(org.conditions(), PRUNE_HELD) {
+        next.conditions.push(current.clone());
+    }
+    // Written from the current status, never from a lagging copy: an older value would make a confirmation already
+    // acted on count again for a later hold.
+    let handled = confirmation.or_else(|| org.status.as_ref().and_then(|s| s.last_prune_confirmation.clone()));
+    if let Some(value) = handled {
+        next.fields.insert("lastPruneConfirmation".to_owned(), json!(value));
+    }
+    match verdict {
+        prune_hold::Verdict::Held(hold) => {
+            let message =
+                hold.message(&org.spec.login, org.spec.prune_hold_threshold_percent, CONFIRM_PRUNE_ANNOTATION);
+            let since = before
+                .as_ref()
+                .filter(|b| b.repositories == hold.objects)
+                .and_then(|b| b.since.clone())
+                .unwrap_or_else(|| now.clone());
+            let status = PruneHoldStatus {
+                reason: hold.reason.as_str().to_owned(),
+                repositories: hold.objects.clone(),
+                known: i32::try_from(hold.known).unwrap_or(i32::MAX),
+                listed: i32::try_from(hold.listed).unwrap_or(i32::MAX),
+                since: Some(since),
+            };
+            next.fields.insert("pruneHold".to_owned(), json!(status));
+            let condition = Condition::new(
+                PRUNE_HELD,
+                ConditionStatus::True,
+                hold.reason.as_str(),
+                &message,
+                generation,
+                now.clone(),
+            );
+            set_condition(&mut next.conditions, condition);
+            ctx.metrics.record_prune_hold("held");
+            if before.is_none_or(|b| b.repositories != hold.objects) {
+                publish_event(ctx, org, EventType::Warning, "PruneHeld", &message, "Discover").await;
+            }
+        }
+        prune_hold::Verdict::Confirmed { .. } | prune_hold::Verdict::Proceed => {
+            next.fields.remove("pruneHold");
+            let (reason, message) = match verdict {
+                prune_hold::Verdict::Confirmed { objects, by_person } if !objects.is_empty() => {
+                    let who = if *by_person { "a person confirmed" } else { "the next listing confirmed" };
+                    ctx.metrics.record_prune_hold(if *by_person {
+                        "confirmed_by_person"
+                    } else {
+                        "confirmed_by_listing"
+                    });
+                    ("Confirmed", format!("Removed {} held repositories: {who} them", objects.len()))
+                }
+                // Nothing was held: the condition keeps what the last change said.
+                _ if before.is_none() => return,
+                _ => ("ListingRecovered", "The listing holds the repositories whose removal was held".to_owned()),
+            };
+            publish_event(ctx, org, EventType::Normal, "PruneHoldReleased", &message, "Discover").await;
+            let condition =
+                Condition::new(PRUNE_HELD, ConditionStatus::False, reason, &message, generation, now.clone());
+            set_condition(&mut next.conditions, condition);
+        }
+    }
 }
 
 /// The Organization's own interval, else the operator's `discovery.scan_interval` (also when the text does not parse,

@@ -194,6 +194,16 @@ pub struct RepositoryBuild {
     /// The correlation id of the latest attempt, sent as a `workflow_dispatch` input to find its run again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// The build command the latest attempt's dispatch sent as the workflow's `build_command` input: the
+    /// Repository's `spec.build.inputs.build_command` when set, else its `spec.build.command`, else the detected
+    /// command. Absent when the workflow does not declare that input or there is no command; the workflow then
+    /// runs what is written into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_command: Option<String>,
+    /// The test command the latest attempt's dispatch sent as the workflow's `test_command` input, chosen like
+    /// `buildCommand`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<String>,
     /// The GitHub Actions run of the latest attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,

@@ -59,10 +59,28 @@ pub struct OrganizationSpec {
     #[serde(default)]
     pub prune: PrunePolicy,
 
+    /// Outage-safe pruning: a discovery pass whose listing of the organization is empty, or lacks more than this
+    /// share (in percent) of the Organization's repositories, removes nothing (neither deletes nor marks as gone).
+    /// It holds the removals, says so in a `PruneHeld` condition and an Event, and carries them out when the next
+    /// listing still lacks the same repositories, or when a person sets the
+    /// `orchestrator.infinityxone.io/confirm-prune` annotation to a new value. An empty listing is only ever
+    /// confirmed by a person. 100 holds empty listings only.
+    #[serde(default = "default_prune_hold_percent")]
+    #[schemars(range(max = 100))]
+    pub prune_hold_threshold_percent: u32,
+
     /// Stops discovery and every write to GitHub on behalf of this organization while true. Existing objects are
     /// left as they are.
     #[serde(default)]
     pub suspend: bool,
+}
+
+/// The annotation by which a person confirms the removals a discovery pass held: any new value carries them out
+/// once (the value handled is kept in `status.lastPruneConfirmation`).
+pub const CONFIRM_PRUNE_ANNOTATION: &str = "orchestrator.infinityxone.io/confirm-prune";
+
+fn default_prune_hold_percent() -> u32 {
+    25
 }
 
 fn default_api_url() -> String {
@@ -196,6 +214,30 @@ pub struct OrganizationStatus {
     /// Name of the ConfigMap holding the repository manifest (`repositories.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_config_map: Option<String>,
+    /// Removals the last discovery pass held because the listing looked wrong (see `spec.pruneHoldThresholdPercent`);
+    /// absent when nothing is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_hold: Option<PruneHoldStatus>,
+    /// The value of the `orchestrator.infinityxone.io/confirm-prune` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_prune_confirmation: Option<String>,
+}
+
+/// Removals held by discovery.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneHoldStatus {
+    /// `ListingEmpty` (GitHub listed no repository) or `ListingShrank` (the listing lacked more than the threshold).
+    pub reason: String,
+    /// Names of the Repository objects whose deletion or `GoneFromGitHub` mark is held.
+    pub repositories: Vec<String>,
+    /// How many Repository objects the Organization had when the removals were first held.
+    pub known: i32,
+    /// How many repositories the listing held.
+    pub listed: i32,
+    /// When the removals were first held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Time>,
 }
 
 /// A snapshot of GitHub's primary rate limit for one credential.

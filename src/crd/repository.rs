@@ -71,12 +71,15 @@ pub struct BuildOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub r#ref: Option<String>,
-    /// Extra `workflow_dispatch` inputs. GitHub accepts at most 10 inputs per dispatch, one of which the operator
-    /// uses for its correlation id.
+    /// Extra `workflow_dispatch` inputs, sent as written (the workflow must declare each: GitHub refuses others).
+    /// One named `build_command` or `test_command` replaces the command the operator would send in it. GitHub
+    /// accepts at most 10 inputs per dispatch, one of which the operator uses for its correlation id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(length(max = 9))]
     pub inputs: BTreeMap<String, String>,
-    /// The build command passed to the workflow and shown in the manifest.
+    /// The build command: sent as the workflow's `build_command` input when it declares one, written into the
+    /// operator's workflow for runs started by a push (by the onboarding or a config-repair pull request), and
+    /// shown in the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub command: Option<String>,
@@ -86,7 +89,9 @@ pub struct BuildOverrides {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TestOverrides {
-    /// The test command passed to the workflow and shown in the manifest.
+    /// The test command: sent as the workflow's `test_command` input when it declares one, written into the
+    /// operator's workflow for runs started by a push (by the onboarding or a config-repair pull request), and
+    /// shown in the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub command: Option<String>,
@@ -126,6 +131,21 @@ pub struct RepositoryStatus {
     /// The workflow BuildPlans dispatch, when the repository has one that accepts `workflow_dispatch`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_workflow: Option<String>,
+    /// The `workflow_dispatch` inputs `buildWorkflow` declares, as discovery read them from its file at the head of
+    /// the default branch. A dispatch sends only declared inputs (GitHub refuses others with 422): the correlation
+    /// id, and the build and test commands, go only to a workflow that declares them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_workflow_inputs: Vec<String>,
+    /// Set when discovery could not read `buildWorkflow`'s file (the files could not be read, or the spec names a
+    /// workflow not among the dispatchable ones it found): `buildWorkflowInputs` is then unknown rather than empty,
+    /// and a dispatch sends the correlation id anyway (GitHub answers 422 if the workflow does not take it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_workflow_unread: bool,
+    /// Whether the operator's workflow (`infinity-orchestrator.yml`) at the head of the default branch holds other
+    /// build and test commands than the ones in effect, which it runs on push; a HealingPolicy with `configRepair`
+    /// proposes the update.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workflow_commands_outdated: bool,
     /// GitHub topics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,

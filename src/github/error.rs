@@ -122,10 +122,13 @@ impl Error {
 /// How a non-success answer should be handled, decided from status, headers and body alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// A secondary (abuse) limit: back off for at least `retry_after_secs` (when given) and retry.
+    /// A secondary (abuse) limit: back off (see `rate_limit::secondary_limit_delay`) and retry; the request was not
+    /// carried out, so even a write may be sent again.
     SecondaryLimit {
         /// The `retry-after` header, in seconds.
         retry_after_secs: Option<u64>,
+        /// `x-ratelimit-reset` (Unix seconds) when `x-ratelimit-remaining` was 0.
+        reset_epoch: Option<i64>,
     },
     /// The primary budget is spent: wait until `x-ratelimit-reset`.
     PrimaryExhausted {
@@ -186,7 +189,8 @@ pub(crate) fn classify(facts: &ResponseFacts<'_>) -> Failure {
             return Failure::PrimaryExhausted { reset_epoch: facts.ratelimit_reset };
         }
         if facts.retry_after_secs.is_some() || lower.contains("secondary rate limit") || status == 429 {
-            return Failure::SecondaryLimit { retry_after_secs: facts.retry_after_secs };
+            let reset_epoch = facts.ratelimit_reset.filter(|_| facts.ratelimit_remaining == Some(0));
+            return Failure::SecondaryLimit { retry_after_secs: facts.retry_after_secs, reset_epoch };
         }
     }
     if status >= 500 {
@@ -232,13 +236,21 @@ mod tests {
     #[test]
     fn secondary_limits_by_retry_after_message_or_429() {
         let f = ResponseFacts { retry_after_secs: Some(30), ratelimit_remaining: Some(10), ..facts(403, "{}") };
-        assert_eq!(classify(&f), Failure::SecondaryLimit { retry_after_secs: Some(30) });
+        assert_eq!(classify(&f), Failure::SecondaryLimit { retry_after_secs: Some(30), reset_epoch: None });
         let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes."}"#;
-        assert_eq!(classify(&facts(403, body)), Failure::SecondaryLimit { retry_after_secs: None });
-        // A secondary limit can arrive with remaining 0 too; its message decides.
-        let f = ResponseFacts { ratelimit_remaining: Some(0), ..facts(403, body) };
-        assert_eq!(classify(&f), Failure::SecondaryLimit { retry_after_secs: None });
-        assert_eq!(classify(&facts(429, "{}")), Failure::SecondaryLimit { retry_after_secs: None });
+        let silent = Failure::SecondaryLimit { retry_after_secs: None, reset_epoch: None };
+        assert_eq!(classify(&facts(403, body)), silent);
+        assert_eq!(classify(&facts(429, body)), silent, "403 and 429 alike");
+        // A secondary limit can arrive with remaining 0 too; its message decides, and the reset says how long.
+        let f =
+            ResponseFacts { ratelimit_remaining: Some(0), ratelimit_reset: Some(1_700_000_000), ..facts(429, body) };
+        assert_eq!(classify(&f), Failure::SecondaryLimit { retry_after_secs: None, reset_epoch: Some(1_700_000_000) });
+        let f =
+            ResponseFacts { ratelimit_remaining: Some(7), ratelimit_reset: Some(1_700_000_000), ..facts(403, body) };
+        assert_eq!(classify(&f), silent, "the reset matters only when the budget is spent");
+        assert_eq!(classify(&facts(429, "{}")), silent);
+        let content = r#"{"message":"You have exceeded a secondary rate limit and have been temporarily blocked from content creation. Please retry your request again later."}"#;
+        assert_eq!(classify(&facts(403, content)), silent);
     }
 
     #[test]

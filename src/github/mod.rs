@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod hook_deliveries;
 pub mod observe;
 pub mod octocrab;
 pub mod rate_limit;
@@ -18,10 +19,29 @@ use k8s_openapi::jiff::Timestamp;
 
 pub use self::auth::Credentials;
 pub use self::error::{Error, Result};
+pub use self::hook_deliveries::{HookDelivery, HookDeliveryPage};
 pub use self::observe::RequestObserver;
 pub use self::octocrab::{GitHubConfig, OctocrabGitHub};
 pub use self::rate_limit::RateBudget;
 pub use self::types::*;
+
+/// The REST API version the operator asks for in `X-GitHub-Api-Version` on every request: `2026-03-10`, whose
+/// dispatch answer is always 200 with the run it started (`workflow_run_id`, `run_url`, `html_url`), so that a
+/// BuildPlan records its run at once, without a listing request, whatever inputs the workflow declares. Its other
+/// breaking changes (docs: rest/about-the-rest-api/breaking-changes), checked against every route the operator
+/// uses: `GET /rate_limit` loses the deprecated top-level `rate` (we read `resources.core`); repository, issue and
+/// pull-request answers lose `has_downloads`, `use_squash_pr_title_as_default`, `merge_commit_sha` and the singular
+/// `assignee` (we read none of them); directory listings of the contents API give submodules `type: "submodule"`
+/// (we read files only); the installation-token answer's repositories lose `has_downloads` (unread). The rest
+/// (teams, gists, SARIF, migrations, trade controls, `/hub`, the API root, attestations, advisories' `cvss`,
+/// code-scanning languages, Dependabot org secrets, deleting installations) are routes we do not call.
+pub const API_VERSION: &str = "2026-03-10";
+
+/// The first dated REST API version, the only one older GitHub Enterprise Server releases know: set it in
+/// [`GitHubConfig::api_version`] for them. A dispatch then asks for the run with `return_run_details: true`, and a
+/// server that refuses that field (422/400) is asked again without it, remembered per client, and answers 204: the
+/// run is then found by its correlation id.
+pub const API_VERSION_2022_11_28: &str = "2022-11-28";
 
 /// The name of the `workflow_dispatch` input that carries our correlation id; the orchestrator's workflows render it
 /// into `run-name`, so the run's `display_title` contains it.
@@ -42,10 +62,13 @@ pub trait GitHub: Send + Sync {
     async fn topics(&self, repo: &RepoRef) -> Result<Vec<String>>;
     /// The head commit sha of `branch`, or `None` when the branch does not exist.
     async fn branch_head(&self, repo: &RepoRef, branch: &str) -> Result<Option<String>>;
-    /// The recursive tree of `git_ref` (a branch, tag or sha).
+    /// The recursive tree of `git_ref` (a branch, tag or sha); `truncated` when GitHub cut the listing.
     async fn tree(&self, repo: &RepoRef, git_ref: &str) -> Result<Tree>;
     /// The recursive tree of the default branch.
     async fn default_branch_tree(&self, repo: &RepoRef) -> Result<Tree>;
+    /// One level of the tree object `tree_sha`, paths relative to it: how to read, one subtree at a time, a tree
+    /// whose recursive listing GitHub truncated (over 100,000 entries or 7 MB).
+    async fn tree_level(&self, repo: &RepoRef, tree_sha: &str) -> Result<Tree>;
     /// A file at `git_ref` (default branch when `None`), or `None` when it does not exist.
     async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>>;
     /// The repository's workflows.
@@ -72,19 +95,28 @@ pub trait GitHub: Send + Sync {
     ) -> Result<Option<WorkflowRun>>;
     /// The credential's current primary budget (does not spend any).
     async fn rate_limit(&self) -> Result<RateBudget>;
+    /// One page (at most `per_page`, up to 100) of the GitHub App hook's deliveries, newest first, from `cursor`
+    /// (the first page when `None`). Authenticated as the App (JWT); an auth error for a token credential.
+    async fn app_hook_deliveries(&self, cursor: Option<&str>, per_page: u8) -> Result<HookDeliveryPage>;
 
     // Writes.
 
-    /// Dispatches `workflow` on `git_ref` with `inputs` plus [`CORRELATION_INPUT`] = `correlation_id`. An ambiguous
-    /// failure (5xx, timeout) is re-sent only after looking the run up by the correlation id and not finding it.
+    /// Dispatches `workflow` on `git_ref` with `inputs`, plus [`CORRELATION_INPUT`] = `correlation_id` when given
+    /// (send it only to a workflow that declares the input: GitHub refuses undeclared inputs with 422). Returns the
+    /// run it started when GitHub's answer names it (on [`API_VERSION`] always), `None` on a 204. An ambiguous
+    /// failure (5xx, timeout) is re-sent only after looking the run up by the correlation id and not finding it;
+    /// without a correlation id it is returned as it is (the run could not be found again, so it is never re-sent).
     async fn dispatch_workflow(
         &self,
         repo: &RepoRef,
         workflow: &str,
         git_ref: &str,
         inputs: &BTreeMap<String, String>,
-        correlation_id: &str,
-    ) -> Result<()>;
+        correlation_id: Option<&str>,
+    ) -> Result<Option<DispatchedRun>>;
+    /// Asks GitHub to deliver the App hook's attempt `delivery_id` again, under the same `X-GitHub-Delivery` guid
+    /// (GitHub never retries a failed delivery by itself). Authenticated as the App (JWT).
+    async fn redeliver_app_hook_delivery(&self, delivery_id: u64) -> Result<()>;
     /// Re-runs the failed jobs of a run.
     async fn rerun_failed_jobs(&self, repo: &RepoRef, run_id: u64) -> Result<()>;
     /// Cancels a run.

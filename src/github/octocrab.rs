@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::Credentials;
 use super::error::{Error, Result};
+use super::hook_deliveries::HookDeliveryPage;
 use super::observe::RequestObserver;
 use super::rate_limit::RateBudget;
 use super::transport::{Repeat, Sleeper, TokioSleeper, Transport, TransportPolicy};
@@ -24,7 +25,9 @@ use crate::clock::{Clock, SystemClock};
 pub struct DispatchPolicy {
     /// Sends of one dispatch, the first included.
     pub max_sends: u32,
-    /// Look-ups after an ambiguous failure before concluding the run does not exist (runs appear with a delay).
+    /// Look-ups after an ambiguous failure before concluding the run does not exist: GitHub lists a dispatched run
+    /// only seconds after the dispatch (more under load), so the look-ups span 20 s by default, twice the
+    /// simulator's default listing delay of at most 10 s.
     pub grace_checks: u32,
     /// Pause between look-ups.
     pub grace_interval: Duration,
@@ -36,8 +39,8 @@ impl Default for DispatchPolicy {
     fn default() -> Self {
         DispatchPolicy {
             max_sends: 4,
-            grace_checks: 3,
-            grace_interval: Duration::from_secs(3),
+            grace_checks: 5,
+            grace_interval: Duration::from_secs(5),
             lookback: Duration::from_secs(10 * 60),
         }
     }
@@ -56,6 +59,9 @@ pub struct GitHubConfig {
     pub dispatch: DispatchPolicy,
     /// Told of every exchange and budget (the operator's metrics), when set.
     pub observer: Option<Arc<dyn RequestObserver>>,
+    /// `X-GitHub-Api-Version` of every request: [`super::API_VERSION`], or [`super::API_VERSION_2022_11_28`] for an
+    /// older GitHub Enterprise Server.
+    pub api_version: String,
 }
 
 impl std::fmt::Debug for GitHubConfig {
@@ -66,6 +72,7 @@ impl std::fmt::Debug for GitHubConfig {
             .field("policy", &self.policy)
             .field("dispatch", &self.dispatch)
             .field("observer", &self.observer.is_some())
+            .field("api_version", &self.api_version)
             .finish()
     }
 }
@@ -79,6 +86,7 @@ impl GitHubConfig {
             policy: TransportPolicy::default(),
             dispatch: DispatchPolicy::default(),
             observer: None,
+            api_version: super::API_VERSION.to_owned(),
         }
     }
 }
@@ -88,6 +96,8 @@ impl GitHubConfig {
 pub struct OctocrabGitHub {
     pub(super) transport: Transport,
     pub(super) dispatch: DispatchPolicy,
+    /// Set once the server refused `return_run_details` (an older GitHub Enterprise Server): not sent again.
+    pub(super) run_details_refused: std::sync::atomic::AtomicBool,
 }
 
 impl OctocrabGitHub {
@@ -106,8 +116,9 @@ impl OctocrabGitHub {
             .build()
             .map_err(config_error)?;
         let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy)
-            .with_observer(config.observer);
-        Ok(OctocrabGitHub { transport, dispatch: config.dispatch })
+            .with_observer(config.observer)
+            .with_api_version(config.api_version);
+        Ok(OctocrabGitHub { transport, dispatch: config.dispatch, run_details_refused: Default::default() })
     }
 
     /// The last primary budget GitHub reported on a response (no request).
@@ -161,6 +172,26 @@ pub fn title_has_token(title: &str, token: &str) -> bool {
         let after = title[i + token.len()..].chars().next();
         !before.is_some_and(is_id) && !after.is_some_and(is_id)
     })
+}
+
+/// Decodes GitHub's base64 (wrapped at 60 columns in contents answers).
+fn decode_base64(encoded: &str, what: &str) -> Result<Vec<u8>> {
+    let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| Error::Unexpected { status: 200, message: format!("content of {what} is not base64: {e}") })
+}
+
+impl OctocrabGitHub {
+    /// A blob's bytes by its sha (`GET /git/blobs/{sha}`, base64; blobs up to 100 MB).
+    async fn blob(&self, repo: &RepoRef, sha: &str) -> Result<Vec<u8>> {
+        let v = self.get_json(&self.repo_url(repo, &format!("/git/blobs/{}", encode(sha)))).await?;
+        match str_field(&v, "encoding").as_deref() {
+            Some("base64") => decode_base64(&str_field(&v, "content").unwrap_or_default(), &format!("blob {sha}")),
+            Some("utf-8") => Ok(str_field(&v, "content").unwrap_or_default().into_bytes()),
+            other => Err(Error::Unexpected { status: 200, message: format!("blob {sha} in encoding {other:?}") }),
+        }
+    }
 }
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
@@ -265,6 +296,11 @@ impl GitHub for OctocrabGitHub {
         self.tree(repo, &branch).await
     }
 
+    async fn tree_level(&self, repo: &RepoRef, tree_sha: &str) -> Result<Tree> {
+        let url = self.repo_url(repo, &format!("/git/trees/{}", encode(tree_sha)));
+        self.transport.get(&url).await?.json(&url)
+    }
+
     async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>> {
         let query = git_ref.map(|r| format!("?ref={}", encode(r))).unwrap_or_default();
         let url = self.repo_url(repo, &format!("/contents/{}{query}", encode_path(path)));
@@ -276,12 +312,14 @@ impl GitHub for OctocrabGitHub {
         if v.get("type").and_then(Value::as_str) != Some("file") {
             return Err(Error::Unexpected { status: 200, message: format!("{path} in {repo} is not a file") });
         }
-        let encoded: String =
-            str_field(&v, "content").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
-        let content = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| Error::Unexpected { status: 200, message: format!("content of {path} is not base64: {e}") })?;
-        Ok(Some(FileContents { path: path.to_string(), sha: str_field(&v, "sha").unwrap_or_default(), content }))
+        let sha = str_field(&v, "sha").unwrap_or_default();
+        let content = match str_field(&v, "encoding").as_deref() {
+            // GitHub inlines files up to 1 MB; a larger one (up to 100 MB) comes with `encoding: "none"` and empty
+            // content, and its blob is read instead.
+            Some("none") => self.blob(repo, &sha).await?,
+            _ => decode_base64(&str_field(&v, "content").unwrap_or_default(), path)?,
+        };
+        Ok(Some(FileContents { path: path.to_string(), sha, content }))
     }
 
     async fn workflows(&self, repo: &RepoRef) -> Result<Vec<Workflow>> {
@@ -381,6 +419,14 @@ impl GitHub for OctocrabGitHub {
         Ok(runs.into_iter().find(|run| title_has_token(&run.display_title, correlation_id)))
     }
 
+    async fn app_hook_deliveries(&self, cursor: Option<&str>, per_page: u8) -> Result<HookDeliveryPage> {
+        self.list_app_hook_deliveries(cursor, per_page).await
+    }
+
+    async fn redeliver_app_hook_delivery(&self, delivery_id: u64) -> Result<()> {
+        self.app_hook_redeliver(delivery_id).await
+    }
+
     async fn rate_limit(&self) -> Result<RateBudget> {
         let v = self.get_json(&self.transport.url("/rate_limit")).await?;
         let core = v.pointer("/resources/core").unwrap_or(&Value::Null);
@@ -401,8 +447,8 @@ impl GitHub for OctocrabGitHub {
         workflow: &str,
         git_ref: &str,
         inputs: &std::collections::BTreeMap<String, String>,
-        correlation_id: &str,
-    ) -> Result<()> {
+        correlation_id: Option<&str>,
+    ) -> Result<Option<DispatchedRun>> {
         self.dispatch_deduplicated(repo, workflow, git_ref, inputs, correlation_id).await
     }
 

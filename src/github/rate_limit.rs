@@ -162,12 +162,27 @@ impl Backoff {
     }
 }
 
-/// How long to wait after a secondary limit: GitHub's `retry-after` when given, else at least a minute, growing
-/// exponentially with repeated hits (GitHub's guidance), plus up to 10% jitter so workers don't return together.
-pub fn secondary_limit_delay(retry_after_secs: Option<u64>, hits: u32, jitter: f64) -> Duration {
-    let base = match retry_after_secs {
-        Some(s) => Duration::from_secs(s),
-        None => Duration::from_secs(60).saturating_mul(2u32.saturating_pow(hits.min(6))),
+/// GitHub's "wait for at least one minute" after a secondary limit that says neither how long nor until when.
+pub const SECONDARY_LIMIT_MIN_WAIT: Duration = Duration::from_secs(60);
+
+/// What a secondary-limit answer said about waiting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecondaryLimitHint {
+    /// The `retry-after` header, in seconds.
+    pub retry_after_secs: Option<u64>,
+    /// How long until `x-ratelimit-reset`, when `x-ratelimit-remaining` was 0.
+    pub until_reset: Option<Duration>,
+}
+
+/// How long to wait after a secondary limit, in GitHub's documented order (docs: rest/using-the-rest-api/
+/// rate-limits-for-the-rest-api, "Exceeding the rate limit"): `retry-after` when present; else until
+/// `x-ratelimit-reset` when `x-ratelimit-remaining` is 0; else at least `min_wait` (GitHub: a minute), doubling with
+/// each repeated hit (`hits` before this one). Plus up to 10% jitter so workers don't return together.
+pub fn secondary_limit_delay(hint: SecondaryLimitHint, hits: u32, min_wait: Duration, jitter: f64) -> Duration {
+    let base = match hint {
+        SecondaryLimitHint { retry_after_secs: Some(s), .. } => Duration::from_secs(s),
+        SecondaryLimitHint { until_reset: Some(wait), .. } => wait,
+        _ => min_wait.saturating_mul(2u32.saturating_pow(hits.min(6))),
     };
     base + base.mul_f64(jitter.clamp(0.0, 1.0) / 10.0)
 }
@@ -245,10 +260,17 @@ mod tests {
     }
 
     #[test]
-    fn secondary_delay_honours_retry_after_else_a_growing_minute() {
-        assert_eq!(secondary_limit_delay(Some(30), 0, 0.0), Duration::from_secs(30));
-        assert_eq!(secondary_limit_delay(Some(30), 3, 1.0), Duration::from_secs(33));
-        assert_eq!(secondary_limit_delay(None, 0, 0.0), Duration::from_secs(60));
-        assert_eq!(secondary_limit_delay(None, 2, 0.0), Duration::from_secs(240));
+    fn secondary_delay_honours_retry_after_then_the_reset_else_a_growing_minute() {
+        let minute = SECONDARY_LIMIT_MIN_WAIT;
+        let retry_after =
+            SecondaryLimitHint { retry_after_secs: Some(30), until_reset: Some(Duration::from_secs(900)) };
+        assert_eq!(secondary_limit_delay(retry_after, 0, minute, 0.0), Duration::from_secs(30), "retry-after first");
+        assert_eq!(secondary_limit_delay(retry_after, 3, minute, 1.0), Duration::from_secs(33));
+        let spent = SecondaryLimitHint { retry_after_secs: None, until_reset: Some(Duration::from_secs(900)) };
+        assert_eq!(secondary_limit_delay(spent, 0, minute, 0.0), Duration::from_secs(900), "then the reset");
+        let silent = SecondaryLimitHint::default();
+        assert_eq!(secondary_limit_delay(silent, 0, minute, 0.0), Duration::from_secs(60), "else a minute");
+        assert_eq!(secondary_limit_delay(silent, 2, minute, 0.0), Duration::from_secs(240), "doubling on repeats");
+        assert_eq!(secondary_limit_delay(silent, 1, Duration::from_secs(2), 0.0), Duration::from_secs(4));
     }
 }

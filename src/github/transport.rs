@@ -16,7 +16,8 @@ use super::cache::{CacheKey, CachedResponse, EtagCache};
 use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
 use super::observe::{route_template, RequestObserver};
 use super::rate_limit::{
-    after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, WritePacer,
+    after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, SecondaryLimitHint,
+    WritePacer, SECONDARY_LIMIT_MIN_WAIT,
 };
 use crate::clock::Clock;
 
@@ -45,6 +46,9 @@ pub struct TransportPolicy {
     pub max_rate_limit_wait: Duration,
     /// Secondary-limit answers tolerated for one request before failing with `RateLimited`.
     pub max_secondary_hits: u32,
+    /// The wait after a secondary limit that gives neither `retry-after` nor a spent budget, doubled on each repeat:
+    /// GitHub's "at least one minute" ([`SECONDARY_LIMIT_MIN_WAIT`]); tests on the wall clock may shorten it.
+    pub secondary_limit_min_wait: Duration,
     /// Requests in flight at once.
     pub max_concurrency: usize,
     /// One attempt's deadline (headers and body).
@@ -63,6 +67,7 @@ impl Default for TransportPolicy {
             backoff: Backoff::default(),
             max_rate_limit_wait: Duration::from_secs(15 * 60),
             max_secondary_hits: 5,
+            secondary_limit_min_wait: SECONDARY_LIMIT_MIN_WAIT,
             max_concurrency: 8,
             request_timeout: Duration::from_secs(30),
             cache_bytes: 64 * 1024 * 1024,
@@ -92,6 +97,15 @@ impl Reply {
     }
 }
 
+/// Who a request speaks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum As {
+    /// The installation (its token): every repository and organization route.
+    Installation,
+    /// The App itself (its JWT): the `/app/...` routes.
+    App,
+}
+
 /// Whether a failed attempt may be sent again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Repeat {
@@ -102,7 +116,7 @@ pub enum Repeat {
 }
 
 enum AttemptError {
-    Secondary(Option<u64>),
+    Secondary(SecondaryLimitHint),
     Primary,
     Unauthorized(Error),
     Transient(Error),
@@ -124,6 +138,7 @@ pub struct Transport {
     sleeper: Arc<dyn Sleeper>,
     policy: TransportPolicy,
     observer: Option<Arc<dyn RequestObserver>>,
+    api_version: String,
 }
 
 impl std::fmt::Debug for Transport {
@@ -177,6 +192,7 @@ impl Transport {
             sleeper,
             policy,
             observer: None,
+            api_version: super::API_VERSION.to_owned(),
         }
     }
 
@@ -184,6 +200,17 @@ impl Transport {
     pub fn with_observer(mut self, observer: Option<Arc<dyn RequestObserver>>) -> Self {
         self.observer = observer;
         self
+    }
+
+    /// Asks for REST API version `api_version` (`X-GitHub-Api-Version`) on every request.
+    pub fn with_api_version(mut self, api_version: String) -> Self {
+        self.api_version = api_version;
+        self
+    }
+
+    /// The REST API version asked for.
+    pub fn api_version(&self) -> &str {
+        &self.api_version
     }
 
     fn observe_exchange(&self, method: &Method, url: &str, status: Option<u16>, started: std::time::Instant) {
@@ -258,9 +285,30 @@ impl Transport {
         body: Option<&serde_json::Value>,
         repeat: Repeat,
     ) -> Result<Reply> {
+        self.send_authenticated(method, url, body, repeat, As::Installation).await
+    }
+
+    /// Sends one request authenticated as the App itself (its JWT), for the App's own endpoints such as
+    /// `/app/hook/deliveries`; the same gate, retries and backoff as [`Transport::send`]. A token credential has no
+    /// App to speak for: an auth error.
+    pub async fn send_as_app(&self, method: Method, url: &str, repeat: Repeat) -> Result<Reply> {
+        if !matches!(self.credentials, Credentials::App { .. }) {
+            return Err(Error::Auth { message: format!("{url} needs GitHub App credentials"), source: None });
+        }
+        self.send_authenticated(method, url, None, repeat, As::App).await
+    }
+
+    async fn send_authenticated(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        repeat: Repeat,
+        who: As,
+    ) -> Result<Reply> {
         let (mut transient, mut secondary, mut primary, mut reauth) = (0u32, 0u32, 0u32, false);
         loop {
-            match self.attempt(&method, url, body).await {
+            match self.attempt(&method, url, body, who).await {
                 Ok(reply) => return Ok(reply),
                 Err(AttemptError::Final(e)) => return Err(e),
                 Err(AttemptError::Unauthorized(e)) => {
@@ -279,8 +327,11 @@ impl Transport {
                         return Err(Error::RateLimited { until });
                     }
                 }
-                Err(AttemptError::Secondary(retry_after)) => {
-                    let delay = secondary_limit_delay(retry_after, secondary, fastrand::f64());
+                // A request refused by a secondary limit was not carried out, so even a write that must not be
+                // repeated (`Repeat::Never`) is sent again after the wait: no duplicate, no loss.
+                Err(AttemptError::Secondary(hint)) => {
+                    let min_wait = self.policy.secondary_limit_min_wait;
+                    let delay = secondary_limit_delay(hint, secondary, min_wait, fastrand::f64());
                     secondary += 1;
                     if secondary > self.policy.max_secondary_hits {
                         return Err(Error::RateLimited { until: after(self.now(), delay) });
@@ -324,6 +375,7 @@ impl Transport {
         method: &Method,
         url: &str,
         body: Option<&serde_json::Value>,
+        who: As,
     ) -> Result<Reply, AttemptError> {
         self.wait_for_budget().await.map_err(AttemptError::Final)?;
         if method != Method::GET {
@@ -339,7 +391,11 @@ impl Transport {
             .acquire()
             .await
             .map_err(|e| AttemptError::Final(Error::Config { message: format!("request permits closed: {e}") }))?;
-        let authorization = self.authorization().await.map_err(|e| match e {
+        let authorization = match who {
+            As::Installation => self.authorization().await,
+            As::App => self.app_authorization(),
+        };
+        let authorization = authorization.map_err(|e| match e {
             Error::Transient { .. } => AttemptError::Transient(e),
             e => AttemptError::Final(e),
         })?;
@@ -350,7 +406,7 @@ impl Transport {
             .method(method.clone())
             .uri(url)
             .header(http::header::ACCEPT, "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
+            .header("x-github-api-version", self.api_version.as_str())
             .header(http::header::USER_AGENT, "infinity-orchestrator")
             .header(http::header::AUTHORIZATION, authorization);
         if let Some(cached) = &cached {
@@ -388,7 +444,10 @@ impl Transport {
             Ok(Err(e)) => return Err(AttemptError::Transient(Error::transient(format!("{method} {url} failed"), e))),
             Ok(Ok(answer)) => answer,
         };
-        self.observe_budget(&headers);
+        // App JWT requests have a budget of their own, not the installation's.
+        if who == As::Installation {
+            self.observe_budget(&headers);
+        }
         let link = header(&headers, "link");
 
         if status == StatusCode::NOT_MODIFIED {
@@ -423,7 +482,14 @@ impl Transport {
             body: &text,
         };
         Err(match classify(&facts) {
-            Failure::SecondaryLimit { retry_after_secs } => AttemptError::Secondary(retry_after_secs),
+            Failure::SecondaryLimit { retry_after_secs, reset_epoch } => {
+                let reset = reset_epoch.and_then(|s| Timestamp::from_second(s).ok());
+                AttemptError::Secondary(SecondaryLimitHint {
+                    retry_after_secs,
+                    // A reset already passed says nothing; the minimum wait applies.
+                    until_reset: reset.map(|reset| until(self.now(), reset)).filter(|wait| !wait.is_zero()),
+                })
+            }
             Failure::PrimaryExhausted { reset_epoch } => {
                 let reset = reset_epoch
                     .and_then(|s| Timestamp::from_second(s).ok())
@@ -450,6 +516,18 @@ impl Transport {
                 observer.budget(&self.credential_id, &budget);
             }
             lock(&self.budgets).observe(&self.credential_id, budget);
+        }
+    }
+
+    /// The `Authorization` header value of a request made as the App: a fresh App JWT.
+    fn app_authorization(&self) -> Result<String> {
+        match &self.credentials {
+            Credentials::App { app_id, private_key_pem, .. } => {
+                Ok(format!("Bearer {}", sign_app_jwt(private_key_pem, &app_jwt_claims(*app_id, self.now()))?))
+            }
+            Credentials::Token(_) => {
+                Err(Error::Auth { message: "no GitHub App to authenticate as".into(), source: None })
+            }
         }
     }
 
@@ -480,7 +558,7 @@ impl Transport {
         let url = self.url(&format!("/app/installations/{installation_id}/access_tokens"));
         let request = http::Request::post(&url)
             .header(http::header::ACCEPT, "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
+            .header("x-github-api-version", self.api_version.as_str())
             .header(http::header::USER_AGENT, "infinity-orchestrator")
             .header(http::header::AUTHORIZATION, format!("Bearer {jwt}"))
             .body(octocrab::OctoBody::empty())

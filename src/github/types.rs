@@ -340,3 +340,12 @@ pub struct PullRequest {
     #[serde(default)]
     pub html_url: Option<String>,
 }
+
+/// The run a dispatch started, as GitHub's answer names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DispatchedRun {
+    /// The run's id (`workflow_run_id`).
+    pub id: u64,
+    /// Its page (`html_url`).
+    pub url: Option<String>,
+}

@@ -12,6 +12,7 @@ use super::dependencies::{repository_dependencies, with_declared, AmbiguousPacka
 use super::depgraph::{Cycle, DependencyGraph};
 use super::detect::{self, RepositoryDescription};
 use super::readiness::READY;
+use super::workflows;
 use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus};
 use crate::crd::repository::{PullRequestReference, RepositoryDependency, RepositorySpec};
 use crate::crd::Repository;
@@ -55,6 +56,8 @@ pub struct SyncHistory {
     pub handled_request: Option<String>,
     /// `spec.discovery.interval`.
     pub interval: Duration,
+    /// A person confirmed removals the last pass held (a new `confirm-prune` annotation): a pass carries them out.
+    pub prune_confirmed: bool,
 }
 
 /// Why a discovery pass runs now.
@@ -75,7 +78,7 @@ pub fn sync_due(history: &SyncHistory, now: Timestamp) -> Result<SyncTrigger, Ti
     else {
         return Ok(SyncTrigger::Spec);
     };
-    if history.request.is_some() && history.request != history.handled_request {
+    if (history.request.is_some() && history.request != history.handled_request) || history.prune_confirmed {
         return Ok(SyncTrigger::Requested);
     }
     let next = last_sync.checked_add(history.interval).unwrap_or(Timestamp::MAX);
@@ -140,6 +143,15 @@ pub struct DiscoveredStatus {
     /// The workflow BuildPlans dispatch (the override, else detection's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_workflow: Option<String>,
+    /// The `workflow_dispatch` inputs the build workflow declares (empty when it declares none or is not known).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_workflow_inputs: Vec<String>,
+    /// Whether the build workflow's file was not read, so that its inputs are unknown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub build_workflow_unread: bool,
+    /// The operator's workflow holds other commands than the ones in effect.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub workflow_commands_outdated: bool,
     /// GitHub topics.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
@@ -220,7 +232,17 @@ fn repository_status(
         spec.and_then(|s| s.build.as_ref()),
         spec.and_then(|s| s.test.as_ref()),
     );
-    let workflow_override = spec.and_then(|s| s.build.as_ref()).and_then(|b| b.workflow.clone());
+    let workflow_override = spec.and_then(|s| s.build.as_ref()).and_then(|b| b.workflow.as_deref());
+    let build_workflow = workflow_override.or_else(|| description.build_workflow());
+    let inputs = build_workflow.and_then(|file| description.workflow_inputs(file));
+    // The operator's workflow runs on push the commands written into it: once those are not the ones in effect,
+    // config repair has something to do.
+    let workflow_commands_outdated = description
+        .workflows
+        .iter()
+        .find(|w| w.file == detect::OPERATOR_WORKFLOW)
+        .and_then(|w| w.written_commands.as_ref())
+        .is_some_and(|written| !workflows::carries(written, &commands));
     DiscoveredStatus {
         full_name: found.full_name.clone(),
         html_url: found.html_url.clone(),
@@ -231,7 +253,10 @@ fn repository_status(
         build_systems: description.build_system_names(),
         build_command: commands.build_command,
         test_command: commands.test_command,
-        build_workflow: workflow_override.or_else(|| description.build_workflow().map(str::to_owned)),
+        build_workflow_inputs: inputs.clone().unwrap_or_default(),
+        build_workflow_unread: build_workflow.is_some() && inputs.is_none(),
+        build_workflow: build_workflow.map(str::to_owned),
+        workflow_commands_outdated,
         topics: found.topics.clone(),
         archived: found.archived,
         default_branch: found.default_branch.clone(),
@@ -407,6 +432,7 @@ mod tests {
             request: None,
             handled_request: None,
             interval: Duration::from_secs(600),
+            prune_confirmed: false,
         }
     }
 
@@ -427,6 +453,8 @@ mod tests {
         assert_eq!(sync_due(&requested, at(1_100)), Ok(SyncTrigger::Requested));
         let old_request = SyncHistory { request: Some("b".into()), handled_request: Some("b".into()), ..history(&ok) };
         assert!(sync_due(&old_request, at(1_100)).is_err(), "a request the last pass already answered");
+        let confirmed = SyncHistory { prune_confirmed: true, ..history(&ok) };
+        assert_eq!(sync_due(&confirmed, at(1_100)), Ok(SyncTrigger::Requested), "held removals confirmed");
     }
 
     fn found(full_name: &str, files: &[(&str, &str)]) -> RepositoryFindings {
@@ -470,6 +498,67 @@ mod tests {
         assert_eq!(app.dependencies[0].evidence[0].file, "Cargo.toml");
         assert!(outcome.statuses["core"].dependencies.is_empty());
         assert!(outcome.cycles.is_empty() && outcome.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_operators_workflow_is_outdated_once_its_commands_are_not_the_ones_in_effect() {
+        use crate::plan::detect::CommandsInEffect;
+        use crate::plan::workflows::build_workflow;
+        let cargo = CommandsInEffect {
+            build_command: Some("cargo build --locked".into()),
+            test_command: Some("cargo test".into()),
+        };
+        let written = build_workflow(&cargo);
+        let files = [
+            ("Cargo.toml", "[package]\nname = \"x\"\n"),
+            ("Cargo.lock", "# lock\n"),
+            (".github/workflows/infinity-orchestrator.yml", written.as_str()),
+        ];
+        let findings = BTreeMap::from([("x".to_owned(), found("o/x", &files))]);
+        let current = outcome("o", &findings, &BTreeMap::new());
+        assert_eq!(current.statuses["x"].build_command, cargo.build_command, "what the workflow holds");
+        assert!(!current.statuses["x"].workflow_commands_outdated);
+        let object = Repository::new(
+            "x",
+            spec(serde_json::json!({ "organizationRef": { "name": "o" }, "name": "x",
+                "build": { "command": "make release" } })),
+        );
+        let overridden = outcome("o", &findings, &BTreeMap::from([("x".to_owned(), &object)]));
+        assert!(overridden.statuses["x"].workflow_commands_outdated, "an override the workflow does not hold");
+        let own = "on:\n  workflow_dispatch:\n    inputs:\n      correlation_id: {}\njobs: {}\n";
+        let files = [("Cargo.toml", files[0].1), (".github/workflows/infinity-orchestrator.yml", own)];
+        let findings = BTreeMap::from([("x".to_owned(), found("o/x", &files))]);
+        let own = outcome("o", &findings, &BTreeMap::from([("x".to_owned(), &object)]));
+        assert!(!own.statuses["x"].workflow_commands_outdated, "a workflow without the command inputs is its own");
+    }
+
+    #[test]
+    fn the_build_workflows_declared_inputs_are_recorded() {
+        let takes = "on:\n  workflow_dispatch:\n    inputs:\n      correlation_id: {}\n      target: {}\n";
+        let files = [(".github/workflows/a.yml", "on: workflow_dispatch\n"), (".github/workflows/b.yml", takes)];
+        let findings = BTreeMap::from([("x".to_owned(), found("o/x", &files))]);
+        let chosen = outcome("o", &findings, &BTreeMap::new());
+        assert_eq!(chosen.statuses["x"].build_workflow.as_deref(), Some("b.yml"));
+        assert_eq!(chosen.statuses["x"].build_workflow_inputs, ["correlation_id", "target"]);
+        // A spec's workflow: its own inputs (none here).
+        let object = Repository::new(
+            "x",
+            spec(
+                serde_json::json!({ "organizationRef": { "name": "o" }, "name": "x", "build": { "workflow": "a.yml" } }),
+            ),
+        );
+        let overridden = outcome("o", &findings, &BTreeMap::from([("x".to_owned(), &object)]));
+        assert_eq!(overridden.statuses["x"].build_workflow.as_deref(), Some("a.yml"));
+        assert!(overridden.statuses["x"].build_workflow_inputs.is_empty());
+        assert!(!overridden.statuses["x"].build_workflow_unread, "read: it declares none");
+        let elsewhere = Repository::new(
+            "x",
+            spec(
+                serde_json::json!({ "organizationRef": { "name": "o" }, "name": "x", "build": { "workflow": "c.yml" } }),
+            ),
+        );
+        let unread = outcome("o", &findings, &BTreeMap::from([("x".to_owned(), &elsewhere)]));
+        assert!(unread.statuses["x"].build_workflow_unread, "not among those read: its inputs are unknown");
     }
 
     #[test]

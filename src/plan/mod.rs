@@ -1,6 +1,7 @@
 //! Pure decisions: observed state and spec in, a plan out. Nothing here performs I/O, awaits, or knows about
 //! `kube::Client` or GitHub; every function is unit-tested on plain values.
 
+pub mod build_commands;
 pub mod cron;
 pub mod dependencies;
 pub mod depgraph;
@@ -12,7 +13,9 @@ pub mod heal;
 pub mod health;
 pub mod onboarding;
 pub mod prerequisites;
+pub mod prune_hold;
 pub mod readiness;
 pub mod schedule;
 pub mod webhook;
+pub mod webhook_recovery;
 pub mod workflows;

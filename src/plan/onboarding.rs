@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::detect::CommandsInEffect;
 use super::discovered::DiscoveredStatus;
 use super::workflows;
 use crate::crd::organization::OnboardingSpec;
@@ -21,8 +22,9 @@ pub struct OnboardingPullRequest {
     pub title: String,
     /// Body: why, and what happens after merging.
     pub body: String,
-    /// Files to add, `(path, contents)`.
-    pub files: Vec<(String, &'static str)>,
+    /// Files to add, `(path, contents)`: the build workflow with the repository's commands written into it, and
+    /// the templates it calls.
+    pub files: Vec<(String, String)>,
 }
 
 /// The pull requests to open: one per repository without a dispatchable workflow, with a default branch and a
@@ -39,28 +41,58 @@ pub fn pull_requests(
         .iter()
         .filter(|(_, s)| s.build_workflow.is_none() && !s.archived && s.head_sha.is_some())
         .filter(|(_, s)| s.onboarding_pull_request.is_none())
-        .map(|(name, status)| OnboardingPullRequest {
-            repository: name.clone(),
-            branch: BRANCH.to_owned(),
-            title: "Add the Infinity Orchestrator build workflow".to_owned(),
-            body: body(status, &spec.workflow_path),
-            files: workflows::files(&spec.workflow_path),
+        .map(|(name, status)| {
+            let commands = CommandsInEffect {
+                build_command: status.build_command.clone(),
+                test_command: status.test_command.clone(),
+            };
+            OnboardingPullRequest {
+                repository: name.clone(),
+                branch: BRANCH.to_owned(),
+                title: "Add the Infinity Orchestrator build workflow".to_owned(),
+                body: body(&commands, &spec.workflow_path),
+                files: workflows::files(&spec.workflow_path, &commands),
+            }
         })
         .collect()
 }
 
-fn body(status: &DiscoveredStatus, workflow_path: &str) -> String {
-    let command = |c: &Option<String>| c.as_deref().map_or("none detected".to_owned(), |c| format!("`{c}`"));
+/// What the pull request does, as the operator will act on it: the commands written into the workflow, which runs
+/// use them, and what changes them later.
+fn body(commands: &CommandsInEffect, workflow_path: &str) -> String {
+    let line =
+        |what: &str, command: &Option<String>, field: &str| match command.as_deref().filter(|c| !c.trim().is_empty()) {
+            Some(command) => format!("- {what}: {}\n", code_span(command)),
+            None => format!(
+                "- {what}: none detected; the {what} job runs nothing until the Repository object sets `{field}`\n"
+            ),
+        };
     format!(
-        "This repository has no workflow that accepts `workflow_dispatch`, so Infinity Orchestrator cannot build \
-         it in dependency order with the rest of the organization.\n\n\
-         This pull request adds `{workflow_path}`, which builds and tests with the commands the operator passes \
-         in (detected here: build {}, test {}), and the reusable templates it calls, beside it in \
-         `.github/workflows/`.\n\n\
+        "This repository has no workflow Infinity Orchestrator can dispatch, so it cannot build it in dependency \
+         order with the rest of the organization.\n\n\
+         This pull request adds `{workflow_path}` and the reusable templates it calls, beside it in \
+         `.github/workflows/` (GitHub runs reusable workflows only from there). The commands in effect for this \
+         repository (its Repository object's `spec.build.command` and `spec.test.command` when set, else what the \
+         operator detected) are written into the workflow:\n\n\
+         {}{}\n\
+         - A push to `main` or `master` runs the workflow with the commands written into it.\n\
+         - A BuildPlan dispatches it with the commands in effect at that moment as its `build_command` and \
+         `test_command` inputs, which replace the written ones for that run.\n\
+         - When the commands in effect change, a HealingPolicy with `configRepair` enabled opens a pull request \
+         that updates the written ones; without one they stay as merged.\n\n\
          Merge it to take part in BuildPlans. Close it to decline: the operator opens it only once.",
-        command(&status.build_command),
-        command(&status.test_command),
+        line("build", &commands.build_command, "spec.build.command"),
+        line("test", &commands.test_command, "spec.test.command"),
     )
+}
+
+/// `text` as Markdown inline code, fenced with more backticks than it holds in a row, so that no command can end
+/// the span early.
+fn code_span(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 #[cfg(test)]
@@ -99,8 +131,21 @@ mod tests {
         assert_eq!(change.branch, BRANCH);
         assert_eq!(change.files[0].0, ".github/workflows/infinity-orchestrator.yml");
         assert_eq!(change.files.len(), 1 + workflows::TEMPLATES.len());
-        assert!(change.body.contains("build `cargo build`, test none detected"), "{}", change.body);
+        assert!(change.body.contains("- build: `cargo build`\n"), "{}", change.body);
+        assert!(change.body.contains("- test: none detected; the test job runs nothing"), "{}", change.body);
+        let written = workflows::build_workflow(&CommandsInEffect {
+            build_command: Some("cargo build".into()),
+            test_command: None,
+        });
+        assert_eq!(change.files[0].1, written, "the workflow carries the commands in effect");
         assert!(pull_requests(&OnboardingSpec::default(), &statuses).is_empty(), "off by default");
+    }
+
+    #[test]
+    fn a_command_cannot_end_its_code_span() {
+        assert_eq!(code_span("make"), "`make`");
+        assert_eq!(code_span("echo `date`"), "`` echo `date` ``");
+        assert_eq!(code_span("a ``b`` c"), "```a ``b`` c```");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod http;
 pub mod leader;
 pub mod webhook;
+pub mod webhook_recovery;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,10 +87,24 @@ pub async fn run(
     if let Some(addr) = options.webhook_addr {
         let listener = http::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
         tracing::info!(%addr, "serving the GitHub webhook receiver on /webhook");
-        let receiver =
-            webhook::WebhookReceiver::new(client.clone(), options.scope.clone(), ctx.clock.clone(), metrics.clone());
-        let router = webhook::router(Arc::new(receiver), webhook::DEFAULT_MAX_BODY_BYTES);
+        let receiver = Arc::new(webhook::WebhookReceiver::new(
+            client.clone(),
+            options.scope.clone(),
+            ctx.clock.clone(),
+            metrics.clone(),
+        ));
+        let router = webhook::router(receiver.clone(), webhook::DEFAULT_MAX_BODY_BYTES);
         servers.push(tokio::spawn(http::serve(listener, router, shutdown.clone())));
+        // GitHub never redelivers what the receiver missed: ask for it, now and every interval.
+        let recovery = Arc::new(webhook_recovery::WebhookRecovery::new(
+            client.clone(),
+            options.scope.clone(),
+            ctx.github.clone(),
+            receiver,
+            metrics.clone(),
+        ));
+        let interval = options.config.webhook.recovery_interval;
+        servers.push(tokio::spawn(recovery.run(interval, shutdown.clone()).map(Ok)));
     }
     let outcome = lead(ctx, options, readiness, shutdown.clone()).await;
     metrics.leader.set(0);

@@ -103,6 +103,14 @@ impl WebhookReceiver {
     }
 }
 
+impl WebhookReceiver {
+    /// Whether this receiver acted on the delivery `guid` (its `X-GitHub-Delivery`) within the log's retention: a
+    /// redelivery of it would be answered "already handled".
+    pub fn has_acted_on(&self, guid: &str) -> bool {
+        self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).contains(guid, Instant::now())
+    }
+}
+
 /// The router serving `POST /webhook`.
 pub fn router(receiver: Arc<WebhookReceiver>, max_body_bytes: usize) -> Router {
     Router::new().route("/webhook", post(receive)).layer(DefaultBodyLimit::max(max_body_bytes)).with_state(receiver)

@@ -56,10 +56,15 @@ pub struct SimClock(tokio::task::JoinHandle<()>);
 impl SimClock {
     /// Starts moving `sim`'s clock.
     pub fn start(sim: &Arc<SimHandle>, step_secs: u64) -> Self {
+        Self::every(sim, step_secs, Duration::from_millis(50))
+    }
+
+    /// Starts moving `sim`'s clock by `step_secs` every `period`.
+    pub fn every(sim: &Arc<SimHandle>, step_secs: u64, period: Duration) -> Self {
         let sim = sim.clone();
         SimClock(tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(period).await;
                 sim.advance_clock(step_secs);
             }
         }))
@@ -73,7 +78,7 @@ impl Drop for SimClock {
 }
 
 /// Creates the Repository `name` of `acme`: `depends_on` in its spec, `discovered` as status edges with evidence,
-/// described as discovery would (default branch `main`, build workflow `build.yml`).
+/// described as discovery would (default branch `main`, build workflow `build.yml` declaring `correlation_id`).
 pub async fn repository(client: &Client, ns: &str, name: &str, depends_on: &[&str], discovered: &[&str]) {
     let api: Api<Repository> = Api::namespaced(client.clone(), ns);
     let repo = json!({
@@ -88,7 +93,8 @@ pub async fn repository(client: &Client, ns: &str, name: &str, depends_on: &[&st
         .map(|d| json!({ "repository": d, "evidence": [{ "file": "Cargo.toml", "dependency": d }] }))
         .collect();
     let status = json!({ "status": {
-        "fullName": format!("acme/{name}"), "defaultBranch": "main", "buildWorkflow": WORKFLOW, "dependencies": edges,
+        "fullName": format!("acme/{name}"), "defaultBranch": "main", "buildWorkflow": WORKFLOW,
+        "buildWorkflowInputs": ["correlation_id"], "dependencies": edges,
     }});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.expect("describing a Repository");
 }
@@ -130,10 +136,11 @@ pub fn entry<'a>(plan: &'a BuildPlan, repository: &str) -> &'a RepositoryBuild {
     status.repositories.iter().find(|e| e.name == repository).unwrap_or_else(|| panic!("no entry for {repository}"))
 }
 
-/// Accepted `workflow_dispatch` requests per repository, from the simulator's request log.
+/// Accepted `workflow_dispatch` requests per repository, from the simulator's request log (200 with the run, or
+/// 204, by API version).
 pub fn dispatches(log: &[LoggedRequest]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for request in log.iter().filter(|r| r.method == "POST" && r.status == 204) {
+    for request in log.iter().filter(|r| r.method == "POST" && matches!(r.status, 200 | 204)) {
         let Some(rest) = request.path.strip_prefix("/repos/acme/") else { continue };
         if let Some(repo) = rest.strip_suffix(&format!("/actions/workflows/{WORKFLOW}/dispatches")) {
             *counts.entry(repo.to_owned()).or_default() += 1;
@@ -188,15 +195,36 @@ impl BuildPlanController {
         Self::start_with_clock(client, namespace, Arc::new(infinity_orchestrator::clock::SystemClock))
     }
 
+    /// Like [`BuildPlanController::start`], reaching GitHub through `clients` (an API version, a transport policy).
+    pub fn start_with_github(
+        client: Client,
+        namespace: &str,
+        clients: infinity_orchestrator::controller::github_clients::GitHubClients,
+    ) -> Self {
+        Self::start_with(client, namespace, Arc::new(infinity_orchestrator::clock::SystemClock), Some(clients))
+    }
+
     /// Like [`BuildPlanController::start`], deciding on `clock` (timeouts, backoffs, schedules).
     pub fn start_with_clock(
         client: Client,
         namespace: &str,
         clock: Arc<dyn infinity_orchestrator::clock::Clock>,
     ) -> Self {
+        Self::start_with(client, namespace, clock, None)
+    }
+
+    fn start_with(
+        client: Client,
+        namespace: &str,
+        clock: Arc<dyn infinity_orchestrator::clock::Clock>,
+        clients: Option<infinity_orchestrator::controller::github_clients::GitHubClients>,
+    ) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut ctx = Context::new(client, Some("test".into()), Arc::new(Metrics::default()));
         ctx.clock = clock;
+        if let Some(clients) = clients {
+            ctx.github = Arc::new(clients);
+        }
         let ctx = Arc::new(ctx);
         let settings = Settings {
             poll_interval: Duration::from_millis(500),

@@ -170,6 +170,9 @@ pub fn assert_plan_end(sim: &SimHandle, plan: &BuildPlan, expected: &BTreeMap<St
         assert!(run.title.contains(correlation), "{name}: run {} lacks correlation id {correlation}", run.title);
     }
     let counts = plan.status.as_ref().and_then(|s| s.counts.clone()).expect("counts");
+    // Every webhook payload the simulator sent conforms to GitHub's webhooks description.
+    let violations = sim.webhook_violations();
+    assert!(violations.is_empty(), "{} webhook payload violations:\n{}", violations.len(), violations.join("\n"));
     let count = |state: S| i32::try_from(expected.values().filter(|s| **s == state).count()).unwrap_or(i32::MAX);
     assert_eq!(
         (counts.total, counts.succeeded, counts.failed, counts.skipped),

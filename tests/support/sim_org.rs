@@ -70,11 +70,10 @@ pub fn user_client(sim: &SimHandle) -> OctocrabGitHub {
         .expect("a GitHub client")
 }
 
-/// Dispatches `workflow` on `main` of `acme/repo` as a user would, and lets the simulated run finish.
+/// Dispatches `workflow` on `main` of `acme/repo` as a user would (no inputs), and lets the simulated run finish.
 pub async fn run_workflow_once(sim: &SimHandle, user: &OctocrabGitHub, repo: &str, workflow: &str, secs: u64) {
     let inputs = std::collections::BTreeMap::new();
-    let correlation = format!("test-{}", sim.now());
-    user.dispatch_workflow(&RepoRef::new("acme", repo), workflow, "main", &inputs, &correlation)
+    user.dispatch_workflow(&RepoRef::new("acme", repo), workflow, "main", &inputs, None)
         .await
         .expect("dispatching a run");
     sim.advance_clock(secs);

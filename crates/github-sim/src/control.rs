@@ -70,6 +70,7 @@ pub fn edit_repo(state: &mut SimState, owner: &str, name: &str, edit: RepoEdit) 
         }
     }
     let Some(mut repo) = state.repos.remove(&key) else { return false };
+    repo.updated_at = state.now;
     let mut actions = Vec::new();
     if let Some(archived) = edit.archived {
         if archived != repo.spec.archived {
@@ -131,6 +132,7 @@ pub fn transfer_repo(state: &mut SimState, owner: &str, name: &str, new_owner: &
     }
     let Some(mut repo) = state.repos.remove(&(owner.to_string(), name.to_string())) else { return false };
     repo.owner = new_owner.to_string();
+    repo.updated_at = state.now;
     if !state.orgs.iter().any(|o| o == new_owner) {
         state.orgs.push(new_owner.to_string());
     }
@@ -144,7 +146,7 @@ pub fn transfer_repo(state: &mut SimState, owner: &str, name: &str, new_owner: &
         pull.owner = new_owner.to_string();
     }
     state.repos.insert((new_owner.to_string(), name.to_string()), repo);
-    let from = crate::routes::repos::owner_json(&state.base_url, owner);
+    let from = crate::webhook::organization_json(&state.base_url, owner);
     let changes = json!({"changes": {"owner": {"from": {"organization": from}}}});
     state.emit("repository", Some("transferred"), new_owner, name, changes);
     true
@@ -256,8 +258,18 @@ pub fn handle(state: &mut SimState, method: &str, path: &str, body: &Value) -> (
             Err(error) => bad_request(error.to_string()),
         },
         ("POST", "/_sim/faults") => match FaultConfig::deserialize(body) {
+            Ok(FaultConfig { secondary_limit: Some(limit), .. }) if limit.invalid().is_some() => {
+                bad_request(limit.invalid().unwrap_or_default())
+            }
             Ok(faults) => {
                 set_faults(state, faults);
+                (200, json!({}))
+            }
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("POST", "/_sim/git-limits") => match crate::fixture::GitLimits::deserialize(body) {
+            Ok(limits) => {
+                state.git_limits = limits;
                 (200, json!({}))
             }
             Err(error) => bad_request(error.to_string()),

@@ -2,14 +2,90 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Secondary rate limit: after `after_requests` GitHub requests, every request is answered 403 with `retry-after` until
-/// `retry_after_secs` of sim time have passed; then `after_requests` more are served, and so on.
+/// Secondary rate limit: after `after_requests` GitHub requests, every request is answered with GitHub's
+/// secondary-limit answer until `retry_after_secs` of sim time have passed; then `after_requests` more are served, and
+/// so on. GitHub answers 403 or 429, with or without `retry-after` (docs: rest/using-the-rest-api/
+/// rate-limits-for-the-rest-api, "Exceeding the rate limit"); `status` and `retry_after` choose, or draw per answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondaryLimit {
     /// Requests allowed before the limit triggers.
     pub after_requests: u32,
-    /// Seconds announced in `retry-after`.
+    /// How long the window lasts, in sim seconds; `retry-after`, when sent, counts it down.
     pub retry_after_secs: u32,
+    /// `403`, `429`, or `"mixed"` (drawn per answer from the fault RNG). Default 403.
+    #[serde(default = "forbidden")]
+    pub status: Choice<u16>,
+    /// Whether the answer carries `retry-after`: `true`, `false`, or `"mixed"`. Default true. Without it a client
+    /// must wait at least a minute (or until `x-ratelimit-reset` when `x-ratelimit-remaining` is 0); requests inside
+    /// the window are refused either way.
+    #[serde(default = "with_retry_after")]
+    pub retry_after: Choice<bool>,
+}
+
+impl Default for SecondaryLimit {
+    fn default() -> Self {
+        SecondaryLimit { after_requests: 0, retry_after_secs: 60, status: forbidden(), retry_after: with_retry_after() }
+    }
+}
+
+impl SecondaryLimit {
+    /// Why GitHub could not give this answer, if it could not (a status other than 403 or 429).
+    pub fn invalid(&self) -> Option<String> {
+        match self.status {
+            Choice::Always(403 | 429) | Choice::Mixed(_) => None,
+            Choice::Always(other) => Some(format!("secondary_limit.status must be 403, 429 or \"mixed\", not {other}")),
+        }
+    }
+}
+
+fn forbidden() -> Choice<u16> {
+    Choice::Always(403)
+}
+
+fn with_retry_after() -> Choice<bool> {
+    Choice::Always(true)
+}
+
+/// One value always, or `"mixed"`: drawn per answer from the seeded fault RNG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Choice<T> {
+    /// Always this value.
+    Always(T),
+    /// Drawn per answer.
+    Mixed(Mixed),
+}
+
+/// The word `"mixed"` in a [`Choice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mixed {
+    /// `"mixed"`.
+    Mixed,
+}
+
+/// The shape of one secondary-limit answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondaryAnswer {
+    /// 403 or 429.
+    pub status: u16,
+    /// The `retry-after` header, when sent.
+    pub retry_after: Option<u32>,
+}
+
+/// The answer to a request refused by `limit` with `remaining_secs` of its window left. The RNG is drawn only for a
+/// `"mixed"` choice, so seeds chosen before these choices existed keep their sequences.
+pub fn secondary_answer(limit: &SecondaryLimit, remaining_secs: u32, rng: &mut fastrand::Rng) -> SecondaryAnswer {
+    let status = match limit.status {
+        Choice::Always(429) => 429,
+        Choice::Always(_) => 403,
+        Choice::Mixed(_) => [403, 429][rng.usize(0..2)],
+    };
+    let with_header = match limit.retry_after {
+        Choice::Always(sent) => sent,
+        Choice::Mixed(_) => rng.bool(),
+    };
+    SecondaryAnswer { status, retry_after: with_header.then_some(remaining_secs) }
 }
 
 /// Body of `POST /_sim/faults`.
@@ -37,6 +113,12 @@ pub struct FaultConfig {
     pub latency_ms: u64,
     /// Optional secondary-limit burst.
     pub secondary_limit: Option<SecondaryLimit>,
+    /// Overrides the fixture's content-creation limit while set (see [`crate::content_creation`]).
+    pub content_creation: Option<crate::content_creation::ContentCreationLimit>,
+    /// Overrides the fixture's `run_listing_delay_secs` (`[min, max]` sim seconds before a dispatched run is listed).
+    pub run_listing_delay_secs: Option<[i64; 2]>,
+    /// Overrides the fixture's `api_versions` (the `X-GitHub-Api-Version` values accepted).
+    pub api_versions: Option<Vec<String>>,
 }
 
 /// What to do with one GitHub request.
@@ -52,7 +134,7 @@ pub enum FaultDecision {
     Timeout,
     /// Process, then hold the answer.
     LateResponse,
-    /// Answer 403 secondary limit with this `retry-after`.
+    /// Answer with GitHub's secondary-limit answer; the window has this many seconds left.
     SecondaryLimit(u32),
 }
 
@@ -150,7 +232,7 @@ mod tests {
 
     #[test]
     fn secondary_limit_blocks_for_retry_after_then_serves_again() {
-        let limit = SecondaryLimit { after_requests: 2, retry_after_secs: 60 };
+        let limit = SecondaryLimit { after_requests: 2, retry_after_secs: 60, ..SecondaryLimit::default() };
         let mut window = SecondaryWindow::default();
         assert_eq!(secondary_refusal(&limit, &mut window, 0), None);
         assert_eq!(secondary_refusal(&limit, &mut window, 0), None);
@@ -159,5 +241,33 @@ mod tests {
         assert_eq!(secondary_refusal(&limit, &mut window, 60), None, "served once the window passed");
         assert_eq!(secondary_refusal(&limit, &mut window, 60), None);
         assert_eq!(secondary_refusal(&limit, &mut window, 61), Some(60));
+    }
+
+    #[test]
+    fn secondary_answers_are_403_or_429_with_or_without_retry_after() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut limit = SecondaryLimit::default();
+        assert_eq!(secondary_answer(&limit, 7, &mut rng), SecondaryAnswer { status: 403, retry_after: Some(7) });
+        limit.status = Choice::Always(429);
+        limit.retry_after = Choice::Always(false);
+        assert_eq!(secondary_answer(&limit, 7, &mut rng), SecondaryAnswer { status: 429, retry_after: None });
+        let mixed: SecondaryLimit = serde_json::from_value(serde_json::json!(
+            {"after_requests": 1, "retry_after_secs": 60, "status": "mixed", "retry_after": "mixed"}
+        ))
+        .expect("mixed parses");
+        let answers: Vec<SecondaryAnswer> = (0..200).map(|_| secondary_answer(&mixed, 60, &mut rng)).collect();
+        for (status, header) in [(403, true), (403, false), (429, true), (429, false)] {
+            let seen = answers.iter().filter(|a| a.status == status && a.retry_after.is_some() == header).count();
+            assert!(seen > 20, "{status} with retry-after {header}: {seen} of 200");
+        }
+        let old: SecondaryLimit =
+            serde_json::from_value(serde_json::json!({"after_requests": 1, "retry_after_secs": 2})).expect("parses");
+        assert_eq!((old.status, old.retry_after), (Choice::Always(403), Choice::Always(true)), "defaults as before");
+        let wrong: SecondaryLimit = serde_json::from_value(serde_json::json!(
+            {"after_requests": 1, "retry_after_secs": 2, "status": 500}
+        ))
+        .expect("parses");
+        assert!(wrong.invalid().is_some());
+        assert!(mixed.invalid().is_none());
     }
 }

@@ -14,12 +14,51 @@ pub struct Fixture {
     pub tokens: Vec<String>,
     /// Primary rate-limit per credential per hour (default 5000).
     pub rate_limit: Option<i64>,
+    /// Content-creation secondary limit per credential (default GitHub's 80 a minute and 500 an hour).
+    pub content_creation: Option<crate::content_creation::ContentCreationLimit>,
     /// Start of simulated time, epoch seconds (default 2026-01-01T00:00:00Z).
     pub start_epoch_secs: Option<i64>,
     /// Seed for flaky outcomes.
     pub seed: u64,
     /// GitHub Apps whose installations may exchange an App JWT for installation tokens.
     pub apps: Vec<AppFixture>,
+    /// Size limits of the git and contents APIs (GitHub's numbers by default).
+    pub git_limits: GitLimits,
+    /// Seconds of sim time after a dispatch before its run is listed by the runs lists, drawn per run in
+    /// `[min, max]` from a seeded RNG (default GitHub-like `[1, 10]`; `[0, 0]` lists at once). `GET
+    /// /actions/runs/{id}` serves the run at once either way. Overridden while `POST /_sim/faults` sets it.
+    pub run_listing_delay_secs: Option<[i64; 2]>,
+    /// REST API versions the server accepts in `X-GitHub-Api-Version` (default github.com's `2022-11-28` and
+    /// `2026-03-10`). Without `2026-03-10` the server is an older GitHub Enterprise Server: a dispatch answers 204
+    /// and refuses `return_run_details` with 422. Overridden while `POST /_sim/faults` sets it.
+    pub api_versions: Option<Vec<String>>,
+}
+
+/// Size limits of the git and contents APIs, GitHub's documented numbers by default (docs: rest/git/trees,
+/// rest/repos/contents). Also settable at run time (`POST /_sim/git-limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GitLimits {
+    /// Entries of a recursive tree listing before it answers `truncated: true` (GitHub: 100,000).
+    pub tree_entry_limit: usize,
+    /// Bytes of a recursive tree answer before it is truncated (GitHub: 7 MB).
+    pub tree_bytes_limit: usize,
+    /// Largest file the contents API inlines; a larger one answers `encoding: "none"` with empty `content`
+    /// (GitHub: 1 MB).
+    pub contents_inline_limit: usize,
+    /// Entries a directory's contents listing shows at most (GitHub: 1,000).
+    pub directory_entry_limit: usize,
+}
+
+impl Default for GitLimits {
+    fn default() -> Self {
+        GitLimits {
+            tree_entry_limit: 100_000,
+            tree_bytes_limit: 7 * 1024 * 1024,
+            contents_inline_limit: 1024 * 1024,
+            directory_entry_limit: 1_000,
+        }
+    }
 }
 
 /// A GitHub App.
@@ -328,13 +367,15 @@ impl Default for RepoFixture {
 pub struct WorkflowFixture {
     /// Path such as `.github/workflows/build.yml`.
     pub path: String,
-    /// Display name.
-    pub name: String,
-    /// Whether it accepts `workflow_dispatch`.
-    pub workflow_dispatch: bool,
-    /// Declared `workflow_dispatch` inputs.
-    pub inputs: Vec<String>,
-    /// `run-name` template, e.g. `build ${{ inputs.correlation_id }}`.
+    /// Shorthand: display name. Any of `name`, `workflow_dispatch`, `inputs`, `run_name` makes the entry describe
+    /// the workflow: when `files` lacks `path`, a YAML file saying this is written there at load (see
+    /// [`crate::workflow_file`]). The file is the truth afterwards; an entry with none of them gives outcomes only.
+    pub name: Option<String>,
+    /// Shorthand: whether it accepts `workflow_dispatch` (default true).
+    pub workflow_dispatch: Option<bool>,
+    /// Shorthand: declared `workflow_dispatch` inputs (optional, without defaults).
+    pub inputs: Option<Vec<String>>,
+    /// Shorthand: `run-name` template, e.g. `build ${{ inputs.correlation_id }}`.
     pub run_name: Option<String>,
     /// How runs end.
     pub outcome: OutcomeFixture,
@@ -344,9 +385,9 @@ impl Default for WorkflowFixture {
     fn default() -> Self {
         WorkflowFixture {
             path: ".github/workflows/build.yml".into(),
-            name: "build".into(),
-            workflow_dispatch: true,
-            inputs: Vec::new(),
+            name: None,
+            workflow_dispatch: None,
+            inputs: None,
             run_name: None,
             outcome: OutcomeFixture::default(),
         }
@@ -515,7 +556,8 @@ impl Fixture {
         Self::from_yaml(&text)
     }
 
-    /// An org `login` with `count` repositories `repo-00000…`, each with a Cargo.toml and a build workflow;
+    /// An org `login` with `count` repositories `repo-00000…`, each with a Cargo.toml and a build workflow
+    /// (`.github/workflows/build.yml` in its files, taking `correlation_id` and rendering it into the run name);
     /// token `test-token` is accepted.
     pub fn generated_org(login: &str, count: usize) -> Self {
         let repos = (0..count)
@@ -527,12 +569,15 @@ impl Fixture {
                 )]),
                 language: Some("Rust".into()),
                 workflows: vec![WorkflowFixture {
-                    inputs: vec!["correlation_id".into()],
+                    name: Some("build".into()),
+                    inputs: Some(vec!["correlation_id".into()]),
                     run_name: Some("build ${{ inputs.correlation_id }}".into()),
                     ..Default::default()
                 }],
                 ..Default::default()
             })
+            // The workflow's file is in `files`, as GitHub would read it.
+            .map(crate::workflow_file::with_generated_files)
             .collect();
         Fixture {
             orgs: vec![OrgFixture { login: login.to_string(), repos }],

@@ -5,10 +5,12 @@
 
 pub mod clock;
 pub mod conformance;
+pub mod content_creation;
 pub mod control;
 pub mod etag;
 pub mod faults;
 pub mod fixture;
+pub mod git_object;
 pub mod pagination;
 pub mod rate_limit;
 pub mod routes;
@@ -16,6 +18,7 @@ pub mod runs;
 mod server;
 pub mod state;
 pub mod webhook;
+pub mod workflow_file;
 
 pub use faults::FaultConfig;
 pub use fixture::Fixture;

@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::Digest;
 
+use crate::content_creation::is_content_creating;
 use crate::control;
 use crate::etag::{if_none_match_matches, strong_etag};
-use crate::faults::{decide_for, secondary_refusal, FaultConfig, FaultDecision};
+use crate::faults::{decide_for, secondary_answer, secondary_refusal, FaultConfig, FaultDecision};
 use crate::fixture::{Fixture, RepoFixture};
 use crate::rate_limit::{Budget, Charge};
 use crate::routes::{find_route, ApiError, RouteRequest, DOCS};
@@ -122,6 +123,10 @@ impl SimHandle {
     /// Replaces the active faults.
     pub fn set_faults(&self, faults: FaultConfig) {
         control::set_faults(&mut lock(&self.state), faults);
+    }
+    /// Replaces the size limits of the git and contents APIs (truncated trees, files not inlined).
+    pub fn set_git_limits(&self, limits: crate::fixture::GitLimits) {
+        lock(&self.state).git_limits = limits;
     }
     /// Sets the primary budget of every credential (present and future).
     pub fn set_rate_limit(&self, limit: i64, remaining: i64, reset_in_secs: i64) {
@@ -248,22 +253,18 @@ impl Drop for SimHandle {
     }
 }
 
-/// Delivers queued events on background tasks.
-fn flush_webhooks(state: &Mutex<SimState>) {
-    let (target, events, first) = {
-        let mut state = lock(state);
-        let events = std::mem::take(&mut state.outbox);
-        let first = state.deliveries;
-        state.deliveries += events.len() as u64;
-        (state.webhook.clone(), events, first)
-    };
-    let Some(target) = target else { return };
-    let target_for_all = target;
+/// Records queued events as deliveries and sends them on a background task, recording how each attempt went.
+fn flush_webhooks(state: &Arc<Mutex<SimState>>) {
+    let attempts = crate::webhook::take_outbox(&mut lock(state));
+    if attempts.is_empty() {
+        return;
+    }
+    let state = state.clone();
     // Deliver in order on one task so receivers see events in the order they happened.
     tokio::spawn(async move {
-        for (offset, event) in events.into_iter().enumerate() {
-            let id = crate::webhook::delivery_id(first + offset as u64 + 1);
-            crate::webhook::deliver(target_for_all.clone(), event, id).await;
+        for attempt in attempts {
+            let outcome = crate::webhook::deliver(&attempt.url, &attempt.headers, &attempt.body).await;
+            crate::webhook::record_outcome(&mut lock(&state), attempt.id, outcome);
         }
     });
 }
@@ -329,6 +330,21 @@ fn json_response(status: u16, body: Option<&Value>, headers: Vec<(String, String
     response
 }
 
+/// GitHub's message when a secondary limit other than content creation refuses a request.
+const SECONDARY_LIMIT_MESSAGE: &str =
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+/// GitHub's message when the content-creation limit refuses a request.
+const CONTENT_CREATION_MESSAGE: &str = "You have exceeded a secondary rate limit and have been temporarily blocked \
+     from content creation. Please retry your request again later.";
+
+/// GitHub's secondary-limit body.
+fn secondary_limit_body(message: &str) -> Value {
+    json!({
+        "message": message,
+        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+    })
+}
+
 fn rate_headers(budget: &Budget) -> Vec<(String, String)> {
     vec![
         ("x-ratelimit-limit".into(), budget.limit.to_string()),
@@ -389,15 +405,32 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
             let response = finish(&mut state, &method, &path, raw_query, None, &body, status, None, false, Vec::new());
             return mark_fault(&mut state, "server_error", response);
         }
-        FaultDecision::SecondaryLimit(retry_after) => {
-            let message = json!({
-                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-            });
+        FaultDecision::SecondaryLimit(window_left) => {
             let mut state = lock(&shared.state);
-            let headers = vec![("retry-after".to_string(), retry_after.to_string())];
-            let response =
-                finish(&mut state, &method, &path, raw_query, None, &body, 403, Some(message), false, headers);
+            let limit = faults.secondary_limit.unwrap_or_default();
+            let answer = secondary_answer(&limit, window_left, &mut state.fault_rng);
+            let mut headers: Vec<(String, String)> =
+                answer.retry_after.map(|secs| ("retry-after".to_string(), secs.to_string())).into_iter().collect();
+            // GitHub's answer carries the caller's primary budget (unspent): a client reads `x-ratelimit-remaining`
+            // to decide how long to wait when there is no `retry-after`.
+            if let Ok(caller) = authenticate(&state, &parts.headers, &method, &path) {
+                if caller.app_id.is_none() {
+                    headers.extend(rate_headers(state.budget(&caller.budget_key)));
+                }
+            }
+            let message = secondary_limit_body(SECONDARY_LIMIT_MESSAGE);
+            let response = finish(
+                &mut state,
+                &method,
+                &path,
+                raw_query,
+                None,
+                &body,
+                answer.status,
+                Some(message),
+                false,
+                headers,
+            );
             return mark_fault(&mut state, "secondary_limit", response);
         }
         FaultDecision::Serve | FaultDecision::LoseResponse | FaultDecision::LateResponse => {}
@@ -465,6 +498,15 @@ fn respond(
     };
     let (method, path) = (method.to_string(), path.to_string());
     let (body, token, label) = (body.clone(), caller.budget_key.clone(), Some(caller.label.clone()));
+    let requested_version = request_headers.get("x-github-api-version").and_then(|v| v.to_str().ok());
+    let api_version = match api_version_of(state.accepted_api_versions(), requested_version) {
+        Ok(version) => version,
+        Err(message) => {
+            let response =
+                finish(state, &method, &path, raw_query, label, &body, 400, Some(message), false, Vec::new());
+            return with_api_version(state, requested_version, response);
+        }
+    };
     let now = state.now;
     // Rate-limit reads are free on GitHub, and App JWT requests have a budget of their own that we do not model.
     let is_rate_limit_route = path == "/rate_limit";
@@ -482,12 +524,33 @@ fn respond(
         true
     };
 
+    // The content-creation limit refuses before anything is carried out, so the client may safely send it again.
+    // GitHub documents no `retry-after` on it: the client waits at least a minute.
+    let creates =
+        find_route(&method, &path).is_some_and(|(route, _)| is_content_creating(route.method, route.template));
+    if creates && caller.app_id.is_none() {
+        let limit = state.faults.content_creation.unwrap_or(state.content_creation.fixture_limit);
+        if state.content_creation.admit(&token, now, limit).is_err() {
+            let headers = rate_headers(state.budget(&token));
+            let message = secondary_limit_body(CONTENT_CREATION_MESSAGE);
+            let response = finish(state, &method, &path, raw_query, label, &body, 403, Some(message), counted, headers);
+            return mark_fault(state, "content_creation", response);
+        }
+    }
+
     let query = parse_query(raw_query.as_deref());
     let (status, response_body, link) = match find_route(&method, &path) {
         None => (404, Some(ApiError::not_found().body()), None),
         Some((route, params)) => {
-            let route_request =
-                RouteRequest { params, query, body: body.clone(), base_url, path: &path, app_id: caller.app_id };
+            let route_request = RouteRequest {
+                params,
+                query,
+                body: body.clone(),
+                base_url,
+                path: &path,
+                app_id: caller.app_id,
+                api_version: &api_version,
+            };
             match (route.handler)(state, &route_request) {
                 Ok(reply) => (reply.status, reply.body, reply.link),
                 Err(error) => (error.status, Some(error.body()), None),
@@ -498,7 +561,12 @@ fn respond(
         let budget = *state.budget(&token);
         let core = json!({"limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used(), "resource": "core"});
         let search = json!({"limit": 30, "remaining": 30, "reset": budget.reset_at, "used": 0, "resource": "search"});
-        Some(json!({"resources": {"core": core, "search": search}, "rate": core}))
+        // 2026-03-10 removed the deprecated top-level `rate` (docs: rest/about-the-rest-api/breaking-changes).
+        if api_version == crate::routes::API_VERSION_2026_03_10 {
+            Some(json!({"resources": {"core": core, "search": search}}))
+        } else {
+            Some(json!({"resources": {"core": core, "search": search}, "rate": core}))
+        }
     } else {
         response_body
     };
@@ -535,14 +603,56 @@ fn respond(
     if let Some(link) = link {
         headers.push(("link".to_string(), link));
     }
+    if let Some(location) = (status == 201).then(|| created_location(response_body.as_ref())).flatten() {
+        headers.push(("location".to_string(), location));
+    }
     if caller.app_id.is_none() {
         headers.extend(rate_headers(state.budget(&token)));
     }
     let response = finish(state, &method, &path, raw_query, label, &body, status, response_body, counted, headers);
+    let response = with_api_version(state, requested_version, response);
     match decision {
         FaultDecision::LateResponse => mark_fault(state, "late_response", response),
         _ => response,
     }
+}
+
+/// The API URL of what a 201 created, as GitHub sends it in `Location`: the body's `url` (issues, comments, pull
+/// requests, git objects and refs) or, for a contents write, its `content.url`.
+fn created_location(body: Option<&Value>) -> Option<String> {
+    let body = body?;
+    body.get("url").or_else(|| body.pointer("/content/url")).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The API version a request gets: its `X-GitHub-Api-Version` when the server accepts it, else `2022-11-28` when
+/// it sent none; an unknown version is GitHub's 400 (docs: rest/about-the-rest-api/api-versions).
+fn api_version_of(accepted: &[String], requested: Option<&str>) -> Result<String, Value> {
+    match requested {
+        None => Ok(crate::state::DEFAULT_API_VERSION.to_string()),
+        Some(version) if accepted.iter().any(|a| a == version) => Ok(version.to_string()),
+        Some(version) => {
+            let mut newest_first: Vec<&String> = accepted.iter().collect();
+            newest_first.sort_by(|a, b| b.cmp(a));
+            let listed: Vec<String> = newest_first
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if i == 0 { format!("\"{v}\" (most recent)") } else { format!("\"{v}\"") })
+                .collect();
+            Err(json!({
+                "message": format!("The version you specified in the \"X-GitHub-Api-Version\" request header, \"{version}\", \
+                    is not a supported version. The following versions are currently supported: {}.", listed.join(", ")),
+                "documentation_url": DOCS,
+            }))
+        }
+    }
+}
+
+/// Records on the last log entry the API version the request asked for.
+fn with_api_version(state: &mut SimState, requested: Option<&str>, response: Response<Body>) -> Response<Body> {
+    if let Some(entry) = state.log.last_mut() {
+        entry.api_version = requested.map(str::to_string);
+    }
+    response
 }
 
 /// Records on the last log entry which fault shaped it.
@@ -580,19 +690,37 @@ fn finish(
         started_at: crate::clock::iso8601(state.now),
         fault: None,
         lost_status: None,
+        api_version: None,
     };
     state.log.push(entry);
     json_response(status, response_body.as_ref(), headers)
 }
 
 impl SimHandle {
-    /// Validates every logged request and response against GitHub's OpenAPI description; panics listing violations.
+    /// Validates every logged request and response against GitHub's OpenAPI description, and every webhook delivery
+    /// against GitHub's webhooks description; panics listing violations (or when a description is missing).
     pub fn assert_conformant(&self) {
         let description = match crate::conformance::Description::load() {
             Ok(description) => description,
             Err(error) => panic!("GitHub's OpenAPI description is required: {error:?}"),
         };
-        let violations = description.validate_log(&self.requests());
+        let mut violations = description.validate_log(&self.requests());
+        violations.extend(self.webhook_violations());
         assert!(violations.is_empty(), "{} conformance violations:\n{}", violations.len(), violations.join("\n"));
+    }
+
+    /// Violations of GitHub's webhooks description among every delivery so far; panics when the description is
+    /// missing (a missing schema fails, it never skips).
+    pub fn webhook_violations(&self) -> Vec<String> {
+        let description = match crate::conformance::webhooks::WebhookDescription::load() {
+            Ok(description) => description,
+            Err(error) => panic!("GitHub's webhooks description is required: {error:?}"),
+        };
+        description.validate_deliveries(&self.deliveries())
+    }
+
+    /// Every webhook delivery attempt so far, oldest first (payload, event, action, guid, status, time).
+    pub fn deliveries(&self) -> Vec<crate::webhook::Delivery> {
+        lock(&self.state).delivery_log.clone()
     }
 }

@@ -14,6 +14,16 @@ use crate::runs::Conclusion;
 /// GitHub's default primary limit for installations and tokens.
 pub const DEFAULT_RATE_LIMIT: i64 = 5000;
 
+/// Seconds after a dispatch before its run is listed, by default: GitHub lists a dispatched run seconds later, more
+/// under load (GitHub documents no number; a look-up right after a dispatch misses it).
+pub const DEFAULT_RUN_LISTING_DELAY_SECS: [i64; 2] = [1, 10];
+
+/// The REST API versions github.com accepts (docs: rest/about-the-rest-api/api-versions).
+pub const SUPPORTED_API_VERSIONS: [&str; 2] = ["2022-11-28", "2026-03-10"];
+
+/// The version a request without `X-GitHub-Api-Version` gets.
+pub const DEFAULT_API_VERSION: &str = "2022-11-28";
+
 /// One entry of the request log (`GET /_sim/requests`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LoggedRequest {
@@ -45,6 +55,9 @@ pub struct LoggedRequest {
     /// lost was carried out (2xx) or refused (a 422 for a duplicate, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_status: Option<u16>,
+    /// The `X-GitHub-Api-Version` the request asked for, when it sent one (GitHub answers `2022-11-28` without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 impl LoggedRequest {
@@ -71,13 +84,20 @@ pub struct Repo {
     pub created_at: i64,
     /// Sim time of the last push to any branch (GitHub's `pushed_at`).
     pub pushed_at: i64,
+    /// Sim time of the last change to the repository, a push, or any of its issues and pull requests (GitHub's
+    /// `updated_at`).
+    pub updated_at: i64,
+    /// Open issues plus open pull requests (GitHub's `open_issues_count`), kept by [`SimState::touch_repo`].
+    pub open_issues_count: usize,
     /// Branches: name → head commit sha. The default branch's head and files are mirrored in `head_sha` and
     /// `spec.files`.
     pub branches: BTreeMap<String, String>,
     /// Commit objects by sha.
     pub commits: HashMap<String, GitCommit>,
-    /// Root trees by sha: the full file map of each.
+    /// Tree objects by sha (the root trees and every subtree): the files below each, paths relative to it.
     pub trees: HashMap<String, BTreeMap<String, String>>,
+    /// The entries of each tree object in `trees`, in git's order.
+    pub tree_entries: HashMap<String, Vec<crate::git_object::TreeEntry>>,
     /// Blobs by sha.
     pub blobs: HashMap<String, String>,
 }
@@ -99,30 +119,53 @@ pub struct GitCommit {
     pub date: i64,
 }
 
-/// The sha of a root tree holding `files` (content-addressed, like git).
-pub fn tree_sha_of(files: &BTreeMap<String, String>) -> String {
-    sha_of(&format!("tree:{files:?}"))
+impl GitCommit {
+    /// The author's (and committer's) email.
+    pub fn email(&self) -> String {
+        email_of(&self.author)
+    }
 }
 
-/// The sha of a blob.
+/// The email the simulator gives a commit author.
+pub fn email_of(author: &str) -> String {
+    format!("{}@users.noreply.example.invalid", author.replace(' ', "."))
+}
+
+/// The git id of the root tree holding `files` (as `git write-tree` would give for them).
+pub fn tree_sha_of(files: &BTreeMap<String, String>) -> String {
+    crate::git_object::build_trees(files).first().map(|root| root.sha.clone()).unwrap_or_default()
+}
+
+/// The git id of a blob (as `git hash-object` gives).
 pub fn blob_sha_of(content: &str) -> String {
-    sha_of(content)
+    crate::git_object::blob_id(content.as_bytes())
 }
 
 impl Repo {
-    /// Stores a root tree (and its blobs); returns its sha.
+    /// Stores a root tree, its subtrees and its blobs; returns the root's git id.
     pub fn store_tree(&mut self, files: BTreeMap<String, String>) -> String {
-        let sha = tree_sha_of(&files);
         for content in files.values() {
-            self.blobs.insert(blob_sha_of(content), content.clone());
+            self.blobs.entry(blob_sha_of(content)).or_insert_with(|| content.clone());
         }
-        self.trees.insert(sha.clone(), files);
-        sha
+        let objects = crate::git_object::build_trees(&files);
+        let root = objects.first().map(|root| root.sha.clone()).unwrap_or_default();
+        for object in objects {
+            self.tree_entries.entry(object.sha.clone()).or_insert(object.entries);
+            self.trees.entry(object.sha).or_insert(object.files);
+        }
+        root
     }
 
-    /// Stores a commit of an existing tree; returns its sha.
+    /// Stores a commit of an existing tree; returns its git id.
     pub fn store_commit(&mut self, tree: &str, parents: Vec<String>, message: &str, author: &str, date: i64) -> String {
-        let sha = sha_of(&format!("commit:{tree}:{parents:?}:{message}:{author}:{date}"));
+        let sha = crate::git_object::commit_id(&crate::git_object::CommitFields {
+            tree,
+            parents: &parents,
+            name: author,
+            email: &email_of(author),
+            epoch: date,
+            message,
+        });
         let commit = GitCommit {
             sha: sha.clone(),
             tree: tree.to_string(),
@@ -154,6 +197,7 @@ impl Repo {
     pub fn set_branch(&mut self, branch: &str, sha: &str, now: i64) {
         self.branches.insert(branch.to_string(), sha.to_string());
         self.pushed_at = now;
+        self.updated_at = now;
         if branch == self.spec.default_branch {
             self.head_sha = sha.to_string();
             if let Some(files) = self.files_at(sha).cloned() {
@@ -203,12 +247,13 @@ impl Repo {
     }
 }
 
-/// A workflow with its id.
+/// A workflow's stable id, by path, and how its runs end. What it is (name, triggers, inputs, run-name) is read from
+/// its file at a ref (see [`crate::workflow_file`]); a file that appears later is given an id when first seen.
 #[derive(Debug, Clone)]
 pub struct Workflow {
-    /// Numeric id.
+    /// Numeric id, stable per path.
     pub id: u64,
-    /// The fixture description.
+    /// The fixture entry: its `path` and `outcome` (the shorthand fields only served to generate a file at load).
     pub spec: WorkflowFixture,
 }
 
@@ -243,6 +288,8 @@ pub struct Run {
     pub cancelled_at: Option<i64>,
     /// Attempt number, from 1.
     pub run_attempt: u32,
+    /// Sim time from which the runs lists show it (a dispatched run is listed only after a delay; by id at once).
+    pub listed_at: i64,
 }
 
 /// An issue.
@@ -305,6 +352,8 @@ pub struct Pull {
     pub updated_at: i64,
     /// Sim time closed.
     pub closed_at: Option<i64>,
+    /// Conversation comments (through the issues API, as on GitHub): (id, body, created_at).
+    pub comments: Vec<(u64, String, i64)>,
 }
 
 /// A GitHub App with its installations.
@@ -358,12 +407,22 @@ pub struct SimState {
     pub installation_tokens: HashMap<String, IssuedToken>,
     /// Secondary-limit window state.
     pub secondary: SecondaryWindow,
+    /// Content creations per budget key, for the content-creation secondary limit.
+    pub content_creation: crate::content_creation::ContentCreation,
     /// Accepted credentials.
     pub tokens: HashSet<String>,
     /// Budget per budget key (a plain token, or `installation:ID` for every token of an installation).
     pub budgets: HashMap<String, Budget>,
     /// Limit for credentials first seen.
     pub default_limit: i64,
+    /// Size limits of the git and contents APIs.
+    pub git_limits: crate::fixture::GitLimits,
+    /// The fixture's `[min, max]` seconds before a dispatched run is listed (faults may override).
+    pub run_listing_delay: [i64; 2],
+    /// RNG behind listing delays (its own, so that flaky outcomes keep their sequences).
+    pub listing_rng: fastrand::Rng,
+    /// The fixture's accepted `X-GitHub-Api-Version` values (faults may override).
+    pub api_versions: Vec<String>,
     /// The request log.
     pub log: Vec<LoggedRequest>,
     /// Sequence of the last logged request.
@@ -382,6 +441,8 @@ pub struct SimState {
     pub outbox: Vec<crate::webhook::PendingEvent>,
     /// Deliveries so far (for delivery ids).
     pub deliveries: u64,
+    /// Every delivery attempt, oldest first (GitHub's "recent deliveries" of the App's hook).
+    pub delivery_log: Vec<crate::webhook::Delivery>,
     next_id: u64,
 }
 
@@ -413,9 +474,19 @@ impl SimState {
                 .collect(),
             installation_tokens: HashMap::new(),
             secondary: SecondaryWindow::default(),
+            content_creation: crate::content_creation::ContentCreation::new(
+                fixture.content_creation.unwrap_or_default(),
+            ),
             tokens: fixture.tokens.iter().cloned().collect(),
             budgets: HashMap::new(),
             default_limit: fixture.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+            git_limits: fixture.git_limits,
+            run_listing_delay: fixture.run_listing_delay_secs.unwrap_or(DEFAULT_RUN_LISTING_DELAY_SECS),
+            listing_rng: fastrand::Rng::with_seed(fixture.seed),
+            api_versions: fixture
+                .api_versions
+                .clone()
+                .unwrap_or_else(|| SUPPORTED_API_VERSIONS.iter().map(|v| v.to_string()).collect()),
             log: Vec::new(),
             last_seq: 0,
             faults: FaultConfig::default(),
@@ -425,6 +496,7 @@ impl SimState {
             webhook: None,
             outbox: Vec::new(),
             deliveries: 0,
+            delivery_log: Vec::new(),
             next_id: 1000,
         };
         for org in &fixture.orgs {
@@ -444,6 +516,7 @@ impl SimState {
     /// Adds (or replaces) a repository with its history, branches, issues, pull requests and past runs. The fixture
     /// should have passed [`RepoFixture::validate`]; items it would reject are skipped.
     pub fn add_repo(&mut self, owner: &str, spec: RepoFixture) {
+        let spec = crate::workflow_file::with_generated_files(spec);
         let id = self.next_id();
         let workflows = spec.workflows.iter().map(|w| Workflow { id: self.next_id(), spec: w.clone() }).collect();
         let now = self.now;
@@ -455,9 +528,12 @@ impl SimState {
             workflows,
             created_at: now,
             pushed_at: now,
+            updated_at: now,
+            open_issues_count: 0,
             branches: BTreeMap::new(),
             commits: HashMap::new(),
             trees: HashMap::new(),
+            tree_entries: HashMap::new(),
             blobs: HashMap::new(),
         };
         let tree = repo.store_tree(repo.spec.files.clone());
@@ -527,6 +603,7 @@ impl SimState {
                 created_at: now,
                 updated_at: now,
                 closed_at: closed.then_some(now),
+                comments: Vec::new(),
             });
         }
         let past = repo.spec.runs.clone();
@@ -560,16 +637,34 @@ impl SimState {
                 head_branch: run.branch.unwrap_or_else(|| default_branch.clone()),
                 head_sha: run.sha.unwrap_or_else(|| repo.head_sha.clone()),
                 event: run.event,
-                display_title: run.display_title.unwrap_or_else(|| workflow.spec.name.clone()),
+                display_title: run.display_title.unwrap_or_else(|| {
+                    let file = repo.spec.files.get(&workflow.spec.path).map(String::as_str).unwrap_or_default();
+                    crate::workflow_file::parse(file).display_name(&workflow.spec.path)
+                }),
                 created_at: created,
                 first_created_at: created,
                 duration_secs: run.duration_secs,
                 outcome,
                 cancelled_at: None,
                 run_attempt: 1,
+                listed_at: created,
             });
         }
-        self.repos.insert((owner_s, name), repo);
+        self.repos.insert((owner_s.clone(), name.clone()), repo);
+        self.touch_repo(&owner_s, &name);
+    }
+
+    /// Records a change to a repository or one of its issues or pull requests: `updated_at` moves to now and
+    /// `open_issues_count` is counted again, as GitHub keeps them (so list ETags move too).
+    pub fn touch_repo(&mut self, owner: &str, name: &str) {
+        let open_issues =
+            self.issues.iter().filter(|i| i.owner == owner && i.repo == name && i.state == "open").count();
+        let open_pulls = self.pulls.iter().filter(|p| p.owner == owner && p.repo == name && p.state == "open").count();
+        let now = self.now;
+        if let Some(repo) = self.repo_mut(owner, name) {
+            repo.updated_at = now;
+            repo.open_issues_count = open_issues + open_pulls;
+        }
     }
 
     /// The next issue or pull-request number of a repository (they share one sequence, as on GitHub).
@@ -587,6 +682,18 @@ impl SimState {
     /// The repository, if it exists.
     pub fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
         self.repos.get(&(owner.to_string(), name.to_string()))
+    }
+
+    /// Draws when a run dispatched now is first listed.
+    pub fn draw_listed_at(&mut self) -> i64 {
+        let [min, max] = self.faults.run_listing_delay_secs.unwrap_or(self.run_listing_delay);
+        let (min, max) = (min.max(0), max.max(0));
+        self.now + if max > min { self.listing_rng.i64(min..=max) } else { min }
+    }
+
+    /// The accepted `X-GitHub-Api-Version` values now.
+    pub fn accepted_api_versions(&self) -> &[String] {
+        self.faults.api_versions.as_deref().unwrap_or(&self.api_versions)
     }
 
     /// Draws how a new run ends.
@@ -614,26 +721,23 @@ impl SimState {
                     object.insert("repository".into(), crate::routes::repos::repo_json(&base, repo));
                 }
             }
-            object.insert(
-                "organization".into(),
-                serde_json::json!({"login": owner, "id": 1, "node_id": format!("O_{owner}"),
-                "url": format!("{base}/orgs/{owner}")}),
-            );
+            object.insert("organization".into(), crate::webhook::organization_json(&base, owner));
             object.insert("sender".into(), crate::routes::repos::user_json(&base, "github-sim", "User"));
             object.insert(
                 "installation".into(),
                 serde_json::json!({"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}),
             );
         }
-        self.outbox.push(crate::webhook::PendingEvent { event, payload });
+        if event == "workflow_run" {
+            crate::webhook::complete_workflow_run(self, &mut payload);
+        }
+        self.outbox.push(crate::webhook::PendingEvent::new(event, payload));
     }
 
     /// Queues a `push` event for `branch` moving from `before` (`None`: the branch was created) to `after`.
     pub fn emit_push(&mut self, owner: &str, name: &str, branch: &str, before: Option<&str>, after: &str) {
-        let zero = "0".repeat(40);
-        let push = serde_json::json!({"ref": format!("refs/heads/{branch}"), "before": before.unwrap_or(&zero),
-            "after": after, "created": before.is_none(), "deleted": false, "forced": false, "commits": [],
-            "head_commit": null, "pusher": {"name": "github-sim", "email": null}});
+        let Some(repo) = self.repo(owner, name) else { return };
+        let push = crate::webhook::push_payload(&self.base_url, repo, branch, before, after);
         self.emit("push", None, owner, name, push);
     }
 

@@ -79,15 +79,16 @@ async fn dispatch_queues_a_run_that_advances_on_the_sim_clock() {
         call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(undeclared)).await.status,
         422
     );
-    let body = json!({"ref": "main", "inputs": {"correlation_id": "c-42"}});
-    assert_eq!(call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(body)).await.status, 204);
-    let runs = call(sim.base_url(), "GET", &format!("{base}/runs?event=workflow_dispatch"), &[AUTH], None).await.json();
-    assert_eq!(runs["total_count"], 1);
-    let run = &runs["workflow_runs"][0];
-    assert_eq!(run["display_title"], "build c-42");
-    assert_eq!(run["status"], "queued");
-    let run_path = format!("/repos/acme/repo-00000/actions/runs/{}", run["id"]);
+    let body = json!({"ref": "main", "inputs": {"correlation_id": "c-42"}, "return_run_details": true});
+    let dispatched = call(sim.base_url(), "POST", &format!("{base}/dispatches"), &[AUTH], Some(body)).await;
+    assert_eq!(dispatched.status, 200, "return_run_details names the run");
+    let run_path = format!("/repos/acme/repo-00000/actions/runs/{}", dispatched.json()["workflow_run_id"]);
+    let run = call(sim.base_url(), "GET", &run_path, &[AUTH], None).await.json();
+    assert_eq!((run["display_title"].as_str(), run["status"].as_str()), (Some("build c-42"), Some("queued")));
+    let list = format!("{base}/runs?event=workflow_dispatch");
+    assert_eq!(call(sim.base_url(), "GET", &list, &[AUTH], None).await.json()["total_count"], 0, "not listed yet");
     sim.advance_clock(10);
+    assert_eq!(call(sim.base_url(), "GET", &list, &[AUTH], None).await.json()["total_count"], 1, "listed by now");
     assert_eq!(call(sim.base_url(), "GET", &run_path, &[AUTH], None).await.json()["status"], "in_progress");
     sim.advance_clock(60);
     let done = call(sim.base_url(), "GET", &run_path, &[AUTH], None).await.json();
@@ -108,6 +109,7 @@ async fn server_errors_do_not_process_and_lost_responses_do() {
     sim.set_faults(FaultConfig { seed: 1, lost_response_rate: 1.0, ..Default::default() });
     assert_eq!(call(sim.base_url(), "POST", path, &[AUTH], Some(body)).await.status, 502);
     sim.set_faults(FaultConfig::default());
+    sim.advance_clock(10); // past the listing delay
     let runs = call(sim.base_url(), "GET", "/repos/acme/repo-00000/actions/runs", &[AUTH], None).await.json();
     assert_eq!(runs["total_count"], 1, "only the lost-response dispatch was processed");
 }

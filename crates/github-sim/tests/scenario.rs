@@ -37,6 +37,31 @@ runs:
   - {conclusion: success, duration_secs: 240, event: workflow_dispatch}
 "#;
 
+/// The App's webhook deliveries: one failed delivery (nothing listens), listed, read and redelivered.
+async fn exercise_hook_deliveries(sim: &github_sim::SimHandle, base: &str, jwt: &str) {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    sim.set_webhook(github_sim::webhook::WebhookTarget { url, secret: "s3cret".into() });
+    let files = std::collections::BTreeMap::from([("NOTES.md".to_string(), Some("n".to_string()))]);
+    sim.commit_files("acme", "healthy", &files, "notes").expect("repo");
+    let app = ("Authorization", jwt);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listed = loop {
+        let listed = call(base, "GET", "/app/hook/deliveries?per_page=10", &[app], None).await;
+        if listed.json().as_array().is_some_and(|l| !l.is_empty()) || std::time::Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let id = listed.json()[0]["id"].clone();
+    assert_eq!(listed.json()[0]["status_code"], 502, "nothing listens: {}", listed.body);
+    let one = call(base, "GET", &format!("/app/hook/deliveries/{id}"), &[app], None).await;
+    assert_eq!(one.json()["event"], "push");
+    let again = call(base, "POST", &format!("/app/hook/deliveries/{id}/attempts"), &[app], None).await;
+    assert_eq!(again.status, 202);
+}
+
 /// The routes added for App auth, history, git writes, pull requests and alert contents.
 async fn exercise_apps_history_git_and_pulls(sim: &github_sim::SimHandle, base: &str) {
     let healthy: github_sim::fixture::RepoFixture = serde_yaml::from_str(HEALTHY).expect("yaml");
@@ -124,7 +149,11 @@ async fn exercise_apps_history_git_and_pulls(sim: &github_sim::SimHandle, base: 
     let conclusions: Vec<&str> =
         runs["workflow_runs"].as_array().expect("runs").iter().filter_map(|r| r["conclusion"].as_str()).collect();
     assert_eq!(conclusions, vec!["success", "failure"], "past runs, newest first");
+    exercise_hook_deliveries(sim, base, &jwt).await;
 }
+
+/// The REST API version whose dispatch answer always names the run.
+const NEW_VERSION: (&str, &str) = ("X-GitHub-Api-Version", "2026-03-10");
 
 #[tokio::test]
 async fn every_route_conforms_to_githubs_description() {
@@ -157,9 +186,15 @@ async fn every_route_conforms_to_githubs_description() {
     }
     let dispatch = json!({"ref": "main", "inputs": {"correlation_id": "c-1"}});
     let dispatches = format!("{repo}/actions/workflows/build.yml/dispatches");
-    assert_eq!(call(&base, "POST", &dispatches, &[AUTH], Some(dispatch)).await.status, 204);
-    let runs = call(&base, "GET", &format!("{repo}/actions/runs"), &[AUTH], None).await.json();
-    let run_path = format!("{repo}/actions/runs/{}", runs["workflow_runs"][0]["id"]);
+    assert_eq!(call(&base, "POST", &dispatches, &[AUTH], Some(dispatch.clone())).await.status, 204);
+    // The run-returning answers of both API versions, and `/rate_limit` as 2026-03-10 shapes it.
+    let details = json!({"ref": "main", "inputs": {"correlation_id": "c-2"}, "return_run_details": true});
+    assert_eq!(call(&base, "POST", &dispatches, &[AUTH], Some(details)).await.status, 200);
+    let dispatched = call(&base, "POST", &dispatches, &[AUTH, NEW_VERSION], Some(dispatch)).await.json();
+    call(&base, "GET", "/rate_limit", &[AUTH, NEW_VERSION], None).await;
+    let run_path = format!("{repo}/actions/runs/{}", dispatched["workflow_run_id"]);
+    sim.advance_clock(1);
+    call(&base, "GET", &format!("{repo}/actions/runs"), &[AUTH], None).await;
     call(&base, "GET", &format!("{repo}/actions/workflows/build.yml/runs"), &[AUTH], None).await;
     call(&base, "GET", &run_path, &[AUTH], None).await;
     assert_eq!(
@@ -171,9 +206,10 @@ async fn every_route_conforms_to_githubs_description() {
     assert_eq!(call(&base, "POST", &format!("{run_path}/rerun-failed-jobs"), &[AUTH], None).await.status, 201);
     assert_eq!(call(&base, "GET", &format!("{repo}/actions/workflows/none.yml"), &[AUTH], None).await.status, 404);
 
-    for feature in ["code-scanning", "dependabot", "secret-scanning"] {
+    // GitHub answers a disabled Dependabot with 403, the other products with 404.
+    for (feature, status) in [("code-scanning", 404), ("dependabot", 403), ("secret-scanning", 404)] {
         let disabled = call(&base, "GET", &format!("{repo}/{feature}/alerts"), &[AUTH], None).await;
-        assert_eq!(disabled.status, 404, "{feature} is disabled in generated fixtures");
+        assert_eq!(disabled.status, status, "{feature} is disabled in generated fixtures");
         assert!(disabled.json()["message"].is_string());
     }
     let mut secured = github_sim::fixture::RepoFixture { name: "secured".into(), ..Default::default() };

@@ -81,6 +81,8 @@ async fn workflow_run_and_push_deliveries_are_signed() {
     let (headers, push) = receive(&listener).await;
     assert_eq!(header(&headers, "x-github-event"), "push");
     assert_eq!(push["after"], sha);
+    // Every payload sent conforms to GitHub's webhooks description.
+    sim.assert_conformant();
 }
 
 #[tokio::test]
@@ -97,4 +99,5 @@ async fn a_transfer_sends_repository_transferred_with_the_old_owner() {
     assert_eq!(payload["repository"]["full_name"], "umbrella/repo-00000");
     assert_eq!(call(sim.base_url(), "GET", "/repos/umbrella/repo-00000", &[AUTH], None).await.status, 200);
     assert_eq!(call(sim.base_url(), "GET", "/repos/acme/repo-00000", &[AUTH], None).await.status, 404);
+    sim.assert_conformant();
 }

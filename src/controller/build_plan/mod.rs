@@ -41,6 +41,7 @@ use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuildState as S};
 use crate::crd::reference::RepositorySelector;
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::github::GitHub;
+use crate::plan::build_commands;
 use crate::plan::cron::CronSchedule;
 use crate::plan::prerequisites::{Blocker, BlockerKind};
 use crate::plan::schedule::trigger::{self, CurrentRun, Trigger};
@@ -344,8 +345,9 @@ fn record(
     (next, intents)
 }
 
-/// Records the status, intents included, and only then sends the dispatches; a dispatch GitHub refuses for good
-/// is recorded as a failed attempt. Returns the plan as last written.
+/// Records the status, intents included, and only then sends the dispatches; then records the runs GitHub's
+/// answers named (tracking reads them by id), and a dispatch GitHub refuses for good, or whose run can never be
+/// found, as a failed attempt. Returns the plan as last written.
 async fn carry_out(
     ctx: &Context,
     plan: &BuildPlan,
@@ -355,18 +357,24 @@ async fn carry_out(
     intents: &[String],
     now: Timestamp,
 ) -> Result<BuildPlan, Error> {
+    record_commands(&mut next, targets, intents);
     next.conditions = status::conditions(plan, Situation::Run, &next, &Time(now));
     let written = status::write(ctx, plan, next.clone()).await?;
     let to_send: Vec<_> = next.repositories.iter().filter(|e| intents.contains(&e.name)).collect();
     let sent = apply::send(github, targets, &to_send).await?;
     ctx.metrics.record_dispatches(&sent);
-    let refused = sent.refused;
-    if refused.is_empty() {
+    if sent.refused.is_empty() && sent.named.is_empty() && sent.untraceable.is_empty() {
         return Ok(written);
     }
     for entry in next.repositories.iter_mut() {
-        if let Some((_, message)) = refused.iter().find(|(name, _)| *name == entry.name) {
-            *entry = entries::dispatch_rejected(entry, message, now);
+        let named =
+            |list: &[(String, String)]| list.iter().find(|(name, _)| *name == entry.name).map(|(_, m)| m.clone());
+        if let Some(message) = named(&sent.refused) {
+            *entry = entries::dispatch_rejected(entry, &message, now);
+        } else if let Some(message) = named(&sent.untraceable) {
+            *entry = entries::dispatch_untraceable(entry, &message, now);
+        } else if let Some((_, run)) = sent.named.iter().find(|(name, _)| *name == entry.name) {
+            *entry = entries::run_named(entry, i64::try_from(run.id).unwrap_or(i64::MAX), run.url.clone());
         }
     }
     status::write(ctx, &written, next).await
@@ -514,6 +522,17 @@ async fn announce_blocker(ctx: &Context, plan: &BuildPlan, reason: &str, message
     let ready = crate::crd::condition::find_condition(conditions, crate::plan::readiness::READY);
     if ready.is_none_or(|c| c.reason != reason) {
         publish_event(ctx, plan, EventType::Warning, reason, message, "Reconcile").await;
+    }
+}
+
+/// Records in each intent the commands its dispatch sends, so the status says what the run was given (written
+/// with the intent, before the dispatch).
+fn record_commands(next: &mut BuildPlanStatus, targets: &BTreeMap<&str, &Target>, intents: &[String]) {
+    for entry in next.repositories.iter_mut().filter(|e| intents.contains(&e.name)) {
+        let Some(target) = targets.get(entry.name.as_str()) else { continue };
+        let sent = build_commands::sent(&target.inputs);
+        entry.build_command = sent.build_command;
+        entry.test_command = sent.test_command;
     }
 }
 

@@ -16,6 +16,7 @@ use super::super::status::namespace_of;
 use crate::crd::build_plan::RepositoryBuild;
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::github::{self, GitHub, RepoRef, RunFilter, WorkflowRun};
+use crate::plan::build_commands;
 use crate::plan::prerequisites::{self, Blocker, BlockerKind};
 use crate::plan::schedule::entries::{self, RunObservation};
 use crate::plan::schedule::{in_flight, SelectedRepository};
@@ -36,9 +37,16 @@ pub struct Target {
     pub repo: RepoRef,
     /// The workflow to dispatch: the Repository's override, else the one discovery found.
     pub workflow: Option<String>,
+    /// The `workflow_dispatch` inputs `workflow` declares, as discovery recorded them (`status.buildWorkflowInputs`);
+    /// empty when it declares none or when they are not known (see `build_workflow_inputs_known`).
+    pub build_workflow_inputs: Vec<String>,
+    /// Whether discovery read `workflow` (its recorded `buildWorkflow` is this one, not `buildWorkflowUnread`), so
+    /// that `build_workflow_inputs` is what the file declares; false for a spec's workflow discovery has not read.
+    pub build_workflow_inputs_known: bool,
     /// The ref to build: the plan's, else the Repository's override, else its default branch.
     pub git_ref: String,
-    /// Extra `workflow_dispatch` inputs.
+    /// The `workflow_dispatch` inputs besides the correlation id: the commands in effect under the command inputs
+    /// the workflow declares, and the spec's `build.inputs` (`plan::build_commands::dispatch_inputs`).
     pub inputs: BTreeMap<String, String>,
     /// Repositories it depends on (spec and discovered edges).
     pub depends_on: Vec<String>,
@@ -47,6 +55,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether a dispatch sends the correlation id: when the workflow declares the input, or when its inputs are not
+    /// known yet (a spec's workflow discovery has not read; GitHub then says with 422 if it does not take it).
+    pub fn takes_correlation_id(&self) -> bool {
+        !self.build_workflow_inputs_known || self.build_workflow_inputs.iter().any(|i| i == github::CORRELATION_INPUT)
+    }
+
     /// What the scheduler is told about it.
     pub fn selected(&self, head_already_built: bool) -> SelectedRepository {
         SelectedRepository {
@@ -122,13 +136,27 @@ fn target(repo: &Repository, plan: &BuildPlan, owner: &str) -> Option<Target> {
     let mut depends_on: Vec<String> = repo.spec.depends_on.iter().map(|d| d.0.clone()).collect();
     depends_on.extend(status.dependencies.iter().map(|d| d.repository.clone()));
     let median = status.health.as_ref().and_then(|h| h.median_duration_seconds);
+    let workflow = build.workflow.or(status.build_workflow.clone());
+    // The recorded inputs describe the recorded workflow only: a spec's other workflow is not read yet.
+    let inputs_known = workflow.is_some() && workflow == status.build_workflow && !status.build_workflow_unread;
+    let commands = build_commands::in_effect(
+        repo.spec.build.as_ref(),
+        repo.spec.test.as_ref(),
+        status.build_command.as_deref(),
+        status.test_command.as_deref(),
+    );
+    // Commands go only to inputs the workflow is known to declare: GitHub refuses undeclared ones.
+    let declared = if inputs_known { status.build_workflow_inputs.as_slice() } else { &[] };
+    let inputs = build_commands::dispatch_inputs(&build.inputs, &commands, declared);
     Some(Target {
         name: repo.spec.name.0.clone(),
         object: repo.object_ref(&()),
         repo: RepoRef::new(owner, &repo.spec.name.0),
-        workflow: build.workflow.or(status.build_workflow),
+        build_workflow_inputs: if inputs_known { status.build_workflow_inputs } else { Vec::new() },
+        build_workflow_inputs_known: inputs_known,
+        workflow,
         git_ref,
-        inputs: build.inputs,
+        inputs,
         depends_on,
         expected_duration: median.map(SignedDuration::from_secs).unwrap_or(UNKNOWN_DURATION),
     })
@@ -265,5 +293,25 @@ mod tests {
         let described = repository(serde_json::json!({}), serde_json::json!({ "defaultBranch": "main" }));
         let described = target(&described, &plan(serde_json::json!({})), "acme").expect("a target");
         assert_eq!((described.workflow, described.git_ref.as_str()), (None, "main"));
+    }
+
+    #[test]
+    fn the_correlation_id_goes_only_to_a_workflow_that_declares_it_or_is_not_read_yet() {
+        let status = |inputs: serde_json::Value| serde_json::json!({ "defaultBranch": "main", "buildWorkflow": "ci.yml", "buildWorkflowInputs": inputs });
+        let plan = plan(serde_json::json!({}));
+        let takes =
+            target(&repository(serde_json::json!({}), status(serde_json::json!(["correlation_id"]))), &plan, "a");
+        assert!(takes.expect("a target").takes_correlation_id());
+        let plain = target(&repository(serde_json::json!({}), status(serde_json::json!([]))), &plan, "a");
+        let plain = plain.expect("a target");
+        assert!(plain.build_workflow_inputs_known && !plain.takes_correlation_id(), "declares none");
+        let unread =
+            serde_json::json!({ "defaultBranch": "main", "buildWorkflow": "ci.yml", "buildWorkflowUnread": true });
+        let unread = target(&repository(serde_json::json!({}), unread), &plan, "a").expect("a target");
+        assert!(!unread.build_workflow_inputs_known && unread.takes_correlation_id(), "files not read");
+        // The spec names another workflow than the one discovery read: its inputs are not known yet.
+        let other = repository(serde_json::json!({ "workflow": "other.yml" }), status(serde_json::json!([])));
+        let other = target(&other, &plan, "a").expect("a target");
+        assert!(!other.build_workflow_inputs_known && other.takes_correlation_id());
     }
 }

@@ -158,8 +158,14 @@ async fn revert_files(
     let blobs = |tree: crate::github::Tree| -> BTreeMap<String, String> {
         tree.tree.into_iter().filter(|e| e.kind == "blob").map(|e| (e.path, e.sha)).collect()
     };
-    let before = blobs(github.tree(repo, parent).await.map_err(Error::from)?);
-    let after = blobs(github.tree(repo, sha).await.map_err(Error::from)?);
+    let before_tree = github.tree(repo, parent).await.map_err(Error::from)?;
+    let after_tree = github.tree(repo, sha).await.map_err(Error::from)?;
+    let (before, after) = if before_tree.truncated || after_tree.truncated {
+        // GitHub cut a listing: compare level by level instead, skipping the subtrees both commits share.
+        differing_blobs(github, repo, &before_tree.sha, &after_tree.sha).await.map_err(Error::from)?
+    } else {
+        (blobs(before_tree), blobs(after_tree))
+    };
     let mut paths: Vec<&String> = before.keys().chain(after.keys()).collect();
     paths.sort();
     paths.dedup();
@@ -172,4 +178,77 @@ async fn revert_files(
     }
     let files = revert::revert(&changes)?;
     Ok(files.into_iter().map(|file| FileChange { path: file.path, content: file.content }).collect())
+}
+
+/// The blobs (path → sha) under the subtrees where two root trees differ, one map per tree, read one level at a
+/// time: a subtree with the same sha on both sides holds the same files and is not read.
+async fn differing_blobs(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    before_root: &str,
+    after_root: &str,
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), crate::github::Error> {
+    let (mut before, mut after) = (BTreeMap::new(), BTreeMap::new());
+    let mut pending = vec![(String::new(), Some(before_root.to_owned()), Some(after_root.to_owned()))];
+    while let Some((directory, before_sha, after_sha)) = pending.pop() {
+        let mut sides: [BTreeMap<String, (String, String)>; 2] = Default::default();
+        for (side, sha) in [before_sha, after_sha].into_iter().enumerate() {
+            let Some(sha) = sha else { continue };
+            for entry in github.tree_level(repo, &sha).await?.tree {
+                let path = crate::plan::detect::join_path(&directory, &entry.path);
+                sides[side].insert(path, (entry.kind, entry.sha));
+            }
+        }
+        let paths: std::collections::BTreeSet<&String> = sides[0].keys().chain(sides[1].keys()).collect();
+        for path in paths {
+            let (old, new) = (sides[0].get(path), sides[1].get(path));
+            if old == new {
+                continue;
+            }
+            let tree_sha = |side: Option<&(String, String)>| side.filter(|(k, _)| k == "tree").map(|(_, s)| s.clone());
+            if let Some((_, sha)) = old.filter(|(k, _)| k == "blob") {
+                before.insert(path.clone(), sha.clone());
+            }
+            if let Some((_, sha)) = new.filter(|(k, _)| k == "blob") {
+                after.insert(path.clone(), sha.clone());
+            }
+            if tree_sha(old).is_some() || tree_sha(new).is_some() {
+                pending.push((path.clone(), tree_sha(old), tree_sha(new)));
+            }
+        }
+    }
+    Ok((before, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use github_sim::{Fixture, SimOptions, Simulator};
+
+    use super::differing_blobs;
+    use crate::github::{Credentials, GitHub, GitHubConfig, OctocrabGitHub, RepoRef};
+
+    #[tokio::test]
+    async fn differing_blobs_reads_only_the_subtrees_that_changed() {
+        let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("sim");
+        let files = |entries: &[(&str, Option<&str>)]| -> BTreeMap<String, Option<String>> {
+            entries.iter().map(|(path, content)| (path.to_string(), content.map(str::to_string))).collect()
+        };
+        let base = files(&[("same/a.txt", Some("a")), ("same/deep/b.txt", Some("b")), ("src/x.rs", Some("x"))]);
+        let before = sim.commit_files("acme", "repo-00000", &base, "before").expect("commit");
+        let change = files(&[("src/x.rs", Some("y")), ("src/new/z.rs", Some("z")), ("Cargo.toml", None)]);
+        let after = sim.commit_files("acme", "repo-00000", &change, "after").expect("commit");
+        let github = OctocrabGitHub::new(GitHubConfig::new(sim.base_url(), Credentials::Token("test-token".into())))
+            .expect("client");
+        let repo = RepoRef::new("acme", "repo-00000");
+        let (before_tree, after_tree) =
+            (github.tree(&repo, &before).await.unwrap(), github.tree(&repo, &after).await.unwrap());
+        sim.clear_requests();
+        let (old, new) = differing_blobs(&github, &repo, &before_tree.sha, &after_tree.sha).await.expect("diff");
+        assert_eq!(old.keys().collect::<Vec<_>>(), ["Cargo.toml", "src/x.rs"]);
+        assert_eq!(new.keys().collect::<Vec<_>>(), ["src/new/z.rs", "src/x.rs"]);
+        // Two roots, two `src` levels and the new `src/new`: the unchanged `same/` is never read.
+        assert_eq!(sim.requests().len(), 5, "{:?}", sim.requests().iter().map(|r| &r.path).collect::<Vec<_>>());
+    }
 }

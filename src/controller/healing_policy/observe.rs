@@ -9,6 +9,7 @@ use crate::controller::repository::observe as repository_reads;
 use crate::crd::healing_policy::{AlertSeverity, HealingPolicySpec, PolicyPullRequest};
 use crate::crd::Repository;
 use crate::github::{AlertSource, Alerts, GitHub, Issue, IssueState, RepoRef, SecurityAlert};
+use crate::plan::build_commands;
 use crate::plan::detect::OPERATOR_WORKFLOW;
 use crate::plan::heal::{
     from_runs, manifest, marker, workflow, DependabotAlert, ObservedRepository, OwnedIssue, OwnedPullRequest, RedCommit,
@@ -67,7 +68,14 @@ pub async fn repository(
         // repair pull request beside it would be a second one for the same file.
         let installed = status.build_workflow.as_deref() == Some(OPERATOR_WORKFLOW)
             || text_of(github, &repo, TEMPLATE_PATH, None).await?.is_some();
-        observed.workflow_defect = workflow::defect(OPERATOR_WORKFLOW_PATH, current.as_deref(), installed);
+        let spec = &repository.spec;
+        let commands = build_commands::in_effect(
+            spec.build.as_ref(),
+            spec.test.as_ref(),
+            status.build_command.as_deref(),
+            status.test_command.as_deref(),
+        );
+        observed.workflow_defect = workflow::defect(OPERATOR_WORKFLOW_PATH, current.as_deref(), installed, &commands);
     }
     let owned_issues = if actions.issue.enabled { owned_issues(github, &repo).await? } else { BTreeMap::new() };
     observed.owned_issues = owned_issues

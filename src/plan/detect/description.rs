@@ -180,6 +180,9 @@ pub struct DispatchableWorkflow {
     pub file: String,
     /// Names of its `workflow_dispatch` inputs.
     pub inputs: Vec<String>,
+    /// What it holds of the build and test commands, when it declares both command inputs (the operator's own
+    /// workflow does).
+    pub written_commands: Option<super::workflows::WrittenCommands>,
 }
 
 impl DispatchableWorkflow {
@@ -213,13 +216,21 @@ pub struct RepositoryDescription {
 }
 
 impl RepositoryDescription {
-    /// The workflow BuildPlans should dispatch: the operator's own `infinity-orchestrator.yml`, else the first
-    /// (by name) that takes `correlation_id`. `None` when no workflow can be dispatched and found again: the
-    /// repository needs onboarding.
+    /// The workflow BuildPlans should dispatch, in this order: the operator's own `infinity-orchestrator.yml`; else
+    /// the first (by name) that takes `correlation_id` (its run can be found again even when GitHub's answer is
+    /// lost or names no run); else the first that accepts `workflow_dispatch` at all (GitHub's answer names the run
+    /// it started, see `github::API_VERSION`). `None` when no workflow can be dispatched: the repository needs
+    /// onboarding.
     pub fn build_workflow(&self) -> Option<&str> {
-        let own =
-            self.workflows.iter().find(|w| w.file == super::workflows::OPERATOR_WORKFLOW && w.accepts_correlation_id());
-        own.or_else(|| self.workflows.iter().find(|w| w.accepts_correlation_id())).map(|w| w.file.as_str())
+        let own = self.workflows.iter().find(|w| w.file == super::workflows::OPERATOR_WORKFLOW);
+        own.or_else(|| self.workflows.iter().find(|w| w.accepts_correlation_id()))
+            .or_else(|| self.workflows.first())
+            .map(|w| w.file.as_str())
+    }
+
+    /// The `workflow_dispatch` inputs `file` declares, when it is one of the dispatchable workflows found.
+    pub fn workflow_inputs(&self, file: &str) -> Option<Vec<String>> {
+        self.workflows.iter().find(|w| w.file == file).map(|w| w.inputs.clone())
     }
 
     /// One message for the Repository's `DetectionWarning` condition: every warning as `file: message`, joined

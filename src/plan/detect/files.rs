@@ -32,9 +32,11 @@ pub struct RepositoryFiles<'a> {
 }
 
 impl<'a> RepositoryFiles<'a> {
-    /// Wraps the tree's paths and the fetched contents.
+    /// Wraps the tree's paths and the fetched contents. Paths detection never reads (see [`detection_reads`]) are
+    /// dropped here, so that a tree listed without them describes the repository exactly as the whole tree does.
     pub fn new(tree_paths: &'a [String], fetched: &'a BTreeMap<String, String>) -> Self {
-        let paths = tree_paths.iter().map(|path| path.trim_start_matches("./")).collect();
+        let paths =
+            tree_paths.iter().map(|path| path.trim_start_matches("./")).filter(|path| detection_reads(path)).collect();
         RepositoryFiles { paths, fetched }
     }
 
@@ -103,6 +105,22 @@ pub fn depth(path: &str) -> usize {
 pub fn in_ignored_directory(path: &str) -> bool {
     let directories = path.split('/').rev().skip(1);
     directories.into_iter().any(|d| IGNORED_DIRECTORIES.contains(&d) || (d.starts_with('.') && d.len() > 1))
+}
+
+/// Whether detection looks at this path at all: anything outside ignored and hidden directories, and the workflows
+/// under `.github/workflows/`.
+pub fn detection_reads(path: &str) -> bool {
+    !in_ignored_directory(path) || super::workflows::wants(path)
+}
+
+/// Whether detection looks at anything below this directory (a path without a trailing `/`): when GitHub truncates
+/// a tree, these are the subtrees to read one level at a time, and the others can be left unread.
+pub fn reads_directory(directory: &str) -> bool {
+    let directory = directory.trim_matches('/');
+    directory.is_empty()
+        || !in_ignored_directory(&format!("{directory}/file"))
+        || directory == ".github"
+        || directory == ".github/workflows"
 }
 
 /// Whether a manifest at this path is worth reading: shallow enough, and not in an ignored directory.

@@ -8,6 +8,10 @@
 //!    then the workflows under `.github/workflows/` (at most [`MAX_FETCHED_WORKFLOWS`]), to see which accept
 //!    `workflow_dispatch`. Lockfiles are never fetched: their names in the tree are enough to choose the package
 //!    manager.
+//!    When GitHub truncates the recursive tree (over 100,000 entries or 7 MB), list instead, one level at a time,
+//!    the directories for which [`reads_directory`] holds: detection never looks inside the others (ignored and
+//!    hidden directories, `.github/workflows` excepted), so that listing describes the repository exactly as the
+//!    whole tree would.
 //! 2. Fetch those files (a file that cannot be fetched is simply left out of the map) and call [`describe`] with the
 //!    tree, the contents, and the language GitHub reports.
 //!    [`RepositoryDescription::build_workflow`] names the workflow BuildPlans dispatch, if any.
@@ -74,8 +78,8 @@ pub use description::{
     BuildSystem, ConsumedDependency, DetectionWarning, DispatchableWorkflow, Ecosystem, ProducedPackage,
     RepositoryDescription, UnresolvedDependency,
 };
-pub use files::github_repository;
-pub use workflows::{CORRELATION_INPUT, OPERATOR_WORKFLOW};
+pub use files::{github_repository, join as join_path, reads_directory};
+pub use workflows::{WrittenCommands, BUILD_COMMAND_INPUT, CORRELATION_INPUT, OPERATOR_WORKFLOW, TEST_COMMAND_INPUT};
 
 use crate::crd::repository::{BuildOverrides, TestOverrides};
 use files::RepositoryFiles;

@@ -12,6 +12,54 @@ pub const OPERATOR_WORKFLOW: &str = "infinity-orchestrator.yml";
 /// The input the operator's dispatches set, to find the run they started.
 pub const CORRELATION_INPUT: &str = "correlation_id";
 
+/// The input the operator's workflow reads its build command from.
+pub const BUILD_COMMAND_INPUT: &str = "build_command";
+
+/// The input the operator's workflow reads its test command from.
+pub const TEST_COMMAND_INPUT: &str = "test_command";
+
+/// What a workflow that declares both command inputs holds of the commands, as written in its file: each command
+/// input's `default`, and the `with.command` of every job that passes one of them on. `plan::workflows` tells
+/// whether these are the commands in effect.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WrittenCommands {
+    /// `(input, default)` for each command input; an input without a default has `""`, a non-string one none.
+    pub defaults: Vec<(String, Option<String>)>,
+    /// `(input, value)` for each job's `with.command` whose expression starts with that input.
+    pub jobs: Vec<(String, String)>,
+}
+
+impl WrittenCommands {
+    /// Reads them from a parsed workflow; `None` when it does not declare both command inputs (a workflow of the
+    /// repository's own making).
+    pub fn read(document: &serde_yaml::Value) -> Option<Self> {
+        let triggers = document.get("on").or_else(|| document.as_mapping()?.get(serde_yaml::Value::Bool(true)))?;
+        let inputs = triggers.get("workflow_dispatch")?.get("inputs")?;
+        let mut written = WrittenCommands::default();
+        for input in [BUILD_COMMAND_INPUT, TEST_COMMAND_INPUT] {
+            let default = inputs.get(input)?.get("default");
+            let default = default.map_or(Some(String::new()), |d| d.as_str().map(str::to_owned));
+            written.defaults.push((input.to_owned(), default));
+            let jobs =
+                document.get("jobs").and_then(serde_yaml::Value::as_mapping).into_iter().flat_map(|j| j.values());
+            for value in jobs.filter_map(|job| job.get("with")?.get("command")?.as_str()) {
+                if reads_input(value, input) {
+                    written.jobs.push((input.to_owned(), value.to_owned()));
+                }
+            }
+        }
+        Some(written)
+    }
+}
+
+/// Whether a job's value is an expression starting with `inputs.<input>`; a command that merely mentions the input
+/// inside a string literal does not count.
+fn reads_input(value: &str, input: &str) -> bool {
+    let expression = value.trim().strip_prefix("${{").map_or("", str::trim_start);
+    let rest = expression.strip_prefix("inputs.").and_then(|rest| rest.strip_prefix(input));
+    rest.is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-'))
+}
+
 /// Whether a path is a workflow file: directly under `.github/workflows/` (GitHub reads no subdirectory).
 pub(super) fn wants(path: &str) -> bool {
     let name = file_name(path);
@@ -31,7 +79,8 @@ pub(super) fn detect(files: &RepositoryFiles<'_>, out: &mut RepositoryDescriptio
             }
         };
         if let Some(inputs) = dispatch_inputs(&document) {
-            out.workflows.push(DispatchableWorkflow { file: file_name(path).to_owned(), inputs });
+            let written_commands = WrittenCommands::read(&document);
+            out.workflows.push(DispatchableWorkflow { file: file_name(path).to_owned(), inputs, written_commands });
         }
     }
     out.workflows.sort();

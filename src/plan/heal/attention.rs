@@ -19,8 +19,10 @@ pub fn needs_attention(policy: &HealingPolicySpec, status: &RepositoryStatus, op
         .is_some_and(|security| alerts_at_or_above(&security.dependabot, actions.dependency_update.min_severity) > 0);
     // The operator installed its workflow (onboarding recorded a pull request) and discovery no longer finds it
     // dispatchable: missing or broken.
-    let workflow_suspect =
-        status.onboarding_pull_request.is_some() && status.build_workflow.as_deref() != Some(OPERATOR_WORKFLOW);
+    // Or discovery found it holding other commands than the ones in effect.
+    let workflow_suspect = (status.onboarding_pull_request.is_some()
+        && status.build_workflow.as_deref() != Some(OPERATOR_WORKFLOW))
+        || status.workflow_commands_outdated;
     open_issue
         || (failing && (actions.rerun.enabled || actions.issue.enabled || actions.rollback.enabled))
         || (vulnerable && actions.dependency_update.enabled)
@@ -82,5 +84,8 @@ mod tests {
         assert!(needs_attention(&policy, &broken, false), "onboarded, workflow not found");
         broken.build_workflow = Some(OPERATOR_WORKFLOW.to_owned());
         assert!(!needs_attention(&policy, &broken, false), "onboarded and dispatchable");
+        let mut outdated = green();
+        outdated.workflow_commands_outdated = true;
+        assert!(needs_attention(&policy, &outdated, false), "the workflow holds other commands than in effect");
     }
 }

@@ -162,9 +162,15 @@ fn config_repair(repository: &ObservedRepository) -> Vec<Candidate> {
     if has_branch(repository, &branch, true) {
         return Vec::new();
     }
-    let title = format!("Restore {}", defect.path);
+    let title = if defect.problem.starts_with("out of date") {
+        format!("Update the build and test commands in {}", defect.path)
+    } else {
+        format!("Restore {}", defect.path)
+    };
     let body = format!(
-        "The orchestrator workflow `{}` is {}. This restores it from the operator's template.",
+        "The orchestrator workflow `{}` is {}. This restores it from the operator's template, with the repository's \
+         commands in effect written into it: a push runs them, and a BuildPlan dispatch passes the commands in \
+         effect at that moment as inputs.",
         defect.path, defect.problem
     );
     let file = FileEdit { path: defect.path.clone(), content: defect.template.clone() };

@@ -50,6 +50,8 @@ pub fn pending(name: &str) -> RepositoryBuild {
         state: S::Pending,
         attempts: 0,
         correlation_id: None,
+        build_command: None,
+        test_command: None,
         run_id: None,
         run_url: None,
         head_sha: None,
@@ -107,6 +109,23 @@ pub fn dispatching(entry: &RepositoryBuild, attempt: u32, correlation_id: &str, 
         start_time: Some(Time(now)),
         reason: None,
         ..pending(&entry.name)
+    }
+}
+
+/// A dispatch whose answer named its run: the run is recorded at once, so that tracking reads it by id (no listing,
+/// which shows a dispatched run only seconds later). The entry stays Dispatching until the run is read.
+pub fn run_named(entry: &RepositoryBuild, run_id: i64, run_url: Option<String>) -> RepositoryBuild {
+    RepositoryBuild { run_id: Some(run_id), run_url: run_url.or_else(|| entry.run_url.clone()), ..entry.clone() }
+}
+
+/// A dispatch GitHub accepted (or may have) whose run can never be found: its answer did not name the run and the
+/// workflow takes no correlation id. A failed attempt that says why, rather than a second dispatch.
+pub fn dispatch_untraceable(entry: &RepositoryBuild, message: &str, now: Timestamp) -> RepositoryBuild {
+    RepositoryBuild {
+        state: S::Failed,
+        completion_time: Some(Time(now)),
+        reason: Some(format!("dispatch of attempt {} cannot be tracked: {message}", entry.attempts)),
+        ..entry.clone()
     }
 }
 
@@ -246,10 +265,29 @@ pub fn transitions(before: &[RepositoryBuild], after: &[RepositoryBuild]) -> Vec
                 from: previous.map(|p| p.state),
                 to: entry.state,
                 attempts: entry.attempts,
-                detail: entry.reason.clone().or_else(|| entry.run_url.clone()),
+                detail: entry.reason.clone().or_else(|| detail_of(entry)),
             })
         })
         .collect()
+}
+
+/// What an Event tells of an entry without a reason: the commands its dispatch sent (when it is being dispatched),
+/// and its run's page.
+fn detail_of(entry: &RepositoryBuild) -> Option<String> {
+    let commands = (entry.state == S::Dispatching).then(|| commands_sent(entry)).flatten();
+    match (commands, entry.run_url.clone()) {
+        (Some(commands), Some(url)) => Some(format!("{commands}; {url}")),
+        (commands, url) => commands.or(url),
+    }
+}
+
+/// The commands an entry's dispatch sent.
+fn commands_sent(entry: &RepositoryBuild) -> Option<String> {
+    let sent: Vec<String> = [("build", &entry.build_command), ("test", &entry.test_command)]
+        .into_iter()
+        .filter_map(|(what, command)| Some(format!("{what} {:?}", command.as_deref()?)))
+        .collect();
+    (!sent.is_empty()).then(|| sent.join(", "))
 }
 
 #[cfg(test)]
@@ -302,6 +340,22 @@ mod tests {
         assert!(dispatch_lost(&entry, grace, t(60)));
         let found = observe_run(&entry, &run("queued", None), t(5));
         assert!(!dispatch_lost(&found, grace, t(600)));
+    }
+
+    #[test]
+    fn a_named_run_is_never_lost_and_an_untraceable_dispatch_fails_with_why() {
+        let named = run_named(&intent("core", 1), 42, Some("https://x/runs/42".into()));
+        assert_eq!(
+            (named.state, named.run_id, named.run_url.as_deref()),
+            (S::Dispatching, Some(42), Some("https://x/runs/42"))
+        );
+        assert!(!dispatch_lost(&named, SignedDuration::from_secs(60), t(600)), "read by id, never re-sent");
+        let untraceable = dispatch_untraceable(&intent("core", 1), "204 and no correlation_id", t(3));
+        assert_eq!(untraceable.state, S::Failed);
+        assert_eq!(
+            untraceable.reason.as_deref(),
+            Some("dispatch of attempt 1 cannot be tracked: 204 and no correlation_id")
+        );
     }
 
     #[test]
@@ -389,5 +443,24 @@ mod tests {
             ("core", Some(S::Pending), S::Dispatching)
         );
         assert!(transitions(&after, &after).is_empty());
+    }
+
+    #[test]
+    fn a_dispatch_is_announced_with_the_commands_it_sent() {
+        let mut sent = intent("core", 1);
+        sent.build_command = Some("cargo build --locked".into());
+        sent.test_command = Some("cargo test".into());
+        let changes = transitions(&[pending("core")], std::slice::from_ref(&sent));
+        assert_eq!(changes[0].detail.as_deref(), Some("build \"cargo build --locked\", test \"cargo test\""));
+        sent.run_url = Some("https://github.test/acme/core/actions/runs/42".into());
+        let changes = transitions(&[pending("core")], std::slice::from_ref(&sent));
+        assert_eq!(
+            changes[0].detail.as_deref(),
+            Some("build \"cargo build --locked\", test \"cargo test\"; https://github.test/acme/core/actions/runs/42")
+        );
+        let running = RepositoryBuild { state: S::Running, ..sent.clone() };
+        let changes = transitions(std::slice::from_ref(&sent), &[running]);
+        assert_eq!(changes[0].detail.as_deref(), Some("https://github.test/acme/core/actions/runs/42"), "said once");
+        assert_eq!(transitions(&[pending("x")], &[intent("x", 1)])[0].detail, None, "nothing sent, nothing said");
     }
 }

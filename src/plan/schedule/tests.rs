@@ -522,6 +522,8 @@ fn status_entries_become_progress_by_name() {
         state: S::Failed,
         attempts: 2,
         correlation_id: Some(correlation_id("r", "core", 2)),
+        build_command: None,
+        test_command: None,
         run_id: Some(7),
         run_url: None,
         head_sha: None,

@@ -1,5 +1,6 @@
-//! A validator for the OpenAPI 3.0 schema subset GitHub's description uses: `$ref`, `type`, `nullable`, `required`,
-//! `properties`, `additionalProperties`, `items`, `enum`, `allOf`, `anyOf`, `oneOf`.
+//! A validator for the OpenAPI schema subset GitHub's descriptions use: `$ref`, `type` (3.0's single name with
+//! `nullable`, or 3.1's list of names), `required`, `properties`, `additionalProperties`, `items`, `enum`, `allOf`,
+//! `anyOf`, `oneOf`.
 
 use serde_json::Value;
 
@@ -52,18 +53,24 @@ pub fn validate(document: &Value, schema: &Value, value: &Value, location: &str,
             violations.push(format!("{location}: {value} is not one of the documented values"));
         }
     }
-    let Some(expected) = schema.get("type").and_then(Value::as_str) else { return };
-    let type_matches = match expected {
+    // OpenAPI 3.1 (the webhooks description) writes nullable types as a list: `["string", "null"]`.
+    let expected: Vec<&str> = match schema.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => return,
+    };
+    let type_matches = |expected: &str| match expected {
         "object" => value.is_object(),
         "array" => value.is_array(),
         "string" => value.is_string(),
         "integer" => value.is_i64() || value.is_u64(),
         "number" => value.is_number(),
         "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
         _ => true,
     };
-    if !type_matches {
-        violations.push(format!("{location}: expected {expected}, got {value}"));
+    if !expected.iter().any(|t| type_matches(t)) {
+        violations.push(format!("{location}: expected {}, got {value}", expected.join(" or ")));
         return;
     }
     if let Some(object) = value.as_object() {
@@ -111,6 +118,17 @@ mod tests {
         assert!(violations.is_empty(), "{violations:?}");
         validate(&document, &schema, &json!({"name": "x"}), "$", &mut violations);
         assert_eq!(violations, vec!["$: missing required field `id`"]);
+    }
+
+    #[test]
+    fn openapi_3_1_type_lists_allow_each_listed_type() {
+        let mut violations = Vec::new();
+        let schema = json!({"type": ["string", "null"]});
+        validate(&json!({}), &schema, &json!(null), "$", &mut violations);
+        validate(&json!({}), &schema, &json!("x"), "$", &mut violations);
+        assert!(violations.is_empty(), "{violations:?}");
+        validate(&json!({}), &schema, &json!(3), "$", &mut violations);
+        assert_eq!(violations, vec!["$: expected string or null, got 3"]);
     }
 
     #[test]

@@ -6,9 +6,11 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::{iso8601, parse_date};
+use crate::fixture::WorkflowFixture;
 use crate::pagination::{link_header, page_of};
 use crate::runs::{phase_at, render_run_name};
 use crate::state::{Repo, Run, SimState, Workflow};
+use crate::workflow_file::{self, file_name, DispatchInput, WorkflowDefinition};
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
@@ -17,19 +19,57 @@ fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a 
 fn find_workflow<'a>(repo: &'a Repo, id_or_file: &str) -> Result<&'a Workflow, ApiError> {
     repo.workflows
         .iter()
-        .find(|w| w.id.to_string() == id_or_file || w.spec.path.rsplit('/').next() == Some(id_or_file))
+        .find(|w| w.id.to_string() == id_or_file || file_name(&w.spec.path) == id_or_file)
         .ok_or_else(ApiError::not_found)
 }
 
-fn workflow_json(base: &str, repo: &Repo, workflow: &Workflow) -> Value {
+/// The workflow files at `git_ref`, read; every one not seen before gets its stable id. `None` when the ref does
+/// not resolve.
+fn workflows_at(
+    state: &mut SimState,
+    owner: &str,
+    name: &str,
+    git_ref: &str,
+) -> Option<BTreeMap<String, WorkflowDefinition>> {
+    let definitions = workflow_file::definitions(state.repo(owner, name)?.files_at(git_ref)?);
+    let unseen: Vec<String> = {
+        let repo = state.repo(owner, name)?;
+        definitions.keys().filter(|path| !repo.workflows.iter().any(|w| &w.spec.path == *path)).cloned().collect()
+    };
+    for path in unseen {
+        let id = state.next_id();
+        let spec = WorkflowFixture { path, ..WorkflowFixture::default() };
+        state.repo_mut(owner, name)?.workflows.push(Workflow { id, spec });
+    }
+    Some(definitions)
+}
+
+/// The default branch's workflow files, read (registering new ones).
+fn default_branch_workflows(state: &mut SimState, request: &RouteRequest<'_>) -> BTreeMap<String, WorkflowDefinition> {
+    let (owner, name) = (&request.params[0], &request.params[1]);
+    let branch = state.repo(owner, name).map(|r| r.spec.default_branch.clone()).unwrap_or_default();
+    workflows_at(state, owner, name, &branch).unwrap_or_default()
+}
+
+/// A workflow's name as its file on the default branch gives it, else its path.
+pub fn workflow_name(repo: &Repo, workflow: &Workflow) -> String {
+    let file = repo.spec.files.get(&workflow.spec.path).map(String::as_str).unwrap_or_default();
+    workflow_file::parse(file).display_name(&workflow.spec.path)
+}
+
+/// GitHub's `workflow` shape (also the `workflow` object of `workflow_run` webhooks).
+pub fn workflow_json(base: &str, repo: &Repo, workflow: &Workflow) -> Value {
     let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
+    let name = workflow_name(repo, workflow);
+    // A workflow whose file left the default branch stays readable by id, as GitHub keeps it.
+    let state = if repo.spec.files.contains_key(&workflow.spec.path) { "active" } else { "deleted" };
     json!({
-        "id": workflow.id, "node_id": format!("W_{}", workflow.id), "name": workflow.spec.name,
-        "path": workflow.spec.path, "state": "active",
+        "id": workflow.id, "node_id": format!("W_{}", workflow.id), "name": name,
+        "path": workflow.spec.path, "state": state,
         "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
         "url": format!("{api}/actions/workflows/{}", workflow.id),
         "html_url": format!("{base}/{}/{}/blob/{}/{}", repo.owner, repo.spec.name, repo.spec.default_branch, workflow.spec.path),
-        "badge_url": format!("{base}/{}/{}/workflows/{}/badge.svg", repo.owner, repo.spec.name, workflow.spec.name),
+        "badge_url": format!("{base}/{}/{}/workflows/{}/badge.svg", repo.owner, repo.spec.name, name),
     })
 }
 
@@ -63,55 +103,97 @@ pub fn run_json(base: &str, state: &SimState, run: &Run) -> Value {
     })
 }
 
-/// `GET /repos/{owner}/{repo}/actions/workflows`.
+/// `GET /repos/{owner}/{repo}/actions/workflows`: the workflows whose files are on the default branch.
 pub fn list_workflows(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    find_repo(state, request)?;
+    let present = default_branch_workflows(state, request);
     let repo = find_repo(state, request)?;
-    let page = page_of(repo.workflows.len(), request.query("per_page"), request.query("page"));
+    let listed: Vec<&Workflow> = repo.workflows.iter().filter(|w| present.contains_key(&w.spec.path)).collect();
+    let page = page_of(listed.len(), request.query("per_page"), request.query("page"));
     let workflows: Vec<Value> =
-        repo.workflows[page.range.clone()].iter().map(|w| workflow_json(request.base_url, repo, w)).collect();
+        listed[page.range.clone()].iter().map(|w| workflow_json(request.base_url, repo, w)).collect();
     let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
-    Ok(Reply { status: 200, body: Some(json!({"total_count": repo.workflows.len(), "workflows": workflows})), link })
+    Ok(Reply { status: 200, body: Some(json!({"total_count": listed.len(), "workflows": workflows})), link })
 }
 
 /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}`.
 pub fn get_workflow(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    find_repo(state, request)?;
+    default_branch_workflows(state, request);
     let repo = find_repo(state, request)?;
     let workflow = find_workflow(repo, &request.params[2])?;
     Ok(Reply::ok(workflow_json(request.base_url, repo, workflow)))
 }
 
-/// `POST …/workflows/{workflow_id}/dispatches`: queues a run; 422 without `workflow_dispatch` or on an undeclared input.
-pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    let repo = find_repo(state, request)?.clone();
-    let workflow = find_workflow(&repo, &request.params[2])?.clone();
-    if !workflow.spec.workflow_dispatch {
-        return Err(ApiError::unprocessable("Workflow does not have 'workflow_dispatch' trigger"));
+/// The inputs a dispatch runs with: those given (each declared, else 422 naming every undeclared one), then the
+/// declared defaults; a required input neither given nor defaulted is a 422.
+fn dispatch_inputs(declared: &[DispatchInput], given: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    let given = given.and_then(Value::as_object).cloned().unwrap_or_default();
+    let unexpected: Vec<String> =
+        given.keys().filter(|name| !declared.iter().any(|d| &d.name == *name)).map(|n| format!("{n:?}")).collect();
+    if !unexpected.is_empty() {
+        return Err(ApiError::unprocessable(format!("Unexpected inputs provided: [{}]", unexpected.join(", "))));
     }
+    let mut inputs = BTreeMap::new();
+    for input in declared {
+        let value = match given.get(&input.name) {
+            Some(value) => Some(value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())),
+            None => input.default.clone(),
+        };
+        match value {
+            Some(value) => inputs.insert(input.name.clone(), value),
+            None if input.required => {
+                return Err(ApiError::unprocessable(format!("Required input '{}' not provided", input.name)))
+            }
+            None => None,
+        };
+    }
+    Ok(inputs)
+}
+
+/// `POST …/workflows/{workflow_id}/dispatches`, validated as GitHub does: the workflow must exist (404) and its
+/// file be at the ref (404), the ref must exist (422 `No ref found for: …`), the file must accept
+/// `workflow_dispatch` (422), inputs must be declared (422) and required ones given (422); defaults fill the rest.
+/// The run starts at the ref's head, titled by that ref's `run-name`, and is listed only after the listing delay.
+/// Answers: on `2026-03-10`, 200 with the run (`return_run_details` is gone: ignored, as GitHub ignores unknown
+/// body keys); on `2022-11-28`, 204, or 200 with the run when `return_run_details` is true. A server without
+/// `2026-03-10` (an older GHES) refuses `return_run_details` with 422.
+pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let (owner, name) = (request.params[0].clone(), request.params[1].clone());
+    find_repo(state, request)?;
+    default_branch_workflows(state, request);
     let Some(git_ref) = request.body.get("ref").and_then(Value::as_str) else {
         return Err(ApiError::unprocessable("Invalid request.\n\n\"ref\" wasn't supplied."));
     };
-    let mut inputs = BTreeMap::new();
-    if let Some(given) = request.body.get("inputs").and_then(Value::as_object) {
-        for (name, value) in given {
-            if !workflow.spec.inputs.contains(name) {
-                return Err(ApiError::unprocessable(format!("Unexpected inputs provided: [\"{name}\"]")));
-            }
-            let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
-            inputs.insert(name.clone(), text);
-        }
+    let run_details_known = state.accepted_api_versions().iter().any(|v| v == super::API_VERSION_2026_03_10);
+    if request.body.get("return_run_details").is_some() && !run_details_known {
+        return Err(ApiError::unprocessable("Invalid request.\n\n\"return_run_details\" is not a permitted key."));
     }
+    let workflow = find_workflow(find_repo(state, request)?, &request.params[2])?.clone();
+    let Some(definitions) = workflows_at(state, &owner, &name, git_ref) else {
+        return Err(ApiError::unprocessable(format!("No ref found for: {git_ref}")));
+    };
+    let definition = definitions.get(&workflow.spec.path).cloned().ok_or_else(ApiError::not_found)?;
+    let Some(declared) = &definition.dispatch else {
+        return Err(ApiError::unprocessable("Workflow does not have 'workflow_dispatch' trigger"));
+    };
+    let inputs = dispatch_inputs(declared, request.body.get("inputs"))?;
+    let repo = find_repo(state, request)?;
+    let head_sha = repo.resolve(git_ref).map(|c| c.sha.clone()).unwrap_or_default();
     let branch = git_ref.trim_start_matches("refs/heads/").to_string();
-    let display_title = render_run_name(workflow.spec.run_name.as_deref().unwrap_or(&workflow.spec.name), &inputs);
+    let template = definition.run_name.clone().unwrap_or_else(|| definition.display_name(&workflow.spec.path));
+    let display_title = render_run_name(&template, &inputs);
     let outcome = state.draw_outcome(&workflow.spec.outcome);
     let id = state.next_id();
     let now = state.now;
+    let listed_at = state.draw_listed_at();
     state.runs.push(Run {
         id,
-        owner: repo.owner.clone(),
-        repo: repo.spec.name.clone(),
+        owner: owner.clone(),
+        repo: name.clone(),
         workflow_id: workflow.id,
         head_branch: branch,
-        head_sha: repo.head_sha.clone(),
+        head_sha,
         event: "workflow_dispatch".into(),
         display_title,
         created_at: now,
@@ -120,10 +202,19 @@ pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Repl
         outcome,
         cancelled_at: None,
         run_attempt: 1,
+        listed_at,
     });
     if let Some(run) = state.runs.last() {
         let body = json!({"workflow_run": run_json(request.base_url, state, run)});
-        state.emit("workflow_run", Some("requested"), &repo.owner, &repo.spec.name, body);
+        state.emit("workflow_run", Some("requested"), &owner, &name, body);
+    }
+    let details_asked = request.body.get("return_run_details").and_then(Value::as_bool) == Some(true);
+    if request.api_version == super::API_VERSION_2026_03_10 || details_asked {
+        return Ok(Reply::ok(json!({
+            "workflow_run_id": id,
+            "run_url": format!("{}/repos/{owner}/{name}/actions/runs/{id}", request.base_url),
+            "html_url": format!("{}/{owner}/{name}/actions/runs/{id}", request.base_url),
+        })));
     }
     Ok(Reply::empty(204))
 }
@@ -135,6 +226,8 @@ fn list_runs(state: &SimState, request: &RouteRequest<'_>, workflow_id: Option<u
         .runs
         .iter()
         .filter(|r| &r.owner == owner && &r.repo == name)
+        // A dispatched run is listed only once its listing delay has passed (by id it is served at once).
+        .filter(|r| r.listed_at <= state.now)
         .filter(|r| workflow_id.is_none_or(|w| r.workflow_id == w))
         .filter(|r| request.query("branch").is_none_or(|b| r.head_branch == b))
         .filter(|r| request.query("event").is_none_or(|e| r.event == e))
@@ -162,6 +255,8 @@ pub fn list_repo_runs(state: &mut SimState, request: &RouteRequest<'_>) -> Resul
 
 /// `GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs`.
 pub fn list_workflow_runs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    find_repo(state, request)?;
+    default_branch_workflows(state, request);
     let workflow_id = find_workflow(find_repo(state, request)?, &request.params[2])?.id;
     Ok(list_runs(state, request, Some(workflow_id)))
 }
@@ -223,8 +318,7 @@ pub fn list_jobs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Rep
     let api = format!("{}/repos/{}/{}", request.base_url, run.owner, run.repo);
     let workflow_name = state
         .repo(&run.owner, &run.repo)
-        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id))
-        .map(|w| w.spec.name.clone())
+        .and_then(|r| Some(workflow_name(r, r.workflows.iter().find(|w| w.id == run.workflow_id)?)))
         .unwrap_or_default();
     let job_id = run.id * 10 + u64::from(run.run_attempt);
     let started = (phase.status != "queued").then(|| iso8601(run.created_at + crate::runs::QUEUE_SECS));

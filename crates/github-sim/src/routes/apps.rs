@@ -18,9 +18,15 @@ const IAT_DRIFT_SECS: i64 = 60;
 
 const UNDECODABLE: &str = "A JSON web token could not be decoded";
 
-/// Whether a request is authenticated as the App (JWT) rather than with a token.
+/// Whether a request is authenticated as the App (JWT) rather than with a token: the token exchange and the App's
+/// webhook deliveries.
 pub fn is_app_route(method: &str, path: &str) -> bool {
-    method == "POST" && match_template(ACCESS_TOKENS, path).is_some()
+    use super::hook_deliveries::{ATTEMPTS, GET, LIST};
+    match method {
+        "POST" => match_template(ACCESS_TOKENS, path).is_some() || match_template(ATTEMPTS, path).is_some(),
+        "GET" => match_template(LIST, path).is_some() || match_template(GET, path).is_some(),
+        _ => false,
+    }
 }
 
 fn decode_part(part: &str) -> Option<Value> {

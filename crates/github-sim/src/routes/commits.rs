@@ -13,8 +13,7 @@ fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a 
 
 /// The git author/committer object of a commit.
 pub fn git_person(commit: &GitCommit) -> Value {
-    let email = format!("{}@users.noreply.example.invalid", commit.author.replace(' ', "."));
-    json!({"name": commit.author, "email": email, "date": iso8601(commit.date)})
+    json!({"name": commit.author, "email": commit.email(), "date": iso8601(commit.date)})
 }
 
 /// GitHub's `commit` shape (the REST commit, with its git commit inside).

@@ -1,12 +1,12 @@
 //! Git reads: branches, refs and trees.
 
-use std::collections::BTreeSet;
-
 use serde_json::{json, Value};
 
 use super::commits::commit_json;
 use super::{ApiError, Reply, RouteRequest};
-use crate::state::{blob_sha_of, sha_of, Repo, SimState};
+use crate::fixture::GitLimits;
+use crate::git_object::EntryKind;
+use crate::state::{Repo, SimState};
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
@@ -48,69 +48,77 @@ pub fn get_ref(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply
     Ok(Reply::ok(ref_json(request.base_url, repo, branch, sha)))
 }
 
-/// Tree entries for `files` (`recursive`: every blob and directory; else the top level only).
-pub fn tree_entries(
-    files: &std::collections::BTreeMap<String, String>,
-    recursive: bool,
-) -> Vec<(String, &'static str, Option<usize>)> {
-    let mut directories = BTreeSet::new();
-    let mut entries = Vec::new();
-    for (path, content) in files {
-        let segments: Vec<&str> = path.split('/').collect();
-        for depth in 1..segments.len() {
-            directories.insert(segments[..depth].join("/"));
-        }
-        if recursive || segments.len() == 1 {
-            entries.push((path.clone(), "blob", Some(content.len())));
+/// One entry of a tree listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEntry {
+    /// Path from the listed tree.
+    pub path: String,
+    /// File or directory.
+    pub kind: EntryKind,
+    /// The blob's or subtree's git id.
+    pub sha: String,
+    /// Blob size.
+    pub size: Option<usize>,
+}
+
+/// The entries of the tree object `sha`: its own (`recursive` false), or every entry below it in git's pre-order
+/// (a directory, then what it holds), as `git ls-tree -r -t` lists them. `None` when `sha` is not a tree object.
+pub fn list_tree(repo: &Repo, sha: &str, recursive: bool) -> Option<Vec<ListedEntry>> {
+    let mut listed = Vec::new();
+    list_into(repo, sha, "", recursive, &mut listed)?;
+    Some(listed)
+}
+
+fn list_into(repo: &Repo, sha: &str, prefix: &str, recursive: bool, out: &mut Vec<ListedEntry>) -> Option<()> {
+    for entry in repo.tree_entries.get(sha)? {
+        let path = format!("{prefix}{}", entry.name);
+        out.push(ListedEntry { path: path.clone(), kind: entry.kind, sha: entry.sha.clone(), size: entry.size });
+        if recursive && entry.kind == EntryKind::Tree {
+            list_into(repo, &entry.sha, &format!("{path}/"), true, out)?;
         }
     }
-    entries.extend(directories.into_iter().filter(|d| recursive || !d.contains('/')).map(|d| (d, "tree", None)));
-    entries.sort();
-    entries
+    Some(())
 }
 
-/// GitHub's `git-tree` shape for a root tree.
-pub fn tree_json(
-    base: &str,
-    repo: &Repo,
-    sha: &str,
-    files: &std::collections::BTreeMap<String, String>,
-    recursive: bool,
-) -> Value {
+/// GitHub's `git-tree` shape for the tree object `sha`. A recursive listing past `limits` (entries or bytes) is cut
+/// there and answers `truncated: true`, as GitHub does; a non-recursive one is never truncated. `None` when `sha` is
+/// not a tree object.
+pub fn tree_json(base: &str, repo: &Repo, sha: &str, recursive: bool, limits: &GitLimits) -> Option<Value> {
     let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
-    let tree: Vec<Value> = tree_entries(files, recursive)
-        .into_iter()
-        .map(|(path, kind, size)| {
-            let sha = match size {
-                Some(_) => blob_sha_of(files.get(&path).map(String::as_str).unwrap_or("")),
-                None => sha_of(&format!("{sha}:{path}")),
-            };
-            let mode = if kind == "tree" { "040000" } else { "100644" };
-            let url = format!("{api}/git/{}s/{sha}", kind);
-            let mut entry = json!({"path": path, "mode": mode, "type": kind, "sha": sha, "url": url});
-            if let (Some(size), Some(object)) = (size, entry.as_object_mut()) {
-                object.insert("size".into(), json!(size));
-            }
-            entry
-        })
-        .collect();
-    json!({"sha": sha, "url": format!("{api}/git/trees/{sha}"), "truncated": false, "tree": tree})
+    let mut tree = Vec::new();
+    let mut bytes = 0usize;
+    let mut truncated = false;
+    for entry in list_tree(repo, sha, recursive)? {
+        let url = format!("{api}/git/{}s/{}", entry.kind.as_str(), entry.sha);
+        let mut json = json!({"path": entry.path, "mode": entry.kind.mode(), "type": entry.kind.as_str(),
+            "sha": entry.sha, "url": url});
+        if let (Some(size), Some(object)) = (entry.size, json.as_object_mut()) {
+            object.insert("size".into(), json!(size));
+        }
+        bytes += json.to_string().len() + 1;
+        if recursive && (tree.len() >= limits.tree_entry_limit || bytes > limits.tree_bytes_limit) {
+            truncated = true;
+            break;
+        }
+        tree.push(json);
+    }
+    Some(json!({"sha": sha, "url": format!("{api}/git/trees/{sha}"), "truncated": truncated, "tree": tree}))
 }
 
-/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: a root tree by its sha, or the tree of a commit or branch
-/// (`recursive=1` lists every entry). Subtrees are not addressable by their own sha.
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: a tree object by its sha (the root or any subtree), or the root
+/// tree of a commit or branch; `recursive`, whatever its value (`0` and `false` too, as GitHub documents), lists
+/// every entry below it.
 pub fn get_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
     let wanted = &request.params[2];
-    let (sha, files) = match repo.trees.get_key_value(wanted) {
-        Some((sha, files)) => (sha.clone(), files),
-        None => {
-            let commit = repo.resolve(wanted).ok_or_else(ApiError::not_found)?;
-            (commit.tree.clone(), repo.trees.get(&commit.tree).ok_or_else(ApiError::not_found)?)
-        }
+    let sha = match repo.tree_entries.contains_key(wanted) {
+        true => wanted.clone(),
+        false => repo.resolve(wanted).ok_or_else(ApiError::not_found)?.tree.clone(),
     };
-    let recursive = request.query("recursive").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
-    Ok(Reply::ok(tree_json(request.base_url, repo, &sha, files, recursive)))
+    // GitHub: "Setting this parameter to any value" lists recursively, `0` and `false` included.
+    let recursive = request.query("recursive").is_some();
+    let body = tree_json(request.base_url, repo, &sha, recursive, &state.git_limits).ok_or_else(ApiError::not_found)?;
+    Ok(Reply::ok(body))
 }
 
 #[cfg(test)]
@@ -118,17 +126,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recursive_lists_directories_and_blobs() {
+    fn recursive_lists_in_git_pre_order_and_subtrees_are_addressable() {
+        let mut state = SimState::from_fixture(&crate::Fixture::default());
         let files = std::collections::BTreeMap::from([
             ("a/b/c.rs".to_string(), "x".to_string()),
+            ("a-b".to_string(), "y".to_string()),
             ("README.md".to_string(), "hi".to_string()),
         ]);
-        let all: Vec<String> = tree_entries(&files, true).into_iter().map(|e| format!("{}:{}", e.1, e.0)).collect();
-        assert_eq!(all.len(), 4);
-        for expected in ["blob:README.md", "tree:a", "tree:a/b", "blob:a/b/c.rs"] {
-            assert!(all.contains(&expected.to_string()), "{all:?}");
-        }
-        let top: Vec<String> = tree_entries(&files, false).into_iter().map(|e| e.0).collect();
-        assert_eq!(top, vec!["README.md", "a"]);
+        state.add_repo("o", crate::fixture::RepoFixture { name: "r".into(), files, ..Default::default() });
+        let repo = state.repo("o", "r").expect("repo");
+        let root = repo.commits[&repo.head_sha].tree.clone();
+        let all: Vec<String> = list_tree(repo, &root, true).expect("tree").into_iter().map(|e| e.path).collect();
+        assert_eq!(all, ["README.md", "a-b", "a", "a/b", "a/b/c.rs"]);
+        let top = list_tree(repo, &root, false).expect("tree");
+        let a = top.iter().find(|e| e.path == "a").expect("a");
+        let below: Vec<String> = list_tree(repo, &a.sha, true).expect("subtree").into_iter().map(|e| e.path).collect();
+        assert_eq!(below, ["b", "b/c.rs"]);
+        let limits = GitLimits { tree_entry_limit: 2, ..GitLimits::default() };
+        let cut = tree_json("http://h", repo, &root, true, &limits).expect("tree");
+        assert_eq!((cut["truncated"].as_bool(), cut["tree"].as_array().map(Vec::len)), (Some(true), Some(2)));
+        let whole = tree_json("http://h", repo, &root, false, &limits).expect("tree");
+        assert_eq!(whole["truncated"], false, "a non-recursive listing is never truncated");
     }
 }

@@ -65,7 +65,7 @@ pub fn create_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::unprocessable("Invalid request.\n\n\"tree\" wasn't supplied."))?
         .clone();
-    let base = request.base_url;
+    let (base, limits) = (request.base_url, state.git_limits);
     let repo = repo_mut(state, request)?;
     let mut files: BTreeMap<String, String> = match body_str(request, "base_tree") {
         Some(sha) => {
@@ -99,9 +99,9 @@ pub fn create_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
             _ => return Err(ApiError::unprocessable(format!("tree entry {path} needs content or sha"))),
         }
     }
-    let snapshot = files.clone();
     let sha = repo.store_tree(files);
-    Ok(Reply::with_status(201, tree_json(base, repo, &sha, &snapshot, false)))
+    let body = tree_json(base, repo, &sha, false, &limits).ok_or_else(ApiError::not_found)?;
+    Ok(Reply::with_status(201, body))
 }
 
 /// GitHub's `git-commit` shape.

@@ -35,13 +35,13 @@ fn issue_json(base: &str, issue: &Issue) -> Value {
     })
 }
 
-fn comment_json(base: &str, issue: &Issue, comment: &(u64, String, i64)) -> Value {
-    let api = format!("{base}/repos/{}/{}", issue.owner, issue.repo);
+fn comment_json(base: &str, (owner, repo, number): Conversation<'_>, comment: &(u64, String, i64)) -> Value {
+    let api = format!("{base}/repos/{owner}/{repo}");
     json!({
         "id": comment.0, "node_id": format!("IC_{}", comment.0), "body": comment.1,
         "user": user_json(base, BOT_LOGIN, "Bot"), "url": format!("{api}/issues/comments/{}", comment.0),
-        "html_url": format!("{base}/{}/{}/issues/{}#issuecomment-{}", issue.owner, issue.repo, issue.number, comment.0),
-        "issue_url": format!("{api}/issues/{}", issue.number),
+        "html_url": format!("{base}/{owner}/{repo}/issues/{number}#issuecomment-{}", comment.0),
+        "issue_url": format!("{api}/issues/{number}"),
         "created_at": iso8601(comment.2), "updated_at": iso8601(comment.2),
     })
 }
@@ -50,13 +50,35 @@ fn check_repo(state: &SimState, request: &RouteRequest<'_>) -> Result<(), ApiErr
     state.repo(&request.params[0], &request.params[1]).map(|_| ()).ok_or_else(ApiError::not_found)
 }
 
-fn find_issue(state: &SimState, request: &RouteRequest<'_>) -> Result<usize, ApiError> {
+/// An issue or a pull request: on GitHub every pull request is an issue too, under the same number.
+#[derive(Debug, Clone, Copy)]
+enum Numbered {
+    /// An index into `SimState::issues`.
+    Issue(usize),
+    /// An index into `SimState::pulls`.
+    Pull(usize),
+}
+
+fn find_numbered(state: &SimState, request: &RouteRequest<'_>) -> Result<Numbered, ApiError> {
     let number: u64 = request.params[2].parse().map_err(|_| ApiError::not_found())?;
+    let (owner, repo) = (&request.params[0], &request.params[1]);
+    if let Some(index) = state.issues.iter().position(|i| &i.owner == owner && &i.repo == repo && i.number == number) {
+        return Ok(Numbered::Issue(index));
+    }
     state
-        .issues
+        .pulls
         .iter()
-        .position(|i| i.owner == request.params[0] && i.repo == request.params[1] && i.number == number)
+        .position(|p| &p.owner == owner && &p.repo == repo && p.number == number)
+        .map(Numbered::Pull)
         .ok_or_else(ApiError::not_found)
+}
+
+/// The issue shape of an issue or pull request.
+fn numbered_json(base: &str, state: &SimState, numbered: Numbered) -> Value {
+    match numbered {
+        Numbered::Issue(index) => issue_json(base, &state.issues[index]),
+        Numbered::Pull(index) => pull_as_issue_json(base, &state.pulls[index]),
+    }
 }
 
 /// `GET /repos/{owner}/{repo}/issues` (`labels` all required, `state` open|closed|all, `creator`).
@@ -109,7 +131,7 @@ fn pull_as_issue_json(base: &str, pull: &crate::state::Pull) -> Value {
         created_at: pull.created_at,
         updated_at: pull.updated_at,
         closed_at: pull.closed_at,
-        comments: Vec::new(),
+        comments: pull.comments.clone(),
     };
     let mut json = issue_json(base, &issue);
     let html = format!("{base}/{}/{}/pull/{}", pull.owner, pull.repo, pull.number);
@@ -138,7 +160,9 @@ fn string_list(value: Option<&Value>) -> Vec<String> {
 pub fn create_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     check_repo(state, request)?;
     let Some(title) = request.body.get("title").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
-        return Err(ApiError::unprocessable("Validation Failed"));
+        // GitHub's `validation-error`: which field of which resource is missing.
+        let missing = json!([{"resource": "Issue", "code": "missing_field", "field": "title"}]);
+        return Err(ApiError { errors: Some(missing), ..ApiError::unprocessable("Validation Failed") });
     };
     let number = state.next_number(&request.params[0], &request.params[1]);
     let issue = Issue {
@@ -158,18 +182,23 @@ pub fn create_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
     };
     let body = issue_json(request.base_url, &issue);
     state.issues.push(issue);
+    state.touch_repo(&request.params[0], &request.params[1]);
     Ok(Reply::with_status(201, body))
 }
 
-/// `GET /repos/{owner}/{repo}/issues/{issue_number}`.
+/// `GET /repos/{owner}/{repo}/issues/{issue_number}`: an issue, or a pull request in the issue shape (with its
+/// `pull_request` object).
 pub fn get_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    let index = find_issue(state, request)?;
-    Ok(Reply::ok(issue_json(request.base_url, &state.issues[index])))
+    let numbered = find_numbered(state, request)?;
+    Ok(Reply::ok(numbered_json(request.base_url, state, numbered)))
 }
 
 /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}` (`title`, `body`, `state`, `labels`).
 pub fn update_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    let index = find_issue(state, request)?;
+    let index = match find_numbered(state, request)? {
+        Numbered::Issue(index) => index,
+        Numbered::Pull(index) => return update_pull_as_issue(state, request, index),
+    };
     let now = state.now;
     let issue = &mut state.issues[index];
     if let Some(title) = request.body.get("title").and_then(Value::as_str) {
@@ -194,28 +223,88 @@ pub fn update_issue(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
         Some(_) => return Err(ApiError::unprocessable("Validation Failed")),
     }
     issue.updated_at = now;
-    Ok(Reply::ok(issue_json(request.base_url, issue)))
+    let body = issue_json(request.base_url, issue);
+    state.touch_repo(&request.params[0], &request.params[1]);
+    Ok(Reply::ok(body))
 }
 
-/// `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`.
+/// A pull request changed through `PATCH /issues/{number}`: title, body and state (labels are not modelled on pull
+/// requests).
+fn update_pull_as_issue(state: &mut SimState, request: &RouteRequest<'_>, index: usize) -> Result<Reply, ApiError> {
+    let now = state.now;
+    let pull = &mut state.pulls[index];
+    if let Some(title) = request.body.get("title").and_then(Value::as_str) {
+        pull.title = title.to_string();
+    }
+    if let Some(body) = request.body.get("body").and_then(Value::as_str) {
+        pull.body = Some(body.to_string());
+    }
+    match request.body.get("state").and_then(Value::as_str) {
+        Some("closed") if pull.state != "closed" => {
+            pull.state = "closed".into();
+            pull.closed_at = Some(now);
+        }
+        Some("open") => {
+            pull.state = "open".into();
+            pull.closed_at = None;
+        }
+        Some("closed") | None => {}
+        Some(_) => return Err(ApiError::unprocessable("Validation Failed")),
+    }
+    pull.updated_at = now;
+    let body = pull_as_issue_json(request.base_url, pull);
+    state.touch_repo(&request.params[0], &request.params[1]);
+    Ok(Reply::ok(body))
+}
+
+/// Whose conversation: owner, repository, number.
+type Conversation<'a> = (&'a str, &'a str, u64);
+
+/// The comments of an issue or pull request, with who they belong to.
+fn comments_of(state: &SimState, numbered: Numbered) -> (Conversation<'_>, &[(u64, String, i64)]) {
+    match numbered {
+        Numbered::Issue(index) => {
+            let issue = &state.issues[index];
+            ((&issue.owner, &issue.repo, issue.number), &issue.comments)
+        }
+        Numbered::Pull(index) => {
+            let pull = &state.pulls[index];
+            ((&pull.owner, &pull.repo, pull.number), &pull.comments)
+        }
+    }
+}
+
+/// `GET /repos/{owner}/{repo}/issues/{issue_number}/comments` (an issue's or a pull request's conversation).
 pub fn list_comments(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    let issue = &state.issues[find_issue(state, request)?];
-    let page = page_of(issue.comments.len(), request.query("per_page"), request.query("page"));
+    let numbered = find_numbered(state, request)?;
+    let (owner, comments) = comments_of(state, numbered);
+    let page = page_of(comments.len(), request.query("per_page"), request.query("page"));
     let body: Vec<Value> =
-        issue.comments[page.range.clone()].iter().map(|c| comment_json(request.base_url, issue, c)).collect();
+        comments[page.range.clone()].iter().map(|c| comment_json(request.base_url, owner, c)).collect();
     let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
     Ok(Reply { status: 200, body: Some(Value::Array(body)), link })
 }
 
 /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments` (201; 422 without a body).
 pub fn create_comment(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    let index = find_issue(state, request)?;
+    let numbered = find_numbered(state, request)?;
     let Some(text) = request.body.get("body").and_then(Value::as_str) else {
         return Err(ApiError::unprocessable("Validation Failed"));
     };
     let comment = (state.next_id(), text.to_string(), state.now);
-    let issue = &mut state.issues[index];
-    issue.comments.push(comment.clone());
-    issue.updated_at = comment.2;
-    Ok(Reply::with_status(201, comment_json(request.base_url, issue, &comment)))
+    match numbered {
+        Numbered::Issue(index) => {
+            let issue = &mut state.issues[index];
+            issue.comments.push(comment.clone());
+            issue.updated_at = comment.2;
+        }
+        Numbered::Pull(index) => {
+            let pull = &mut state.pulls[index];
+            pull.comments.push(comment.clone());
+            pull.updated_at = comment.2;
+        }
+    }
+    state.touch_repo(&request.params[0], &request.params[1]);
+    let (owner, _) = comments_of(state, numbered);
+    Ok(Reply::with_status(201, comment_json(request.base_url, owner, &comment)))
 }

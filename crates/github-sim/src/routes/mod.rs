@@ -9,10 +9,15 @@ pub mod apps;
 pub mod commits;
 pub mod git;
 pub mod git_write;
+pub mod hook_deliveries;
 pub mod issues;
 pub mod pulls;
 pub mod repos;
 pub mod security;
+
+/// The REST API version whose dispatch answer always carries the run (and which drops `rate` from
+/// `/rate_limit`).
+pub const API_VERSION_2026_03_10: &str = "2026-03-10";
 
 /// GitHub's documentation root, used in error bodies.
 pub const DOCS: &str = "https://docs.github.com/rest";
@@ -32,6 +37,8 @@ pub struct RouteRequest<'a> {
     pub path: &'a str,
     /// The App whose verified JWT authenticated the request (App endpoints only).
     pub app_id: Option<u64>,
+    /// The REST API version answered: the request's `X-GitHub-Api-Version`, else `2022-11-28`.
+    pub api_version: &'a str,
 }
 
 impl RouteRequest<'_> {
@@ -124,6 +131,9 @@ pub struct Route {
 pub const ROUTES: &[Route] = &[
     Route { method: "GET", template: "/rate_limit", handler: repos::rate_limit },
     Route { method: "POST", template: apps::ACCESS_TOKENS, handler: apps::create_installation_token },
+    Route { method: "GET", template: hook_deliveries::LIST, handler: hook_deliveries::list },
+    Route { method: "GET", template: hook_deliveries::GET, handler: hook_deliveries::get },
+    Route { method: "POST", template: hook_deliveries::ATTEMPTS, handler: hook_deliveries::redeliver },
     Route { method: "GET", template: "/orgs/{org}/repos", handler: repos::list_org_repos },
     Route { method: "GET", template: "/repos/{owner}/{repo}", handler: repos::get_repo },
     Route { method: "GET", template: "/repos/{owner}/{repo}/languages", handler: repos::languages },
@@ -208,8 +218,10 @@ pub fn match_template(template: &str, path: &str) -> Option<Vec<String>> {
     let mut params = Vec::new();
     for (i, segment) in template_segments.iter().enumerate() {
         let is_param = segment.starts_with('{') && segment.ends_with('}');
-        // A trailing `{path}` or `{ref}` spans slashes (`src/lib.rs`, `heads/main`).
-        if is_param && (*segment == "{path}" || *segment == "{ref}") && i == template_segments.len() - 1 {
+        // A trailing `{path}`, `{ref}` or `{branch}` spans slashes (`src/lib.rs`, `heads/main`, `feature/x`): git
+        // allows `/` in branch names, and GitHub serves them unencoded.
+        let spans_slashes = matches!(*segment, "{path}" | "{ref}" | "{branch}");
+        if is_param && spans_slashes && i == template_segments.len() - 1 {
             let rest = path_segments.get(i..)?.join("/");
             if rest.is_empty() {
                 return None;
@@ -253,6 +265,10 @@ mod tests {
             Some(vec!["a".into(), "b".into(), "src/lib.rs".into()])
         );
         assert_eq!(match_template("/repos/{owner}/{repo}", "/repos/a/b/c"), None);
+        assert_eq!(
+            match_template("/repos/{owner}/{repo}/branches/{branch}", "/repos/a/b/branches/feature/x"),
+            Some(vec!["a".into(), "b".into(), "feature/x".into()])
+        );
     }
 
     #[test]

@@ -123,9 +123,11 @@ pub fn create_pull(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
         created_at: state.now,
         updated_at: state.now,
         closed_at: None,
+        comments: Vec::new(),
     };
     let body = pull_json(request.base_url, find_repo(state, request)?, &pull, true);
     state.pulls.push(pull);
+    state.touch_repo(owner, name);
     Ok(Reply::with_status(201, body))
 }
 

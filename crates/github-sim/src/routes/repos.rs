@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
+use crate::git_object::EntryKind;
 use crate::pagination::{link_header, page_of};
 use crate::state::{Repo, SimState};
 
@@ -35,11 +36,11 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
         "description": null, "fork": repo.spec.fork, "url": api,
         "archived": repo.spec.archived, "disabled": false, "default_branch": repo.spec.default_branch,
         "topics": repo.spec.topics, "language": repo.spec.language,
-        "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
+        "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.updated_at),
         "pushed_at": iso8601(repo.pushed_at),
         "homepage": null, "license": null, "mirror_url": null, "size": repo.spec.files.values().map(String::len).sum::<usize>() / 1024,
         "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
-        "open_issues": 0, "open_issues_count": 0, "network_count": 0, "subscribers_count": 0,
+        "open_issues": repo.open_issues_count, "open_issues_count": repo.open_issues_count, "network_count": 0, "subscribers_count": 0,
         "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false, "has_discussions": false,
         "clone_url": format!("{base}/{full_name}.git"), "git_url": format!("git://sim/{full_name}.git"),
         "ssh_url": format!("git@sim:{full_name}.git"), "svn_url": format!("{base}/{full_name}"),
@@ -123,15 +124,30 @@ pub fn list_org_repos(state: &mut SimState, request: &RouteRequest<'_>) -> Resul
             _ => true,
         })
         .collect();
-    if request.query("sort") == Some("full_name") || request.query("sort").is_none() {
-        repos.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-    } else {
-        repos.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-    }
+    // GitHub's defaults: `sort=created`; `direction` asc for `full_name`, else desc. Ties in name order.
+    let sort = request.query("sort").unwrap_or("created");
+    let ascending = request.query("direction").map_or(sort == "full_name", |d| d == "asc");
+    repos.sort_by(|a, b| {
+        let order = match sort {
+            "full_name" => a.spec.name.cmp(&b.spec.name),
+            _ => sort_time(a, sort).cmp(&sort_time(b, sort)),
+        };
+        let order = if ascending { order } else { order.reverse() };
+        order.then_with(|| a.spec.name.cmp(&b.spec.name))
+    });
     let page = page_of(repos.len(), request.query("per_page"), request.query("page"));
     let body: Vec<Value> = repos[page.range.clone()].iter().map(|r| repo_json(request.base_url, r)).collect();
     let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
     Ok(Reply { status: 200, body: Some(Value::Array(body)), link })
+}
+
+/// The time a repository listing sorts by.
+fn sort_time(repo: &Repo, sort: &str) -> i64 {
+    match sort {
+        "updated" => repo.updated_at,
+        "pushed" => repo.pushed_at,
+        _ => repo.created_at,
+    }
 }
 
 /// `GET /repos/{owner}/{repo}`.
@@ -155,36 +171,87 @@ pub fn topics(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply,
     Ok(Reply::ok(json!({"names": find_repo(state, request)?.spec.topics})))
 }
 
-fn content_json(base: &str, repo: &Repo, path: &str, content: &str, with_content: bool) -> Value {
+/// GitHub's `content-file` shape. `inline_limit`: `None` leaves `content` and `encoding` out (a contents write's
+/// answer); a file larger than the limit answers `encoding: "none"` with empty `content`, as GitHub does for files
+/// between 1 and 100 MB (read the blob instead).
+fn content_json(
+    base: &str,
+    repo: &Repo,
+    git_ref: &str,
+    path: &str,
+    content: &str,
+    inline_limit: Option<usize>,
+) -> Value {
     let sha = crate::state::blob_sha_of(content);
-    let url = format!("{base}/repos/{}/{}/contents/{path}", repo.owner, repo.spec.name);
-    let html_url = format!("{base}/{}/{}/blob/{}/{path}", repo.owner, repo.spec.name, repo.spec.default_branch);
-    let git_url = format!("{base}/repos/{}/{}/git/blobs/{sha}", repo.owner, repo.spec.name);
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let mut body = json!({
-        "type": "file", "size": content.len(), "name": name, "path": path, "sha": sha, "url": url,
-        "git_url": git_url, "html_url": html_url,
-        "download_url": format!("{base}/raw/{}/{}/{}/{path}", repo.owner, repo.spec.name, repo.spec.default_branch),
-        "_links": {"self": url, "git": git_url, "html": html_url},
-    });
-    if let (true, Some(object)) = (with_content, body.as_object_mut()) {
-        object.insert("encoding".into(), json!("base64"));
-        object.insert("content".into(), json!(base64_encode(content.as_bytes())));
+    let mut body = entry_json(base, repo, git_ref, path, EntryKind::Blob, &sha, content.len());
+    if let (Some(limit), Some(object)) = (inline_limit, body.as_object_mut()) {
+        let (encoding, inlined) = match content.len() <= limit {
+            true => ("base64", base64_encode(content.as_bytes())),
+            false => ("none", String::new()),
+        };
+        object.insert("encoding".into(), json!(encoding));
+        object.insert("content".into(), json!(inlined));
     }
     body
 }
 
-/// `GET /repos/{owner}/{repo}/contents/{path}` (`ref`: branch or sha, default branch when absent): a file,
-/// base64-encoded.
+/// One item of a contents answer: a file or a directory, with its URLs.
+fn entry_json(base: &str, repo: &Repo, git_ref: &str, path: &str, kind: EntryKind, sha: &str, size: usize) -> Value {
+    let (owner, name) = (&repo.owner, &repo.spec.name);
+    let url = format!("{base}/repos/{owner}/{name}/contents/{path}");
+    let (html_kind, git_kind) = match kind {
+        EntryKind::Blob => ("blob", "blobs"),
+        EntryKind::Tree => ("tree", "trees"),
+    };
+    let html_url = format!("{base}/{owner}/{name}/{html_kind}/{git_ref}/{path}");
+    let git_url = format!("{base}/repos/{owner}/{name}/git/{git_kind}/{sha}");
+    let download_url = (kind == EntryKind::Blob).then(|| format!("{base}/raw/{owner}/{name}/{git_ref}/{path}"));
+    json!({
+        "type": if kind == EntryKind::Blob { "file" } else { "dir" }, "size": size,
+        "name": path.rsplit('/').next().unwrap_or(path), "path": path, "sha": sha, "url": url,
+        "git_url": git_url, "html_url": html_url, "download_url": download_url,
+        "_links": {"self": url, "git": git_url, "html": html_url},
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}` (`ref`: branch or sha, default branch when absent): a file (inlined
+/// in base64 up to the inline limit), or a directory's entries (at most the directory limit).
 pub fn contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
-    let path = &request.params[2];
-    let files = match request.query("ref") {
-        Some(git_ref) => repo.files_at(git_ref).ok_or_else(ApiError::not_found)?,
-        None => &repo.spec.files,
-    };
-    let content = files.get(path).ok_or_else(ApiError::not_found)?;
-    Ok(Reply::ok(content_json(request.base_url, repo, path, content, true)))
+    let limits = state.git_limits;
+    let path = request.params[2].trim_matches('/');
+    let git_ref = request.query("ref").unwrap_or(&repo.spec.default_branch);
+    let commit =
+        repo.resolve(git_ref).ok_or_else(|| ApiError::new(404, format!("No commit found for the ref {git_ref}")))?;
+    let mut tree = commit.tree.clone();
+    let components: Vec<&str> = path.split('/').collect();
+    for (i, component) in components.iter().enumerate() {
+        let entry = repo
+            .tree_entries
+            .get(&tree)
+            .and_then(|entries| entries.iter().find(|e| e.name == *component))
+            .ok_or_else(ApiError::not_found)?;
+        match (entry.kind, i + 1 == components.len()) {
+            (EntryKind::Blob, true) => {
+                let content = repo.blobs.get(&entry.sha).ok_or_else(ApiError::not_found)?;
+                let body =
+                    content_json(request.base_url, repo, git_ref, path, content, Some(limits.contents_inline_limit));
+                return Ok(Reply::ok(body));
+            }
+            (EntryKind::Blob, false) => return Err(ApiError::not_found()),
+            (EntryKind::Tree, _) => tree = entry.sha.clone(),
+        }
+    }
+    let entries = repo.tree_entries.get(&tree).ok_or_else(ApiError::not_found)?;
+    let listing: Vec<Value> = entries
+        .iter()
+        .take(limits.directory_entry_limit)
+        .map(|e| {
+            let child = format!("{path}/{}", e.name);
+            entry_json(request.base_url, repo, git_ref, &child, e.kind, &e.sha, e.size.unwrap_or(0))
+        })
+        .collect();
+    Ok(Reply::ok(Value::Array(listing)))
 }
 
 /// `PUT /repos/{owner}/{repo}/contents/{path}` (`message`, base64 `content`, `sha` of the file it replaces, `branch`):
@@ -215,7 +282,7 @@ pub fn put_contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
     let sha = repo.commit_changes(&branch, &changes, message, now).ok_or_else(ApiError::not_found)?;
     let commit = repo.commits.get(&sha).cloned().ok_or_else(ApiError::not_found)?;
     let body = json!({
-        "content": content_json(request.base_url, repo, &path, &content, false),
+        "content": content_json(request.base_url, repo, &branch, &path, &content, None),
         "commit": crate::routes::git_write::git_commit_json(request.base_url, repo, &commit),
     });
     state.emit_push(&owner, &name, &branch, Some(&before), &sha);

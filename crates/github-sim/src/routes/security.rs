@@ -1,4 +1,5 @@
-//! Security alert lists from the fixture, in GitHub's shapes: 404 with GitHub's message when the product is disabled;
+//! Security alert lists from the fixture, in GitHub's shapes: when the product is disabled, GitHub's status and
+//! message (403 for Dependabot, 404 for code and secret scanning);
 //! `state` filters; numbered per product from 1 in fixture order; newest first.
 
 use serde_json::{json, Value};
@@ -109,9 +110,10 @@ pub fn dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Re
     let repo = find_repo(state, request)?;
     let alerts = &repo.spec.alerts.dependabot;
     if !repo.spec.security.dependabot && alerts.is_empty() {
-        return Err(ApiError::new(404, "Dependabot alerts are disabled for this repository."));
+        // GitHub answers 403 here (not 404 as for the other products): the repository exists, the feature is off.
+        return Err(ApiError::new(403, "Dependabot alerts are disabled for this repository."));
     }
-    let items = alerts
+    let mut items: Vec<Value> = alerts
         .iter()
         .enumerate()
         .filter(|(_, a)| admits(request.query("state"), &a.state))
@@ -120,7 +122,11 @@ pub fn dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Re
         .filter(|(_, a)| admits(request.query("package"), &a.package))
         .map(|(i, a)| dependabot_json(request.base_url, repo, i + 1, a))
         .collect();
-    Ok(list(request, items))
+    // Dependabot alerts page by cursor only (`before` / `after`); GitHub documents no `page` for this list.
+    items.reverse();
+    let base = format!("{}{}", request.base_url, request.path);
+    let (range, link) = crate::pagination::cursor_page(items.len(), &base, &request.query);
+    Ok(Reply { status: 200, body: Some(Value::Array(items[range].to_vec())), link })
 }
 
 fn secret_scanning_json(base: &str, repo: &Repo, number: usize, alert: &SecretScanningAlertFixture) -> Value {

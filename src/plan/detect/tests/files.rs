@@ -1,5 +1,10 @@
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
 use super::super::files::{glob_matches, resolve_relative};
-use crate::plan::detect::github_repository;
+use super::super::{describe, manifests_to_fetch};
+use crate::plan::detect::{github_repository, reads_directory};
 
 #[test]
 fn github_urls_in_every_spelling() {
@@ -63,4 +68,67 @@ fn relative_paths_stay_inside_the_repository() {
     assert_eq!(resolve_relative("crates/cli", "../core"), Some("crates/core".into()));
     assert_eq!(resolve_relative("", "./a//b/"), Some("a/b".into()));
     assert_eq!(resolve_relative("", "../outside"), None);
+}
+
+#[test]
+fn directories_detection_reads() {
+    for read in ["", "src", "crates/a", "packages/scope/name/lib", ".github", ".github/workflows", "deep/a/b/c/d/e/f"] {
+        assert!(reads_directory(read), "{read}");
+    }
+    for unread in ["node_modules", "a/node_modules/b", "vendor", ".git", ".cargo", "crates/x/target", ".github/actions"]
+    {
+        assert!(!reads_directory(unread), "{unread}");
+    }
+}
+
+/// The blob paths a walk of the tree reads: those whose every directory detection reads.
+fn walked(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .filter(|path| {
+            let components: Vec<&str> = path.split('/').collect();
+            (1..components.len()).all(|depth| reads_directory(&components[..depth].join("/")))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Describes a tree whose manifests all hold `text`.
+fn described(paths: &[String], text: &str) -> super::super::RepositoryDescription {
+    let fetched: BTreeMap<String, String> =
+        manifests_to_fetch(paths).into_iter().map(|path| (path, text.to_owned())).collect();
+    describe(paths, &fetched, None)
+}
+
+#[test]
+fn a_tree_without_the_directories_detection_never_reads_describes_the_same() {
+    let paths: Vec<String> = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "vendor/foo/Cargo.toml",
+        "node_modules/x/src/main/kotlin/A.kt",
+        "third_party/lib/test_a.py",
+        ".github/workflows/ci.yml",
+        ".github/actions/setup/action.yml",
+        "crates/a/Cargo.toml",
+        "crates/a/tests/test_x.py",
+    ]
+    .map(String::from)
+    .to_vec();
+    let text = "[package]\nname = \"a\"\n[workspace]\nmembers = [\"crates/*\"]\n";
+    assert_eq!(described(&walked(&paths), text), described(&paths, text));
+}
+
+proptest! {
+    #[test]
+    fn walking_only_the_directories_detection_reads_never_changes_the_description(
+        paths in proptest::collection::vec("(\\.github/workflows/|node_modules/|vendor/|\\.hidden/|src/main/kotlin/|crates/a/|)[a-z_]{1,8}(\\.py|\\.toml|\\.yml|\\.c|\\.json|)", 0..24),
+        index in 0..4usize,
+    ) {
+        let names = ["Cargo.toml", "package.json", "pyproject.toml", "build.gradle"];
+        let mut paths = paths;
+        paths.push(names[index].to_owned());
+        let text = "[project]\nname = \"x\"\n";
+        prop_assert_eq!(described(&walked(&paths), text), described(&paths, text));
+    }
 }

@@ -55,6 +55,7 @@ fn the_operators_own_workflow_is_preferred() {
     assert!(description.workflows.contains(&DispatchableWorkflow {
         file: "infinity-orchestrator.yml".into(),
         inputs: strings(&["correlation_id", "build_command"]),
+        written_commands: None,
     }));
 }
 
@@ -63,4 +64,26 @@ fn no_dispatchable_workflow_means_none() {
     let description = describe_repository(&[(".github/workflows/ci.yml", "on: push\n")], &[]);
     assert!(description.workflows.is_empty());
     assert_eq!(description.build_workflow(), None);
+}
+
+#[test]
+fn a_workflow_without_the_correlation_input_is_still_buildable() {
+    // GitHub's dispatch answer names the run, so a workflow needs no correlation input to be dispatched; one that
+    // takes it still wins (its run can be found even when the answer is lost).
+    let plain = describe_repository(
+        &[
+            (".github/workflows/ci.yml", "on: workflow_dispatch\n"),
+            (".github/workflows/b.yml", "on: [workflow_dispatch]\n"),
+        ],
+        &[],
+    );
+    assert_eq!(plain.build_workflow(), Some("b.yml"), "the first by name");
+    let mixed = describe_repository(
+        &[
+            (".github/workflows/a.yml", "on: workflow_dispatch\n"),
+            (".github/workflows/z.yml", "on:\n  workflow_dispatch:\n    inputs:\n      correlation_id: {}\n"),
+        ],
+        &[],
+    );
+    assert_eq!(mixed.build_workflow(), Some("z.yml"), "the one that takes correlation_id first");
 }
