@@ -54,9 +54,14 @@ async fn probes_and_metrics_are_served() {
 
     create_organization(cluster, &ns, "acme").await;
     until_reconciled(cluster, &ns, "acme").await;
-    let metrics = operator.metrics();
+    // A reconcile is counted when it returns, which is after the status it wrote (and the Event that follows it):
+    // the scrape waits for the count rather than racing the end of the reconcile.
     let reconciles = r#"infinity_orchestrator_reconciles_total{controller="Organization",result="success"}"#;
-    assert!(sample(&metrics, reconciles).is_some_and(|n| n >= 1.0), "{metrics}");
+    let metrics = eventually("the reconcile counted", Duration::from_secs(10), || async {
+        let metrics = operator.metrics();
+        sample(&metrics, reconciles).is_some_and(|n| n >= 1.0).then_some(metrics)
+    })
+    .await;
     let durations = r#"infinity_orchestrator_reconcile_duration_seconds_count{controller="Organization"}"#;
     assert!(sample(&metrics, durations).is_some_and(|n| n >= 1.0), "{metrics}");
     assert_eq!(sample(&metrics, "infinity_orchestrator_leader"), Some(1.0), "{metrics}");
