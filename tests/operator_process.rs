@@ -40,6 +40,17 @@ async fn until_reconciled(cluster: &TestCluster, ns: &str, name: &str) {
     .await;
 }
 
+/// The process's metrics once `series` counts at least one. A reconcile is counted when it returns, which is after
+/// the status it wrote (and the Event that follows it): the scrape waits for the count rather than racing the end of
+/// the reconcile.
+async fn metrics_once_counted(process: &OperatorProcess, series: &str) -> String {
+    eventually(&format!("{series} counted"), Duration::from_secs(10), || async {
+        let metrics = process.metrics();
+        sample(&metrics, series).is_some_and(|n| n >= 1.0).then_some(metrics)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn probes_and_metrics_are_served() {
     let cluster = &cluster().await;
@@ -54,14 +65,8 @@ async fn probes_and_metrics_are_served() {
 
     create_organization(cluster, &ns, "acme").await;
     until_reconciled(cluster, &ns, "acme").await;
-    // A reconcile is counted when it returns, which is after the status it wrote (and the Event that follows it):
-    // the scrape waits for the count rather than racing the end of the reconcile.
     let reconciles = r#"infinity_orchestrator_reconciles_total{controller="Organization",result="success"}"#;
-    let metrics = eventually("the reconcile counted", Duration::from_secs(10), || async {
-        let metrics = operator.metrics();
-        sample(&metrics, reconciles).is_some_and(|n| n >= 1.0).then_some(metrics)
-    })
-    .await;
+    let metrics = metrics_once_counted(&operator, reconciles).await;
     let durations = r#"infinity_orchestrator_reconcile_duration_seconds_count{controller="Organization"}"#;
     assert!(sample(&metrics, durations).is_some_and(|n| n >= 1.0), "{metrics}");
     assert_eq!(sample(&metrics, "infinity_orchestrator_leader"), Some(1.0), "{metrics}");
@@ -110,8 +115,7 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over_when_it_dies() {
     create_organization(cluster, &ns, "before").await;
     until_reconciled(cluster, &ns, "before").await;
     let reconciles = r#"infinity_orchestrator_reconciles_total{controller="Organization",result="success"}"#;
-    let leader_metrics = first.metrics();
-    assert!(sample(&leader_metrics, reconciles).is_some_and(|n| n >= 1.0), "{leader_metrics}");
+    let leader_metrics = metrics_once_counted(&first, reconciles).await;
     assert_eq!(sample(&leader_metrics, "infinity_orchestrator_leader"), Some(1.0));
     let follower_metrics = second.metrics();
     assert_eq!(sample(&follower_metrics, reconciles), None, "the follower reconciled:\n{follower_metrics}");
@@ -122,8 +126,7 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over_when_it_dies() {
     holder("replica-b").await;
     create_organization(cluster, &ns, "after").await;
     until_reconciled(cluster, &ns, "after").await;
-    let new_leader_metrics = second.metrics();
-    assert!(sample(&new_leader_metrics, reconciles).is_some_and(|n| n >= 1.0), "{new_leader_metrics}");
+    let new_leader_metrics = metrics_once_counted(&second, reconciles).await;
     assert_eq!(sample(&new_leader_metrics, "infinity_orchestrator_leader"), Some(1.0));
 
     // The Events say who acted: replica-a before the kill, replica-b after.
