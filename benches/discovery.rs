@@ -12,10 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use infinity_orchestrator::controller::discovery::{discover, DetectionCache};
+use infinity_orchestrator::controller::organization::observe::{discover, DetectionCache};
 use infinity_orchestrator::crd::organization::DiscoverySpec;
 use infinity_orchestrator::github::{Credentials, GitHub, GitHubConfig, OctocrabGitHub};
-use infinity_orchestrator::plan::discovered;
+use infinity_orchestrator::plan::discovery_pass;
 
 mod common;
 
@@ -60,7 +60,7 @@ fn measure(size: usize) {
             reqwest_free::Http::new(&base_url).delete("/_sim/requests");
             let started = Instant::now();
             let discovery = discover(github.as_ref(), "acme", &spec, &cache, "bench/acme").await.expect("discovery");
-            let outcome = discovered::outcome("acme", &discovery.kept, &BTreeMap::new());
+            let outcome = discovery_pass::outcome("acme", &discovery.kept, &BTreeMap::new());
             let wall = started.elapsed().as_secs_f64();
             assert_eq!(outcome.statuses.len(), size, "every repository was described");
             let peak = peak_rss_mb("self");

@@ -21,6 +21,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::crd::duration::HumanDuration;
 use crate::crd::healing_policy::HealingPolicySpec;
 use crate::plan::cron::CronSchedule;
+use crate::plan::schedule::ScheduleDefaults;
 
 /// The resolved configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +64,17 @@ pub struct BuildConfig {
     pub retry_attempts: u32,
     /// How often runs in flight are read on GitHub when no `workflow_run` webhook arrives.
     pub poll_interval: Duration,
+}
+
+impl BuildConfig {
+    /// What the scheduler gives a BuildPlan for the fields it leaves unset.
+    pub fn schedule_defaults(&self) -> ScheduleDefaults {
+        ScheduleDefaults {
+            max_parallel: self.max_parallel,
+            timeout_minutes: self.timeout_minutes,
+            retry_attempts: self.retry_attempts,
+        }
+    }
 }
 
 /// `monitoring.*`: how repositories that no HealingPolicy selects are watched.

@@ -10,5 +10,6 @@ pub mod manifest;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod scope;
 pub mod server;
 pub mod telemetry;

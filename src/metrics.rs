@@ -12,7 +12,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::controller::build_plan::apply::Sent;
 use crate::crd::build_plan::RepositoryBuildState;
 use crate::github::{RateBudget, RequestObserver};
 
@@ -327,8 +326,8 @@ impl Metrics {
     }
 
     /// Records dispatches sent: how many GitHub accepted, left unanswered, or refused.
-    pub fn record_dispatches(&self, sent: &Sent) {
-        let outcomes = [("accepted", sent.accepted), ("unanswered", sent.unanswered), ("refused", sent.refused.len())];
+    pub fn record_dispatches(&self, accepted: usize, unanswered: usize, refused: usize) {
+        let outcomes = [("accepted", accepted), ("unanswered", unanswered), ("refused", refused)];
         for (outcome, count) in outcomes {
             self.build_dispatches.get_or_create(&DispatchLabels { outcome }).inc_by(count as u64);
         }
@@ -379,8 +378,7 @@ mod tests {
         let metrics = Metrics::default();
         use RepositoryBuildState as S;
         metrics.record_build_plan("ns", "nightly", &[S::Succeeded, S::Succeeded, S::Running, S::Pending]);
-        let refused = vec![("app".to_owned(), "no such workflow".to_owned())];
-        metrics.record_dispatches(&Sent { accepted: 3, unanswered: 0, refused, ..Sent::default() });
+        metrics.record_dispatches(3, 0, 1);
         let text = metrics.encode().unwrap();
         let series = |state: &str| {
             format!(r#"infinity_orchestrator_build_plan_repositories{{namespace="ns",name="nightly",state="{state}"}}"#)

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use github_sim::{Fixture, LoggedRequest, SimHandle, SimOptions, Simulator};
 use infinity_orchestrator::config::OperatorConfig;
-use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
+use infinity_orchestrator::controller::{self, Context, RecheckIntervals};
 use infinity_orchestrator::crd::build_plan::BuildPlanPhase;
 use infinity_orchestrator::crd::{BuildPlan, HealingPolicy, Organization, Repository};
 use infinity_orchestrator::metrics::Metrics;
 use infinity_orchestrator::plan::build_commands;
 use infinity_orchestrator::plan::detect::{describe, manifests_to_fetch, CommandsInEffect};
-use infinity_orchestrator::plan::workflows::{build_workflow, carries_commands, TEMPLATES};
+use infinity_orchestrator::plan::installed_workflows::{build_workflow, carries_commands, TEMPLATES};
+use infinity_orchestrator::scope::Scope;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;

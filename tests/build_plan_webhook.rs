@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use github_sim::webhook::WebhookTarget;
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
+use infinity_orchestrator::crd::well_known::REQUESTED_BY;
 use infinity_orchestrator::crd::Organization;
-use infinity_orchestrator::server::webhook::REQUESTED_BY;
 use kube::api::Api;
 use kube::ResourceExt;
 use serde_json::json;

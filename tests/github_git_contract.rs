@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use bed::{bed, bed_with};
 use github_sim::fixture::{GitLimits, RepoFixture};
 use github_sim::{Fixture, LoggedRequest};
-use infinity_orchestrator::controller::discovery::{discover, DetectionCache};
+use infinity_orchestrator::controller::organization::observe::{discover, DetectionCache};
 use infinity_orchestrator::crd::organization::DiscoverySpec;
 use infinity_orchestrator::github::{AlertSource, Alerts, FileChange, GitHub, IssueFields, PullRequestChange, RepoRef};
 use infinity_orchestrator::plan::detect::RepositoryDescription;

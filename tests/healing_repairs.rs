@@ -11,7 +11,7 @@ use std::time::Duration;
 use github_sim::fixture::{OutcomeFixture, OutcomeKind};
 use github_sim::{Fixture, SimOptions, Simulator};
 use infinity_orchestrator::plan::detect::CommandsInEffect;
-use infinity_orchestrator::plan::workflows::build_workflow;
+use infinity_orchestrator::plan::installed_workflows::build_workflow;
 use serde_json::json;
 use support::sim_org::{
     described_repository, healing_policy, organization_on, requests_to, run_workflow_once, user_client,

@@ -227,6 +227,16 @@ async fn an_organization_of_thirty_repositories_is_discovered_kept_current_and_r
     // Asked for by the annotation webhooks set (a person may set it too); answered when the status says so.
     // The pass finds nothing new, so no Repository may be rewritten, although the Organization's status change wakes
     // every one of them (their Ready conditions keep their transition times).
+    // The snapshot waits for the Repository controller's first read of each object (its health, written with `Ready`
+    // turning `Discovered`): under load that read can land after the pass, and it is a write of its own.
+    for name in ["core-rs", "my-macros"] {
+        eventually(&format!("{name} read by the Repository controller"), Duration::from_secs(30), || async {
+            let object = repositories.get(name).await.ok()?;
+            let discovered = find_condition(object.conditions(), "Ready")?.reason == "Discovered";
+            (discovered && object.status?.health.is_some()).then_some(())
+        })
+        .await;
+    }
     let version = |name: &'static str| {
         let repositories = repositories.clone();
         async move { repositories.get(name).await.unwrap().metadata.resource_version }

@@ -6,18 +6,14 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
 
-use super::discovery::DetectionCache;
 use super::github_clients::GitHubClients;
+use super::organization::observe::DetectionCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
 
 /// The name under which the operator writes: its server-side-apply field manager and its Event reporter.
 pub const FIELD_MANAGER: &str = "infinity-orchestrator";
-/// The label, valued [`FIELD_MANAGER`], on every object the operator creates.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// The label naming the Organization object an operator-created object belongs to.
-pub const ORGANIZATION_LABEL: &str = "orchestrator.infinityxone.io/organization";
 
 /// Shared state of the controllers.
 #[derive(Clone)]

@@ -11,9 +11,6 @@ pub enum Error {
     /// The object has no namespace, although every kind of ours is namespaced.
     #[error("{kind} {name} has no namespace")]
     MissingNamespace { kind: String, name: String },
-    /// Serializing a status for the API server failed.
-    #[error("could not serialize the status: {0}")]
-    Serialize(#[source] serde_json::Error),
     /// The credentials Secret is missing or lacks a key its type needs.
     #[error("Secret {namespace}/{secret} does not hold usable GitHub credentials")]
     Credentials { namespace: String, secret: String },
@@ -32,7 +29,6 @@ impl Error {
             Error::Kube(kube::Error::Api(status)) if status.code == 409 => "KubeConflict",
             Error::Kube(_) => "KubeApi",
             Error::MissingNamespace { .. } => "MissingNamespace",
-            Error::Serialize(_) => "Serialize",
             Error::Credentials { .. } => "Credentials",
             Error::GitHub { source } => match source {
                 crate::github::Error::NotFound { .. } => "GitHubNotFound",
@@ -53,8 +49,8 @@ impl Error {
             // Another writer won a race; every reconcile starts from a fresh read, so going again soon is right.
             Error::Kube(kube::Error::Api(status)) if status.code == 409 => Duration::from_millis(200),
             Error::Kube(_) => Duration::from_secs(15),
-            // Neither goes away by waiting; look rarely.
-            Error::MissingNamespace { .. } | Error::Serialize(_) => Duration::from_secs(300),
+            // It does not go away by waiting; look rarely.
+            Error::MissingNamespace { .. } => Duration::from_secs(300),
             Error::Credentials { .. } => Duration::from_secs(30),
             // Waiting for the reset is the only thing that helps; a minute of margin is plenty.
             Error::GitHub { source: crate::github::Error::RateLimited { until } } => {

@@ -3,57 +3,37 @@
 pub mod build_plan;
 pub mod cache;
 pub mod context;
-pub mod discovery;
 pub mod error;
 pub mod github_clients;
 pub mod healing_policy;
+pub mod memo;
 pub mod organization;
 pub mod organization_ref;
-pub mod repositories;
 pub mod repository;
 pub mod status;
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 pub use cache::Cache;
-pub use context::{Context, RecheckIntervals, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
+pub use context::{Context, RecheckIntervals, FIELD_MANAGER};
 pub use error::Error;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
+use crate::crd::well_known::MANAGED_BY_LABEL;
 use crate::crd::{Organization, Repository};
-
-/// Where the controllers look for objects.
-#[derive(Clone, Debug, Default)]
-pub enum Scope {
-    /// Every namespace (needs cluster-wide read access to our kinds).
-    #[default]
-    AllNamespaces,
-    /// One namespace.
-    Namespace(String),
-}
-
-impl Scope {
-    /// An API handle for a namespaced kind over this scope.
-    pub fn api<K>(&self, client: Client) -> Api<K>
-    where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    {
-        match self {
-            Scope::AllNamespaces => Api::all(client),
-            Scope::Namespace(namespace) => Api::namespaced(client, namespace),
-        }
-    }
-}
+use crate::scope::Scope;
+use organization_ref::{of_organization, OrganizationScoped};
 
 /// Runs every controller until `shutdown` completes, then lets reconciles in flight finish.
 pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -65,10 +45,10 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         // A Repository object changing changes its Organization's manifest.
         .watches(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default(), |repo| {
             repo.namespace().map(|ns| ObjectRef::<Organization>::new(&repo.spec.organization_ref.name).within(&ns))
-        })
-        .graceful_shutdown_on(shutdown.clone())
-        .run(|org, ctx| measured(org, ctx, organization::reconcile), error_policy, ctx.clone())
-        .for_each(log_outcome);
+        });
+    let organizations = run_reconciles(organizations, shutdown.clone(), ctx.clone(), Arc::new(()), |org, ctx, _| {
+        organization::reconcile(org, ctx)
+    });
     // One cache of Repository objects, filled by the Repository controller's watch, serves the BuildPlan
     // controller too: at 10,000 repositories each copy costs hundreds of MiB.
     let (repositories, repository_changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
@@ -78,6 +58,45 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories),
         healing_policy::run(ctx.clone(), &scope, shutdown),
     );
+}
+
+/// Runs `controller` until `shutdown` completes: each reconcile measured and logged, each error retried after the
+/// delay its kind calls for. `shared` is what the controller's reconciles remember between runs.
+async fn run_reconciles<K, S, R, Fut>(
+    controller: Controller<K>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ctx: Arc<Context>,
+    shared: Arc<S>,
+    reconcile: R,
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    S: Send + Sync + 'static,
+    R: Fn(Arc<K>, Arc<Context>, Arc<S>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |object, ctx| {
+                let (shared, reconcile) = (shared.clone(), reconcile.clone());
+                measured(object, ctx, move |object, ctx| reconcile(object, ctx, shared))
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(log_outcome)
+        .await;
+}
+
+/// `controller`, also woken for each of its objects whose Organization changes (appears, goes, or is edited).
+fn woken_by_their_organization<K>(controller: Controller<K>, scope: &Scope, client: Client) -> Controller<K>
+where
+    K: OrganizationScoped + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let objects = controller.store();
+    controller.watches(scope.api::<Organization>(client), watcher::Config::default(), move |org| {
+        of_organization(&objects, org.namespace(), &org.name_any())
+    })
 }
 
 /// Runs one reconcile in a span naming the object, and records its outcome and duration in the metrics.

@@ -79,59 +79,7 @@ macro_rules! has_conditions {
 }
 pub(crate) use has_conditions;
 
-/// Puts `next` into `conditions`, replacing the condition of the same type. The transition time is kept when the
-/// status did not change, so that it says when the status changed and not when we last looked.
-pub fn set_condition(conditions: &mut Vec<Condition>, mut next: Condition) {
-    match conditions.iter_mut().find(|c| c.r#type == next.r#type) {
-        Some(existing) => {
-            if existing.status == next.status {
-                next.last_transition_time = existing.last_transition_time.clone();
-            }
-            *existing = next;
-        }
-        None => conditions.push(next),
-    }
-}
-
 /// The condition of the given type, if present.
 pub fn find_condition<'a>(conditions: &'a [Condition], r#type: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.r#type == r#type)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(secs: i64) -> Time {
-        Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap())
-    }
-
-    #[test]
-    fn keeps_transition_time_while_status_holds() {
-        let mut conditions = vec![];
-        set_condition(
-            &mut conditions,
-            Condition::new("Ready", ConditionStatus::False, "Waiting", "a", Some(1), at(10)),
-        );
-        set_condition(
-            &mut conditions,
-            Condition::new("Ready", ConditionStatus::False, "Waiting", "b", Some(2), at(20)),
-        );
-        assert_eq!(conditions.len(), 1);
-        assert_eq!(conditions[0].last_transition_time, at(10));
-        assert_eq!(conditions[0].message, "b");
-        assert_eq!(conditions[0].observed_generation, Some(2));
-    }
-
-    #[test]
-    fn moves_transition_time_when_status_changes() {
-        let mut conditions = vec![];
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "", None, at(10)));
-        set_condition(&mut conditions, Condition::new("Stalled", ConditionStatus::True, "Bad", "", None, at(15)));
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::True, "Done", "", None, at(20)));
-        assert_eq!(conditions.len(), 2);
-        let ready = find_condition(&conditions, "Ready").unwrap();
-        assert_eq!(ready.last_transition_time, at(20));
-        assert_eq!(ready.reason, "Done");
-    }
 }

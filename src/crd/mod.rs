@@ -8,6 +8,7 @@ pub mod healing_policy;
 pub mod organization;
 pub mod reference;
 pub mod repository;
+pub mod well_known;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,

@@ -75,10 +75,6 @@ pub struct OrganizationSpec {
     pub suspend: bool,
 }
 
-/// The annotation by which a person confirms the removals a discovery pass held: any new value carries them out
-/// once (the value handled is kept in `status.lastPruneConfirmation`).
-pub const CONFIRM_PRUNE_ANNOTATION: &str = "orchestrator.infinityxone.io/confirm-prune";
-
 fn default_prune_hold_percent() -> u32 {
     25
 }

@@ -43,10 +43,6 @@ pub const API_VERSION: &str = "2026-03-10";
 /// run is then found by its correlation id.
 pub const API_VERSION_2022_11_28: &str = "2022-11-28";
 
-/// The name of the `workflow_dispatch` input that carries our correlation id; the orchestrator's workflows render it
-/// into `run-name`, so the run's `display_title` contains it.
-pub const CORRELATION_INPUT: &str = "correlation_id";
-
 /// The GitHub operations the controllers need.
 #[async_trait]
 pub trait GitHub: Send + Sync {
@@ -101,11 +97,12 @@ pub trait GitHub: Send + Sync {
 
     // Writes.
 
-    /// Dispatches `workflow` on `git_ref` with `inputs`, plus [`CORRELATION_INPUT`] = `correlation_id` when given
-    /// (send it only to a workflow that declares the input: GitHub refuses undeclared inputs with 422). Returns the
-    /// run it started when GitHub's answer names it (on [`API_VERSION`] always), `None` on a 204. An ambiguous
-    /// failure (5xx, timeout) is re-sent only after looking the run up by the correlation id and not finding it;
-    /// without a correlation id it is returned as it is (the run could not be found again, so it is never re-sent).
+    /// Dispatches `workflow` on `git_ref` with `inputs`, plus
+    /// [`CORRELATION_INPUT`](crate::crd::well_known::CORRELATION_INPUT) = `correlation_id` when given (send it only
+    /// to a workflow that declares the input: GitHub refuses undeclared inputs with 422). Returns the run it started
+    /// when GitHub's answer names it (on [`API_VERSION`] always), `None` on a 204. An ambiguous failure (5xx,
+    /// timeout) is re-sent only after looking the run up by the correlation id and not finding it; without a
+    /// correlation id it is returned as it is (the run could not be found again, so it is never re-sent).
     async fn dispatch_workflow(
         &self,
         repo: &RepoRef,

@@ -11,7 +11,8 @@ use super::error::{Error, Result};
 use super::octocrab::{encode, OctocrabGitHub};
 use super::transport::Repeat;
 use super::types::{DispatchedRun, PullRequest, PullRequestChange, RepoRef};
-use super::{GitHub, CORRELATION_INPUT};
+use super::GitHub;
+use crate::crd::well_known::CORRELATION_INPUT;
 
 impl OctocrabGitHub {
     /// Sends a dispatch and returns the run GitHub's answer names (see [`super::API_VERSION`]). On

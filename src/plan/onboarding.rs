@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::detect::CommandsInEffect;
-use super::discovered::DiscoveredStatus;
-use super::workflows;
+use super::discovery_pass::DiscoveredStatus;
+use super::installed_workflows;
 use crate::crd::organization::OnboardingSpec;
 
 /// The branch onboarding pull requests come from; GitHub-side, it is what makes opening one idempotent.
@@ -51,7 +51,7 @@ pub fn pull_requests(
                 branch: BRANCH.to_owned(),
                 title: "Add the Infinity Orchestrator build workflow".to_owned(),
                 body: body(&commands, &spec.workflow_path),
-                files: workflows::files(&spec.workflow_path, &commands),
+                files: installed_workflows::files(&spec.workflow_path, &commands),
             }
         })
         .collect()
@@ -130,10 +130,10 @@ mod tests {
         let change = &wanted[0];
         assert_eq!(change.branch, BRANCH);
         assert_eq!(change.files[0].0, ".github/workflows/infinity-orchestrator.yml");
-        assert_eq!(change.files.len(), 1 + workflows::TEMPLATES.len());
+        assert_eq!(change.files.len(), 1 + installed_workflows::TEMPLATES.len());
         assert!(change.body.contains("- build: `cargo build`\n"), "{}", change.body);
         assert!(change.body.contains("- test: none detected; the test job runs nothing"), "{}", change.body);
-        let written = workflows::build_workflow(&CommandsInEffect {
+        let written = installed_workflows::build_workflow(&CommandsInEffect {
             build_command: Some("cargo build".into()),
             test_command: None,
         });

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use super::discovery::{ExistingRepository, RepositorySync};
+use super::repository_sync::{ExistingRepository, RepositorySync};
 
 /// The Organization's condition that says removals are held: `True` while they are, `False` once an Organization
 /// that held some has none held.
@@ -165,7 +165,7 @@ fn name_list(names: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::crd::organization::PrunePolicy;
-    use crate::plan::discovery::sync_repositories;
+    use crate::plan::repository_sync::sync_repositories;
 
     fn objects(names: &[&str]) -> Vec<ExistingRepository> {
         names

@@ -3,7 +3,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::prerequisites::{Blocker, BlockerKind};
-use crate::crd::condition::{set_condition, Condition, ConditionStatus};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 
 /// The condition type every kind carries, for `kubectl wait` and GitOps tools.
 pub const READY: &str = "Ready";
@@ -17,6 +17,68 @@ pub struct Accepted<'a> {
     pub reason: &'a str,
     /// What happens next.
     pub message: &'a str,
+}
+
+/// `next` with the transition time of `previous` when the status did not change: a condition says when its status
+/// changed, not when it was last computed.
+pub fn keep_transition_time(previous: Option<&Condition>, next: Condition) -> Condition {
+    match previous {
+        Some(previous) if previous.status == next.status => {
+            Condition { last_transition_time: previous.last_transition_time.clone(), ..next }
+        }
+        _ => next,
+    }
+}
+
+/// Puts `next` into `conditions`, replacing the condition of the same type, keeping its transition time while its
+/// status holds.
+pub fn set_condition(conditions: &mut Vec<Condition>, next: Condition) {
+    let next = keep_transition_time(find_condition(conditions, &next.r#type), next);
+    match conditions.iter_mut().find(|c| c.r#type == next.r#type) {
+        Some(existing) => *existing = next,
+        None => conditions.push(next),
+    }
+}
+
+/// How a condition type reads. `Positive` when `True` is good (`Ready`, `Healthy`): every change of its status or
+/// reason is told, as a Warning when it turns `False`. `Negative` when `True` is abnormal (`Degraded`,
+/// `DetectionWarning`): it is told, always as a Warning, when it turns `True` or says something new while `True`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polarity {
+    /// `True` is good.
+    Positive,
+    /// `True` is abnormal.
+    Negative,
+}
+
+/// A change of one condition that deserves an Event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transition<'a> {
+    /// The condition as it is now.
+    pub condition: &'a Condition,
+    /// Whether the Event is a Warning.
+    pub warning: bool,
+}
+
+/// The change of the condition `r#type` from `before` to `after` worth an Event, if any (see [`Polarity`]).
+pub fn transition<'a>(
+    before: &[Condition],
+    after: &'a [Condition],
+    r#type: &str,
+    polarity: Polarity,
+) -> Option<Transition<'a>> {
+    let now = find_condition(after, r#type)?;
+    let was = find_condition(before, r#type);
+    match polarity {
+        Polarity::Positive => {
+            let unchanged = was.is_some_and(|was| was.status == now.status && was.reason == now.reason);
+            (!unchanged).then_some(Transition { condition: now, warning: now.status == ConditionStatus::False })
+        }
+        Polarity::Negative => {
+            let told = was.is_some_and(|was| was.status == ConditionStatus::True && was.message == now.message);
+            (now.status == ConditionStatus::True && !told).then_some(Transition { condition: now, warning: true })
+        }
+    }
 }
 
 /// The conditions an object should carry after a prerequisite check, computed from those it carries now so that
@@ -56,7 +118,6 @@ pub fn conditions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::condition::find_condition;
 
     fn at(secs: i64) -> Time {
         Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap())
@@ -109,5 +170,62 @@ mod tests {
         let healthy = Condition::new("Healthy", ConditionStatus::True, "Green", "", None, at(1));
         let next = conditions(std::slice::from_ref(&healthy), &Ok(()), ACCEPTED, None, &at(10));
         assert_eq!(find_condition(&next, "Healthy"), Some(&healthy));
+    }
+
+    #[test]
+    fn keeps_transition_time_while_status_holds() {
+        let mut conditions = vec![];
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::False, "Waiting", "a", Some(1), at(10)),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::False, "Waiting", "b", Some(2), at(20)),
+        );
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].last_transition_time, at(10));
+        assert_eq!(conditions[0].message, "b");
+        assert_eq!(conditions[0].observed_generation, Some(2));
+    }
+
+    #[test]
+    fn moves_transition_time_when_status_changes() {
+        let mut conditions = vec![];
+        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Waiting", "", None, at(10)));
+        set_condition(&mut conditions, Condition::new("Stalled", ConditionStatus::True, "Bad", "", None, at(15)));
+        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::True, "Done", "", None, at(20)));
+        assert_eq!(conditions.len(), 2);
+        let ready = find_condition(&conditions, "Ready").unwrap();
+        assert_eq!(ready.last_transition_time, at(20));
+        assert_eq!(ready.reason, "Done");
+    }
+
+    #[test]
+    fn a_positive_condition_is_told_on_each_change_of_status_or_reason() {
+        let ready = |status, reason: &str, message: &str| Condition::new(READY, status, reason, message, None, at(1));
+        let unknown = [ready(ConditionStatus::Unknown, "Accepted", "a")];
+        let failed = [ready(ConditionStatus::False, "BuildFailed", "b")];
+        let told = transition(&unknown, &failed, READY, Polarity::Positive).unwrap();
+        assert!(told.warning);
+        assert_eq!(told.condition.reason, "BuildFailed");
+        let reworded = [ready(ConditionStatus::False, "BuildFailed", "c")];
+        assert_eq!(transition(&failed, &reworded, READY, Polarity::Positive), None, "only the message moved");
+        let first = transition(&[], &unknown, READY, Polarity::Positive).unwrap();
+        assert!(!first.warning, "Unknown is no warning");
+        assert_eq!(transition(&unknown, &[], READY, Polarity::Positive), None, "nothing to tell");
+    }
+
+    #[test]
+    fn a_negative_condition_is_told_when_it_turns_true_or_says_something_new() {
+        let degraded = |status, message: &str| Condition::new("Degraded", status, "Cycle", message, None, at(1));
+        let off = [degraded(ConditionStatus::False, "")];
+        let on = [degraded(ConditionStatus::True, "a → b → a")];
+        assert!(transition(&off, &on, "Degraded", Polarity::Negative).unwrap().warning);
+        assert!(transition(&[], &on, "Degraded", Polarity::Negative).is_some());
+        assert_eq!(transition(&on, &on, "Degraded", Polarity::Negative), None, "told already");
+        let other = [degraded(ConditionStatus::True, "c → d → c")];
+        assert!(transition(&on, &other, "Degraded", Polarity::Negative).is_some(), "a new cycle");
+        assert_eq!(transition(&on, &off, "Degraded", Polarity::Negative), None, "turning good is not told");
     }
 }

@@ -15,9 +15,10 @@ use kube::api::{Api, ListParams};
 use kube::Client;
 
 use crate::config::OperatorConfig;
-use crate::controller::{self, Context, Scope};
+use crate::controller::{self, Context};
 use crate::crd::Organization;
 use crate::metrics::Metrics;
+use crate::scope::Scope;
 use http::Readiness;
 use leader::{LeaderElector, LeaseTimings};
 

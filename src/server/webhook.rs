@@ -20,15 +20,12 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::clock::Clock;
-use crate::controller::Scope;
+use crate::crd::well_known::{REQUESTED_AT, REQUESTED_BY};
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::metrics::Metrics;
 use crate::plan::webhook::{route, Route, WakeTarget, WebhookEnvelope};
+use crate::scope::Scope;
 
-/// Annotation whose change wakes an object's controller; also settable by hand to force a reconcile.
-pub const REQUESTED_AT: &str = "orchestrator.infinityxone.io/requested-at";
-/// Annotation naming the webhook delivery that last woke the object.
-pub const REQUESTED_BY: &str = "orchestrator.infinityxone.io/requested-by";
 /// GitHub caps webhook payloads at 25 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 

@@ -22,13 +22,13 @@ use kube::{Client, ResourceExt};
 
 use super::webhook::WebhookReceiver;
 use crate::controller::github_clients::GitHubClients;
-use crate::controller::Scope;
 use crate::crd::organization::CredentialType;
 use crate::crd::Organization;
 use crate::github::hook_deliveries::MAX_PER_PAGE;
 use crate::github::GitHub;
 use crate::metrics::Metrics;
 use crate::plan::webhook_recovery::{decide, reached_the_end, Attempt, Bounds, Requested};
+use crate::scope::Scope;
 
 /// What one App's recovery remembers between passes.
 #[derive(Debug, Default)]

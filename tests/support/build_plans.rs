@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use github_sim::{Fixture, LoggedRequest, SimHandle, SimOptions, Simulator};
 use infinity_orchestrator::controller::build_plan::{self, Settings};
-use infinity_orchestrator::controller::{Context, Scope};
+use infinity_orchestrator::controller::Context;
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuild};
 use infinity_orchestrator::crd::{BuildPlan, Repository};
 use infinity_orchestrator::metrics::Metrics;
+use infinity_orchestrator::scope::Scope;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use infinity_orchestrator::controller::{self, Context, RecheckIntervals, Scope};
+use infinity_orchestrator::controller::{self, Context, RecheckIntervals};
 use infinity_orchestrator::metrics::Metrics;
+use infinity_orchestrator::scope::Scope;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};

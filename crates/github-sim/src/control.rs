@@ -146,7 +146,7 @@ pub fn transfer_repo(state: &mut SimState, owner: &str, name: &str, new_owner: &
         pull.owner = new_owner.to_string();
     }
     state.repos.insert((new_owner.to_string(), name.to_string()), repo);
-    let from = crate::webhook::organization_json(&state.base_url, owner);
+    let from = crate::views::organization_json(&state.base_url, owner);
     let changes = json!({"changes": {"owner": {"from": {"organization": from}}}});
     state.emit("repository", Some("transferred"), new_owner, name, changes);
     true
@@ -199,7 +199,7 @@ fn repo_control(state: &mut SimState, method: &str, rest: &str, body: &Value) ->
     match (method, tail) {
         ("DELETE", "") => match state.repos.remove(&(owner.to_string(), name.to_string())) {
             Some(repo) => {
-                let body = json!({"repository": crate::routes::repos::repo_json(&state.base_url, &repo)});
+                let body = json!({"repository": crate::views::repo_json(&state.base_url, &repo)});
                 state.emit("repository", Some("deleted"), owner, name, body);
                 (200, json!({}))
             }

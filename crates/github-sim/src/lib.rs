@@ -7,6 +7,7 @@ pub mod clock;
 pub mod conformance;
 pub mod content_creation;
 pub mod control;
+pub mod encoding;
 pub mod etag;
 pub mod faults;
 pub mod fixture;
@@ -17,6 +18,7 @@ pub mod routes;
 pub mod runs;
 mod server;
 pub mod state;
+pub mod views;
 pub mod webhook;
 pub mod workflow_file;
 

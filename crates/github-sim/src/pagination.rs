@@ -1,5 +1,7 @@
 //! `per_page` / `page` arithmetic and RFC 5988 `Link` headers.
 
+use crate::encoding::percent_encode;
+
 /// GitHub's default page size.
 pub const DEFAULT_PER_PAGE: usize = 30;
 /// GitHub's largest page size.
@@ -57,7 +59,7 @@ pub fn cursor_page(total: usize, base: &str, query: &[(String, String)]) -> (std
         let mut q: Vec<String> = query
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "page" | "per_page" | "before" | "after"))
-            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
             .collect();
         q.push(format!("per_page={per_page}"));
         q.push(format!("{cursor_name}={}", cursor_of(index)));
@@ -73,20 +75,6 @@ pub fn cursor_page(total: usize, base: &str, query: &[(String, String)]) -> (std
     (range, (!links.is_empty()).then(|| links.join(", ")))
 }
 
-/// Percent-encodes a query key or value as GitHub writes them in `Link` URLs: RFC 3986 unreserved characters pass,
-/// everything else is `%XX` (a raw `>` would end the URL early for a client that splits on it, as Octokit does).
-pub fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// The `Link` header for `page`, or `None` when everything fits on one page.
 /// `base` is the absolute URL without query; `other_query` holds the request's other parameters.
 pub fn link_header(base: &str, other_query: &[(String, String)], page: &Page) -> Option<String> {
@@ -97,7 +85,7 @@ pub fn link_header(base: &str, other_query: &[(String, String)], page: &Page) ->
         let mut q: Vec<String> = other_query
             .iter()
             .filter(|(k, _)| k != "page" && k != "per_page")
-            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
             .collect();
         q.push(format!("per_page={}", page.per_page));
         q.push(format!("page={n}"));

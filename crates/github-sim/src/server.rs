@@ -11,6 +11,7 @@ use sha2::Digest;
 
 use crate::content_creation::is_content_creating;
 use crate::control;
+use crate::encoding::percent_decode;
 use crate::etag::{if_none_match_matches, strong_etag};
 use crate::faults::{decide_for, secondary_answer, secondary_refusal, FaultConfig, FaultDecision};
 use crate::fixture::{Fixture, RepoFixture};
@@ -165,7 +166,7 @@ impl SimHandle {
             .runs
             .iter()
             .filter(|r| r.owner == owner && r.repo == name)
-            .map(|r| crate::routes::actions::run_json(&self.base_url, &state, r))
+            .map(|r| crate::views::run_json(&self.base_url, &state, r))
             .collect();
         runs.reverse();
         runs
@@ -278,30 +279,6 @@ fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
             None => (percent_decode(pair), String::new()),
         })
         .collect()
-}
-
-/// Decodes `%XX` escapes (invalid ones are kept as they are).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn credential_of(headers: &HeaderMap) -> Option<String> {

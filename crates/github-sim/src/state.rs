@@ -292,6 +292,9 @@ pub struct Run {
     pub listed_at: i64,
 }
 
+/// The login of the App's bot, which opens the issues and pull requests a fixture gives no other author.
+pub const BOT_LOGIN: &str = "infinity-orchestrator[bot]";
+
 /// An issue.
 #[derive(Debug, Clone)]
 pub struct Issue {
@@ -573,7 +576,7 @@ impl SimState {
                 body: issue.body,
                 state: issue.state,
                 labels: issue.labels,
-                creator: issue.creator.unwrap_or_else(|| crate::routes::issues::BOT_LOGIN.into()),
+                creator: issue.creator.unwrap_or_else(|| BOT_LOGIN.into()),
                 created_at: now,
                 updated_at: now,
                 closed_at: closed.then_some(now),
@@ -599,7 +602,7 @@ impl SimState {
                 head: pull.head,
                 base,
                 state: pull.state,
-                creator: crate::routes::issues::BOT_LOGIN.into(),
+                creator: BOT_LOGIN.into(),
                 created_at: now,
                 updated_at: now,
                 closed_at: closed.then_some(now),
@@ -718,11 +721,11 @@ impl SimState {
             }
             if !object.contains_key("repository") {
                 if let Some(repo) = self.repo(owner, name) {
-                    object.insert("repository".into(), crate::routes::repos::repo_json(&base, repo));
+                    object.insert("repository".into(), crate::views::repo_json(&base, repo));
                 }
             }
-            object.insert("organization".into(), crate::webhook::organization_json(&base, owner));
-            object.insert("sender".into(), crate::routes::repos::user_json(&base, "github-sim", "User"));
+            object.insert("organization".into(), crate::views::organization_json(&base, owner));
+            object.insert("sender".into(), crate::views::user_json(&base, "github-sim", "User"));
             object.insert(
                 "installation".into(),
                 serde_json::json!({"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}),
@@ -762,7 +765,7 @@ impl SimState {
                 actions.push("completed");
             }
             for action in actions {
-                let body = crate::routes::actions::run_json(&base, self, run);
+                let body = crate::views::run_json(&base, self, run);
                 events.push((action, run.owner.clone(), run.repo.clone(), body));
             }
         }

@@ -226,19 +226,6 @@ pub async fn deliver(url: &str, headers: &[(String, String)], body: &str) -> Att
     }
 }
 
-/// GitHub's `organization-simple-webhooks`: the `organization` object of every organization event.
-pub fn organization_json(base: &str, login: &str) -> Value {
-    let api = format!("{base}/orgs/{login}");
-    let id = u64::from_str_radix(&crate::state::sha_of(login)[..8], 16).unwrap_or(1);
-    serde_json::json!({
-        "login": login, "id": id, "node_id": format!("O_{login}"), "url": api,
-        "repos_url": format!("{api}/repos"), "events_url": format!("{api}/events"), "hooks_url": format!("{api}/hooks"),
-        "issues_url": format!("{api}/issues"), "members_url": format!("{api}/members{{/member}}"),
-        "public_members_url": format!("{api}/public_members{{/member}}"),
-        "avatar_url": format!("{base}/avatars/{login}"), "description": null,
-    })
-}
-
 /// Completes a `workflow_run` payload with what GitHub sends besides the REST run: the `workflow`, the run's
 /// actors, check suite and head commit (fields already present are kept).
 pub fn complete_workflow_run(state: &crate::state::SimState, payload: &mut Value) {
@@ -247,7 +234,7 @@ pub fn complete_workflow_run(state: &crate::state::SimState, payload: &mut Value
     let Some(run) = state.runs.iter().find(|r| r.id == run_id) else { return };
     let Some(repo) = state.repo(&run.owner, &run.repo) else { return };
     let api = format!("{base}/repos/{}/{}", run.owner, run.repo);
-    let actor = crate::routes::repos::user_json(&base, "github-sim", "User");
+    let actor = crate::views::user_json(&base, "github-sim", "User");
     let head_commit = repo.commits.get(&run.head_sha).map(|commit| {
         let person =
             serde_json::json!({"name": commit.author, "email": format!("{}@users.noreply.github.com", commit.author)});
@@ -258,7 +245,7 @@ pub fn complete_workflow_run(state: &crate::state::SimState, payload: &mut Value
         .workflows
         .iter()
         .find(|w| w.id == run.workflow_id)
-        .map(|workflow| crate::routes::actions::workflow_json(&base, repo, workflow));
+        .map(|workflow| crate::views::workflow_json(&base, repo, workflow));
     let previous_attempt_url =
         (run.run_attempt > 1).then(|| format!("{api}/actions/runs/{}/attempts/{}", run.id, run.run_attempt - 1));
     if let Some(object) = payload.get_mut("workflow_run").and_then(Value::as_object_mut) {

@@ -232,8 +232,7 @@ async fn files_over_one_megabyte_are_not_inlined_and_the_blob_serves_them() {
     assert_eq!(file["size"].as_u64(), Some(big.len() as u64));
     let blob = get(base, &format!("/repos/acme/large/git/blobs/{}", file["sha"].as_str().expect("sha"))).await;
     assert_eq!(blob["encoding"], "base64");
-    let decoded =
-        github_sim::routes::git_write::base64_decode(blob["content"].as_str().expect("content")).expect("b64");
+    let decoded = github_sim::encoding::base64_decode(blob["content"].as_str().expect("content")).expect("b64");
     assert_eq!(decoded, big.as_bytes());
     let small = get(base, "/repos/acme/large/contents/README.md").await;
     assert_eq!(small["encoding"], "base64", "a small file is still inlined");

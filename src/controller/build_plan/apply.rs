@@ -2,14 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
-
-use super::observe::{self, Target};
+use super::observe::Target;
 use crate::controller::error::Error;
 use crate::crd::build_plan::RepositoryBuild;
+use crate::crd::well_known::CORRELATION_INPUT;
 use crate::github::{self, DispatchedRun, GitHub, RepoRef};
-use crate::plan::schedule::entries;
-use crate::plan::schedule::in_flight;
+use crate::plan::schedule::stop::RunToCancel;
 
 /// Sends the `workflow_dispatch` of each intent (entries already recorded as Dispatching). Returns what became of
 /// them: the runs GitHub's answers named (recorded at once, no listing needed), the repositories GitHub refused for
@@ -77,7 +75,7 @@ fn untraceable(workflow: &str, answer: &str) -> String {
     format!(
         "{answer} did not name the run, and {workflow} declares no {} input to find it by: whether it runs cannot be \
          told, so it is not dispatched again",
-        github::CORRELATION_INPUT
+        CORRELATION_INPUT
     )
 }
 
@@ -107,34 +105,24 @@ pub async fn cancel_runs(
     for entry in repositories.iter().filter(|e| names.contains(&e.name.as_str())) {
         let (Some(target), Some(id)) = (targets.get(entry.name.as_str()), entry.run_id) else { continue };
         if let Ok(id) = u64::try_from(id) {
-            cancel(github, &target.repo, id).await?;
+            cancel_run(github, &target.repo, id).await?;
         }
     }
     Ok(())
 }
 
-/// Cancels every run in flight of the current run (the plan is suspended, deleted or superseded). Returns false
-/// while some intent is too young to tell whether its dispatch reached GitHub: the caller comes back later.
-pub async fn cancel_in_flight(
-    github: &dyn GitHub,
-    targets: &BTreeMap<&str, &Target>,
-    repositories: &[RepositoryBuild],
-    grace: SignedDuration,
-    now: Timestamp,
-) -> Result<bool, Error> {
-    let mut settled = true;
-    for entry in repositories.iter().filter(|e| in_flight(e.state)) {
-        let Some(target) = targets.get(entry.name.as_str()) else { continue };
-        match observe::find_run(github, target, entry).await? {
-            Some(run) if run.status.as_deref() != Some("completed") => cancel(github, &target.repo, run.id).await?,
-            Some(_) => {}
-            None => settled &= entries::dispatch_lost(entry, grace, now),
+/// Cancels the runs the plan is stopping (suspended, deleted or superseded), as `schedule::stop` decided.
+pub async fn cancel(github: &dyn GitHub, targets: &BTreeMap<&str, &Target>, runs: &[RunToCancel]) -> Result<(), Error> {
+    for run in runs {
+        let Some(target) = targets.get(run.repository.as_str()) else { continue };
+        if let Ok(id) = u64::try_from(run.run_id) {
+            cancel_run(github, &target.repo, id).await?;
         }
     }
-    Ok(settled)
+    Ok(())
 }
 
-async fn cancel(github: &dyn GitHub, repo: &RepoRef, run_id: u64) -> Result<(), Error> {
+async fn cancel_run(github: &dyn GitHub, repo: &RepoRef, run_id: u64) -> Result<(), Error> {
     match github.cancel_run(repo, run_id).await {
         Ok(()) => {
             tracing::info!(repository = %repo, run_id, "cancelled run");

@@ -13,9 +13,9 @@ pub mod apply;
 pub mod observe;
 pub mod status;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -34,21 +34,22 @@ use self::status::Situation;
 use super::cache::{self, Cache, Changed};
 use super::context::Context;
 use super::error::Error;
-use super::organization_ref::of_organization;
-use super::status::{namespace_of, publish_event};
-use super::Scope;
-use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuildState as S};
+use super::memo::Memo;
+use super::status::{announce_transition, namespace_of, publish_event};
+use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuild, RepositoryBuildState as S};
+use crate::crd::condition::HasConditions;
 use crate::crd::reference::RepositorySelector;
+use crate::crd::well_known::BUILD_PLAN_FINALIZER;
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::github::GitHub;
 use crate::plan::build_commands;
 use crate::plan::cron::CronSchedule;
 use crate::plan::prerequisites::{Blocker, BlockerKind};
+use crate::plan::readiness::{Polarity, READY};
+use crate::plan::schedule::entries::RunObservation;
 use crate::plan::schedule::trigger::{self, CurrentRun, Trigger};
-use crate::plan::schedule::{self, entries, in_flight, NextSteps, ScheduleError, SchedulePolicy};
-
-/// The finalizer that holds a deleted plan until its runs in flight are cancelled.
-pub const FINALIZER: &str = "orchestrator.infinityxone.io/cancel-runs";
+use crate::plan::schedule::{self, entries, in_flight, stop, NextSteps, ScheduleError, SchedulePolicy};
+use crate::scope::Scope;
 
 /// How the controller paces its reads of GitHub.
 #[derive(Clone, Copy, Debug)]
@@ -81,8 +82,7 @@ struct Shared {
 
 /// The plans waiting for their repositories to be discovered and described, each with what it waits for: a change
 /// to one of those wakes it.
-#[derive(Default)]
-struct Awaiting(Mutex<HashMap<ObjectRef<BuildPlan>, Awaited>>);
+type Awaiting = Memo<ObjectRef<BuildPlan>, Awaited>;
 
 struct Awaited {
     organization: String,
@@ -98,11 +98,11 @@ impl Awaiting {
             repositories: undescribed.iter().cloned().collect(),
             selector: plan.spec.selector.clone(),
         };
-        self.lock().insert(ObjectRef::from_obj(plan), awaited);
+        self.insert(ObjectRef::from_obj(plan), awaited);
     }
 
     fn forget(&self, plan: &BuildPlan) {
-        self.lock().remove(&ObjectRef::from_obj(plan));
+        self.remove(&ObjectRef::from_obj(plan));
     }
 
     /// The waiting plans that this change of `repo` may let start.
@@ -125,10 +125,6 @@ impl Awaiting {
 
     fn all(&self) -> Vec<ObjectRef<BuildPlan>> {
         self.lock().keys().cloned().collect()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<BuildPlan>, Awaited>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -163,7 +159,6 @@ async fn run_on(
     repositories: Cache<Repository>,
 ) {
     let controller = Controller::new(scope.api::<BuildPlan>(ctx.client.clone()), watcher::Config::default());
-    let plans = controller.store();
     let shared = Arc::new(Shared { repositories, awaiting: Awaiting::default(), settings });
     // A plan waiting for discovery wakes when a repository it waits for is described (or first matches).
     let described = {
@@ -181,29 +176,15 @@ async fn run_on(
             futures::stream::iter(plans)
         })
     };
-    controller
-        // An Organization appearing lets its plans start.
-        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
-            of_organization(&plans, org.namespace(), &org.name_any())
-        })
-        .reconcile_on(described)
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |plan, ctx| {
-                let shared = shared.clone();
-                super::measured(plan, ctx, move |plan, ctx| reconcile(plan, ctx, shared))
-            },
-            super::error_policy,
-            ctx,
-        )
-        .for_each(super::log_outcome)
-        .await;
+    // An Organization appearing lets its plans start.
+    let controller = super::woken_by_their_organization(controller, scope, ctx.client.clone()).reconcile_on(described);
+    super::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
 }
 
 /// One reconcile, under the finalizer: carry the plan on, or cancel its runs once it is deleted.
 async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
     let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan.as_ref())?);
-    finalizer(&api, FINALIZER, plan, |event| async {
+    finalizer(&api, BUILD_PLAN_FINALIZER, plan, |event| async {
         match event {
             FinalizerEvent::Apply(plan) => apply(&plan, &ctx, &shared).await,
             FinalizerEvent::Cleanup(plan) => {
@@ -216,7 +197,7 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
     .map_err(|error| match error {
         finalizer::Error::ApplyFailed(error) | finalizer::Error::CleanupFailed(error) => error,
         finalizer::Error::AddFinalizer(error) | finalizer::Error::RemoveFinalizer(error) => Error::Kube(error),
-        // Objects from the API server have names, and FINALIZER is a valid path segment.
+        // Objects from the API server have names, and BUILD_PLAN_FINALIZER is a valid path segment.
         finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer => {
             Error::MissingNamespace { kind: "BuildPlan".into(), name: String::new() }
         }
@@ -252,11 +233,12 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
     let grace = signed(shared.settings.dispatch_grace);
     let run = match run {
         None => current,
-        // The runs of the run it replaces are cancelled first (a spec change while it was going).
-        Some(_) if !apply::cancel_in_flight(github.as_ref(), &by_name, &current.repositories, grace, now).await? => {
-            return Ok(Action::requeue(shared.settings.dispatch_recheck));
-        }
         Some((run_id, scheduled_at)) => {
+            // The runs of the run it replaces are cancelled first (a spec change while it was going).
+            let runs = observe::runs_in_flight(github.as_ref(), &by_name, &current.repositories).await?;
+            if !cancel_in_flight(github.as_ref(), &by_name, &current.repositories, &runs, grace, now).await? {
+                return Ok(Action::requeue(shared.settings.dispatch_recheck));
+            }
             let limit = usize::try_from(plan.spec.history_limit).unwrap_or(0);
             trigger::fresh_run(&current, &run_id, &trigger::spec_digest(&plan.spec), scheduled_at, limit, now)
         }
@@ -288,7 +270,8 @@ async fn advance(
     settings: Settings,
     now: Timestamp,
 ) -> Result<Action, Error> {
-    let lost = observe::track(github, targets, &mut run.repositories, signed(settings.dispatch_grace), now).await?;
+    let grace = signed(settings.dispatch_grace);
+    let lost = observe::track(github, targets, &mut run.repositories, grace, now).await?.lost;
     let current: BTreeMap<String, _> = run.repositories.iter().map(|e| (e.name.clone(), e.clone())).collect();
     let built = if plan.spec.only_changed {
         let unknown: Vec<_> = targets.values().map(|t| t.selected(false)).collect();
@@ -298,7 +281,7 @@ async fn advance(
     };
     let selected: Vec<_> = targets.values().map(|t| t.selected(built.contains_key(&t.name))).collect();
     let key = format!("{}/{}", plan.uid().unwrap_or_default(), run.run_id.as_deref().unwrap_or_default());
-    let policy = SchedulePolicy::resolve(&plan.spec, &ctx.config.build);
+    let policy = SchedulePolicy::resolve(&plan.spec, &ctx.config.build.schedule_defaults());
     let steps =
         match schedule::next_steps(&selected, &schedule::progress_by_name(&run.repositories), &policy, &key, now) {
             Ok(steps) => steps,
@@ -362,7 +345,7 @@ async fn carry_out(
     let written = status::write(ctx, plan, next.clone()).await?;
     let to_send: Vec<_> = next.repositories.iter().filter(|e| intents.contains(&e.name)).collect();
     let sent = apply::send(github, targets, &to_send).await?;
-    ctx.metrics.record_dispatches(&sent);
+    ctx.metrics.record_dispatches(sent.accepted, sent.unanswered, sent.refused.len());
     if sent.refused.is_empty() && sent.named.is_empty() && sent.untraceable.is_empty() {
         return Ok(written);
     }
@@ -411,8 +394,8 @@ async fn suspend(
     if run.repositories.iter().any(|e| in_flight(e.state)) {
         let github = ctx.github.for_organization(&ctx.client, organization).await?;
         let (by_name, grace) = (by_name(targets), signed(settings.dispatch_grace));
-        observe::track(github.as_ref(), &by_name, &mut run.repositories, grace, now).await?;
-        if !apply::cancel_in_flight(github.as_ref(), &by_name, &run.repositories, grace, now).await? {
+        let tracked = observe::track(github.as_ref(), &by_name, &mut run.repositories, grace, now).await?;
+        if !cancel_in_flight(github.as_ref(), &by_name, &run.repositories, &tracked.runs, grace, now).await? {
             return Ok(Action::requeue(settings.dispatch_recheck));
         }
         run.repositories = run.repositories.iter().map(entries::suspended).collect();
@@ -439,7 +422,7 @@ async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Act
         Ok(github) => github,
         Err(error @ Error::Credentials { .. }) => {
             let note = format!("Runs in flight could not be cancelled: {error}");
-            publish_event(ctx, &plan, EventType::Warning, "CancelFailed", &note, "Cancel").await;
+            publish_event(ctx, &plan, None, EventType::Warning, "CancelFailed", &note, "Cancel").await;
             return Ok(Action::await_change());
         }
         Err(error) => return Err(error),
@@ -450,11 +433,15 @@ async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Act
     let by_name = by_name(&targets);
     let grace = signed(shared.settings.dispatch_grace);
     // The finalizer goes as soon as this returns Ok, so a dispatch too young to judge is waited for here.
-    while !apply::cancel_in_flight(github.as_ref(), &by_name, &run.repositories, grace, ctx.clock.now()).await? {
+    loop {
+        let runs = observe::runs_in_flight(github.as_ref(), &by_name, &run.repositories).await?;
+        if cancel_in_flight(github.as_ref(), &by_name, &run.repositories, &runs, grace, ctx.clock.now()).await? {
+            break;
+        }
         tokio::time::sleep(shared.settings.dispatch_recheck).await;
     }
     let note = "The plan is being deleted: its runs in flight were cancelled";
-    publish_event(ctx, &plan, EventType::Normal, "RunCancelled", note, "Cancel").await;
+    publish_event(ctx, &plan, None, EventType::Normal, "RunCancelled", note, "Cancel").await;
     Ok(Action::await_change())
 }
 
@@ -492,8 +479,8 @@ async fn waiting_for_repositories(ctx: &Context, plan: &BuildPlan, undescribed: 
 async fn blocked(ctx: &Context, plan: &BuildPlan, blocker: &Blocker) -> Result<Action, Error> {
     let mut run = plan.status.clone().unwrap_or_default();
     run.conditions = status::conditions(plan, Situation::Blocked(blocker), &run, &ctx.clock.now_time());
-    status::write(ctx, plan, run).await?;
-    announce_blocker(ctx, plan, blocker.reason, &blocker.message).await;
+    let written = status::write(ctx, plan, run).await?;
+    announce_ready(ctx, plan, &written).await;
     Ok(match blocker.kind {
         BlockerKind::Stalled => Action::await_change(),
         // Organizations are watched: their arrival wakes the plan, so the timer is only a safety net.
@@ -510,19 +497,31 @@ async fn invalid(
     error: &ScheduleError,
 ) -> Result<Action, Error> {
     run.conditions = status::conditions(plan, Situation::Invalid(error), &run, &ctx.clock.now_time());
-    status::write(ctx, plan, run).await?;
-    announce_blocker(ctx, plan, error.category(), &error.to_string()).await;
+    let written = status::write(ctx, plan, run).await?;
+    announce_ready(ctx, plan, &written).await;
     // A Repository's edges may change without the plan changing: look again now and then.
     Ok(Action::requeue(Duration::from_secs(300)))
 }
 
-/// A Warning Event when the plan becomes blocked for a new reason.
-async fn announce_blocker(ctx: &Context, plan: &BuildPlan, reason: &str, message: &str) {
-    let conditions = plan.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    let ready = crate::crd::condition::find_condition(conditions, crate::plan::readiness::READY);
-    if ready.is_none_or(|c| c.reason != reason) {
-        publish_event(ctx, plan, EventType::Warning, reason, message, "Reconcile").await;
-    }
+/// An Event when the status written changed `Ready`: a Warning when the plan became blocked for a new reason.
+async fn announce_ready(ctx: &Context, plan: &BuildPlan, written: &BuildPlan) {
+    let transition = (plan.conditions(), written.conditions());
+    announce_transition(ctx, plan, transition, READY, Polarity::Positive, "Reconcile").await;
+}
+
+/// Cancels the runs still going among those read for the attempts in flight of `repositories`. Returns false while
+/// some dispatch is too young to tell whether it reached GitHub: the caller comes back later.
+async fn cancel_in_flight(
+    github: &dyn GitHub,
+    targets: &BTreeMap<&str, &Target>,
+    repositories: &[RepositoryBuild],
+    runs: &BTreeMap<String, Option<RunObservation>>,
+    grace: SignedDuration,
+    now: Timestamp,
+) -> Result<bool, Error> {
+    let stop = stop::stop_in_flight(repositories, runs, grace, now);
+    apply::cancel(github, targets, &stop.cancel).await?;
+    Ok(stop.unsettled.is_empty())
 }
 
 /// Records in each intent the commands its dispatch sends, so the status says what the run was given (written

@@ -14,6 +14,7 @@ use super::super::context::Context;
 use super::super::error::Error;
 use super::super::status::namespace_of;
 use crate::crd::build_plan::RepositoryBuild;
+use crate::crd::well_known::CORRELATION_INPUT;
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::github::{self, GitHub, RepoRef, RunFilter, WorkflowRun};
 use crate::plan::build_commands;
@@ -58,7 +59,7 @@ impl Target {
     /// Whether a dispatch sends the correlation id: when the workflow declares the input, or when its inputs are not
     /// known yet (a spec's workflow discovery has not read; GitHub then says with 422 if it does not take it).
     pub fn takes_correlation_id(&self) -> bool {
-        !self.build_workflow_inputs_known || self.build_workflow_inputs.iter().any(|i| i == github::CORRELATION_INPUT)
+        !self.build_workflow_inputs_known || self.build_workflow_inputs.iter().any(|i| i == CORRELATION_INPUT)
     }
 
     /// What the scheduler is told about it.
@@ -162,33 +163,54 @@ fn target(repo: &Repository, plan: &BuildPlan, owner: &str) -> Option<Target> {
     })
 }
 
-/// Reads the run of every attempt in flight and folds it into its entry. Returns the names of Dispatching entries
-/// whose run GitHub does not list although `grace` has passed: their dispatch never happened.
+/// What tracking read and made of it.
+#[derive(Debug)]
+pub struct Tracked {
+    /// By repository, the run of its attempt in flight, `None` when GitHub does not list it (see [`runs_in_flight`]).
+    pub runs: BTreeMap<String, Option<RunObservation>>,
+    /// Dispatching entries whose run GitHub does not list although the grace period has passed: their dispatch
+    /// never happened.
+    pub lost: Vec<String>,
+}
+
+/// Reads the run of every attempt in flight and folds it into its entry.
 pub async fn track(
     github: &dyn GitHub,
     targets: &BTreeMap<&str, &Target>,
     repositories: &mut [RepositoryBuild],
     grace: SignedDuration,
     now: Timestamp,
-) -> Result<Vec<String>, Error> {
+) -> Result<Tracked, Error> {
+    let runs = runs_in_flight(github, targets, repositories).await?;
     let mut lost = Vec::new();
-    for entry in repositories.iter_mut().filter(|e| in_flight(e.state)) {
-        let Some(target) = targets.get(entry.name.as_str()) else { continue };
-        match find_run(github, target, entry).await? {
-            Some(run) => *entry = entries::observe_run(entry, &observation(&run), now),
-            None if entries::dispatch_lost(entry, grace, now) => lost.push(entry.name.clone()),
-            None => {}
+    for entry in repositories.iter_mut() {
+        match runs.get(&entry.name) {
+            Some(Some(run)) => *entry = entries::observe_run(entry, run, now),
+            Some(None) if entries::dispatch_lost(entry, grace, now) => lost.push(entry.name.clone()),
+            _ => {}
         }
     }
-    Ok(lost)
+    Ok(Tracked { runs, lost })
+}
+
+/// The run of every attempt in flight, by repository: `None` when GitHub does not list it (yet). An entry whose
+/// repository is no longer selected is not read.
+pub async fn runs_in_flight(
+    github: &dyn GitHub,
+    targets: &BTreeMap<&str, &Target>,
+    repositories: &[RepositoryBuild],
+) -> Result<BTreeMap<String, Option<RunObservation>>, Error> {
+    let mut runs = BTreeMap::new();
+    for entry in repositories.iter().filter(|e| in_flight(e.state)) {
+        let Some(target) = targets.get(entry.name.as_str()) else { continue };
+        let run = find_run(github, target, entry).await?;
+        runs.insert(entry.name.clone(), run.as_ref().map(observation));
+    }
+    Ok(runs)
 }
 
 /// The run of an entry's latest attempt: by id once known, else by its correlation id.
-pub async fn find_run(
-    github: &dyn GitHub,
-    target: &Target,
-    entry: &RepositoryBuild,
-) -> Result<Option<WorkflowRun>, Error> {
+async fn find_run(github: &dyn GitHub, target: &Target, entry: &RepositoryBuild) -> Result<Option<WorkflowRun>, Error> {
     if let Some(id) = entry.run_id.and_then(|id| u64::try_from(id).ok()) {
         return match github.workflow_run(&target.repo, id).await {
             Ok(run) => Ok(Some(run)),

@@ -2,22 +2,21 @@
 //! resourceVersion the reconcile read, and an Event per transition of the run and of each repository.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType};
-use kube::{Resource, ResourceExt};
-use serde_json::json;
+use kube::runtime::events::EventType;
+use kube::ResourceExt;
 
 use crate::controller::context::{Context, FIELD_MANAGER};
 use crate::controller::error::Error;
 use crate::controller::organization_ref::OrganizationScoped;
-use crate::controller::status::{namespace_of, publish_event};
+use crate::controller::status::{namespace_of, publish_event, write_status, Guard, StatusPart};
 use crate::crd::build_plan::{BuildPlanPhase, BuildPlanStatus, RepositoryBuildState as S};
-use crate::crd::condition::{set_condition, Condition, ConditionStatus};
+use crate::crd::condition::{Condition, ConditionStatus};
 use crate::crd::BuildPlan;
 use crate::plan::prerequisites::{Blocker, BlockerKind};
+use crate::plan::readiness::set_condition;
 use crate::plan::readiness::{self, READY};
 use crate::plan::schedule::entries;
 use crate::plan::schedule::trigger::is_terminal;
@@ -110,6 +109,16 @@ fn run_verdict(status: &BuildPlanStatus) -> (ConditionStatus, &'static str, Stri
     }
 }
 
+impl StatusPart for BuildPlanStatus {
+    type Object = BuildPlan;
+    const MANAGER: &'static str = FIELD_MANAGER;
+    // A plan without status reads as the empty status; no write is skipped for that, as `write` always sets
+    // observedGeneration (and the API server always sets a generation).
+    fn of(plan: &BuildPlan) -> Self {
+        plan.status.clone().unwrap_or_default()
+    }
+}
+
 /// Writes the whole status under the operator's field manager, unless it says what the plan says already. The
 /// apply carries the resourceVersion the reconcile read: if anyone changed the plan's spec or status since, it fails
 /// (409) and the reconcile starts over from a fresh read, so no decision is made twice on one observation. A change
@@ -119,38 +128,8 @@ pub async fn write(ctx: &Context, plan: &BuildPlan, mut status: BuildPlanStatus)
     status.observed_generation = plan.metadata.generation;
     let states: Vec<_> = status.repositories.iter().map(|entry| entry.state).collect();
     ctx.metrics.record_build_plan(&namespace_of(plan)?, &plan.name_any(), &states);
-    if plan.status.as_ref() == Some(&status) {
-        return Ok(plan.clone());
-    }
-    let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan)?);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut base = plan.clone();
-    loop {
-        let patch = json!({
-            "apiVersion": BuildPlan::api_version(&()),
-            "kind": BuildPlan::kind(&()),
-            "metadata": { "name": base.name_any(), "resourceVersion": base.resource_version() },
-            "status": status,
-        });
-        let error = match api.patch_status(&base.name_any(), &params, &Patch::Apply(&patch)).await {
-            Ok(written) => return Ok(written),
-            Err(kube::Error::Api(response)) if response.code == 409 => kube::Error::Api(response),
-            Err(error) => return Err(error.into()),
-        };
-        match api.get_opt(&base.name_any()).await? {
-            Some(fresh) if only_metadata_changed(&base, &fresh) => base = fresh,
-            _ => return Err(error.into()),
-        }
-    }
-}
-
-/// Whether `fresh` differs from `base` in metadata only, and is not being deleted.
-fn only_metadata_changed(base: &BuildPlan, fresh: &BuildPlan) -> bool {
-    fresh.spec == base.spec
-        && fresh.status == base.status
-        && fresh.metadata.generation == base.metadata.generation
-        && fresh.metadata.deletion_timestamp.is_none()
-        && fresh.resource_version() != base.resource_version()
+    let written = write_status(ctx, plan, &status, Guard::ResourceVersion).await?;
+    Ok(written.unwrap_or_else(|| plan.clone()))
 }
 
 /// Publishes an Event for a run that started or ended and for each repository that changed state; a repository's
@@ -166,7 +145,7 @@ pub async fn announce(
     let run = after.run_id.as_deref().unwrap_or_default();
     if !same_run && after.run_id.is_some() {
         let note = format!("Run {run} started over {} repositories", after.repositories.len());
-        publish_event(ctx, plan, EventType::Normal, "RunStarted", &note, "Run").await;
+        publish_event(ctx, plan, None, EventType::Normal, "RunStarted", &note, "Run").await;
     }
     let previous = if same_run { before.repositories.as_slice() } else { &[] };
     for change in entries::transitions(previous, &after.repositories) {
@@ -175,29 +154,24 @@ pub async fn announce(
         let from = change.from.map_or("new".to_owned(), |s| format!("{s:?}"));
         let detail = change.detail.map(|d| format!(": {d}")).unwrap_or_default();
         let note = format!("{} {from} → {:?} (attempt {}){detail}", change.repository, change.to, change.attempts);
-        let event = Event {
-            type_: event_type,
-            reason: format!("Build{:?}", change.to),
-            note: Some(note),
-            action: "Build".to_owned(),
-            secondary: objects.get(change.repository.as_str()).map(|o| (*o).clone()),
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &plan.object_ref(&())).await {
-            tracing::warn!(%error, "could not publish an Event");
-        }
+        let related = objects.get(change.repository.as_str()).map(|o| (*o).clone());
+        publish_event(ctx, plan, related, event_type, &format!("Build{:?}", change.to), &note, "Build").await;
     }
     let ended = is_terminal(after.phase) && (!same_run || before.phase != after.phase);
     if let (true, Some(phase)) = (ended, after.phase) {
         let event_type = if phase == BuildPlanPhase::Succeeded { EventType::Normal } else { EventType::Warning };
         let progress = after.progress.as_deref().unwrap_or_default();
         let note = format!("Run {run} ended {phase:?}: {progress} repositories done");
-        publish_event(ctx, plan, event_type, &format!("Run{phase:?}"), &note, "Run").await;
+        publish_event(ctx, plan, None, event_type, &format!("Run{phase:?}"), &note, "Run").await;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::controller::status::only_metadata_changed;
     use crate::crd::build_plan::BuildCounts;
     use crate::crd::condition::find_condition;
     use crate::plan::schedule::entries::pending;

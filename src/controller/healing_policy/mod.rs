@@ -11,29 +11,29 @@
 mod apply;
 pub mod observe;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::context::Context;
 use super::error::Error;
+use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
-use super::status::namespace_of;
-use super::Scope;
+use super::status::{namespace_of, publish_event};
 use crate::crd::healing_policy::{AuditedAction, OpenIssue, PolicyPullRequest, WithheldDecision};
 use crate::crd::{HealingPolicy, Organization, Repository};
 use crate::github::GitHub;
 use crate::plan::heal::{self, attention, ActionHistory, Dispatch, PlannedAction};
+use crate::scope::Scope;
 
 mod status;
 
@@ -45,43 +45,27 @@ const RETRY_AFTER_ERRORS: Duration = Duration::from_secs(30);
 /// Runs the controller until `shutdown` completes.
 pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
     let controller = Controller::new(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default());
-    let (by_organization, by_repository) = (controller.store(), controller.store());
-    let evaluations = Arc::new(Evaluations::default());
-    controller
-        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
-            of_organization(&by_organization, org.namespace(), &org.name_any())
-        })
-        .watches(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default(), move |repo| {
-            of_organization(&by_repository, repo.namespace(), &repo.spec.organization_ref.name)
-        })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |policy, ctx| {
-                let evaluations = evaluations.clone();
-                super::measured(policy, ctx, move |policy, ctx| reconcile(policy, ctx, evaluations))
-            },
-            super::error_policy,
-            ctx,
-        )
-        .for_each(super::log_outcome)
-        .await;
+    let by_repository = controller.store();
+    let controller = super::woken_by_their_organization(controller, scope, ctx.client.clone()).watches(
+        scope.api::<Repository>(ctx.client.clone()),
+        watcher::Config::default(),
+        move |repo| of_organization(&by_repository, repo.namespace(), &repo.spec.organization_ref.name),
+    );
+    super::run_reconciles(controller, shutdown, ctx, Arc::new(Evaluations::default()), reconcile).await;
 }
 
-/// When each policy was last evaluated, on what, and when it is due again.
-#[derive(Default)]
-struct Evaluations(Mutex<HashMap<ObjectRef<HealingPolicy>, (u64, Timestamp)>>);
+/// For each policy, the fingerprint of what its last evaluation read, and when it is due again.
+type Evaluations = Memo<ObjectRef<HealingPolicy>, (u64, Timestamp)>;
 
-impl Evaluations {
-    /// How long to wait, when nothing the evaluation reads changed and it is not due yet.
-    fn wait(&self, key: &ObjectRef<HealingPolicy>, trigger: u64, now: Timestamp) -> Option<Duration> {
-        let last = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (_, due) = last.get(key).filter(|(seen, _)| *seen == trigger)?;
-        (now < *due).then(|| now.duration_until(*due).unsigned_abs())
-    }
-
-    fn remember(&self, key: ObjectRef<HealingPolicy>, trigger: u64, due: Timestamp) {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, (trigger, due));
-    }
+/// How long to wait, when nothing the evaluation reads changed and it is not due yet.
+fn wait_before_evaluating(
+    evaluations: &Evaluations,
+    key: &ObjectRef<HealingPolicy>,
+    trigger: u64,
+    now: Timestamp,
+) -> Option<Duration> {
+    let (_, due) = evaluations.get(key).filter(|(seen, _)| *seen == trigger)?;
+    (now < due).then(|| now.duration_until(due).unsigned_abs())
 }
 
 /// One reconcile: observe the Organization and the selected repositories, decide and act per repository, write
@@ -108,7 +92,7 @@ async fn reconcile(
     let key = ObjectRef::from_obj(policy.as_ref());
     let trigger = status::trigger_of(&policy, organization.is_some(), &selected);
     let now = ctx.clock.now();
-    if let Some(wait) = evaluations.wait(&key, trigger, now) {
+    if let Some(wait) = wait_before_evaluating(&evaluations, &key, trigger, now) {
         return Ok(Action::requeue(wait));
     }
     // The watch may not have brought this controller's last status write yet; the audit trail the cooldowns and
@@ -133,10 +117,10 @@ async fn reconcile(
     };
     let mut evaluation = evaluate(&ctx, github.as_ref(), &policy, &selected, now).await;
     evaluation.restricted = restricted;
-    status::write(&ctx, &policy, &evaluation, selected.len(), now).await?;
+    status::write_evaluated(&ctx, &policy, &evaluation, selected.len(), now).await?;
     let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
     let wait = evaluation.wait(now, interval);
-    evaluations.remember(key, trigger, heal::after(now, heal::signed(wait)));
+    evaluations.insert(key, (trigger, heal::after(now, heal::signed(wait))));
     Ok(Action::requeue(wait))
 }
 
@@ -264,14 +248,6 @@ fn failed(planned: &PlannedAction, repository: &str, now: Timestamp, why: &str) 
 async fn announce(ctx: &Context, policy: &HealingPolicy, repo: &Repository, entry: &AuditedAction) {
     let link = entry.link.as_deref().map(|link| format!(" ({link})")).unwrap_or_default();
     let note = format!("{} {} on {}: {}{link}", entry.outcome, entry.action, entry.repository, entry.reason);
-    let event = Event {
-        type_: if entry.outcome == "Failed" { EventType::Warning } else { EventType::Normal },
-        reason: entry.action.clone(),
-        note: Some(note.chars().take(1024).collect()),
-        action: "Heal".to_owned(),
-        secondary: Some(repo.object_ref(&())),
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &policy.object_ref(&())).await {
-        tracing::warn!(%error, "could not publish an Event");
-    }
+    let event_type = if entry.outcome == "Failed" { EventType::Warning } else { EventType::Normal };
+    publish_event(ctx, policy, Some(repo.object_ref(&())), event_type, &entry.action, &note, "Heal").await;
 }

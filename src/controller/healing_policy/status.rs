@@ -13,17 +13,17 @@ use serde_json::json;
 
 use super::observe::RepositoryView;
 use super::Evaluation;
-use crate::controller::context::Context;
+use crate::controller::context::{Context, FIELD_MANAGER};
 use crate::controller::error::Error;
 use crate::controller::organization_ref::OrganizationScoped;
-use crate::controller::status::apply_status;
-use crate::crd::condition::{set_condition, Condition, ConditionStatus, HasConditions};
-use crate::crd::healing_policy::{OpenIssue, PolicyPullRequest};
+use crate::controller::status::{announce_transition, write_status, Guard, StatusPart};
+use crate::crd::condition::{Condition, ConditionStatus, HasConditions};
+use crate::crd::healing_policy::{HealingPolicyStatus, OpenIssue, PolicyPullRequest};
+use crate::crd::well_known::REQUESTED_AT;
 use crate::crd::{HealingPolicy, Repository};
 use crate::plan::heal::{self, marker::IssueMarker};
 use crate::plan::prerequisites;
-use crate::plan::readiness::{self, READY};
-use crate::server::webhook::REQUESTED_AT;
+use crate::plan::readiness::{self, set_condition, Polarity, READY};
 
 /// Most pull requests and withheld decisions the status keeps (their schema's bound).
 const LIST_LIMIT: usize = 100;
@@ -81,19 +81,17 @@ pub(super) async fn write_waiting(
     let conditions =
         readiness::conditions(policy.conditions(), &outcome, HealingPolicy::ACCEPTED, policy.meta().generation, &now);
     let current = policy.status.clone().unwrap_or_default();
-    let fields = fields(
-        matched,
-        current.last_evaluated,
-        &current.actions,
-        &current.open_issues,
-        &current.pull_requests,
-        &current.withheld,
-    );
-    apply_status(ctx, policy, &conditions, fields).await
+    let status = HealingPolicyStatus {
+        observed_generation: policy.meta().generation,
+        conditions,
+        matched_repositories: Some(count(matched)),
+        ..current
+    };
+    write(ctx, policy, &status).await
 }
 
 /// The status after an evaluation.
-pub(super) async fn write(
+pub(super) async fn write_evaluated(
     ctx: &Context,
     policy: &HealingPolicy,
     evaluation: &Evaluation,
@@ -117,9 +115,38 @@ pub(super) async fn write(
     pull_requests.truncate(LIST_LIMIT);
     let mut withheld = evaluation.withheld.clone();
     withheld.truncate(LIST_LIMIT);
-    let conditions = ready(policy, evaluation, matched, ctx.clock.now_time());
-    let fields = fields(matched, Some(Time(now)), &actions, &open_issues, &pull_requests, &withheld);
-    apply_status(ctx, policy, &conditions, fields).await
+    let status = HealingPolicyStatus {
+        observed_generation: policy.meta().generation,
+        conditions: ready(policy, evaluation, matched, ctx.clock.now_time()),
+        matched_repositories: Some(count(matched)),
+        last_evaluated: Some(Time(now)),
+        actions,
+        open_issues,
+        pull_requests,
+        withheld,
+    };
+    write(ctx, policy, &status).await
+}
+
+impl StatusPart for HealingPolicyStatus {
+    type Object = HealingPolicy;
+    const MANAGER: &'static str = FIELD_MANAGER;
+    fn of(policy: &HealingPolicy) -> Self {
+        policy.status.clone().unwrap_or_default()
+    }
+}
+
+/// Writes `status` whole, and announces a transition of `Ready`.
+async fn write(ctx: &Context, policy: &HealingPolicy, status: &HealingPolicyStatus) -> Result<(), Error> {
+    write_status(ctx, policy, status, Guard::None).await?;
+    let conditions = (policy.conditions(), status.conditions.as_slice());
+    announce_transition(ctx, policy, conditions, READY, Polarity::Positive, "Reconcile").await;
+    Ok(())
+}
+
+/// A number of repositories, as the schema's 32-bit integer.
+fn count(matched: usize) -> i32 {
+    i32::try_from(matched).unwrap_or(i32::MAX)
 }
 
 fn ready(policy: &HealingPolicy, evaluation: &Evaluation, matched: usize, now: Time) -> Vec<Condition> {
@@ -143,31 +170,4 @@ fn ready(policy: &HealingPolicy, evaluation: &Evaluation, matched: usize, now: T
     };
     set_condition(&mut conditions, ready);
     conditions
-}
-
-fn fields(
-    matched: usize,
-    last_evaluated: Option<Time>,
-    actions: &[crate::crd::healing_policy::AuditedAction],
-    open_issues: &[OpenIssue],
-    pull_requests: &[PolicyPullRequest],
-    withheld: &[crate::crd::healing_policy::WithheldDecision],
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut fields = serde_json::Map::new();
-    fields.insert("matchedRepositories".to_owned(), json!(i32::try_from(matched).unwrap_or(i32::MAX)));
-    if let Some(time) = last_evaluated {
-        fields.insert("lastEvaluated".to_owned(), json!(time));
-    }
-    // Empty lists are left out, as the type serializes them: applying `[]` would differ from what is read back.
-    for (key, value) in [
-        ("actions", json!(actions)),
-        ("openIssues", json!(open_issues)),
-        ("pullRequests", json!(pull_requests)),
-        ("withheld", json!(withheld)),
-    ] {
-        if value.as_array().is_some_and(|list| !list.is_empty()) {
-            fields.insert(key.to_owned(), value);
-        }
-    }
-    fields
 }

@@ -10,36 +10,36 @@
 
 pub mod observe;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
+use serde::Serialize;
 
 use super::cache::{self, Cache};
-use super::context::Context;
+use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
+use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
-use super::status::{apply_status, namespace_of, publish_event};
-use super::Scope;
-use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus, HasConditions};
+use super::status::{announce_transition, namespace_of, write_status, Guard, StatusPart};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasConditions};
 use crate::crd::healing_policy::HealingThresholds;
 use crate::crd::repository::{HealthStatus, SecurityStatus};
+use crate::crd::well_known::REQUESTED_AT;
 use crate::crd::{HealingPolicy, Organization, Repository};
-use crate::plan::discovered::DISCOVERED;
+use crate::plan::discovery_pass::{DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
 use crate::plan::health::{self, HEALTHY};
-use crate::plan::prerequisites;
-use crate::plan::readiness::{self, READY};
-use crate::server::webhook::REQUESTED_AT;
+use crate::plan::prerequisites::{self, Blocker, BlockerKind};
+use crate::plan::readiness::{self, keep_transition_time, set_condition, Polarity, READY};
+use crate::scope::Scope;
 
 /// `lastSyncTime` is refreshed at least this often even when nothing changed, so a stale one means trouble.
 const SYNC_HEARTBEAT: Duration = Duration::from_secs(3600);
@@ -55,27 +55,14 @@ pub async fn run(
 ) {
     let (policies, policy_changes) = Cache::new(scope.api::<HealingPolicy>(ctx.client.clone()));
     let controller = Controller::for_stream(changes, repositories.store().clone());
-    let (by_organization, by_policy) = (controller.store(), controller.store());
+    let by_policy = controller.store();
     let shared = Arc::new(Shared { policies, reads: Reads::default() });
-    let controller = controller
-        .watches(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default(), move |org| {
-            of_organization(&by_organization, org.namespace(), &org.name_any())
-        })
+    let controller = super::woken_by_their_organization(controller, scope, ctx.client.clone())
         // A policy's thresholds change the verdict, its interval the polling.
         .watches(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default(), move |policy| {
             of_organization(&by_policy, policy.namespace(), &policy.spec.organization_ref.name)
-        })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |repo, ctx| {
-                let shared = shared.clone();
-                super::measured(repo, ctx, move |repo, ctx| reconcile(repo, ctx, shared))
-            },
-            super::error_policy,
-            ctx,
-        )
-        .for_each(super::log_outcome);
-    cache::run_beside(policy_changes, controller).await;
+        });
+    cache::run_beside(policy_changes, super::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
 }
 
 /// What reconciles share: the policies, and when each repository was last read and what it looked like then.
@@ -85,8 +72,7 @@ struct Shared {
 }
 
 /// When each repository was last read, and on what.
-#[derive(Default)]
-struct Reads(Mutex<HashMap<ObjectRef<Repository>, LastRead>>);
+type Reads = Memo<ObjectRef<Repository>, LastRead>;
 
 /// The last read of one repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,12 +82,42 @@ struct LastRead {
     at: Timestamp,
 }
 
-/// What the next status says.
-struct NextStatus {
+/// The conditions discovery writes under its own field manager. This controller leaves them out of its writes:
+/// applying a copy would take their ownership and could put back a value read before discovery changed it.
+const DISCOVERY_CONDITIONS: &[&str] = &[DISCOVERED, DETECTION_WARNING];
+
+/// The share of a Repository's status this controller owns: all but what discovery writes.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnStatus {
+    observed_generation: Option<i64>,
+    /// All conditions but [`DISCOVERY_CONDITIONS`].
     conditions: Vec<Condition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     health: Option<HealthStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     security: Option<SecurityStatus>,
-    last_sync_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_sync_time: Option<Time>,
+}
+
+impl StatusPart for OwnStatus {
+    type Object = Repository;
+    const MANAGER: &'static str = FIELD_MANAGER;
+    fn of(repo: &Repository) -> Self {
+        let status = repo.status.as_ref();
+        OwnStatus {
+            observed_generation: repo.observed_generation(),
+            conditions: own_conditions(repo.conditions()),
+            health: status.and_then(|s| s.health.clone()),
+            security: status.and_then(|s| s.security.clone()),
+            last_sync_time: status.and_then(|s| s.last_sync_time.clone()),
+        }
+    }
+}
+
+fn own_conditions(conditions: &[Condition]) -> Vec<Condition> {
+    conditions.iter().filter(|c| !DISCOVERY_CONDITIONS.contains(&c.r#type.as_str())).cloned().collect()
 }
 
 /// One reconcile: observe the Organization and GitHub, judge the health, write the status.
@@ -119,9 +135,9 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     let trigger = trigger_of(&repo, &thresholds, interval);
     let now = ctx.clock.now();
     if repo.status.as_ref().is_some_and(|s| s.health.is_some()) {
-        shared.reads.assume_read_within(&key, &trigger, now, interval, fastrand::f64());
+        assume_read_within(&shared.reads, &key, &trigger, now, interval, fastrand::f64());
     }
-    if let Some(wait) = shared.reads.wait_before_reading(&key, &trigger, now, interval) {
+    if let Some(wait) = wait_before_reading(&shared.reads, &key, &trigger, now, interval) {
         return Ok(Action::requeue(wait));
     }
     let namespace = namespace_of(repo.as_ref())?;
@@ -129,8 +145,9 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         .get_opt(&repo.spec.organization_ref.name)
         .await?;
     let status = repo.status.clone().unwrap_or_default();
-    let mut next = NextStatus {
-        conditions: next_conditions(&repo, organization.is_some(), &ctx),
+    let mut next = OwnStatus {
+        observed_generation: repo.meta().generation,
+        conditions: own_conditions(&next_conditions(&repo, organization.is_some(), &ctx)),
         health: status.health.clone(),
         security: status.security.clone(),
         last_sync_time: status.last_sync_time.clone(),
@@ -151,7 +168,7 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     }
     write(&ctx, &repo, next).await?;
     if read {
-        shared.reads.remember(key, LastRead { trigger, at: now });
+        shared.reads.insert(key, LastRead { trigger, at: now });
     }
     Ok(Action::requeue(jittered(interval)))
 }
@@ -160,7 +177,7 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
 /// true once discovery described it, false once discovery found it gone.
 fn next_conditions(repo: &Repository, organization_found: bool, ctx: &Context) -> Vec<Condition> {
     let outcome = prerequisites::organization_ref(&repo.spec.organization_ref.name, organization_found);
-    let (outcome, done) = match outcome.and_then(|()| repo.check_status()) {
+    let (outcome, done) = match outcome.and_then(|()| discovery_readiness(repo)) {
         Ok(done) => (Ok(()), done),
         Err(blocker) => (Err(blocker), None),
     };
@@ -168,20 +185,32 @@ fn next_conditions(repo: &Repository, organization_found: bool, ctx: &Context) -
     let generation = repo.meta().generation;
     let mut next = readiness::conditions(repo.conditions(), &outcome, Repository::ACCEPTED, generation, &now);
     if let Some((reason, message)) = done {
-        let mut ready = Condition::new(READY, ConditionStatus::True, reason, message, generation, now);
-        if let Some(current) = find_condition(repo.conditions(), READY).filter(|c| c.status == ConditionStatus::True) {
-            ready.last_transition_time = current.last_transition_time.clone();
-        }
-        set_condition(&mut next, ready);
+        // `next` says Unknown (accepted) at this point: the transition time to keep is the one the object has.
+        let ready = Condition::new(READY, ConditionStatus::True, reason, message, generation, now);
+        set_condition(&mut next, keep_transition_time(find_condition(repo.conditions(), READY), ready));
     }
     next
+}
+
+/// What discovery says of the repository once its Organization exists: `Ok(Some(..))` makes `Ready` true with that
+/// reason and message, `Ok(None)` leaves it at the accepted one, an error makes it false.
+fn discovery_readiness(repo: &Repository) -> Result<Option<(&'static str, &'static str)>, Blocker> {
+    match find_condition(repo.conditions(), DISCOVERED) {
+        Some(found) if found.status == ConditionStatus::True => {
+            Ok(Some(("Discovered", "Discovery found the repository on GitHub and described it")))
+        }
+        Some(gone) if gone.reason == GONE_FROM_GITHUB => {
+            Err(Blocker { kind: BlockerKind::Waiting, reason: GONE_FROM_GITHUB, message: gone.message.clone() })
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Puts the new health, security and `Healthy` verdict into `next`; `lastSyncTime` moves when they changed or
 /// the heartbeat is due.
 fn judge(
     repo: &Repository,
-    next: &mut NextStatus,
+    next: &mut OwnStatus,
     health: HealthStatus,
     security: SecurityStatus,
     thresholds: &HealingThresholds,
@@ -202,32 +231,13 @@ fn judge(
     next.security = Some(security);
 }
 
-/// Applies every status field this controller owns, and announces a `Healthy` transition.
-async fn write(ctx: &Context, repo: &Repository, next: NextStatus) -> Result<(), Error> {
-    let NextStatus { conditions, health, security, last_sync_time } = next;
-    let mut fields = serde_json::Map::new();
-    let mut own = |key: &str, value: serde_json::Value| {
-        if !value.is_null() {
-            fields.insert(key.to_owned(), value);
-        }
-    };
-    own("health", json!(health));
-    own("security", json!(security));
-    own("lastSyncTime", json!(last_sync_time));
-    apply_status(ctx, repo, &conditions, fields).await?;
-    announce_health_transition(ctx, repo, &conditions).await;
+/// Writes the status this controller owns, and announces the transitions of `Ready` and `Healthy`.
+async fn write(ctx: &Context, repo: &Repository, next: OwnStatus) -> Result<(), Error> {
+    write_status(ctx, repo, &next, Guard::None).await?;
+    let conditions = (repo.conditions(), next.conditions.as_slice());
+    announce_transition(ctx, repo, conditions, READY, Polarity::Positive, "Reconcile").await;
+    announce_transition(ctx, repo, conditions, HEALTHY, Polarity::Positive, "JudgeHealth").await;
     Ok(())
-}
-
-/// An Event when `Healthy` changes status or reason: a Warning when it turns false.
-async fn announce_health_transition(ctx: &Context, repo: &Repository, after: &[Condition]) {
-    let Some(healthy) = find_condition(after, HEALTHY) else { return };
-    let before = find_condition(repo.conditions(), HEALTHY);
-    if before.is_some_and(|b| b.status == healthy.status && b.reason == healthy.reason) {
-        return;
-    }
-    let event_type = if healthy.status == ConditionStatus::False { EventType::Warning } else { EventType::Normal };
-    publish_event(ctx, repo, event_type, &healthy.reason, &healthy.message, "JudgeHealth").await;
 }
 
 /// Everything a read depends on besides time: the spec, a wake request, what discovery says of the repository,
@@ -246,46 +256,37 @@ fn trigger_of(repo: &Repository, thresholds: &HealingThresholds, interval: Durat
     )
 }
 
-impl Reads {
-    /// How long to wait before reading again, when nothing that matters changed since a read less than
-    /// `interval` ago; `None` when a read is due.
-    fn wait_before_reading(
-        &self,
-        key: &ObjectRef<Repository>,
-        trigger: &str,
-        now: Timestamp,
-        interval: Duration,
-    ) -> Option<Duration> {
-        let reads = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let last = reads.get(key).filter(|last| last.trigger == trigger)?;
-        let since = now.duration_since(last.at).unsigned_abs();
-        interval.checked_sub(since).filter(|wait| !wait.is_zero())
-    }
+/// How long to wait before reading again, when nothing that matters changed since a read less than `interval`
+/// ago; `None` when a read is due.
+fn wait_before_reading(
+    reads: &Reads,
+    key: &ObjectRef<Repository>,
+    trigger: &str,
+    now: Timestamp,
+    interval: Duration,
+) -> Option<Duration> {
+    let last = reads.get(key).filter(|last| last.trigger == trigger)?;
+    let since = now.duration_since(last.at).unsigned_abs();
+    interval.checked_sub(since).filter(|wait| !wait.is_zero())
+}
 
-    fn remember(&self, key: ObjectRef<Repository>, read: LastRead) {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, read);
-    }
-
-    /// A repository this process never read, whose status shows an earlier process did, counts as read on
-    /// `trigger` at `fraction` (0 to 1) of an interval ago. After a restart the reads of all repositories then
-    /// spread over one interval instead of spending the rate-limit budget at once (GitHub's conditional requests,
-    /// free when nothing changed, need the cache that the restart lost). A change of the trigger (a webhook's
-    /// wake request, a new generation) still reads at once.
-    fn assume_read_within(
-        &self,
-        key: &ObjectRef<Repository>,
-        trigger: &str,
-        now: Timestamp,
-        interval: Duration,
-        fraction: f64,
-    ) {
-        let mut reads = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !reads.contains_key(key) {
-            let ago = SignedDuration::try_from(interval.mul_f64(fraction.clamp(0.0, 1.0))).unwrap_or_default();
-            let at = now.checked_sub(ago).unwrap_or(now);
-            reads.insert(key.clone(), LastRead { trigger: trigger.to_owned(), at });
-        }
-    }
+/// A repository this process never read, whose status shows an earlier process did, counts as read on `trigger`
+/// at `fraction` (0 to 1) of an interval ago. After a restart the reads of all repositories then spread over one
+/// interval instead of spending the rate-limit budget at once (GitHub's conditional requests, free when nothing
+/// changed, need the cache that the restart lost). A change of the trigger (a webhook's wake request, a new
+/// generation) still reads at once.
+fn assume_read_within(
+    reads: &Reads,
+    key: &ObjectRef<Repository>,
+    trigger: &str,
+    now: Timestamp,
+    interval: Duration,
+    fraction: f64,
+) {
+    reads.lock().entry(key.clone()).or_insert_with(|| {
+        let ago = SignedDuration::try_from(interval.mul_f64(fraction.clamp(0.0, 1.0))).unwrap_or_default();
+        LastRead { trigger: trigger.to_owned(), at: now.checked_sub(ago).unwrap_or(now) }
+    });
 }
 
 /// `interval` ± 10 %, so that repositories read together at start drift apart.
@@ -295,38 +296,59 @@ fn jittered(interval: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    /// No read remembered yet, the repository `api`, a time, and a one-minute interval.
+    fn never_read() -> (Reads, ObjectRef<Repository>, Timestamp, Duration) {
+        let key = ObjectRef::<Repository>::new("api").within("ns");
+        (Reads::default(), key, Timestamp::from_second(1_000_000).unwrap(), Duration::from_secs(60))
+    }
 
     #[test]
     fn a_read_waits_only_while_nothing_changed_and_it_is_recent() {
-        let reads = Reads::default();
-        let key = ObjectRef::<Repository>::new("api").within("ns");
-        let t0 = Timestamp::from_second(1_000_000).unwrap();
-        let minute = Duration::from_secs(60);
-        assert_eq!(reads.wait_before_reading(&key, "a", t0, minute), None, "never read");
-        reads.remember(key.clone(), LastRead { trigger: "a".into(), at: t0 });
+        let (reads, key, t0, minute) = never_read();
+        assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), None, "never read");
+        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0 });
         let later = |secs: i64| Timestamp::from_second(1_000_000 + secs).unwrap();
-        assert_eq!(reads.wait_before_reading(&key, "a", later(20), minute), Some(Duration::from_secs(40)));
-        assert_eq!(reads.wait_before_reading(&key, "b", later(20), minute), None, "a wake request changed it");
-        assert_eq!(reads.wait_before_reading(&key, "a", later(60), minute), None, "the interval passed");
+        assert_eq!(wait_before_reading(&reads, &key, "a", later(20), minute), Some(Duration::from_secs(40)));
+        assert_eq!(wait_before_reading(&reads, &key, "b", later(20), minute), None, "a wake request changed it");
+        assert_eq!(wait_before_reading(&reads, &key, "a", later(60), minute), None, "the interval passed");
     }
 
     #[test]
     fn after_a_restart_reads_spread_over_one_interval_and_a_wake_request_still_reads_at_once() {
-        let reads = Reads::default();
-        let key = ObjectRef::<Repository>::new("api").within("ns");
-        let t0 = Timestamp::from_second(1_000_000).unwrap();
-        let minute = Duration::from_secs(60);
-        reads.assume_read_within(&key, "a", t0, minute, 0.25);
-        assert_eq!(reads.wait_before_reading(&key, "a", t0, minute), Some(Duration::from_secs(45)));
-        assert_eq!(reads.wait_before_reading(&key, "b", t0, minute), None, "a wake request changed the trigger");
+        let (reads, key, t0, minute) = never_read();
+        assume_read_within(&reads, &key, "a", t0, minute, 0.25);
+        assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), Some(Duration::from_secs(45)));
+        assert_eq!(wait_before_reading(&reads, &key, "b", t0, minute), None, "a wake request changed the trigger");
         // Only the first sight counts: a real read is not pushed back by a later reconcile.
-        reads.remember(key.clone(), LastRead { trigger: "a".into(), at: t0 });
-        reads.assume_read_within(&key, "a", t0, minute, 1.0);
-        assert_eq!(reads.wait_before_reading(&key, "a", t0, minute), Some(minute));
+        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0 });
+        assume_read_within(&reads, &key, "a", t0, minute, 1.0);
+        assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), Some(minute));
         let other = ObjectRef::<Repository>::new("web").within("ns");
-        reads.assume_read_within(&other, "a", t0, minute, 1.0);
-        assert_eq!(reads.wait_before_reading(&other, "a", t0, minute), None, "a whole interval ago: due now");
+        assume_read_within(&reads, &other, "a", t0, minute, 1.0);
+        assert_eq!(wait_before_reading(&reads, &other, "a", t0, minute), None, "a whole interval ago: due now");
+    }
+
+    #[test]
+    fn the_status_this_controller_writes_leaves_out_what_discovery_owns_and_what_is_unknown() {
+        let at = Time(Timestamp::from_second(1_000_000).unwrap());
+        let condition = |r#type: &str| json!(Condition::new(r#type, ConditionStatus::True, "R", "", None, at.clone()));
+        let repo: Repository = serde_json::from_value(json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
+            "metadata": { "name": "api", "namespace": "ns", "generation": 2 },
+            "spec": { "organizationRef": { "name": "acme" }, "name": "api" },
+            "status": {
+                "observedGeneration": 2, "fullName": "acme/api", "headSha": "abc",
+                "conditions": [condition(READY), condition(DISCOVERED), condition(DETECTION_WARNING), condition(HEALTHY)],
+            },
+        }))
+        .unwrap();
+        let written = serde_json::to_value(OwnStatus::of(&repo)).unwrap();
+        let expected = json!({ "observedGeneration": 2, "conditions": [condition(READY), condition(HEALTHY)] });
+        assert_eq!(written, expected);
     }
 
     #[test]

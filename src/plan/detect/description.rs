@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::crd::well_known::CORRELATION_INPUT;
+
 /// A package namespace. A dependency only ever matches a package of the same ecosystem: an npm dependency `foo`
 /// is not the crate `foo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -182,13 +184,13 @@ pub struct DispatchableWorkflow {
     pub inputs: Vec<String>,
     /// What it holds of the build and test commands, when it declares both command inputs (the operator's own
     /// workflow does).
-    pub written_commands: Option<super::workflows::WrittenCommands>,
+    pub written_commands: Option<super::dispatchable_workflows::WrittenCommands>,
 }
 
 impl DispatchableWorkflow {
     /// Whether the operator can find the run its dispatch starts (the workflow takes `correlation_id`).
     pub fn accepts_correlation_id(&self) -> bool {
-        self.inputs.iter().any(|input| input == super::workflows::CORRELATION_INPUT)
+        self.inputs.iter().any(|input| input == CORRELATION_INPUT)
     }
 }
 
@@ -222,7 +224,7 @@ impl RepositoryDescription {
     /// it started, see `github::API_VERSION`). `None` when no workflow can be dispatched: the repository needs
     /// onboarding.
     pub fn build_workflow(&self) -> Option<&str> {
-        let own = self.workflows.iter().find(|w| w.file == super::workflows::OPERATOR_WORKFLOW);
+        let own = self.workflows.iter().find(|w| w.file == super::dispatchable_workflows::OPERATOR_WORKFLOW);
         own.or_else(|| self.workflows.iter().find(|w| w.accepts_correlation_id()))
             .or_else(|| self.workflows.first())
             .map(|w| w.file.as_str())

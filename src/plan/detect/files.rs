@@ -110,7 +110,7 @@ pub fn in_ignored_directory(path: &str) -> bool {
 /// Whether detection looks at this path at all: anything outside ignored and hidden directories, and the workflows
 /// under `.github/workflows/`.
 pub fn detection_reads(path: &str) -> bool {
-    !in_ignored_directory(path) || super::workflows::wants(path)
+    !in_ignored_directory(path) || super::dispatchable_workflows::wants(path)
 }
 
 /// Whether detection looks at anything below this directory (a path without a trailing `/`): when GitHub truncates

@@ -59,6 +59,7 @@
 mod cargo;
 mod cmake;
 mod description;
+mod dispatchable_workflows;
 mod docker;
 mod files;
 mod go;
@@ -67,7 +68,6 @@ mod make;
 mod maven;
 mod node;
 mod python;
-mod workflows;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -78,8 +78,8 @@ pub use description::{
     BuildSystem, ConsumedDependency, DetectionWarning, DispatchableWorkflow, Ecosystem, ProducedPackage,
     RepositoryDescription, UnresolvedDependency,
 };
+pub use dispatchable_workflows::{WrittenCommands, BUILD_COMMAND_INPUT, OPERATOR_WORKFLOW, TEST_COMMAND_INPUT};
 pub use files::{github_repository, join as join_path, reads_directory};
-pub use workflows::{WrittenCommands, BUILD_COMMAND_INPUT, CORRELATION_INPUT, OPERATOR_WORKFLOW, TEST_COMMAND_INPUT};
 
 use crate::crd::repository::{BuildOverrides, TestOverrides};
 use files::RepositoryFiles;
@@ -117,8 +117,11 @@ pub fn manifests_to_fetch(tree_paths: &[String]) -> Vec<String> {
     wanted.sort_by_key(|path| (files::depth(path), *path));
     wanted.dedup();
     wanted.truncate(MAX_FETCHED_MANIFESTS);
-    let mut workflow_files: Vec<&str> =
-        tree_paths.iter().map(|path| path.trim_start_matches("./")).filter(|path| workflows::wants(path)).collect();
+    let mut workflow_files: Vec<&str> = tree_paths
+        .iter()
+        .map(|path| path.trim_start_matches("./"))
+        .filter(|path| dispatchable_workflows::wants(path))
+        .collect();
     workflow_files.sort();
     workflow_files.dedup();
     // The operator's own workflow first, so that a repository with many workflows still shows it.
@@ -161,7 +164,7 @@ pub fn describe(
     .flatten()
     .collect();
     let makefile = make::detect(&files, &mut description);
-    workflows::detect(&files, &mut description);
+    dispatchable_workflows::detect(&files, &mut description);
     let dockerfile = docker::detect(&files);
     let github_language = github_language.map(language_from_github);
 

@@ -30,10 +30,11 @@ fn is_requirements_file(path: &str) -> bool {
     name.ends_with(".txt") && ((dir.is_empty() && name.contains("requirements")) || dir == "requirements")
 }
 
-/// PEP 503 normalization: lower case, and runs of `-`, `_`, `.` become one `-`.
+/// PEP 503 normalization: lower case, and runs of `-`, `_`, `.` become one `-`. The one copy: detection compares
+/// dependencies by it, and a manifest edit finds the requirement to raise by it.
 pub fn normalize_name(name: &str) -> String {
     let mut normalized = String::with_capacity(name.len());
-    for c in name.trim().chars() {
+    for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {
             if !normalized.ends_with('-') {
                 normalized.push('-');

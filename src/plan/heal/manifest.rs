@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use crate::plan::detect::Ecosystem;
+
 /// Why a manifest could not be edited.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestEditError {
@@ -381,24 +383,9 @@ impl JsonScanner<'_> {
     }
 }
 
-/// PEP 503 name normalization: lower case, runs of `-`, `_`, `.` as one `-`.
-fn pip_normalize(name: &str) -> String {
-    let mut normalized = String::new();
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !normalized.ends_with('-') {
-                normalized.push('-');
-            }
-        } else {
-            normalized.push(c.to_ascii_lowercase());
-        }
-    }
-    normalized
-}
-
 /// The ranges of `package`'s version specifiers in a requirements file (before any `;` marker or `#` comment).
 fn pip_spans(content: &str, package: &str) -> Vec<Range<usize>> {
-    let wanted = pip_normalize(package);
+    let wanted = Ecosystem::Python.normalize(package);
     let mut spans = Vec::new();
     let mut offset = 0;
     for line in content.split_inclusive('\n') {
@@ -406,7 +393,7 @@ fn pip_spans(content: &str, package: &str) -> Vec<Range<usize>> {
         offset += line.len();
         let name_len =
             line.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(line.len());
-        if name_len == 0 || pip_normalize(&line[..name_len]) != wanted {
+        if name_len == 0 || Ecosystem::Python.normalize(&line[..name_len]) != wanted {
             continue;
         }
         let mut spec_start = name_len;

@@ -4,8 +4,9 @@
 //! still works is the repository's business, not the operator's; so is one that does not take the command inputs.
 
 use super::WorkflowDefect;
-use crate::plan::detect::{CommandsInEffect, CORRELATION_INPUT};
-use crate::plan::workflows;
+use crate::crd::well_known::CORRELATION_INPUT;
+use crate::plan::detect::CommandsInEffect;
+use crate::plan::installed_workflows;
 
 /// The defect of the workflow at `path`, whose content at the default branch's head is `content` (`None`: the file
 /// does not exist). A missing file is a defect only when `installed_by_operator` (onboarding recorded its pull
@@ -22,13 +23,13 @@ pub fn defect(
         None => return None,
         Some(text) => broken(text).or_else(|| outdated(text, commands))?,
     };
-    Some(WorkflowDefect { path: path.to_owned(), problem, template: workflows::build_workflow(commands) })
+    Some(WorkflowDefect { path: path.to_owned(), problem, template: installed_workflows::build_workflow(commands) })
 }
 
 /// Why `text`, a working workflow that takes the command inputs, needs its commands rewritten, if it does.
 fn outdated(text: &str, commands: &CommandsInEffect) -> Option<String> {
     let document = serde_yaml::from_str::<serde_yaml::Value>(text).ok()?;
-    if workflows::carries_commands(&document, commands)? {
+    if installed_workflows::carries_commands(&document, commands)? {
         return None;
     }
     let shown = |command: &Option<String>| match command.as_deref().filter(|c| !c.trim().is_empty()) {
@@ -64,7 +65,7 @@ fn broken(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::workflows::{build_workflow, BUILD_WORKFLOW};
+    use crate::plan::installed_workflows::{build_workflow, BUILD_WORKFLOW};
 
     const PATH: &str = ".github/workflows/infinity-orchestrator.yml";
 

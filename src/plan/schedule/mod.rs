@@ -28,6 +28,7 @@
 
 pub mod entries;
 pub mod simulate;
+pub mod stop;
 #[cfg(test)]
 mod tests;
 pub mod trigger;
@@ -38,7 +39,6 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
 use super::depgraph::{Cycle, DependencyGraph};
-use crate::config::BuildConfig;
 use crate::crd::build_plan::{
     BuildCounts, BuildPlanPhase, BuildPlanSpec, FailurePolicy, RepositoryBuild, RepositoryBuildState,
 };
@@ -63,9 +63,20 @@ pub struct SchedulePolicy {
     pub only_changed: bool,
 }
 
+/// The operator's values (its `build.*` configuration) for the fields a BuildPlan leaves unset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduleDefaults {
+    /// Most runs in flight at once.
+    pub max_parallel: u32,
+    /// Minutes an attempt may run before it is cancelled.
+    pub timeout_minutes: u32,
+    /// Further attempts after a failed one.
+    pub retry_attempts: u32,
+}
+
 impl SchedulePolicy {
-    /// The plan's own values, and the operator's `build.*` ones for the fields it leaves unset.
-    pub fn resolve(spec: &BuildPlanSpec, defaults: &BuildConfig) -> Self {
+    /// The plan's own values, and the operator's for the fields it leaves unset.
+    pub fn resolve(spec: &BuildPlanSpec, defaults: &ScheduleDefaults) -> Self {
         let own = |field: Option<i32>| field.and_then(|value| u32::try_from(value).ok());
         Self {
             max_parallel: own(spec.max_parallel).unwrap_or(defaults.max_parallel).max(1),

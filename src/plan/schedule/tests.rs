@@ -285,12 +285,7 @@ fn correlation_ids_are_deterministic_and_distinct() {
 
 #[test]
 fn unset_fields_take_the_operators_build_defaults_and_set_ones_win() {
-    let defaults = crate::config::BuildConfig {
-        max_parallel: 7,
-        timeout_minutes: 45,
-        retry_attempts: 2,
-        poll_interval: std::time::Duration::from_secs(30),
-    };
+    let defaults = ScheduleDefaults { max_parallel: 7, timeout_minutes: 45, retry_attempts: 2 };
     let spec: crate::crd::build_plan::BuildPlanSpec =
         serde_json::from_value(serde_json::json!({"organizationRef": {"name": "org"}})).unwrap();
     assert_eq!(

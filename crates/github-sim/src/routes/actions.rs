@@ -10,6 +10,7 @@ use crate::fixture::WorkflowFixture;
 use crate::pagination::{link_header, page_of};
 use crate::runs::{phase_at, render_run_name};
 use crate::state::{Repo, Run, SimState, Workflow};
+use crate::views::{run_json, workflow_json, workflow_name};
 use crate::workflow_file::{self, file_name, DispatchInput, WorkflowDefinition};
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
@@ -49,58 +50,6 @@ fn default_branch_workflows(state: &mut SimState, request: &RouteRequest<'_>) ->
     let (owner, name) = (&request.params[0], &request.params[1]);
     let branch = state.repo(owner, name).map(|r| r.spec.default_branch.clone()).unwrap_or_default();
     workflows_at(state, owner, name, &branch).unwrap_or_default()
-}
-
-/// A workflow's name as its file on the default branch gives it, else its path.
-pub fn workflow_name(repo: &Repo, workflow: &Workflow) -> String {
-    let file = repo.spec.files.get(&workflow.spec.path).map(String::as_str).unwrap_or_default();
-    workflow_file::parse(file).display_name(&workflow.spec.path)
-}
-
-/// GitHub's `workflow` shape (also the `workflow` object of `workflow_run` webhooks).
-pub fn workflow_json(base: &str, repo: &Repo, workflow: &Workflow) -> Value {
-    let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
-    let name = workflow_name(repo, workflow);
-    // A workflow whose file left the default branch stays readable by id, as GitHub keeps it.
-    let state = if repo.spec.files.contains_key(&workflow.spec.path) { "active" } else { "deleted" };
-    json!({
-        "id": workflow.id, "node_id": format!("W_{}", workflow.id), "name": name,
-        "path": workflow.spec.path, "state": state,
-        "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
-        "url": format!("{api}/actions/workflows/{}", workflow.id),
-        "html_url": format!("{base}/{}/{}/blob/{}/{}", repo.owner, repo.spec.name, repo.spec.default_branch, workflow.spec.path),
-        "badge_url": format!("{base}/{}/{}/workflows/{}/badge.svg", repo.owner, repo.spec.name, name),
-    })
-}
-
-/// GitHub's workflow-run shape at the sim clock's `now`.
-pub fn run_json(base: &str, state: &SimState, run: &Run) -> Value {
-    let phase = phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, state.now);
-    let api = format!("{base}/repos/{}/{}", run.owner, run.repo);
-    let repository = state.repo(&run.owner, &run.repo).map(|r| super::repos::repo_json(base, r));
-    let path = state
-        .repo(&run.owner, &run.repo)
-        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id))
-        .map(|w| w.spec.path.clone())
-        .unwrap_or_default();
-    json!({
-        "id": run.id, "name": run.display_title, "display_title": run.display_title,
-        "node_id": format!("WFR_{}", run.id), "head_branch": run.head_branch, "head_sha": run.head_sha,
-        "path": path, "run_number": run.id, "run_attempt": run.run_attempt, "event": run.event,
-        "status": phase.status, "conclusion": phase.conclusion.map(|c| c.as_str()),
-        "workflow_id": run.workflow_id, "url": format!("{api}/actions/runs/{}", run.id),
-        "html_url": format!("{base}/{}/{}/actions/runs/{}", run.owner, run.repo, run.id),
-        "pull_requests": [], "created_at": iso8601(run.first_created_at), "updated_at": iso8601(phase.updated_at),
-        "run_started_at": iso8601(run.created_at + crate::runs::QUEUE_SECS),
-        "jobs_url": format!("{api}/actions/runs/{}/jobs", run.id),
-        "logs_url": format!("{api}/actions/runs/{}/logs", run.id),
-        "check_suite_url": format!("{api}/check-suites/{}", run.id),
-        "artifacts_url": format!("{api}/actions/runs/{}/artifacts", run.id),
-        "cancel_url": format!("{api}/actions/runs/{}/cancel", run.id),
-        "rerun_url": format!("{api}/actions/runs/{}/rerun", run.id),
-        "workflow_url": format!("{api}/actions/workflows/{}", run.workflow_id),
-        "head_commit": null, "repository": repository, "head_repository": repository,
-    })
 }
 
 /// `GET /repos/{owner}/{repo}/actions/workflows`: the workflows whose files are on the default branch.

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::commits::git_person;
 use super::git::{ref_json, tree_json};
 use super::{ApiError, Reply, RouteRequest};
+use crate::encoding::{base64_decode, base64_encode};
 use crate::state::{blob_sha_of, GitCommit, Repo, SimState};
 
 fn repo_mut<'a>(state: &'a mut SimState, request: &RouteRequest<'_>) -> Result<&'a mut Repo, ApiError> {
@@ -17,12 +17,6 @@ fn repo_mut<'a>(state: &'a mut SimState, request: &RouteRequest<'_>) -> Result<&
 
 fn body_str<'a>(request: &'a RouteRequest<'_>, field: &str) -> Option<&'a str> {
     request.body.get(field).and_then(Value::as_str)
-}
-
-/// Decodes standard base64, ignoring line breaks (GitHub sends and accepts wrapped base64).
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).ok()
 }
 
 /// `POST /repos/{owner}/{repo}/git/blobs` (`content`, `encoding` `utf-8` or `base64`): 201.
@@ -51,7 +45,7 @@ pub fn get_blob(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Repl
     let content = repo.blobs.get(sha).ok_or_else(ApiError::not_found)?;
     let url = format!("{}/repos/{}/{}/git/blobs/{sha}", request.base_url, repo.owner, repo.spec.name);
     Ok(Reply::ok(json!({
-        "content": super::repos::base64_encode(content.as_bytes()), "encoding": "base64", "url": url, "sha": sha,
+        "content": base64_encode(content.as_bytes()), "encoding": "base64", "url": url, "sha": sha,
         "size": content.len(), "node_id": format!("B_{sha}"),
     })))
 }

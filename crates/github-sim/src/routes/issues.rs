@@ -5,11 +5,8 @@ use serde_json::{json, Value};
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
 use crate::pagination::{link_header, page_of};
-use crate::routes::repos::user_json;
-use crate::state::{Issue, SimState};
-
-/// The login issues and comments are authored by (the App's bot).
-pub const BOT_LOGIN: &str = "infinity-orchestrator[bot]";
+use crate::state::{Issue, SimState, BOT_LOGIN};
+use crate::views::user_json;
 
 fn issue_json(base: &str, issue: &Issue) -> Value {
     let api = format!("{base}/repos/{}/{}", issue.owner, issue.repo);

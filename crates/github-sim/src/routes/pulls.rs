@@ -2,12 +2,11 @@
 
 use serde_json::{json, Value};
 
-use super::issues::BOT_LOGIN;
-use super::repos::{repo_json, user_json};
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
 use crate::pagination::{link_header, page_of};
-use crate::state::{Pull, Repo, SimState};
+use crate::state::{Pull, Repo, SimState, BOT_LOGIN};
+use crate::views::{repo_json, user_json};
 
 fn branch_end(base: &str, repo: &Repo, branch: &str) -> Value {
     let sha = repo.branches.get(branch).cloned().unwrap_or_default();

@@ -3,96 +3,11 @@
 use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
-use crate::clock::iso8601;
+use crate::encoding::{base64_decode, base64_encode};
 use crate::git_object::EntryKind;
 use crate::pagination::{link_header, page_of};
 use crate::state::{Repo, SimState};
-
-/// GitHub's `simple-user` shape for an organization owner.
-pub fn owner_json(base: &str, login: &str) -> Value {
-    user_json(base, login, "Organization")
-}
-
-/// GitHub's `simple-user` shape.
-pub fn user_json(base: &str, login: &str, kind: &str) -> Value {
-    json!({
-        "login": login, "id": u64::from_str_radix(&crate::state::sha_of(login)[..8], 16).unwrap_or(1), "node_id": format!("O_{login}"),
-        "avatar_url": format!("{base}/avatars/{login}"), "gravatar_id": "",
-        "url": format!("{base}/users/{login}"), "html_url": format!("{base}/{login}"),
-        "followers_url": "", "following_url": "", "gists_url": "", "starred_url": "",
-        "subscriptions_url": "", "organizations_url": "", "repos_url": format!("{base}/orgs/{login}/repos"),
-        "events_url": "", "received_events_url": "", "type": kind, "site_admin": false,
-    })
-}
-
-/// GitHub's repository shape.
-pub fn repo_json(base: &str, repo: &Repo) -> Value {
-    let full_name = format!("{}/{}", repo.owner, repo.spec.name);
-    let api = format!("{base}/repos/{full_name}");
-    let mut body = json!({
-        "id": repo.id, "node_id": format!("R_{}", repo.id), "name": repo.spec.name, "full_name": full_name,
-        "private": repo.spec.visibility != "public", "visibility": repo.spec.visibility,
-        "owner": owner_json(base, &repo.owner), "html_url": format!("{base}/{full_name}"),
-        "description": null, "fork": repo.spec.fork, "url": api,
-        "archived": repo.spec.archived, "disabled": false, "default_branch": repo.spec.default_branch,
-        "topics": repo.spec.topics, "language": repo.spec.language,
-        "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.updated_at),
-        "pushed_at": iso8601(repo.pushed_at),
-        "homepage": null, "license": null, "mirror_url": null, "size": repo.spec.files.values().map(String::len).sum::<usize>() / 1024,
-        "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
-        "open_issues": repo.open_issues_count, "open_issues_count": repo.open_issues_count, "network_count": 0, "subscribers_count": 0,
-        "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false, "has_discussions": false,
-        "clone_url": format!("{base}/{full_name}.git"), "git_url": format!("git://sim/{full_name}.git"),
-        "ssh_url": format!("git@sim:{full_name}.git"), "svn_url": format!("{base}/{full_name}"),
-    });
-    if let Some(object) = body.as_object_mut() {
-        object.insert("has_downloads".into(), json!(true));
-        for (field, suffix) in LINK_TEMPLATES {
-            object.insert((*field).to_string(), json!(format!("{api}{suffix}")));
-        }
-    }
-    body
-}
-
-/// The hypermedia URL fields GitHub puts on every repository, with their URI-template suffixes.
-const LINK_TEMPLATES: &[(&str, &str)] = &[
-    ("archive_url", "/{archive_format}{/ref}"),
-    ("assignees_url", "/assignees{/user}"),
-    ("blobs_url", "/git/blobs{/sha}"),
-    ("branches_url", "/branches{/branch}"),
-    ("collaborators_url", "/collaborators{/collaborator}"),
-    ("comments_url", "/comments{/number}"),
-    ("commits_url", "/commits{/sha}"),
-    ("compare_url", "/compare/{base}...{head}"),
-    ("contents_url", "/contents/{+path}"),
-    ("contributors_url", "/contributors"),
-    ("deployments_url", "/deployments"),
-    ("downloads_url", "/downloads"),
-    ("events_url", "/events"),
-    ("forks_url", "/forks"),
-    ("git_commits_url", "/git/commits{/sha}"),
-    ("git_refs_url", "/git/refs{/sha}"),
-    ("git_tags_url", "/git/tags{/sha}"),
-    ("hooks_url", "/hooks"),
-    ("issue_comment_url", "/issues/comments{/number}"),
-    ("issue_events_url", "/issues/events{/number}"),
-    ("issues_url", "/issues{/number}"),
-    ("keys_url", "/keys{/key_id}"),
-    ("labels_url", "/labels{/name}"),
-    ("languages_url", "/languages"),
-    ("merges_url", "/merges"),
-    ("milestones_url", "/milestones{/number}"),
-    ("notifications_url", "/notifications{?since,all,participating}"),
-    ("pulls_url", "/pulls{/number}"),
-    ("releases_url", "/releases{/id}"),
-    ("stargazers_url", "/stargazers"),
-    ("statuses_url", "/statuses/{sha}"),
-    ("subscribers_url", "/subscribers"),
-    ("subscription_url", "/subscription"),
-    ("tags_url", "/tags"),
-    ("teams_url", "/teams"),
-    ("trees_url", "/git/trees{/sha}"),
-];
+use crate::views::repo_json;
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
@@ -261,7 +176,7 @@ pub fn put_contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
     let missing = |field: &str| ApiError::unprocessable(format!("Invalid request.\n\n\"{field}\" wasn't supplied."));
     let message = body_str("message").ok_or_else(|| missing("message"))?;
     let encoded = body_str("content").ok_or_else(|| missing("content"))?;
-    let content = crate::routes::git_write::base64_decode(encoded)
+    let content = base64_decode(encoded)
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| ApiError::unprocessable("content is not valid Base64"))?;
     let (owner, name, path, now) =
@@ -287,35 +202,4 @@ pub fn put_contents(state: &mut SimState, request: &RouteRequest<'_>) -> Result<
     });
     state.emit_push(&owner, &name, &branch, Some(&before), &sha);
     Ok(Reply::with_status(if existing.is_some() { 200 } else { 201 }, body))
-}
-
-/// Standard base64 with padding.
-pub fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        assert_eq!(base64_encode(b""), "");
-        assert_eq!(base64_encode(b"f"), "Zg==");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
-    }
 }

@@ -223,6 +223,28 @@ fn pep_508_and_pep_503() {
 }
 
 #[test]
+fn one_pep_503_normalization_serves_detection_and_manifest_edits() {
+    let cases = [
+        // Detection: a dependency and the package it names.
+        ("Friendly-Bard", "friendly-bard"),
+        ("FRIENDLY._-_bard", "friendly-bard"),
+        ("acme.metrics", "acme-metrics"),
+        // Manifest edits: an advisory's package and the name that starts a requirements line.
+        ("Django", "django"),
+        ("PyYAML", "pyyaml"),
+        ("zope.interface", "zope-interface"),
+        ("Zope__Interface", "zope-interface"),
+        ("urllib3", "urllib3"),
+        // Python's `str.lower()`, as in PEP 503's `re.sub(r"[-_.]+", "-", name).lower()`, is not ASCII-only.
+        ("Ünïcode_Name", "ünïcode-name"),
+    ];
+    for (name, normalized) in cases {
+        assert_eq!(normalize_name(name), normalized, "{name}");
+        assert_eq!(Ecosystem::Python.normalize(name), normalized, "{name}");
+    }
+}
+
+#[test]
 fn an_included_requirements_file_that_was_not_fetched_is_unresolved() {
     let description = describe_repository(&[("requirements.txt", "-r ../shared/requirements.txt\nflask\n")], &[]);
     assert_eq!(consumed_names(&description, Ecosystem::Python), strings(&["flask"]));

@@ -7,16 +7,16 @@
 //! push in the same second as the last reading would go unseen.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
 
 use futures::{stream, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::controller::memo::Memo;
 use crate::crd::organization::DiscoverySpec;
 use crate::github::{self, GitHub, RepoRef};
 use crate::plan::detect;
-use crate::plan::discovered::RepositoryFindings;
-use crate::plan::discovery::{filter, DiscoveredRepository};
+use crate::plan::discovery_pass::RepositoryFindings;
+use crate::plan::repository_sync::{filter, DiscoveredRepository};
 
 /// Repositories read at once; the GitHub layer caps requests in flight on its own, this bounds memory.
 const REPOSITORIES_IN_FLIGHT: usize = 8;
@@ -37,8 +37,8 @@ pub struct Discovery {
 /// Findings remembered per Organization object and repository, with what tells whether they are still current.
 #[derive(Debug, Default)]
 pub struct DetectionCache {
-    entries: Mutex<HashMap<String, HashMap<String, Remembered>>>,
-    passes: Mutex<HashMap<String, LastPass>>,
+    entries: Memo<String, HashMap<String, Remembered>>,
+    passes: Memo<String, LastPass>,
 }
 
 /// The last successful pass over an Organization in this process.
@@ -60,41 +60,35 @@ struct Remembered {
 
 impl DetectionCache {
     fn get(&self, organization: &str, repository: &str) -> Option<Remembered> {
-        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(organization)?.get(repository).cloned()
+        self.entries.lock().get(organization)?.get(repository).cloned()
     }
 
     /// Replaces what is remembered of an Organization with this pass's good readings.
     fn replace(&self, organization: &str, remembered: HashMap<String, Remembered>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.insert(organization.to_owned(), remembered);
+        self.entries.insert(organization.to_owned(), remembered);
     }
 
     /// Forgets an Organization (deleted or suspended).
     pub fn forget(&self, organization: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.remove(organization);
-        let mut passes = self.passes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        passes.remove(organization);
+        self.entries.remove(organization);
+        self.passes.remove(organization);
     }
 
     /// Records a pass: a successful one with when it finished (to the second, as the status keeps it), a
     /// failed one by forgetting the last success so that the status's word counts.
     pub fn record_pass(&self, organization: &str, outcome: Option<LastPass>) {
-        let mut passes = self.passes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match outcome {
             Some(mut pass) => {
                 pass.finished = Timestamp::from_second(pass.finished.as_second()).unwrap_or(pass.finished);
-                passes.insert(organization.to_owned(), pass)
+                self.passes.insert(organization.to_owned(), pass)
             }
-            None => passes.remove(organization),
+            None => self.passes.remove(organization),
         };
     }
 
     /// The last successful pass over an Organization in this process.
     pub fn last_pass(&self, organization: &str) -> Option<LastPass> {
-        let passes = self.passes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        passes.get(organization).cloned()
+        self.passes.get(organization)
     }
 }
 
@@ -177,26 +171,22 @@ async fn read_repository(
         // A branch that had a head and now has none is more likely a repository deleted between the listing and
         // this read than one emptied: keep what was known, and let the next listing tell.
         Ok(Head::Empty) => Ok(kept_reading(metadata, remembered, format!("branch {branch} has no head commit"))),
-        Ok(Head::Unchanged(remembered)) => {
-            let findings = RepositoryFindings {
-                head_sha: Some(remembered.head_sha.clone()),
-                description: remembered.description.clone(),
-                ..metadata
-            };
-            Ok(Reading { findings, fresh: false, remember: Some(remembered) })
-        }
-        Ok(Head::Read(remember)) => {
-            let findings = RepositoryFindings {
-                head_sha: Some(remember.head_sha.clone()),
-                description: remember.description.clone(),
-                ..metadata
-            };
-            Ok(Reading { findings, fresh: true, remember: Some(remember) })
-        }
+        Ok(Head::Unchanged(remembered)) => Ok(reading_of(metadata, remembered, false)),
+        Ok(Head::Read(remember)) => Ok(reading_of(metadata, remember, true)),
         // Waiting out the limit is the transport's job; if it gave up, the whole pass waits for the reset.
         Err(error @ github::Error::RateLimited { .. }) => Err(error),
         Err(error) => Ok(kept_reading(metadata, remembered, error.to_string())),
     }
+}
+
+/// The reading of a repository whose head commit was described, now (`fresh`) or in an earlier pass.
+fn reading_of(metadata: RepositoryFindings, remembered: Remembered, fresh: bool) -> Reading {
+    let findings = RepositoryFindings {
+        head_sha: Some(remembered.head_sha.clone()),
+        description: remembered.description.clone(),
+        ..metadata
+    };
+    Reading { findings, fresh, remember: Some(remembered) }
 }
 
 /// A reading that failed: the last good one is kept so that nothing already known is lost, with the error.

@@ -13,26 +13,29 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
-use super::context::{Context, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
-use super::discovery::{discover, LastPass};
-use super::error::Error;
-use super::repositories;
-use super::status::{apply_status, namespace_of, publish_event};
-use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus};
-use crate::crd::organization::{PruneHoldStatus, RateLimitStatus, CONFIRM_PRUNE_ANNOTATION};
+use crate::controller::context::{Context, FIELD_MANAGER};
+mod apply;
+pub mod observe;
+
+use crate::controller::error::Error;
+use observe::{discover, LastPass};
+
+use crate::controller::status::{announce_transition, namespace_of, publish_event, write_status, Guard, StatusPart};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus};
+use crate::crd::organization::{OrganizationStatus, PruneHoldStatus, RateLimitStatus};
 use crate::crd::repository::PullRequestReference;
+use crate::crd::well_known::{CONFIRM_PRUNE_ANNOTATION, MANAGED_BY_LABEL, ORGANIZATION_LABEL, REQUESTED_AT};
 use crate::crd::{HasConditions, Organization, Repository};
 use crate::github::{FileChange, GitHub, PullRequestChange, RepoRef};
 use crate::manifest;
-use crate::plan::discovered::{self, SyncHistory, SyncTrigger, DEGRADED};
-use crate::plan::discovery::{self, ExistingRepository};
+use crate::plan::discovery_pass::{self, SyncHistory, SyncTrigger, DEGRADED};
 use crate::plan::onboarding;
 use crate::plan::prerequisites::{self, ObservedSecret};
 use crate::plan::prune_hold::{self, PRUNE_HELD};
-use crate::plan::readiness::{self, Accepted, STALLED};
-use crate::server::webhook::REQUESTED_AT;
+use crate::plan::readiness::set_condition;
+use crate::plan::readiness::{self, Accepted, Polarity, READY, STALLED};
+use crate::plan::repository_sync::{self, ExistingRepository};
 
 const ACCEPTED: Accepted<'static> =
     Accepted { reason: "CredentialsFound", message: "The credentials Secret holds every key its type needs" };
@@ -49,7 +52,10 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
     let secret = observe_secret(&ctx, &namespace, &org.spec.credentials.secret_ref.name).await?;
     let outcome = prerequisites::organization(&org.spec, secret.as_ref());
     let now = ctx.clock.now_time();
-    let mut next = NextStatus::from_current(org.as_ref());
+    // The fields this controller owns start as they are, so that a reconcile that does not touch one does not apply
+    // it away.
+    let mut next = org.status.clone().unwrap_or_default();
+    next.observed_generation = org.metadata.generation;
     let action = match &outcome {
         Err(_) => {
             next.conditions =
@@ -59,7 +65,7 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         Ok(()) => {
             // Whatever stalled the Organization is fixed; what discovery says decides `Ready`.
             next.conditions.retain(|c| c.r#type != STALLED);
-            match discovered::sync_due(&sync_history(&ctx, org.as_ref()), now.0) {
+            match discovery_pass::sync_due(&sync_history(&ctx, org.as_ref()), now.0) {
                 Err(next_due) => requeue_at(&ctx, next_due),
                 Ok(trigger) => sync(&ctx, org.as_ref(), &namespace, trigger, &mut next).await?,
             }
@@ -74,37 +80,21 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
     if observe_manifest(&ctx, &namespace, &config_map_name).await?.as_deref() != Some(manifest_json.as_str()) {
         publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &manifest_json).await?;
     }
-    next.fields.insert("manifestConfigMap".to_owned(), json!(config_map_name));
-    announce_degraded(&ctx, org.as_ref(), &next.conditions).await;
-    apply_status(&ctx, org.as_ref(), &next.conditions, next.fields).await?;
+    next.manifest_config_map = Some(config_map_name);
+    let conditions = (org.conditions(), next.conditions.as_slice());
+    announce_transition(&ctx, org.as_ref(), conditions, DEGRADED, Polarity::Negative, "Discover").await;
+    if write_status(&ctx, org.as_ref(), &next, Guard::None).await?.is_some() {
+        announce_transition(&ctx, org.as_ref(), conditions, READY, Polarity::Positive, "Reconcile").await;
+    }
     Ok(action)
 }
 
-/// The status the reconcile will apply: the fields this controller owns start as they are, so that a reconcile
-/// that does not touch one does not apply it away.
-struct NextStatus {
-    conditions: Vec<Condition>,
-    fields: serde_json::Map<String, serde_json::Value>,
-}
-
-impl NextStatus {
-    fn from_current(org: &Organization) -> Self {
-        let status = org.status.clone().unwrap_or_default();
-        let mut fields = serde_json::Map::new();
-        let mut keep = |key: &str, value: serde_json::Value| {
-            if !value.is_null() && value != json!([]) {
-                fields.insert(key.to_owned(), value);
-            }
-        };
-        keep("repositoryCount", json!(status.repository_count));
-        keep("lastSyncTime", json!(status.last_sync_time));
-        keep("lastSyncGeneration", json!(status.last_sync_generation));
-        keep("lastHandledRequest", json!(status.last_handled_request));
-        keep("rateLimit", json!(status.rate_limit));
-        keep("dependencyCycles", json!(status.dependency_cycles));
-        keep("pruneHold", json!(status.prune_hold));
-        keep("lastPruneConfirmation", json!(status.last_prune_confirmation));
-        NextStatus { conditions: status.conditions, fields }
+/// The Organization's whole status is this controller's.
+impl StatusPart for OrganizationStatus {
+    type Object = Organization;
+    const MANAGER: &'static str = FIELD_MANAGER;
+    fn of(org: &Organization) -> Self {
+        org.status.clone().unwrap_or_default()
     }
 }
 
@@ -115,7 +105,7 @@ fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
     let mut last_sync = status.and_then(|s| s.last_sync_time.as_ref()).map(|t| t.0);
     let mut last_sync_generation = status.and_then(|s| s.last_sync_generation);
     let mut handled_request = status.and_then(|s| s.last_handled_request.clone());
-    let mut synced = discovered::says_synced(org.conditions());
+    let mut synced = discovery_pass::says_synced(org.conditions());
     let key = format!("{}/{}", org.namespace().unwrap_or_default(), org.name_any());
     if let Some(pass) = ctx.detections.last_pass(&key).filter(|pass| last_sync.is_none_or(|t| pass.finished > t)) {
         (synced, last_sync, last_sync_generation) = (true, Some(pass.finished), pass.generation);
@@ -163,26 +153,26 @@ async fn sync(
     org: &Organization,
     namespace: &str,
     trigger: SyncTrigger,
-    next: &mut NextStatus,
+    next: &mut OrganizationStatus,
 ) -> Result<Action, Error> {
     let generation = org.metadata.generation;
     let org_name = org.name_any();
     let started = ctx.clock.now_time();
     let github = ctx.github.for_organization(&ctx.client, org).await?;
     let cache_key = format!("{namespace}/{org_name}");
-    let discovery = match discover(github.as_ref(), &org.spec.login, &org.spec.discovery, &ctx.detections, &cache_key)
-        .await
-    {
-        Ok(discovery) => discovery,
-        Err(error) => {
-            ctx.detections.record_pass(&cache_key, None);
-            let error = Error::from(error);
-            let reason = error.category();
-            let message = format!("Listing the repositories of {} failed: {error}", org.spec.login);
-            next.conditions = discovered::failed_conditions(&next.conditions, reason, &message, generation, &started);
-            return Ok(Action::requeue(error.retry_after()));
-        }
-    };
+    let discovery =
+        match discover(github.as_ref(), &org.spec.login, &org.spec.discovery, &ctx.detections, &cache_key).await {
+            Ok(discovery) => discovery,
+            Err(error) => {
+                ctx.detections.record_pass(&cache_key, None);
+                let error = Error::from(error);
+                let reason = error.category();
+                let message = format!("Listing the repositories of {} failed: {error}", org.spec.login);
+                next.conditions =
+                    discovery_pass::failed_conditions(&next.conditions, reason, &message, generation, &started);
+                return Ok(Action::requeue(error.retry_after()));
+            }
+        };
     // The pass was decided on the spec this reconcile started with. A newer one (say `prune: Retain`, patched just
     // as a deletion's webhook arrived) may keep what this one would prune: it gets a pass of its own instead.
     let Some(current) = current_organization(ctx, org, namespace).await? else {
@@ -192,7 +182,7 @@ async fn sync(
     let existing = api.list(&ListParams::default()).await?.items;
     let kept: BTreeSet<String> = discovery.kept.keys().cloned().collect();
     let known = existing_repositories(&existing);
-    let mut plan = discovery::sync_repositories(&org_name, org.spec.prune, &kept, &known);
+    let mut plan = repository_sync::sync_repositories(&org_name, org.spec.prune, &kept, &known);
     let held_before: BTreeSet<String> = current
         .status
         .as_ref()
@@ -212,9 +202,9 @@ async fn sync(
         .filter(|r| r.spec.organization_ref.name == org_name)
         .map(|r| (r.spec.name.0.clone(), r))
         .collect();
-    let mut outcome = discovered::outcome(&org.spec.login, &discovery.kept, &objects);
+    let mut outcome = discovery_pass::outcome(&org.spec.login, &discovery.kept, &objects);
     onboard(ctx, org, github.as_ref(), &mut outcome.statuses).await;
-    let writes = repositories::apply(ctx, org, &plan, &outcome.statuses, &outcome.warnings, &existing).await?;
+    let writes = apply::apply(ctx, org, &plan, &outcome.statuses, &outcome.warnings, &existing).await?;
     record_prune_verdict(ctx, &current, &verdict, confirmation, next, &started).await;
     tracing::info!(
         ?trigger,
@@ -230,24 +220,19 @@ async fn sync(
     let request = org.annotations().get(REQUESTED_AT).cloned();
     let pass = LastPass { generation, finished: finished.0, handled_request: request.clone() };
     ctx.detections.record_pass(&cache_key, Some(pass));
-    if let Some(request) = request {
-        next.fields.insert("lastHandledRequest".to_owned(), json!(request));
+    if request.is_some() {
+        next.last_handled_request = request;
     }
-    next.conditions = discovered::synced_conditions(&next.conditions, &outcome, generation, &finished);
-    let cycles: Vec<Vec<String>> = outcome.cycles.iter().map(|c| c.path.clone()).collect();
-    next.fields.insert("repositoryCount".to_owned(), json!(kept.len()));
-    next.fields.insert("lastSyncTime".to_owned(), json!(finished));
-    next.fields.insert("lastSyncGeneration".to_owned(), json!(generation));
-    if cycles.is_empty() {
-        next.fields.remove("dependencyCycles");
-    } else {
-        next.fields.insert("dependencyCycles".to_owned(), json!(cycles));
-    }
+    next.conditions = discovery_pass::synced_conditions(&next.conditions, &outcome, generation, &finished);
+    next.dependency_cycles = outcome.cycles.iter().map(|c| c.path.clone()).collect();
+    next.repository_count = Some(i32::try_from(kept.len()).unwrap_or(i32::MAX));
+    next.last_sync_time = Some(finished.clone());
+    next.last_sync_generation = generation;
     if let Ok(budget) = github.rate_limit().await {
-        let reset = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(budget.reset);
+        let reset = Time(budget.reset);
         let rate_limit =
             RateLimitStatus { limit: budget.limit as i64, remaining: budget.remaining as i64, reset_time: Some(reset) };
-        next.fields.insert("rateLimit".to_owned(), json!(rate_limit));
+        next.rate_limit = Some(rate_limit);
     }
     Ok(requeue_at(ctx, finished.0.checked_add(discovery_interval(org, ctx)).unwrap_or(Timestamp::MAX)))
 }
@@ -260,7 +245,7 @@ async fn record_prune_verdict(
     org: &Organization,
     verdict: &prune_hold::Verdict,
     confirmation: Option<String>,
-    next: &mut NextStatus,
+    next: &mut OrganizationStatus,
     now: &Time,
 ) {
     let generation = org.metadata.generation;
@@ -274,8 +259,8 @@ async fn record_prune_verdict(
     // Written from the current status, never from a lagging copy: an older value would make a confirmation already
     // acted on count again for a later hold.
     let handled = confirmation.or_else(|| org.status.as_ref().and_then(|s| s.last_prune_confirmation.clone()));
-    if let Some(value) = handled {
-        next.fields.insert("lastPruneConfirmation".to_owned(), json!(value));
+    if handled.is_some() {
+        next.last_prune_confirmation = handled;
     }
     match verdict {
         prune_hold::Verdict::Held(hold) => {
@@ -293,7 +278,7 @@ async fn record_prune_verdict(
                 listed: i32::try_from(hold.listed).unwrap_or(i32::MAX),
                 since: Some(since),
             };
-            next.fields.insert("pruneHold".to_owned(), json!(status));
+            next.prune_hold = Some(status);
             let condition = Condition::new(
                 PRUNE_HELD,
                 ConditionStatus::True,
@@ -305,11 +290,11 @@ async fn record_prune_verdict(
             set_condition(&mut next.conditions, condition);
             ctx.metrics.record_prune_hold("held");
             if before.is_none_or(|b| b.repositories != hold.objects) {
-                publish_event(ctx, org, EventType::Warning, "PruneHeld", &message, "Discover").await;
+                publish_event(ctx, org, None, EventType::Warning, "PruneHeld", &message, "Discover").await;
             }
         }
         prune_hold::Verdict::Confirmed { .. } | prune_hold::Verdict::Proceed => {
-            next.fields.remove("pruneHold");
+            next.prune_hold = None;
             let (reason, message) = match verdict {
                 prune_hold::Verdict::Confirmed { objects, by_person } if !objects.is_empty() => {
                     let who = if *by_person { "a person confirmed" } else { "the next listing confirmed" };
@@ -324,7 +309,7 @@ async fn record_prune_verdict(
                 _ if before.is_none() => return,
                 _ => ("ListingRecovered", "The listing holds the repositories whose removal was held".to_owned()),
             };
-            publish_event(ctx, org, EventType::Normal, "PruneHoldReleased", &message, "Discover").await;
+            publish_event(ctx, org, None, EventType::Normal, "PruneHoldReleased", &message, "Discover").await;
             let condition =
                 Condition::new(PRUNE_HELD, ConditionStatus::False, reason, &message, generation, now.clone());
             set_condition(&mut next.conditions, condition);
@@ -346,7 +331,7 @@ async fn onboard(
     ctx: &Context,
     org: &Organization,
     github: &dyn GitHub,
-    statuses: &mut BTreeMap<String, discovered::DiscoveredStatus>,
+    statuses: &mut BTreeMap<String, discovery_pass::DiscoveredStatus>,
 ) {
     for wanted in onboarding::pull_requests(&org.spec.onboarding, statuses) {
         let change = PullRequestChange {
@@ -381,7 +366,7 @@ async fn onboard(
                 format!("Could not open the onboarding pull request in {repo}: {error}"),
             ),
         };
-        publish_event(ctx, org, event_type, reason, &note, "Onboard").await;
+        publish_event(ctx, org, None, event_type, reason, &note, "Onboard").await;
     }
 }
 
@@ -395,16 +380,6 @@ fn existing_repositories(objects: &[Repository]) -> Vec<ExistingRepository> {
             created_by_operator: object.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER),
         })
         .collect()
-}
-
-/// A Warning Event when `Degraded` turns true or changes its reason or message (a new cycle).
-async fn announce_degraded(ctx: &Context, org: &Organization, next: &[Condition]) {
-    let Some(degraded) = find_condition(next, DEGRADED).filter(|c| c.status == ConditionStatus::True) else { return };
-    let before = find_condition(org.conditions(), DEGRADED);
-    if before.is_some_and(|b| b.status == degraded.status && b.message == degraded.message) {
-        return;
-    }
-    publish_event(ctx, org, EventType::Warning, &degraded.reason, &degraded.message, "Discover").await;
 }
 
 /// The manifest the ConfigMap holds now, if it exists and is ours.

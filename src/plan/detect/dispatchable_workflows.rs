@@ -9,9 +9,6 @@ const WORKFLOWS_DIRECTORY: &str = ".github/workflows";
 /// The workflow onboarding installs (from `config/workflows/`).
 pub const OPERATOR_WORKFLOW: &str = "infinity-orchestrator.yml";
 
-/// The input the operator's dispatches set, to find the run they started.
-pub const CORRELATION_INPUT: &str = "correlation_id";
-
 /// The input the operator's workflow reads its build command from.
 pub const BUILD_COMMAND_INPUT: &str = "build_command";
 
@@ -19,7 +16,7 @@ pub const BUILD_COMMAND_INPUT: &str = "build_command";
 pub const TEST_COMMAND_INPUT: &str = "test_command";
 
 /// What a workflow that declares both command inputs holds of the commands, as written in its file: each command
-/// input's `default`, and the `with.command` of every job that passes one of them on. `plan::workflows` tells
+/// input's `default`, and the `with.command` of every job that passes one of them on. `plan::installed_workflows` tells
 /// whether these are the commands in effect.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WrittenCommands {

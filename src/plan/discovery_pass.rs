@@ -11,11 +11,13 @@ use serde::Serialize;
 use super::dependencies::{repository_dependencies, with_declared, AmbiguousPackage};
 use super::depgraph::{Cycle, DependencyGraph};
 use super::detect::{self, RepositoryDescription};
+use super::installed_workflows;
 use super::readiness::READY;
-use super::workflows;
-use crate::crd::condition::{find_condition, set_condition, Condition, ConditionStatus};
-use crate::crd::repository::{PullRequestReference, RepositoryDependency, RepositorySpec};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus};
+use crate::crd::repository::{PullRequestReference, RepositoryDependency, RepositorySpec, RepositoryStatus};
+use crate::crd::well_known::{LANGUAGE_LABEL, TOPIC_LABEL_PREFIX};
 use crate::crd::Repository;
+use crate::plan::readiness::set_condition;
 
 /// Set on an Organization while something about its repositories needs a person's attention, with discovery
 /// otherwise working: a dependency cycle, repositories that could not be read.
@@ -29,10 +31,6 @@ pub const GONE_FROM_GITHUB: &str = "GoneFromGitHub";
 pub const DETECTION_WARNING: &str = "DetectionWarning";
 /// The reason `Ready` carries after a successful discovery pass.
 pub const SYNCED: &str = "Synced";
-/// Label prefix under which a Repository carries its GitHub topics (`topic.orchestrator.infinityxone.io/NAME`).
-pub const TOPIC_LABEL_PREFIX: &str = "topic.orchestrator.infinityxone.io/";
-/// Label carrying a Repository's language.
-pub const LANGUAGE_LABEL: &str = "orchestrator.infinityxone.io/language";
 
 /// Conditions carry at most this many characters of message, so that a huge org cannot bloat the object.
 const MAX_MESSAGE_CHARS: usize = 1024;
@@ -124,6 +122,7 @@ pub struct RepositoryFindings {
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredStatus {
     /// `owner/name`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub full_name: String,
     /// The repository's page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +168,31 @@ pub struct DiscoveredStatus {
     /// The onboarding pull request, once one was opened (carried over from the current status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub onboarding_pull_request: Option<PullRequestReference>,
+}
+
+impl DiscoveredStatus {
+    /// What `status` says of the fields discovery owns. `RepositoryStatus` writes `false` and empty lists like
+    /// absent ones, so they read alike here.
+    pub fn of(status: &RepositoryStatus) -> Self {
+        DiscoveredStatus {
+            full_name: status.full_name.clone().unwrap_or_default(),
+            html_url: status.html_url.clone(),
+            language: status.language.clone(),
+            build_systems: status.build_systems.clone(),
+            build_command: status.build_command.clone(),
+            test_command: status.test_command.clone(),
+            build_workflow: status.build_workflow.clone(),
+            build_workflow_inputs: status.build_workflow_inputs.clone(),
+            build_workflow_unread: status.build_workflow_unread,
+            workflow_commands_outdated: status.workflow_commands_outdated,
+            topics: status.topics.clone(),
+            archived: status.archived,
+            default_branch: status.default_branch.clone(),
+            head_sha: status.head_sha.clone(),
+            dependencies: status.dependencies.clone(),
+            onboarding_pull_request: status.onboarding_pull_request.clone(),
+        }
+    }
 }
 
 /// The outcome of a discovery pass over the kept repositories, before anything is written.
@@ -242,7 +266,7 @@ fn repository_status(
         .iter()
         .find(|w| w.file == detect::OPERATOR_WORKFLOW)
         .and_then(|w| w.written_commands.as_ref())
-        .is_some_and(|written| !workflows::carries(written, &commands));
+        .is_some_and(|written| !installed_workflows::carries(written, &commands));
     DiscoveredStatus {
         full_name: found.full_name.clone(),
         html_url: found.html_url.clone(),
@@ -503,7 +527,7 @@ mod tests {
     #[test]
     fn the_operators_workflow_is_outdated_once_its_commands_are_not_the_ones_in_effect() {
         use crate::plan::detect::CommandsInEffect;
-        use crate::plan::workflows::build_workflow;
+        use crate::plan::installed_workflows::build_workflow;
         let cargo = CommandsInEffect {
             build_command: Some("cargo build --locked".into()),
             test_command: Some("cargo test".into()),
@@ -628,6 +652,27 @@ mod tests {
     fn the_status_serializes_as_the_crd_names_it_and_omits_what_is_unknown() {
         let status = DiscoveredStatus { full_name: "o/x".into(), ..DiscoveredStatus::default() };
         assert_eq!(serde_json::to_value(&status).unwrap(), serde_json::json!({ "fullName": "o/x", "archived": false }));
+    }
+
+    #[test]
+    fn what_a_status_says_reads_false_and_empty_as_absent_and_sees_dropped_fields() {
+        let current: RepositoryStatus = serde_json::from_value(serde_json::json!({
+            "fullName": "o/x", "archived": false, "topics": [], "buildCommand": "make", "headSha": "abc",
+        }))
+        .unwrap();
+        let found = |build_command: Option<&str>, archived| DiscoveredStatus {
+            full_name: "o/x".into(),
+            build_command: build_command.map(str::to_owned),
+            head_sha: Some("abc".into()),
+            archived,
+            ..DiscoveredStatus::default()
+        };
+        assert_eq!(DiscoveredStatus::of(&current), found(Some("make"), false));
+        assert_ne!(DiscoveredStatus::of(&current), found(None, false), "buildCommand dropped");
+        assert_ne!(DiscoveredStatus::of(&current), found(Some("make"), true), "archived since");
+        let nothing = RepositoryStatus::default();
+        assert_eq!(DiscoveredStatus::of(&nothing), DiscoveredStatus::default(), "nothing known equals nothing found");
+        assert_ne!(DiscoveredStatus::of(&nothing), DiscoveredStatus { full_name: "o/x".into(), ..Default::default() });
     }
 
     #[test]

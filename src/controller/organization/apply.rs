@@ -12,44 +12,46 @@ use std::collections::BTreeMap;
 
 use futures::{stream, StreamExt};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::context::{Context, FIELD_MANAGER, MANAGED_BY_LABEL, ORGANIZATION_LABEL};
-use super::error::Error;
-use super::status::publish_event;
+use crate::controller::context::{Context, FIELD_MANAGER};
+use crate::controller::error::Error;
+use crate::controller::status::{announce_transition, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
+use crate::crd::repository::RepositoryStatus;
+use crate::crd::well_known::{LANGUAGE_LABEL, MANAGED_BY_LABEL, ORGANIZATION_LABEL, TOPIC_LABEL_PREFIX};
 use crate::crd::{Organization, Repository};
-use crate::plan::discovered::{
-    self, DiscoveredStatus, DETECTION_WARNING, DISCOVERED, LANGUAGE_LABEL, TOPIC_LABEL_PREFIX,
-};
-use crate::plan::discovery::{RepositorySync, RepositoryToApply};
+use crate::plan::discovery_pass::{self, DiscoveredStatus, DETECTION_WARNING, DISCOVERED};
+use crate::plan::readiness::{keep_transition_time, Polarity};
+use crate::plan::repository_sync::{RepositorySync, RepositoryToApply};
 
 /// The field manager of the Repository objects the Organization controller writes (metadata and spec).
 pub const OBJECT_MANAGER: &str = "infinity-orchestrator-organization";
 /// The field manager of the status fields discovery writes on Repository objects.
 pub const DISCOVERY_MANAGER: &str = "infinity-orchestrator-discovery";
 
-/// Status keys discovery owns; one it no longer writes must be applied away.
-const DISCOVERED_KEYS: &[&str] = &[
-    "fullName",
-    "htmlUrl",
-    "language",
-    "buildSystems",
-    "buildCommand",
-    "testCommand",
-    "buildWorkflow",
-    "buildWorkflowInputs",
-    "buildWorkflowUnread",
-    "workflowCommandsOutdated",
-    "topics",
-    "archived",
-    "defaultBranch",
-    "headSha",
-    "dependencies",
-    "onboardingPullRequest",
-];
+/// The share of a Repository's status discovery owns: the discovered fields and the `Discovered` and
+/// `DetectionWarning` conditions. A field it leaves out is applied away.
+#[derive(Debug, PartialEq, Serialize)]
+struct DiscoveredPart {
+    #[serde(flatten)]
+    fields: DiscoveredStatus,
+    conditions: Vec<Condition>,
+}
+
+impl StatusPart for DiscoveredPart {
+    type Object = Repository;
+    const MANAGER: &'static str = DISCOVERY_MANAGER;
+    fn of(repo: &Repository) -> Self {
+        let none = RepositoryStatus::default();
+        let status = repo.status.as_ref().unwrap_or(&none);
+        let conditions =
+            [DISCOVERED, DETECTION_WARNING].iter().filter_map(|t| find_condition(&status.conditions, t)).cloned();
+        DiscoveredPart { fields: DiscoveredStatus::of(status), conditions: conditions.collect() }
+    }
+}
 
 /// How many writes one pass made, for the log.
 #[derive(Clone, Copy, Debug, Default)]
@@ -104,7 +106,7 @@ pub async fn apply(
     }
     for name in &sync.mark_gone {
         if let Some(object) = by_name.get(name) {
-            mark_gone(ctx, &api, object).await?;
+            mark_gone(ctx, object).await?;
         }
     }
     Ok(writes)
@@ -122,15 +124,19 @@ async fn apply_one(
     warning: Option<&str>,
 ) -> Result<(bool, bool), Error> {
     let desired = desired_object(org, target, status);
-    let mut written = None;
-    if current.is_none_or(|object| !object_says(object, &desired)) {
-        let params = PatchParams::apply(OBJECT_MANAGER).force();
-        written = Some(api.patch(&target.object_name, &params, &Patch::Apply(&desired)).await?);
-    }
-    // The conditions name the generation they describe: a new object's comes from the write that created it.
-    let generation = written.as_ref().or(current).and_then(|object| object.metadata.generation);
-    let status_written = apply_status(ctx, api, &target.object_name, current, generation, status, warning).await?;
-    Ok((written.is_some(), status_written))
+    let written;
+    // The status is written on the object as it stands after its own write: a new object's conditions name the
+    // generation that write gave it.
+    let (object, object_written) = match current.filter(|object| object_says(object, &desired)) {
+        Some(object) => (object, false),
+        None => {
+            let params = PatchParams::apply(OBJECT_MANAGER).force();
+            written = api.patch(&target.object_name, &params, &Patch::Apply(&desired)).await?;
+            (&written, true)
+        }
+    };
+    let status_written = apply_status(ctx, object, status, warning).await?;
+    Ok((object_written, status_written))
 }
 
 fn ignore_not_found(error: kube::Error) -> Result<(), kube::Error> {
@@ -143,7 +149,7 @@ fn ignore_not_found(error: kube::Error) -> Result<(), kube::Error> {
 /// The object as the operator writes it. An adopted (hand-written) object gets labels only: its spec and its
 /// lifetime stay its author's.
 fn desired_object(org: &Organization, target: &RepositoryToApply, status: &DiscoveredStatus) -> Value {
-    let mut labels = discovered::repository_labels(status);
+    let mut labels = discovery_pass::repository_labels(status);
     labels.insert(ORGANIZATION_LABEL.to_owned(), org.name_any());
     let mut object = json!({
         "apiVersion": Repository::api_version(&()),
@@ -181,121 +187,40 @@ fn object_says(object: &Repository, desired: &Value) -> bool {
     labels_match && no_stale_label && owned && spec_matches
 }
 
-/// Applies the discovered status and the `DetectionWarning` condition unless the object says them already.
-/// Returns whether it wrote. A warning that appears is also told in an Event.
+/// Applies the discovered status and the `Discovered` and `DetectionWarning` conditions unless the object says
+/// them already. Returns whether it wrote. A warning that appears is also told in an Event.
 async fn apply_status(
     ctx: &Context,
-    api: &Api<Repository>,
-    name: &str,
-    current: Option<&Repository>,
-    generation: Option<i64>,
+    object: &Repository,
     status: &DiscoveredStatus,
     warning: Option<&str>,
 ) -> Result<bool, Error> {
     let now = ctx.clock.now_time();
-    let found = discovered::discovered_condition(true, generation, &now);
-    let condition = discovered::detection_condition(warning, generation, &now);
-    let current_status =
-        current.map(|object| serde_json::to_value(&object.status)).transpose().map_err(Error::Serialize)?;
-    let current_status = current_status.unwrap_or(Value::Null);
-    let fields = serde_json::to_value(status).map_err(Error::Serialize)?;
-    let conditions =
-        current.and_then(|object| object.status.as_ref()).map(|s| s.conditions.as_slice()).unwrap_or_default();
-    let previous = find_condition(conditions, DETECTION_WARNING);
-    let previous_found = find_condition(conditions, DISCOVERED);
-    if fields_match(&current_status, &fields)
-        && previous.is_some_and(|p| same_condition(p, &condition))
-        && previous_found.is_some_and(|p| same_condition(p, &found))
-    {
-        return Ok(false);
-    }
-    let condition = keep_transition_time(previous, condition);
-    let found = keep_transition_time(previous_found, found);
-    let mut body = fields;
-    body["conditions"] = json!([found, condition]);
-    let patch = json!({ "apiVersion": Repository::api_version(&()), "kind": Repository::kind(&()), "status": body });
-    let written = api.patch_status(name, &PatchParams::apply(DISCOVERY_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    let became_warning = condition.status == ConditionStatus::True
-        && !previous.is_some_and(|p| p.status == ConditionStatus::True && p.message == condition.message);
-    if became_warning {
-        publish_event(ctx, &written, EventType::Warning, &condition.reason, &condition.message, "Discover").await;
-    }
+    let generation = object.metadata.generation;
+    let before = DiscoveredPart::of(object);
+    let previous = |r#type| find_condition(&before.conditions, r#type);
+    let found =
+        keep_transition_time(previous(DISCOVERED), discovery_pass::discovered_condition(true, generation, &now));
+    let detection = discovery_pass::detection_condition(warning, generation, &now);
+    let detection = keep_transition_time(previous(DETECTION_WARNING), detection);
+    let part = DiscoveredPart { fields: status.clone(), conditions: vec![found, detection] };
+    let Some(written) = write_status(ctx, object, &part, Guard::None).await? else { return Ok(false) };
+    let conditions = (before.conditions.as_slice(), part.conditions.as_slice());
+    announce_transition(ctx, &written, conditions, DETECTION_WARNING, Polarity::Negative, "Discover").await;
     Ok(true)
-}
-
-/// Whether the current status holds exactly the discovered fields: same values, and none of discovery's keys
-/// that the new status leaves out.
-fn fields_match(current: &Value, fields: &Value) -> bool {
-    DISCOVERED_KEYS.iter().all(|key| {
-        let have = current.get(*key).filter(|v| !is_empty(v));
-        let want = fields.get(*key).filter(|v| !is_empty(v));
-        have == want
-    })
-}
-
-/// `RepositoryStatus` serializes `false` and empty lists like absent ones; compare them so.
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Array(items) => items.is_empty(),
-        _ => false,
-    }
-}
-
-/// Conditions say when their status turned, not when it was last written.
-fn keep_transition_time(previous: Option<&Condition>, next: Condition) -> Condition {
-    match previous {
-        Some(p) if p.status == next.status => {
-            Condition { last_transition_time: p.last_transition_time.clone(), ..next }
-        }
-        _ => next,
-    }
-}
-
-fn same_condition(a: &Condition, b: &Condition) -> bool {
-    a.status == b.status
-        && a.reason == b.reason
-        && a.message == b.message
-        && a.observed_generation == b.observed_generation
 }
 
 /// Marks an object whose repository is gone from GitHub (or no longer passes the filters): `Discovered=False,
 /// reason=GoneFromGitHub`, which the Repository controller turns into `Ready=False`. The discovered fields are
 /// applied again as they are, because leaving them out of the apply would remove them.
-async fn mark_gone(ctx: &Context, api: &Api<Repository>, object: &Repository) -> Result<(), Error> {
-    let conditions = object.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-    let previous = find_condition(conditions, DISCOVERED);
-    if previous.is_some_and(|c| c.status == ConditionStatus::False) {
+async fn mark_gone(ctx: &Context, object: &Repository) -> Result<(), Error> {
+    let before = DiscoveredPart::of(object);
+    if find_condition(&before.conditions, DISCOVERED).is_some_and(|c| c.status == ConditionStatus::False) {
         return Ok(());
     }
-    let gone = discovered::discovered_condition(false, object.metadata.generation, &ctx.clock.now_time());
-    let current = serde_json::to_value(&object.status).map_err(Error::Serialize)?;
-    let mut body: serde_json::Map<String, Value> = DISCOVERED_KEYS
-        .iter()
-        .filter_map(|key| current.get(*key).filter(|v| !is_empty(v)).map(|v| (key.to_string(), v.clone())))
-        .collect();
-    let warning = find_condition(conditions, DETECTION_WARNING).cloned();
-    body.insert(
-        "conditions".to_owned(),
-        json!([Some(gone)].into_iter().chain(warning.map(Some)).flatten().collect::<Vec<_>>()),
-    );
-    let patch = json!({ "apiVersion": Repository::api_version(&()), "kind": Repository::kind(&()), "status": body });
-    api.patch_status(&object.name_any(), &PatchParams::apply(DISCOVERY_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    let gone = discovery_pass::discovered_condition(false, object.metadata.generation, &ctx.clock.now_time());
+    let warning = find_condition(&before.conditions, DETECTION_WARNING).cloned();
+    let part = DiscoveredPart { conditions: [gone].into_iter().chain(warning).collect(), fields: before.fields };
+    write_status(ctx, object, &part, Guard::None).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_match_treats_false_and_empty_as_absent_and_sees_dropped_keys() {
-        let current = json!({ "fullName": "o/x", "archived": false, "topics": [], "buildCommand": "make" });
-        assert!(fields_match(&current, &json!({ "fullName": "o/x", "archived": false, "buildCommand": "make" })));
-        assert!(!fields_match(&current, &json!({ "fullName": "o/x", "archived": false })), "buildCommand dropped");
-        assert!(!fields_match(&current, &json!({ "fullName": "o/x", "archived": true, "buildCommand": "make" })));
-        assert!(fields_match(&json!(null), &json!({ "archived": false })), "nothing known equals nothing found");
-        assert!(!fields_match(&json!(null), &json!({ "fullName": "o/x" })));
-    }
 }
