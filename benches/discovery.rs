@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use infinity_orchestrator::controller::organization::observe::{discover, DetectionCache};
+use infinity_orchestrator::controller::detection_cache::DetectionCache;
+use infinity_orchestrator::controller::organization::observe::discover;
 use infinity_orchestrator::crd::organization::DiscoverySpec;
 use infinity_orchestrator::github::{Credentials, GitHub, GitHubConfig, OctocrabGitHub};
 use infinity_orchestrator::plan::discovery_pass;

@@ -107,6 +107,15 @@ pub struct CredentialLabels {
     pub credential: String,
 }
 
+/// A reconcile under way, counted in `reconciles_in_flight` while this lives.
+pub struct ReconcileInFlight(Gauge);
+
+impl Drop for ReconcileInFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Every metric the operator exports, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -116,6 +125,8 @@ pub struct Metrics {
     pub reconcile_errors: Family<ReconcileErrorLabels, Counter>,
     /// How long reconciles take, by controller.
     pub reconcile_duration: Family<ControllerLabels, Histogram>,
+    /// Reconciles under way, by controller.
+    pub reconciles_in_flight: Family<ControllerLabels, Gauge>,
     /// 1 while this process holds the leader Lease (or runs without leader election), else 0.
     pub leader: Gauge,
     /// Webhook deliveries, by event and outcome.
@@ -151,8 +162,10 @@ impl Default for Metrics {
             // 1 ms to about 33 s.
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
+        let reconciles_in_flight = Family::<ControllerLabels, Gauge>::default();
         let leader = Gauge::default();
         registry.register("reconciles", "Reconciles finished, by controller and result", reconciles.clone());
+        registry.register("reconciles_in_flight", "Reconciles under way, by controller", reconciles_in_flight.clone());
         registry.register(
             "reconcile_errors",
             "Reconcile errors, by controller and error category",
@@ -240,6 +253,7 @@ impl Default for Metrics {
             reconciles,
             reconcile_errors,
             reconcile_duration,
+            reconciles_in_flight,
             leader,
             webhook_deliveries,
             webhook_deliveries_failed_found,
@@ -284,6 +298,14 @@ impl Metrics {
     /// Records what a discovery pass did with removals its listing alone did not justify.
     pub fn record_prune_hold(&self, outcome: &'static str) {
         self.discovery_prune_holds.get_or_create(&PruneHoldLabels { outcome }).inc();
+    }
+
+    /// Counts a reconcile of `controller` as under way until the returned guard is dropped (when the reconcile
+    /// ends, fails, or is cancelled).
+    pub fn reconcile_in_flight(&self, controller: &str) -> ReconcileInFlight {
+        let gauge = self.reconciles_in_flight.get_or_create(&ControllerLabels { controller: controller.to_owned() });
+        gauge.inc();
+        ReconcileInFlight(gauge.clone())
     }
 
     /// Records one finished reconcile.
@@ -344,6 +366,18 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reconcile_counts_as_in_flight_until_its_guard_is_dropped() {
+        let metrics = Metrics::default();
+        let series = r#"infinity_orchestrator_reconciles_in_flight{controller="BuildPlan"}"#;
+        let first = metrics.reconcile_in_flight("BuildPlan");
+        let second = metrics.reconcile_in_flight("BuildPlan");
+        assert!(metrics.encode().unwrap().contains(&format!("{series} 2")));
+        drop(first);
+        drop(second);
+        assert!(metrics.encode().unwrap().contains(&format!("{series} 0")));
+    }
 
     #[test]
     fn encodes_reconciles_errors_and_durations() {

@@ -21,26 +21,6 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// Waits until the BuildPlan controller has finished no reconcile for a second.
-async fn quiet(operator: &OperatorProcess) {
-    let reconciles = |metrics: &str| {
-        ["success", "error"]
-            .map(|result| {
-                let series =
-                    format!(r#"infinity_orchestrator_reconciles_total{{controller="BuildPlan",result="{result}"}}"#);
-                sample(metrics, &series).unwrap_or(0.0)
-            })
-            .iter()
-            .sum::<f64>()
-    };
-    eventually("the BuildPlan controller idle", Duration::from_secs(30), || async {
-        let before = reconciles(&operator.metrics());
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        (reconciles(&operator.metrics()) == before).then_some(())
-    })
-    .await;
-}
-
 #[tokio::test]
 async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would() {
     let cluster = cluster().await;
@@ -86,7 +66,7 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
         .await;
         // The status write that recorded the run wakes the plan once more (a watch sees every write); wait until
         // that reconcile is done and the controller is idle.
-        quiet(&operator).await;
+        operator.until_idle("BuildPlan").await;
         let started = Instant::now();
         sim.advance_clock(70);
         let plan = eventually(&format!("the plan moves on after run {step}"), Duration::from_secs(30), || async {

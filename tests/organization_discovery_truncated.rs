@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use github_sim::fixture::{GitLimits, RepoFixture};
 use github_sim::{Fixture, SimOptions, Simulator};
-use infinity_orchestrator::controller::organization::observe::{discover, DetectionCache};
+use infinity_orchestrator::controller::detection_cache::DetectionCache;
+use infinity_orchestrator::controller::organization::observe::discover;
 use infinity_orchestrator::crd::condition::{find_condition, ConditionStatus};
 use infinity_orchestrator::crd::organization::DiscoverySpec;
 use infinity_orchestrator::crd::{HasConditions, Organization, Repository};

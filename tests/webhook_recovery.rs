@@ -32,27 +32,6 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// Waits until the BuildPlan controller has finished no reconcile for a second: the status write that recorded the
-/// runs wakes the plan once more, and that reconcile must be behind us before the runs end unseen.
-async fn quiet(operator: &OperatorProcess) {
-    let reconciles = |metrics: &str| {
-        ["success", "error"]
-            .map(|result| {
-                let series =
-                    format!(r#"infinity_orchestrator_reconciles_total{{controller="BuildPlan",result="{result}"}}"#);
-                sample(metrics, &series).unwrap_or(0.0)
-            })
-            .iter()
-            .sum::<f64>()
-    };
-    eventually("the BuildPlan controller idle", Duration::from_secs(30), || async {
-        let before = reconciles(&operator.metrics());
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        (reconciles(&operator.metrics()) == before).then_some(())
-    })
-    .await;
-}
-
 /// `event.action status` of each delivery, for messages.
 fn summary(deliveries: &[&Delivery]) -> Vec<String> {
     deliveries
@@ -227,7 +206,7 @@ async fn a_two_minute_receiver_outage_loses_no_run() {
         (dispatched == 2 && running == 2).then_some(())
     })
     .await;
-    quiet(&operator).await;
+    operator.until_idle("BuildPlan").await;
     let before_outage = settled_deliveries(&sim, 2).await.len();
 
     // The outage: two minutes in which both runs start and finish; every delivery of them fails.

@@ -6,8 +6,8 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
 
+use super::detection_cache::DetectionCache;
 use super::github_clients::GitHubClients;
-use super::organization::observe::DetectionCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;

@@ -93,6 +93,15 @@ pub fn says_synced(conditions: &[Condition]) -> bool {
         .is_some_and(|ready| ready.status == ConditionStatus::True && ready.reason == SYNCED)
 }
 
+/// Whether the last pass this process remembers, finished at `remembered` (to the second), is at least as recent as
+/// the one the status tells of, finished at `told` (to the second, as the API server keeps times). A pass that ends
+/// in the same second as the status's is that same pass or a later one: the status is read from a cache that lags
+/// this process's own writes, never ahead of them. Trusting the older status there would run the pass again for a
+/// request already handled, and a second listing right after a held prune confirms it.
+pub fn remembered_pass_is_current(remembered: Timestamp, told: Option<Timestamp>) -> bool {
+    told.is_none_or(|told| remembered >= told)
+}
+
 /// What discovery read of one GitHub repository that passed the filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RepositoryFindings {
@@ -458,6 +467,15 @@ mod tests {
             interval: Duration::from_secs(600),
             prune_confirmed: false,
         }
+    }
+
+    #[test]
+    fn a_remembered_pass_of_the_same_second_as_the_status_is_current() {
+        let second = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        assert!(remembered_pass_is_current(second(5), None), "the status tells of no pass");
+        assert!(remembered_pass_is_current(second(5), Some(second(4))));
+        assert!(remembered_pass_is_current(second(5), Some(second(5))), "the same second: this pass or a later one");
+        assert!(!remembered_pass_is_current(second(5), Some(second(6))), "another process passed later");
     }
 
     #[test]

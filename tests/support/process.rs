@@ -78,6 +78,30 @@ impl OperatorProcess {
         body
     }
 
+    /// Waits until `controller` (a kind, such as `BuildPlan`) has no reconcile under way and finished none for a
+    /// second: what woke it last is behind it.
+    pub async fn until_idle(&self, controller: &str) {
+        let idle_counts = |metrics: &str| {
+            let value = |series: String| {
+                let found = metrics.lines().find_map(|line| line.strip_prefix(&series)?.strip_prefix(' '));
+                found.and_then(|value| value.trim().parse::<f64>().ok()).unwrap_or(0.0)
+            };
+            let label = format!(r#"controller="{controller}""#);
+            let finished = ["success", "error"]
+                .map(|result| value(format!(r#"infinity_orchestrator_reconciles_total{{{label},result="{result}"}}"#)))
+                .iter()
+                .sum::<f64>();
+            let under_way = value(format!("infinity_orchestrator_reconciles_in_flight{{{label}}}"));
+            (under_way == 0.0).then_some(finished)
+        };
+        super::eventually(&format!("the {controller} controller idle"), Duration::from_secs(30), || async {
+            let before = idle_counts(&self.metrics())?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            (idle_counts(&self.metrics())? == before).then_some(())
+        })
+        .await;
+    }
+
     /// The webhook URL, when the receiver listens.
     pub fn webhook_url(&self) -> Option<String> {
         self.webhook_port.map(|port| format!("http://127.0.0.1:{port}/webhook"))

@@ -35,6 +35,7 @@ use super::cache::{self, Cache, Changed};
 use super::context::Context;
 use super::error::Error;
 use super::memo::Memo;
+use super::runtime;
 use super::status::{announce_transition, namespace_of, publish_event};
 use crate::crd::build_plan::{BuildPlanStatus, RepositoryBuild, RepositoryBuildState as S};
 use crate::crd::condition::HasConditions;
@@ -177,8 +178,9 @@ async fn run_on(
         })
     };
     // An Organization appearing lets its plans start.
-    let controller = super::woken_by_their_organization(controller, scope, ctx.client.clone()).reconcile_on(described);
-    super::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
+    let controller =
+        runtime::woken_by_their_organization(controller, scope, ctx.client.clone()).reconcile_on(described);
+    runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
 }
 
 /// One reconcile, under the finalizer: carry the plan on, or cancel its runs once it is deleted.

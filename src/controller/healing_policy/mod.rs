@@ -28,6 +28,7 @@ use super::context::Context;
 use super::error::Error;
 use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
+use super::runtime;
 use super::status::{namespace_of, publish_event};
 use crate::crd::healing_policy::{AuditedAction, OpenIssue, PolicyPullRequest, WithheldDecision};
 use crate::crd::{HealingPolicy, Organization, Repository};
@@ -46,12 +47,12 @@ const RETRY_AFTER_ERRORS: Duration = Duration::from_secs(30);
 pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
     let controller = Controller::new(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default());
     let by_repository = controller.store();
-    let controller = super::woken_by_their_organization(controller, scope, ctx.client.clone()).watches(
+    let controller = runtime::woken_by_their_organization(controller, scope, ctx.client.clone()).watches(
         scope.api::<Repository>(ctx.client.clone()),
         watcher::Config::default(),
         move |repo| of_organization(&by_repository, repo.namespace(), &repo.spec.organization_ref.name),
     );
-    super::run_reconciles(controller, shutdown, ctx, Arc::new(Evaluations::default()), reconcile).await;
+    runtime::run_reconciles(controller, shutdown, ctx, Arc::new(Evaluations::default()), reconcile).await;
 }
 
 /// For each policy, the fingerprint of what its last evaluation read, and when it is due again.

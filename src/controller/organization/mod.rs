@@ -18,8 +18,9 @@ use crate::controller::context::{Context, FIELD_MANAGER};
 mod apply;
 pub mod observe;
 
+use crate::controller::detection_cache::LastPass;
 use crate::controller::error::Error;
-use observe::{discover, LastPass};
+use observe::discover;
 
 use crate::controller::status::{announce_transition, namespace_of, publish_event, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
@@ -107,7 +108,8 @@ fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
     let mut handled_request = status.and_then(|s| s.last_handled_request.clone());
     let mut synced = discovery_pass::says_synced(org.conditions());
     let key = format!("{}/{}", org.namespace().unwrap_or_default(), org.name_any());
-    if let Some(pass) = ctx.detections.last_pass(&key).filter(|pass| last_sync.is_none_or(|t| pass.finished > t)) {
+    let remembered = ctx.detections.last_pass(&key);
+    if let Some(pass) = remembered.filter(|pass| discovery_pass::remembered_pass_is_current(pass.finished, last_sync)) {
         (synced, last_sync, last_sync_generation) = (true, Some(pass.finished), pass.generation);
         handled_request = pass.handled_request;
     }

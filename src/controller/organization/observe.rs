@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::{stream, StreamExt};
-use k8s_openapi::jiff::Timestamp;
 
-use crate::controller::memo::Memo;
+use crate::controller::detection_cache::{DetectionCache, Remembered};
 use crate::crd::organization::DiscoverySpec;
 use crate::github::{self, GitHub, RepoRef};
 use crate::plan::detect;
@@ -32,64 +31,6 @@ pub struct Discovery {
     pub listed: BTreeSet<String>,
     /// How many kept repositories had to be read (not answered from memory).
     pub read: usize,
-}
-
-/// Findings remembered per Organization object and repository, with what tells whether they are still current.
-#[derive(Debug, Default)]
-pub struct DetectionCache {
-    entries: Memo<String, HashMap<String, Remembered>>,
-    passes: Memo<String, LastPass>,
-}
-
-/// The last successful pass over an Organization in this process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastPass {
-    /// The generation it ran for.
-    pub generation: Option<i64>,
-    /// When it finished.
-    pub finished: Timestamp,
-    /// The request annotation it answered.
-    pub handled_request: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-struct Remembered {
-    head_sha: String,
-    description: detect::RepositoryDescription,
-}
-
-impl DetectionCache {
-    fn get(&self, organization: &str, repository: &str) -> Option<Remembered> {
-        self.entries.lock().get(organization)?.get(repository).cloned()
-    }
-
-    /// Replaces what is remembered of an Organization with this pass's good readings.
-    fn replace(&self, organization: &str, remembered: HashMap<String, Remembered>) {
-        self.entries.insert(organization.to_owned(), remembered);
-    }
-
-    /// Forgets an Organization (deleted or suspended).
-    pub fn forget(&self, organization: &str) {
-        self.entries.remove(organization);
-        self.passes.remove(organization);
-    }
-
-    /// Records a pass: a successful one with when it finished (to the second, as the status keeps it), a
-    /// failed one by forgetting the last success so that the status's word counts.
-    pub fn record_pass(&self, organization: &str, outcome: Option<LastPass>) {
-        match outcome {
-            Some(mut pass) => {
-                pass.finished = Timestamp::from_second(pass.finished.as_second()).unwrap_or(pass.finished);
-                self.passes.insert(organization.to_owned(), pass)
-            }
-            None => self.passes.remove(organization),
-        };
-    }
-
-    /// The last successful pass over an Organization in this process.
-    pub fn last_pass(&self, organization: &str) -> Option<LastPass> {
-        self.passes.get(organization)
-    }
 }
 
 /// Runs one discovery pass for the GitHub organization `login`. `cache_key` names the Organization object. Only

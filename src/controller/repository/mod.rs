@@ -29,6 +29,7 @@ use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
+use super::runtime;
 use super::status::{announce_transition, namespace_of, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasConditions};
 use crate::crd::healing_policy::HealingThresholds;
@@ -57,12 +58,12 @@ pub async fn run(
     let controller = Controller::for_stream(changes, repositories.store().clone());
     let by_policy = controller.store();
     let shared = Arc::new(Shared { policies, reads: Reads::default() });
-    let controller = super::woken_by_their_organization(controller, scope, ctx.client.clone())
+    let controller = runtime::woken_by_their_organization(controller, scope, ctx.client.clone())
         // A policy's thresholds change the verdict, its interval the polling.
         .watches(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default(), move |policy| {
             of_organization(&by_policy, policy.namespace(), &policy.spec.organization_ref.name)
         });
-    cache::run_beside(policy_changes, super::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
+    cache::run_beside(policy_changes, runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
 }
 
 /// What reconciles share: the policies, and when each repository was last read and what it looked like then.
