@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 use kube::api::Api;
@@ -28,6 +29,8 @@ pub struct Cache<K: Resource<DynamicType = ()> + 'static> {
 pub enum Changed<K: Resource<DynamicType = ()>> {
     /// This object was created or changed.
     Object(ObjectRef<K>),
+    /// This object was deleted, as it last was (the cache no longer holds it).
+    Deleted(Arc<K>),
     /// Anything may have changed: the cache was listed afresh, or the subscriber fell behind.
     Anything,
 }
@@ -55,6 +58,9 @@ where
                 // Sending fails only when nobody listens.
                 watcher::Event::Apply(object) if tell.receiver_count() > 0 => {
                     let _ = tell.send(Changed::Object(ObjectRef::from_obj(object)));
+                }
+                watcher::Event::Delete(object) if tell.receiver_count() > 0 => {
+                    let _ = tell.send(Changed::Deleted(Arc::new(object.clone())));
                 }
                 _ => {}
             })

@@ -17,12 +17,14 @@ pub mod status;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
 pub use cache::Cache;
+use cache::Changed;
 pub use context::{Context, RecheckIntervals, FIELD_MANAGER};
 pub use error::Error;
 
@@ -37,23 +39,50 @@ use runtime::run_reconciles;
 pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let shutdown = futures::future::FutureExt::shared(shutdown);
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}"));
+    // One cache of Repository objects, filled by the Repository controller's watch, serves every controller: at
+    // 10,000 repositories a watch of each controller's own would cost a copy (or a decoding) of each change per
+    // controller, and a LIST per reconcile would cost the API server the whole set each time.
+    let (repositories, repository_changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
     let organizations = Controller::new(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default())
         // The manifest ConfigMap: an edit or a deletion is put right.
-        .owns(scope.api::<ConfigMap>(ctx.client.clone()), managed)
-        // A Repository object changing changes its Organization's manifest.
-        .watches(scope.api::<Repository>(ctx.client.clone()), watcher::Config::default(), |repo| {
-            repo.namespace().map(|ns| ObjectRef::<Organization>::new(&repo.spec.organization_ref.name).within(&ns))
-        });
-    let organizations = run_reconciles(organizations, shutdown.clone(), ctx.clone(), Arc::new(()), |org, ctx, _| {
-        organization::reconcile(org, ctx)
-    });
-    // One cache of Repository objects, filled by the Repository controller's watch, serves the BuildPlan
-    // controller too: at 10,000 repositories each copy costs hundreds of MiB.
-    let (repositories, repository_changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
+        .owns(scope.api::<ConfigMap>(ctx.client.clone()), managed);
+    // A Repository object changing changes its Organization's manifest.
+    let of_repositories = organizations_of_changes(&repositories, organizations.store());
+    let organizations = organizations.reconcile_on(of_repositories);
+    let organizations = run_reconciles(
+        organizations,
+        shutdown.clone(),
+        ctx.clone(),
+        Arc::new(repositories.clone()),
+        organization::reconcile,
+    );
     tokio::join!(
         organizations,
         repository::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), repository_changes),
-        build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories),
-        healing_policy::run(ctx.clone(), &scope, shutdown),
+        build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone()),
+        healing_policy::run(ctx.clone(), &scope, shutdown, repositories),
     );
+}
+
+/// The Organizations whose Repository objects changed, as the shared cache tells the changes: the Organization of a
+/// changed object, or every Organization when anything may have changed.
+fn organizations_of_changes(
+    repositories: &Cache<Repository>,
+    organizations: Store<Organization>,
+) -> impl futures::Stream<Item = ObjectRef<Organization>> + Send + 'static {
+    let repositories = repositories.clone();
+    repositories.changes().flat_map(move |change| {
+        let of_repository = |repo: &Repository| {
+            let namespace = repo.namespace()?;
+            Some(ObjectRef::new(&repo.spec.organization_ref.name).within(&namespace))
+        };
+        let woken: Vec<ObjectRef<Organization>> = match change {
+            Changed::Object(repo) => {
+                repositories.store().get(&repo).and_then(|r| of_repository(&r)).into_iter().collect()
+            }
+            Changed::Deleted(repo) => of_repository(&repo).into_iter().collect(),
+            Changed::Anything => organizations.state().iter().map(|org| ObjectRef::from_obj(org.as_ref())).collect(),
+        };
+        futures::stream::iter(woken)
+    })
 }

@@ -172,6 +172,8 @@ async fn run_on(
                     .get(&repo)
                     .map(|repo| shared.awaiting.woken_by(&repo))
                     .unwrap_or_default(),
+                // A deletion lets no waiting plan start.
+                Changed::Deleted(_) => Vec::new(),
                 Changed::Anything => shared.awaiting.all(),
             };
             futures::stream::iter(plans)

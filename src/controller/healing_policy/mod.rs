@@ -16,14 +16,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use super::cache::{Cache, Changed};
 use super::context::Context;
 use super::error::Error;
 use super::memo::Memo;
@@ -43,16 +45,38 @@ const FALLBACK_INTERVAL: Duration = Duration::from_secs(300);
 /// How soon to look again after GitHub failed for some repository.
 const RETRY_AFTER_ERRORS: Duration = Duration::from_secs(30);
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(ctx: Arc<Context>, scope: &Scope, shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static) {
+/// Runs the controller until `shutdown` completes, reading Repository objects from `repositories` (the shared
+/// cache, whose changes wake the policies of their Organization).
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: &Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    repositories: Cache<Repository>,
+) {
     let controller = Controller::new(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default());
-    let by_repository = controller.store();
-    let controller = runtime::woken_by_their_organization(controller, scope, ctx.client.clone()).watches(
-        scope.api::<Repository>(ctx.client.clone()),
-        watcher::Config::default(),
-        move |repo| of_organization(&by_repository, repo.namespace(), &repo.spec.organization_ref.name),
-    );
-    runtime::run_reconciles(controller, shutdown, ctx, Arc::new(Evaluations::default()), reconcile).await;
+    let policies = controller.store();
+    let changed = {
+        let repositories = repositories.clone();
+        repositories.changes().flat_map(move |change| {
+            let of_repository =
+                |repo: &Repository| of_organization(&policies, repo.namespace(), &repo.spec.organization_ref.name);
+            let woken = match change {
+                Changed::Object(repo) => repositories.store().get(&repo).map(|r| of_repository(&r)).unwrap_or_default(),
+                Changed::Deleted(repo) => of_repository(&repo),
+                Changed::Anything => policies.state().iter().map(|p| ObjectRef::from_obj(p.as_ref())).collect(),
+            };
+            futures::stream::iter(woken)
+        })
+    };
+    let controller = runtime::woken_by_their_organization(controller, scope, ctx.client.clone()).reconcile_on(changed);
+    let shared = Arc::new(Shared { repositories, evaluations: Evaluations::default() });
+    runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
+}
+
+/// What reconciles share: the Repository objects, and when each policy was last evaluated.
+struct Shared {
+    repositories: Cache<Repository>,
+    evaluations: Evaluations,
 }
 
 /// For each policy, the fingerprint of what its last evaluation read, and when it is due again.
@@ -71,29 +95,28 @@ fn wait_before_evaluating(
 
 /// One reconcile: observe the Organization and the selected repositories, decide and act per repository, write
 /// status.
-async fn reconcile(
-    policy: Arc<HealingPolicy>,
-    ctx: Arc<Context>,
-    evaluations: Arc<Evaluations>,
-) -> Result<Action, Error> {
+async fn reconcile(policy: Arc<HealingPolicy>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
     if policy.spec.suspend {
         return Ok(Action::await_change());
     }
     let namespace = namespace_of(policy.as_ref())?;
     let org_name = policy.organization_name();
     let organization = Api::<Organization>::namespaced(ctx.client.clone(), &namespace).get_opt(org_name).await?;
-    let repositories =
-        Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default()).await?;
-    let selected: Vec<Repository> = repositories
-        .items
-        .into_iter()
+    shared.repositories.filled().await;
+    let selected: Vec<Repository> = shared
+        .repositories
+        .store()
+        .state()
+        .iter()
+        .filter(|repo| repo.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|repo| repo.spec.organization_ref.name == org_name && !repo.spec.suspend)
         .filter(|repo| policy.spec.selector.matches(repo.labels(), &repo.spec.name.0))
+        .map(|repo| repo.as_ref().clone())
         .collect();
     let key = ObjectRef::from_obj(policy.as_ref());
     let trigger = status::trigger_of(&policy, organization.is_some(), &selected);
     let now = ctx.clock.now();
-    if let Some(wait) = wait_before_evaluating(&evaluations, &key, trigger, now) {
+    if let Some(wait) = wait_before_evaluating(&shared.evaluations, &key, trigger, now) {
         return Ok(Action::requeue(wait));
     }
     // The watch may not have brought this controller's last status write yet; the audit trail the cooldowns and
@@ -121,7 +144,7 @@ async fn reconcile(
     status::write_evaluated(&ctx, &policy, &evaluation, selected.len(), now).await?;
     let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
     let wait = evaluation.wait(now, interval);
-    evaluations.insert(key, (trigger, heal::after(now, heal::signed(wait))));
+    shared.evaluations.insert(key, (trigger, heal::after(now, heal::signed(wait))));
     Ok(Action::requeue(wait))
 }
 

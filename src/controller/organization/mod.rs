@@ -14,6 +14,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
+use crate::controller::cache::Cache;
 use crate::controller::context::{Context, FIELD_MANAGER};
 mod apply;
 pub mod observe;
@@ -43,7 +44,11 @@ const ACCEPTED: Accepted<'static> =
 
 /// One reconcile of an Organization: check the credentials; run a discovery pass when one is due (spec changed,
 /// interval passed, or a webhook asked); keep the manifest ConfigMap; write the status.
-pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(
+    org: Arc<Organization>,
+    ctx: Arc<Context>,
+    repositories: Arc<Cache<Repository>>,
+) -> Result<Action, Error> {
     let namespace = namespace_of(org.as_ref())?;
     let org_name = org.name_any();
     if org.spec.suspend {
@@ -72,12 +77,18 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
             }
         }
     };
-    // Served from the API server's watch cache: the manifest follows the objects eventually anyway (every change of
-    // one wakes this reconcile), and a quorum read of every Repository on each wake costs the server dearly.
-    let repositories =
-        Api::<Repository>::namespaced(ctx.client.clone(), &namespace).list(&ListParams::default().match_any()).await?;
+    // From the shared cache: the manifest follows the objects eventually anyway (every change of one wakes this
+    // reconcile), and a read of every Repository on each wake would cost the API server the whole set each time.
+    repositories.filled().await;
+    let objects: Vec<Repository> = repositories
+        .store()
+        .state()
+        .iter()
+        .filter(|repo| repo.namespace().as_deref() == Some(namespace.as_str()))
+        .map(|repo| repo.as_ref().clone())
+        .collect();
     let config_map_name = manifest::config_map_name(&org_name);
-    let manifest_json = manifest::build(&org_name, &repositories.items).to_json();
+    let manifest_json = manifest::build(&org_name, &objects).to_json();
     if observe_manifest(&ctx, &namespace, &config_map_name).await?.as_deref() != Some(manifest_json.as_str()) {
         publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &manifest_json).await?;
     }
