@@ -100,7 +100,7 @@ async fn measure() {
         repositories.create(&PostParams::default(), &from(repo)).await.expect("repository");
     }
 
-    let (webhook_port, metrics_port) = (free_port(), free_port());
+    let (webhook_port, metrics_port) = two_free_ports();
     let binary = common::operator_binary();
     let _operator = Killed(
         Command::new(&binary)
@@ -192,8 +192,13 @@ fn scrape(port: u16) -> String {
     page
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+/// Two different loopback ports nothing listens on: both are held until both are known, since the kernel may hand
+/// a port just released to the next ask.
+fn two_free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (first, second) = (bind(), bind());
+    let port = |listener: &std::net::TcpListener| listener.local_addr().expect("a bound address").port();
+    (port(&first), port(&second))
 }
 
 fn from<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {

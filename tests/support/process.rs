@@ -1,9 +1,11 @@
 //! The operator binary as users run it: a child process against the test cluster, killed with SIGKILL when dropped.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::TestCluster;
@@ -125,9 +127,18 @@ impl Drop for OperatorProcess {
     }
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, and that this test process has not handed out before: the kernel may give a
+/// port just released to the next ask, and an operator given the same port for metrics and webhooks cannot start
+/// (seen once: "cannot listen on 127.0.0.1:46639: Address already in use", and a test that waited for it in vain).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port =
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
+        if HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A plain HTTP/1.1 GET on loopback: the status code and the body, or `None` when nothing answers.
