@@ -30,9 +30,9 @@ pub struct ManifestEntry {
 }
 
 /// The manifest of the Repository objects belonging to the Organization object named `organization`.
-pub fn build(organization: &str, repositories: &[Repository]) -> Manifest {
+pub fn build<'a>(organization: &str, repositories: impl IntoIterator<Item = &'a Repository>) -> Manifest {
     let mut entries: Vec<ManifestEntry> =
-        repositories.iter().filter(|repo| repo.spec.organization_ref.name == organization).map(entry).collect();
+        repositories.into_iter().filter(|repo| repo.spec.organization_ref.name == organization).map(entry).collect();
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|a, b| a.name == b.name);
     Manifest { repositories: entries }

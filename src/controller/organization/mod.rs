@@ -80,15 +80,13 @@ pub async fn reconcile(
     // From the shared cache: the manifest follows the objects eventually anyway (every change of one wakes this
     // reconcile), and a read of every Repository on each wake would cost the API server the whole set each time.
     repositories.filled().await;
-    let objects: Vec<Repository> = repositories
-        .store()
-        .state()
-        .iter()
-        .filter(|repo| repo.namespace().as_deref() == Some(namespace.as_str()))
-        .map(|repo| repo.as_ref().clone())
-        .collect();
     let config_map_name = manifest::config_map_name(&org_name);
-    let manifest_json = manifest::build(&org_name, &objects).to_json();
+    let manifest_json = {
+        let objects = repositories.store().state();
+        let in_namespace = objects.iter().map(AsRef::as_ref);
+        let in_namespace = in_namespace.filter(|repo| repo.namespace().as_deref() == Some(namespace.as_str()));
+        manifest::build(&org_name, in_namespace).to_json()
+    };
     if observe_manifest(&ctx, &namespace, &config_map_name).await?.as_deref() != Some(manifest_json.as_str()) {
         publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &manifest_json).await?;
     }
