@@ -1,6 +1,8 @@
 //! What discovering an organization costs: for 1,000 and 10,000 generated repositories served by github-sim, the
-//! GitHub requests, the primary rate-limit points (from the simulator's request log), the wall time and the peak
-//! RSS of the discovering process, for a first pass and for a resync of the unchanged organization.
+//! GitHub requests, the rate-limit points of the REST and the GraphQL budgets (summed from the `points` of the
+//! simulator's request log), the wall time and the peak RSS of the discovering process, for a first pass and for a
+//! resync of the unchanged organization. Repositories are read through GraphQL (the default); `IO_BENCH_READS=REST`
+//! reads them through REST instead.
 //!
 //! Run with `cargo build --release -p github-sim && cargo bench --bench discovery`. The simulator runs as its own
 //! process, so the RSS is the discovery side's only (the GitHub layer with its ETag cache, detection, the
@@ -30,8 +32,8 @@ fn main() {
         None => {
             println!("discovery of a generated organization from github-sim (one child process per size)");
             println!(
-                "{:>7}  {:<7}  {:>8}  {:>7}  {:>9}  {:>11}",
-                "repos", "pass", "requests", "points", "wall (s)", "peak RSS MB"
+                "{:>7}  {:<7}  {:>8}  {:>11}  {:>14}  {:>9}  {:>11}",
+                "repos", "pass", "requests", "REST points", "GraphQL points", "wall (s)", "peak RSS MB"
             );
             for size in SIZES {
                 let status = Command::new(std::env::current_exe().expect("own path"))
@@ -56,7 +58,11 @@ fn measure(size: usize) {
         }
         let github: Arc<dyn GitHub> = Arc::new(OctocrabGitHub::new(config).expect("client"));
         let cache = DetectionCache::default();
-        let spec: DiscoverySpec = serde_json::from_value(serde_json::json!({})).expect("default discovery spec");
+        let reads = std::env::var("IO_BENCH_READS").unwrap_or_else(|_| "GraphQL".to_owned());
+        let spec: DiscoverySpec =
+            serde_json::from_value(serde_json::json!({ "reads": reads })).expect("a discovery spec");
+        // GitHub's clock moves on: the first reading starts a second after the generated pushes.
+        reqwest_free::Http::new(&base_url).post("/_sim/clock/advance", r#"{"seconds": 1}"#);
         for pass in ["first", "resync"] {
             reqwest_free::Http::new(&base_url).delete("/_sim/requests");
             let started = Instant::now();
@@ -65,17 +71,20 @@ fn measure(size: usize) {
             let wall = started.elapsed().as_secs_f64();
             assert_eq!(outcome.statuses.len(), size, "every repository was described");
             let peak = peak_rss_mb("self");
-            let (requests, points) = count_requests(&base_url);
-            println!("{size:>7}  {pass:<7}  {requests:>8}  {points:>7}  {wall:>9.2}  {peak:>11.1}");
+            let (requests, rest, graphql) = count_requests(&base_url);
+            println!("{size:>7}  {pass:<7}  {requests:>8}  {rest:>11}  {graphql:>14}  {wall:>9.2}  {peak:>11.1}");
         }
     });
     drop(sim);
 }
 
-/// Requests in the simulator's log and how many counted against the primary limit. The log carries every body,
-/// hundreds of megabytes at 10,000 repositories, so it is read by a child process and kept out of the RSS measured.
-fn count_requests(base_url: &str) -> (usize, usize) {
-    let script = "import json,sys\nlog=json.load(sys.stdin)\nprint(len(log), sum(1 for r in log if r['counted']))";
+/// Requests in the simulator's log, and the points they spent of the REST and of the GraphQL budget. The log carries
+/// every body, hundreds of megabytes at 10,000 repositories, so it is read by a child process and kept out of the RSS
+/// measured.
+fn count_requests(base_url: &str) -> (usize, i64, i64) {
+    let script = "import json,sys\nlog=json.load(sys.stdin)\n\
+                  graphql=sum(r['points'] for r in log if r['path']=='/graphql')\n\
+                  print(len(log), sum(r['points'] for r in log)-graphql, graphql)";
     let curl = Command::new("curl").args(["-fsS", &format!("{base_url}/_sim/requests")]).stdout(Stdio::piped()).spawn();
     let mut curl = curl.expect("curl");
     let out = Command::new("python3")
@@ -85,8 +94,10 @@ fn count_requests(base_url: &str) -> (usize, usize) {
         .expect("python3");
     let _ = curl.wait();
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut numbers = text.split_whitespace().map(|n| n.parse().expect("a count"));
-    (numbers.next().expect("requests"), numbers.next().expect("points"))
+    let mut numbers = text.split_whitespace();
+    let requests = numbers.next().and_then(|n| n.parse().ok()).expect("requests");
+    let mut points = numbers.map(|n| n.parse::<i64>().expect("points"));
+    (requests, points.next().expect("REST points"), points.next().expect("GraphQL points"))
 }
 
 /// Just enough HTTP/1.1 for the simulator's control endpoints, without another client dependency.
@@ -103,12 +114,14 @@ mod reqwest_free {
             Http { address: base_url.trim_start_matches("http://").trim_end_matches('/').to_owned() }
         }
 
-        fn request(&self, method: &str, path: &str) -> String {
+        fn request(&self, method: &str, path: &str, body: &str) -> String {
             let mut stream = TcpStream::connect(&self.address).expect("connecting to the simulator");
             write!(
                 stream,
-                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                self.address
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                self.address,
+                body.len()
             )
             .expect("writing");
             let mut response = Vec::new();
@@ -123,7 +136,11 @@ mod reqwest_free {
         }
 
         pub fn delete(&self, path: &str) {
-            self.request("DELETE", path);
+            self.request("DELETE", path, "");
+        }
+
+        pub fn post(&self, path: &str, body: &str) {
+            self.request("POST", path, body);
         }
     }
 

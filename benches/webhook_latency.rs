@@ -179,7 +179,8 @@ async fn wait_for_dispatch(sim: &github_sim::SimHandle, timeout: Duration) -> Op
 }
 
 fn is_dispatch(request: &LoggedRequest) -> bool {
-    request.method == "POST" && request.status == 204 && request.path.ends_with("/dispatches")
+    // 204, or 200 with the run's details (API version 2026-03-10, or `return_run_details`).
+    request.method == "POST" && matches!(request.status, 200 | 204) && request.path.ends_with("/dispatches")
 }
 
 /// The operator's `/metrics` page.

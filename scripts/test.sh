@@ -16,6 +16,8 @@ IO_GITHUB_OPENAPI=$(scripts/github-openapi.sh)
 export IO_GITHUB_OPENAPI
 IO_GITHUB_OPENAPI_WEBHOOKS=$(scripts/github-openapi-webhooks.sh)
 export IO_GITHUB_OPENAPI_WEBHOOKS
+IO_GITHUB_GRAPHQL_SCHEMA=$(scripts/github-graphql-schema.sh)
+export IO_GITHUB_GRAPHQL_SCHEMA
 started=false
 if ! scripts/control-plane.sh status; then
   scripts/control-plane.sh up

@@ -36,6 +36,17 @@ pub struct OperatorConfig {
     pub self_healing: SelfHealingConfig,
     /// `webhook.*`.
     pub webhook: WebhookConfig,
+    /// `budget.*`.
+    pub budget: BudgetConfig,
+}
+
+/// `budget.*`: how each credential's GitHub rate-limit budgets are shared between background and priority work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetConfig {
+    /// The share of each budget (percent) that resyncs and health reads may spend an hour: when their projected
+    /// spend exceeds it, their intervals are stretched, and they yield the rest of each window to webhook-driven
+    /// work, dispatches and healing.
+    pub background_share_percent: u8,
 }
 
 /// `webhook.*`: how deliveries the receiver missed are recovered (GitHub never redelivers a failed one by itself).
@@ -111,6 +122,9 @@ impl Default for OperatorConfig {
             monitoring: MonitoringConfig { health_check_interval: Duration::from_secs(15 * 60), failure_threshold: 3 },
             self_healing: SelfHealingConfig { auto_retry: true, auto_update_dependencies: true, create_issues: true },
             webhook: WebhookConfig { recovery_interval: Duration::from_secs(5 * 60) },
+            budget: BudgetConfig {
+                background_share_percent: crate::github::spending::DEFAULT_BACKGROUND_SHARE_PERCENT,
+            },
         }
     }
 }
@@ -237,6 +251,13 @@ const KEYS: &[Key] = &[
         name: "webhook.recovery_interval",
         apply: |c, v| {
             c.webhook.recovery_interval = interval(v, 1, 86400)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "budget.background_share_percent",
+        apply: |c, v| {
+            c.budget.background_share_percent = whole(v, 1, 100)? as u8;
             Ok(())
         },
     },
@@ -492,6 +513,21 @@ self_healing:
         let text = std::fs::read_to_string(&path).unwrap();
         let config = OperatorConfig::resolve(Some((&path, &text)), &BTreeMap::new(), &[]).unwrap();
         assert_eq!(config, OperatorConfig::default(), "the committed file documents the defaults");
+    }
+
+    #[test]
+    fn the_background_share_is_a_percentage_of_the_budget() {
+        assert_eq!(OperatorConfig::default().budget.background_share_percent, 50);
+        let config = from_file("budget:\n  background_share_percent: 10\n").unwrap();
+        assert_eq!(config.budget.background_share_percent, 10);
+        let flag = ["budget.background_share_percent=100".to_owned()];
+        let config = OperatorConfig::resolve(None, &BTreeMap::new(), &flag).unwrap();
+        assert_eq!(config.budget.background_share_percent, 100);
+        for bad in ["0", "101", "half"] {
+            let error = from_file(&format!("budget:\n  background_share_percent: {bad}\n")).unwrap_err().to_string();
+            let named = "budget.background_share_percent: expected a whole number from 1 to 100";
+            assert!(error.contains(named), "{error}");
+        }
     }
 
     #[test]

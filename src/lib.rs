@@ -12,4 +12,5 @@ pub mod plan;
 pub mod report;
 pub mod scope;
 pub mod server;
+pub mod shard;
 pub mod telemetry;

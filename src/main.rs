@@ -7,6 +7,7 @@ use infinity_orchestrator::crd::duration::HumanDuration;
 use infinity_orchestrator::scope::Scope;
 use infinity_orchestrator::server::leader::LeaseTimings;
 use infinity_orchestrator::server::{self, LeaderElection, RunOptions};
+use infinity_orchestrator::shard::Shard;
 use infinity_orchestrator::telemetry::{self, LogFormat};
 use infinity_orchestrator::{crd, inventory, manifest, report};
 
@@ -74,9 +75,13 @@ struct RunArgs {
     /// Namespace of the leader Lease; the pod's own namespace in a cluster.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     leader_election_namespace: String,
-    /// Name of the leader Lease.
+    /// Name of the leader Lease; a shard's replicas elect on `NAME-SHARD`.
     #[arg(long, default_value = "infinity-orchestrator")]
     lease_name: String,
+    /// Own only the Organizations labelled `orchestrator.infinityxone.io/shard=SHARD` (and their Repositories,
+    /// BuildPlans and HealingPolicies). Without it the operator owns the Organizations without that label.
+    #[arg(long, env = "IO_SHARD")]
+    shard: Option<Shard>,
     /// How long the Lease holds without renewal (for example 15s).
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     lease_duration: std::time::Duration,
@@ -96,7 +101,7 @@ struct RunArgs {
     /// discovery.scan_interval, build.max_parallel, build.timeout_minutes, build.retry_attempts,
     /// build.poll_interval, monitoring.health_check_interval, monitoring.failure_threshold,
     /// self_healing.auto_retry, self_healing.auto_update_dependencies, self_healing.create_issues,
-    /// webhook.recovery_interval.
+    /// webhook.recovery_interval, budget.background_share_percent.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 }
@@ -133,13 +138,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .identity
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("infinity-orchestrator-{}", std::process::id()));
+    let shard = args.shard.unwrap_or_default();
     let options = RunOptions {
         scope: args.namespace.map_or(Scope::AllNamespaces, Scope::Namespace),
         metrics_addr: args.metrics_addr,
         webhook_addr: args.webhook_addr,
         leader_election: args.leader_elect.then_some(LeaderElection {
             namespace: args.leader_election_namespace,
-            lease_name: args.lease_name,
+            lease_name: shard.lease_name(&args.lease_name),
             timings: LeaseTimings {
                 lease_duration: args.lease_duration,
                 renew_deadline: args.renew_deadline,
@@ -148,6 +154,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }),
         identity,
         config,
+        shard,
     };
     tracing::info!(?options, "starting");
     server::run(client, options, shutdown_signal()).await?;

@@ -13,6 +13,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::crd::build_plan::RepositoryBuildState;
+use crate::github::spending::{resource_name, BudgetOutlook, Purpose};
 use crate::github::{RateBudget, RequestObserver};
 
 /// Labels of a reconcile outcome.
@@ -107,6 +108,31 @@ pub struct CredentialLabels {
     pub credential: String,
 }
 
+/// Labels naming the operator's shard.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabels {
+    /// The shard's name (`--shard`); empty when the operator runs unsharded.
+    pub shard: String,
+}
+
+/// Labels of points spent: the budget and what for, both from short fixed lists.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetPurposeLabels {
+    /// `core` (REST) or `graphql`.
+    pub resource: &'static str,
+    /// `webhook`, `dispatch`, `healing`, `resync` or `health`.
+    pub purpose: &'static str,
+}
+
+/// Labels naming one budget of a credential.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CredentialBudgetLabels {
+    /// The credential's id.
+    pub credential: String,
+    /// `core` (REST) or `graphql`.
+    pub resource: &'static str,
+}
+
 /// A reconcile under way, counted in `reconciles_in_flight` while this lives.
 pub struct ReconcileInFlight(Gauge);
 
@@ -129,6 +155,8 @@ pub struct Metrics {
     pub reconciles_in_flight: Family<ControllerLabels, Gauge>,
     /// 1 while this process holds the leader Lease (or runs without leader election), else 0.
     pub leader: Gauge,
+    /// 1, labelled with the shard whose Organizations this process owns.
+    pub shard_info: Family<ShardLabels, Gauge>,
     /// Webhook deliveries, by event and outcome.
     pub webhook_deliveries: Family<WebhookLabels, Counter>,
     /// Failed webhook deliveries the recovery found that the receiver had not acted on (one per event).
@@ -145,6 +173,12 @@ pub struct Metrics {
     pub github_rate_limit_remaining: Family<CredentialLabels, Gauge>,
     /// Requests per primary rate-limit window, by credential.
     pub github_rate_limit_limit: Family<CredentialLabels, Gauge>,
+    /// Rate-limit points spent, by budget and purpose.
+    pub github_rate_limit_points: Family<BudgetPurposeLabels, Counter>,
+    /// What background work would spend an hour at its configured intervals, by credential and budget.
+    pub github_background_projected_points_per_hour: Family<CredentialBudgetLabels, Gauge>,
+    /// The factor background intervals are stretched by (1: not stretched), by credential and budget.
+    pub github_background_stretch: Family<CredentialBudgetLabels, Gauge>,
     /// Repositories of each BuildPlan's current run, by state.
     pub build_plan_repositories: Family<BuildPlanLabels, Gauge>,
     /// Workflow dispatches sent by BuildPlans, by outcome.
@@ -178,6 +212,12 @@ impl Default for Metrics {
             reconcile_duration.clone(),
         );
         registry.register("leader", "1 while this process is the leader, else 0", leader.clone());
+        let shard_info = Family::<ShardLabels, Gauge>::default();
+        registry.register(
+            "shard_info",
+            "1, labelled with the shard whose Organizations this process owns (empty: unsharded)",
+            shard_info.clone(),
+        );
         let webhook_deliveries = Family::<WebhookLabels, Counter>::default();
         registry.register(
             "webhook_deliveries",
@@ -230,6 +270,25 @@ impl Default for Metrics {
             "Requests per GitHub primary rate-limit window, by credential",
             github_rate_limit_limit.clone(),
         );
+        let github_rate_limit_points = Family::<BudgetPurposeLabels, Counter>::default();
+        registry.register(
+            "github_rate_limit_points",
+            "GitHub rate-limit points spent, by budget (core, graphql) and purpose",
+            github_rate_limit_points.clone(),
+        );
+        let github_background_projected_points_per_hour = Family::<CredentialBudgetLabels, Gauge>::default();
+        registry.register(
+            "github_background_projected_points_per_hour",
+            "Points an hour resyncs and health reads would spend at their configured intervals, by credential and \
+             budget",
+            github_background_projected_points_per_hour.clone(),
+        );
+        let github_background_stretch = Family::<CredentialBudgetLabels, Gauge>::default();
+        registry.register(
+            "github_background_stretch",
+            "The factor resync and health intervals are stretched by to keep within the budget's share (1: none)",
+            github_background_stretch.clone(),
+        );
         let build_plan_repositories = Family::<BuildPlanLabels, Gauge>::default();
         registry.register(
             "build_plan_repositories",
@@ -255,6 +314,7 @@ impl Default for Metrics {
             reconcile_duration,
             reconciles_in_flight,
             leader,
+            shard_info,
             webhook_deliveries,
             webhook_deliveries_failed_found,
             webhook_redeliveries_requested,
@@ -263,6 +323,9 @@ impl Default for Metrics {
             github_request_duration,
             github_rate_limit_remaining,
             github_rate_limit_limit,
+            github_rate_limit_points,
+            github_background_projected_points_per_hour,
+            github_background_stretch,
             build_plan_repositories,
             build_dispatches,
             discovery_prune_holds,
@@ -287,9 +350,24 @@ impl RequestObserver for Metrics {
             .set(i64::try_from(budget.remaining).unwrap_or(i64::MAX));
         self.github_rate_limit_limit.get_or_create(&labels).set(i64::try_from(budget.limit).unwrap_or(i64::MAX));
     }
+
+    fn spent(&self, credential: &str, purpose: Purpose, points: u64, outlook: &BudgetOutlook) {
+        let resource = resource_name(outlook.resource);
+        let purpose = purpose.as_str();
+        self.github_rate_limit_points.get_or_create(&BudgetPurposeLabels { resource, purpose }).inc_by(points);
+        let labels = CredentialBudgetLabels { credential: credential.to_owned(), resource };
+        let projected = i64::try_from(outlook.projected_per_hour).unwrap_or(i64::MAX);
+        self.github_background_projected_points_per_hour.get_or_create(&labels).set(projected);
+        self.github_background_stretch.get_or_create(&labels).set(i64::from(outlook.stretch));
+    }
 }
 
 impl Metrics {
+    /// Says which shard this process is (`""` when unsharded).
+    pub fn set_shard(&self, shard: &str) {
+        self.shard_info.get_or_create(&ShardLabels { shard: shard.to_owned() }).set(1);
+    }
+
     /// Records one webhook recovery pass over an App's hook.
     pub fn record_webhook_recovery_pass(&self, outcome: &'static str) {
         self.webhook_recovery_passes.get_or_create(&WebhookRecoveryLabels { outcome }).inc();

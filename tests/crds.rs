@@ -267,6 +267,7 @@ fn invalid_objects() -> Vec<Invalid> {
         org(json!({ "discovery": { list: many(257) } }), field, "maxItems");
     }
     org(json!({ "discovery": { "visibility": "Secret" } }), "spec.discovery.visibility", "enum");
+    org(json!({ "discovery": { "reads": "SOAP" } }), "spec.discovery.reads", "enum");
     let workflow_path = |value: String| json!({ "onboarding": { "workflowPath": value } });
     org(workflow_path("../escape.yml".into()), "spec.onboarding.workflowPath", "pattern");
     org(workflow_path(String::new()), "spec.onboarding.workflowPath", "minLength");

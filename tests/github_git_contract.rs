@@ -14,7 +14,7 @@ use github_sim::fixture::{GitLimits, RepoFixture};
 use github_sim::{Fixture, LoggedRequest};
 use infinity_orchestrator::controller::detection_cache::DetectionCache;
 use infinity_orchestrator::controller::organization::observe::discover;
-use infinity_orchestrator::crd::organization::DiscoverySpec;
+use infinity_orchestrator::crd::organization::{DiscoveryReads, DiscoverySpec};
 use infinity_orchestrator::github::{AlertSource, Alerts, FileChange, GitHub, IssueFields, PullRequestChange, RepoRef};
 use infinity_orchestrator::plan::detect::RepositoryDescription;
 
@@ -153,9 +153,8 @@ fn acme_30_with_a_large_manifest(git_limits: GitLimits) -> Fixture {
 async fn described(git_limits: GitLimits) -> (BTreeMap<String, RepositoryDescription>, Vec<LoggedRequest>) {
     let bed = bed_with(acme_30_with_a_large_manifest(git_limits)).await;
     let github = bed.client();
-    let discovery = discover(&github, "acme", &DiscoverySpec::default(), &DetectionCache::default(), "acme")
-        .await
-        .expect("a discovery pass");
+    let discovery =
+        discover(&github, "acme", &rest_reads(), &DetectionCache::default(), "acme").await.expect("a discovery pass");
     let mut descriptions = BTreeMap::new();
     for (name, findings) in discovery.kept {
         assert_eq!(findings.read_error, None, "{name} was read");
@@ -216,4 +215,9 @@ async fn dependabot_alerts_past_one_page_are_read_by_cursor() {
         "{reads:?}"
     );
     bed.assert_conformant();
+}
+
+/// Discovery by REST reads, whose truncated-tree and large-file paths these tests are about.
+fn rest_reads() -> DiscoverySpec {
+    DiscoverySpec { reads: DiscoveryReads::Rest, ..DiscoverySpec::default() }
 }

@@ -84,6 +84,54 @@ fn helm_lint_is_clean_and_the_values_schema_bites() {
     assert!(with_monitor.contains("kind: ServiceMonitor"), "{with_monitor}");
 }
 
+#[test]
+fn each_shard_gets_a_deployment_a_service_and_a_lease_of_its_own() {
+    let chart_dir = chart();
+    let shards =
+        ["--set", "shards[0].name=shard-a", "--set", "shards[1].name=shard-b", "--set", "shards[1].replicaCount=3"];
+    let mut lint = vec!["lint", "--strict", chart_dir.as_str()];
+    lint.extend_from_slice(&shards);
+    let text = ok(run("helm", &lint, None), "helm lint");
+    assert!(text.contains("1 chart(s) linted, 0 chart(s) failed"), "{text}");
+    let mut template = vec!["template", RELEASE, chart_dir.as_str()];
+    template.extend_from_slice(&shards);
+    let rendered = ok(run("helm", &template, None), "helm template");
+    let documents: Vec<serde_json::Value> = rendered
+        .split("\n---")
+        .filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok())
+        .filter(|doc| doc.is_object())
+        .collect();
+    let named = |kind: &str, name: &str| {
+        documents.iter().find(|d| d["kind"] == kind && d["metadata"]["name"] == name).cloned().unwrap_or_else(|| {
+            panic!("no {kind} {name} in:\n{rendered}");
+        })
+    };
+    let labels = |d: &serde_json::Value| d["spec"]["template"]["metadata"]["labels"].clone();
+    let unsharded = named("Deployment", FULLNAME);
+    assert!(!unsharded["spec"]["template"]["spec"]["containers"][0]["args"].to_string().contains("--shard"));
+    for (shard, replicas) in [("shard-a", 2), ("shard-b", 3)] {
+        let name = format!("{FULLNAME}-{shard}");
+        let deployment = named("Deployment", &name);
+        assert_eq!(deployment["spec"]["replicas"], replicas, "{shard}");
+        let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+        assert!(args.as_array().unwrap().contains(&json!(format!("--shard={shard}"))), "{args}");
+        assert!(args.as_array().unwrap().contains(&json!(format!("--lease-name={FULLNAME}"))), "{args}");
+        // No Deployment or Service selects another's pods.
+        let selector = &deployment["spec"]["selector"]["matchLabels"];
+        assert_eq!(named("Service", &name)["spec"]["selector"], *selector);
+        let shard_pods = labels(&deployment);
+        let matches = |selector: &serde_json::Value, pods: &serde_json::Value| {
+            selector.as_object().unwrap().iter().all(|(k, v)| pods.get(k) == Some(v))
+        };
+        assert!(!matches(&unsharded["spec"]["selector"]["matchLabels"], &shard_pods), "{shard_pods}");
+        assert!(!matches(selector, &labels(&unsharded)), "{selector}");
+    }
+    let role = named("Role", &format!("{FULLNAME}-leader-election"));
+    let leases: Vec<&serde_json::Value> =
+        role["rules"].as_array().unwrap().iter().filter_map(|rule| rule.get("resourceNames")).collect();
+    assert_eq!(leases, [&json!([FULLNAME, format!("{FULLNAME}-shard-a"), format!("{FULLNAME}-shard-b")])]);
+}
+
 /// The operator started as the chart's ServiceAccount would run it.
 struct OperatorAsServiceAccount(Child);
 

@@ -12,7 +12,7 @@ use github_sim::{Fixture, SimOptions, Simulator};
 use infinity_orchestrator::controller::detection_cache::DetectionCache;
 use infinity_orchestrator::controller::organization::observe::discover;
 use infinity_orchestrator::crd::condition::{find_condition, ConditionStatus};
-use infinity_orchestrator::crd::organization::DiscoverySpec;
+use infinity_orchestrator::crd::organization::{DiscoveryReads, DiscoverySpec};
 use infinity_orchestrator::crd::{HasConditions, Organization, Repository};
 use infinity_orchestrator::github::{Credentials, GitHubConfig, OctocrabGitHub};
 use infinity_orchestrator::plan::dependencies::repository_dependencies;
@@ -62,7 +62,7 @@ async fn reference() -> BTreeMap<String, Discovered> {
         Simulator::start(fixture(GitLimits::default()), SimOptions::default()).await.expect("the simulator starts");
     let github =
         OctocrabGitHub::new(GitHubConfig::new(sim.base_url(), Credentials::Token(TOKEN.into()))).expect("a client");
-    let discovery = discover(&github, "acme", &DiscoverySpec::default(), &DetectionCache::default(), "reference")
+    let discovery = discover(&github, "acme", &rest_reads(), &DetectionCache::default(), "reference")
         .await
         .expect("a discovery pass");
     let descriptions: BTreeMap<String, _> =
@@ -101,7 +101,7 @@ async fn an_organization_with_truncated_trees_and_a_large_manifest_is_discovered
     let org = json!({
         "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": {"name": "acme"},
         "spec": {"login": "acme", "apiUrl": sim.base_url(), "credentials": {"type": "Token", "secretRef": {"name": "gh"}},
-                 "discovery": {"interval": "6h"}},
+                 "discovery": {"interval": "6h", "reads": "REST"}},
     });
     let organizations: Api<Organization> = Api::namespaced(client.clone(), &ns);
     organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
@@ -152,4 +152,9 @@ async fn an_organization_with_truncated_trees_and_a_large_manifest_is_discovered
     );
     assert!(log.iter().any(|r| r.path.contains("/git/blobs/")), "the 2 MB manifest was read through its blob");
     sim.assert_conformant();
+}
+
+/// Discovery by REST reads, whose truncated-tree and large-file paths these tests are about.
+fn rest_reads() -> DiscoverySpec {
+    DiscoverySpec { reads: DiscoveryReads::Rest, ..DiscoverySpec::default() }
 }

@@ -42,11 +42,19 @@ where
     /// The cache of `api`'s objects, and the stream of changes that fills it: poll the stream (a controller's
     /// trigger, or [`run_beside`]), or the cache stays empty.
     pub fn new(api: Api<K>) -> (Self, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static) {
+        Self::selected(api, watcher::Config::default())
+    }
+
+    /// Like [`Cache::new`], of the objects `config` selects: the API server filters, so the others cost nothing.
+    pub fn selected(
+        api: Api<K>,
+        config: watcher::Config,
+    ) -> (Self, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static) {
         let (store, writer) = reflector::store();
         let (filled_tx, filled) = watch::channel(false);
         let (changed, _) = broadcast::channel(CHANGES_BUFFER);
         let tell = changed.clone();
-        let changes = watcher(api, watcher::Config::default())
+        let changes = watcher(api, config)
             .modify(|object: &mut K| object.managed_fields_mut().clear())
             .default_backoff()
             .reflect(writer)

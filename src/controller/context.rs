@@ -8,9 +8,12 @@ use kube::Client;
 
 use super::detection_cache::DetectionCache;
 use super::github_clients::GitHubClients;
+use super::repository::org_alerts::OrgAlerts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::OperatorConfig;
+use crate::github::spending::DEFAULT_BACKGROUND_SHARE_PERCENT;
 use crate::metrics::Metrics;
+use crate::shard::Shard;
 
 /// The name under which the operator writes: its server-side-apply field manager and its Event reporter.
 pub const FIELD_MANAGER: &str = "infinity-orchestrator";
@@ -32,8 +35,12 @@ pub struct Context {
     pub github: Arc<GitHubClients>,
     /// What discovery read of each repository, kept between passes.
     pub detections: Arc<DetectionCache>,
+    /// Each Organization's open security alerts, read by the Repository and HealingPolicy controllers alike.
+    pub org_alerts: Arc<OrgAlerts>,
     /// The operator's configuration: values for what objects leave unset, and guard rails.
     pub config: Arc<OperatorConfig>,
+    /// The Organizations this process owns, and with them their Repositories, BuildPlans and HealingPolicies.
+    pub shard: Shard,
 }
 
 /// Intervals for looking again at what the operator does not watch.
@@ -59,10 +66,12 @@ impl Context {
             client,
             clock: Arc::new(SystemClock),
             recheck: RecheckIntervals::default(),
-            github: Arc::new(GitHubClients::observed_by(metrics.clone())),
+            github: Arc::new(GitHubClients::observed_by(metrics.clone(), DEFAULT_BACKGROUND_SHARE_PERCENT)),
             metrics,
             detections: Arc::new(DetectionCache::default()),
+            org_alerts: Arc::new(OrgAlerts::default()),
             config: Arc::new(OperatorConfig::default()),
+            shard: Shard::Unsharded,
         }
     }
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use crate::crd::organization::CredentialType;
 use crate::crd::Organization;
+use crate::github::spending::BudgetOutlook;
 use crate::github::{self, Credentials, GitHub, GitHubConfig, OctocrabGitHub, RequestObserver};
 
 /// Builds a client for a configuration; the default builds an [`OctocrabGitHub`].
@@ -54,10 +55,12 @@ impl GitHubClients {
         }
     }
 
-    /// A registry of [`OctocrabGitHub`] clients that report every exchange and budget to `observer`.
-    pub fn observed_by(observer: Arc<dyn RequestObserver>) -> Self {
+    /// A registry of [`OctocrabGitHub`] clients that report every exchange and budget to `observer`, and let
+    /// background work spend `background_share_percent` of each budget.
+    pub fn observed_by(observer: Arc<dyn RequestObserver>, background_share_percent: u8) -> Self {
         GitHubClients::new(move |mut config| {
             config.observer = Some(observer.clone());
+            config.policy.background_share_percent = background_share_percent;
             Ok(Arc::new(OctocrabGitHub::new(config)?) as Arc<dyn GitHub>)
         })
     }
@@ -88,6 +91,18 @@ impl GitHubClients {
         };
         self.remember(format!("{namespace}/{}", org.name_any()), fingerprint);
         Ok(github)
+    }
+
+    /// The budget outlook of the client the Organization `namespace/name` used last; empty before its first use.
+    /// Reads no Secret: background intervals are decided on it before any request.
+    pub fn budget_outlook_of(&self, namespace: &str, name: &str) -> Vec<BudgetOutlook> {
+        let by_organization = self.by_organization.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(fingerprint) = by_organization.get(&format!("{namespace}/{name}")).copied() else {
+            return Vec::new();
+        };
+        drop(by_organization);
+        let clients = self.by_fingerprint.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients.get(&fingerprint).map(|github| github.budget_outlook()).unwrap_or_default()
     }
 
     /// Records which client an Organization uses and drops clients no Organization uses any more.

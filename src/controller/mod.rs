@@ -38,12 +38,16 @@ use runtime::run_reconciles;
 /// Runs every controller until `shutdown` completes, then lets reconciles in flight finish.
 pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let shutdown = futures::future::FutureExt::shared(shutdown);
-    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}"));
+    let managed = format!("{MANAGED_BY_LABEL}={FIELD_MANAGER},{}", ctx.shard.selector());
+    let managed = watcher::Config::default().labels(&managed);
     // One cache of Repository objects, filled by the Repository controller's watch, serves every controller: at
     // 10,000 repositories a watch of each controller's own would cost a copy (or a decoding) of each change per
     // controller, and a LIST per reconcile would cost the API server the whole set each time.
-    let (repositories, repository_changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
-    let organizations = Controller::new(scope.api::<Organization>(ctx.client.clone()), watcher::Config::default())
+    // Both caches hold this shard's objects only (its Repository objects carry their Organization's shard label).
+    let sharded = || watcher::Config::default().labels(&ctx.shard.selector());
+    let (repositories, repository_changes) = Cache::selected(scope.api::<Repository>(ctx.client.clone()), sharded());
+    let (owned, organization_changes) = Cache::selected(scope.api::<Organization>(ctx.client.clone()), sharded());
+    let organizations = Controller::for_stream(organization_changes, owned.store().clone())
         // The manifest ConfigMap: an edit or a deletion is put right.
         .owns(scope.api::<ConfigMap>(ctx.client.clone()), managed);
     // A Repository object changing changes its Organization's manifest.
@@ -58,9 +62,9 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     );
     tokio::join!(
         organizations,
-        repository::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), repository_changes),
-        build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone()),
-        healing_policy::run(ctx.clone(), &scope, shutdown, repositories),
+        repository::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), repository_changes, owned.clone()),
+        build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), owned.clone()),
+        healing_policy::run(ctx.clone(), &scope, shutdown, repositories, owned),
     );
 }
 
@@ -74,7 +78,9 @@ fn organizations_of_changes(
     repositories.changes().flat_map(move |change| {
         let of_repository = |repo: &Repository| {
             let namespace = repo.namespace()?;
-            Some(ObjectRef::new(&repo.spec.organization_ref.name).within(&namespace))
+            let org = ObjectRef::new(&repo.spec.organization_ref.name).within(&namespace);
+            // Not when the Organization left this shard and its objects are leaving too.
+            organizations.get(&org).map(|_| org)
         };
         let woken: Vec<ObjectRef<Organization>> = match change {
             Changed::Object(repo) => {

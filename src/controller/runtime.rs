@@ -7,17 +7,20 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use super::cache::{Cache, Changed};
 use super::context::Context;
 use super::error::Error;
 use super::organization_ref::{of_organization, OrganizationScoped};
+use super::status::namespace_of;
 use crate::crd::Organization;
-use crate::scope::Scope;
+use crate::shard::Shard;
 
 /// Runs `controller` until `shutdown` completes: each reconcile measured and logged, each error retried after the
 /// delay its kind calls for. `shared` is what the controller's reconciles remember between runs.
@@ -47,15 +50,47 @@ pub async fn run_reconciles<K, S, R, Fut>(
         .await;
 }
 
-/// `controller`, also woken for each of its objects whose Organization changes (appears, goes, or is edited).
-pub fn woken_by_their_organization<K>(controller: Controller<K>, scope: &Scope, client: Client) -> Controller<K>
+/// `controller`, also woken for each of its objects whose Organization changes (appears, goes, is edited, or
+/// joins or leaves this shard), as told by `organizations`, the shard's cache of them: woken once the cache holds
+/// the change, so [`owns_organization_of`] agrees with what woke it.
+pub fn woken_by_their_organization<K>(controller: Controller<K>, organizations: &Cache<Organization>) -> Controller<K>
 where
     K: OrganizationScoped + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let objects = controller.store();
-    controller.watches(scope.api::<Organization>(client), watcher::Config::default(), move |org| {
-        of_organization(&objects, org.namespace(), &org.name_any())
-    })
+    let woken = organizations.changes().flat_map(move |change| {
+        let woken = match change {
+            Changed::Object(org) => of_organization(&objects, org.namespace.clone(), &org.name),
+            Changed::Deleted(org) => of_organization(&objects, org.namespace(), &org.name_any()),
+            Changed::Anything => objects.state().iter().map(|object| ObjectRef::from_obj(object.as_ref())).collect(),
+        };
+        futures::stream::iter(woken)
+    });
+    controller.reconcile_on(woken)
+}
+
+/// Whether `object`'s Organization belongs to this process's shard ([`Shard::owns_dependent`]) and its Repository
+/// objects are this shard's already ([`Shard::awaits_move`]); objects of other shards' Organizations are theirs, and
+/// left untouched. Read from `organizations`, the shard's cache; only the unsharded operator asks the API server
+/// about an Organization its cache lacks, to tell a missing one (its to report) from another shard's.
+pub async fn owns_organization_of<K: OrganizationScoped>(
+    ctx: &Context,
+    organizations: &Cache<Organization>,
+    object: &K,
+) -> Result<bool, Error> {
+    let namespace = namespace_of(object)?;
+    let name = object.organization_name();
+    organizations.filled().await;
+    if let Some(org) = organizations.store().get(&ObjectRef::new(name).within(&namespace)) {
+        let status = org.status.as_ref();
+        let synced_before = status.is_some_and(|s| s.last_sync_time.is_some());
+        return Ok(!ctx.shard.awaits_move(synced_before, status.and_then(|s| s.last_sync_shard.as_deref())));
+    }
+    let elsewhere = match ctx.shard {
+        Shard::Named(_) => None,
+        Shard::Unsharded => Api::<Organization>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?,
+    };
+    Ok(ctx.shard.owns_dependent(elsewhere.as_ref().map(|org| org.labels())))
 }
 
 /// Runs one reconcile in a span naming the object, and records its outcome and duration in the metrics.

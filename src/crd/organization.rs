@@ -1,5 +1,7 @@
 //! `Organization`: a GitHub organization whose repositories the operator discovers and keeps as Repository objects.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -132,6 +134,23 @@ pub struct DiscoverySpec {
     /// Which repositories by visibility: `All`, `Public`, `Private` or `Internal`.
     #[serde(default)]
     pub visibility: Visibility,
+    /// How the files of new and changed repositories are read. `GraphQL` (the default): trees and head commits of
+    /// many repositories per query, then their manifests and workflows, many per query, from GitHub's separate
+    /// GraphQL budget (about 3 points per 100 changed repositories); REST only for what a query cannot answer (a
+    /// large file, a very deep tree). `REST`: one request for each repository's branch head and tree and one per
+    /// file (3 or more points per repository). Either way the organization is listed by REST, which costs nothing
+    /// when unchanged, and a repository the listing shows unpushed since its last reading is not read again.
+    #[serde(default)]
+    pub reads: DiscoveryReads,
+}
+
+/// How discovery reads repositories' files.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum DiscoveryReads {
+    #[default]
+    GraphQL,
+    #[serde(rename = "REST")]
+    Rest,
 }
 
 /// Repository visibility filter.
@@ -197,6 +216,11 @@ pub struct OrganizationStatus {
     /// The `metadata.generation` the last completed discovery ran for; a newer generation is discovered at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_generation: Option<i64>,
+    /// The operator shard (`--shard`) that completed the last discovery; absent when it ran unsharded. Moved to
+    /// another shard (its `orchestrator.infinityxone.io/shard` label changed), the Organization is discovered again
+    /// there, which moves its Repository objects along.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_shard: Option<String>,
     /// The value of the `orchestrator.infinityxone.io/requested-at` annotation the last completed discovery
     /// answered. Setting the annotation to any new value (webhooks do, and so can a person) asks for a pass now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -204,6 +228,11 @@ pub struct OrganizationStatus {
     /// The GitHub primary rate-limit budget of this organization's credential, as last reported by GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitStatus>,
+    /// What each of the credential's GitHub budgets (REST `core`, `graphql`) is being spent on, and whether
+    /// background work (resyncs, health reads) is slowed down to keep within its share; the `BudgetConstrained`
+    /// condition tells when it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<BudgetStatus>,
     /// Cycles found in the cross-repository dependency graph, each as the repository names along the cycle.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependency_cycles: Vec<Vec<String>>,
@@ -234,6 +263,33 @@ pub struct PruneHoldStatus {
     /// When the removals were first held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Time>,
+}
+
+/// One GitHub budget of the Organization's credential, as the operator spends it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetStatus {
+    /// Which budget, as GitHub's `x-ratelimit-resource` names it: `core` (REST) or `graphql`.
+    pub resource: String,
+    /// Points allowed per window.
+    pub limit: i64,
+    /// Points left in the current window, as GitHub last reported.
+    pub remaining: i64,
+    /// When the window resets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_at: Option<Time>,
+    /// Points this operator spent in the last hour, by purpose: `webhook`, `dispatch`, `healing` (priority work),
+    /// `resync`, `health` (background work).
+    #[serde(default)]
+    pub used_last_hour_by_purpose: BTreeMap<String, i64>,
+    /// Points an hour background work would spend at its configured intervals, from its recent rate.
+    pub projected_per_hour: i64,
+    /// The share of the limit background work may spend, in percent (the operator's
+    /// `budget.background_share_percent`).
+    pub share_percent: i32,
+    /// The factor resync and health-read intervals are multiplied by to keep within the share; 1 when they are not
+    /// slowed down.
+    pub stretch: i32,
 }
 
 /// A snapshot of GitHub's primary rate limit for one credential.

@@ -68,6 +68,15 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A GraphQL answer's `errors` (other than a node that does not exist, which is an absent result).
+    #[error("GraphQL query failed: {message}")]
+    GraphQL {
+        /// GitHub's first error message.
+        message: String,
+        /// Whether every error names a `path` inside the answer (one repository or file failed, the rest of the
+        /// query was answered) rather than the query as a whole.
+        partial: bool,
+    },
     /// The layer was configured with something unusable (e.g. a base URL that does not parse).
     #[error("invalid configuration: {message}")]
     Config {
@@ -100,6 +109,7 @@ impl Error {
             Error::Transient { .. } => "transient",
             Error::Auth { .. } => "auth",
             Error::Decode { .. } => "decode",
+            Error::GraphQL { .. } => "graphql",
             Error::Config { .. } => "config",
             Error::Unexpected { .. } => "unexpected",
         }

@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod graphql;
 pub mod hook_deliveries;
 pub mod observe;
 pub mod octocrab;
 pub mod rate_limit;
+pub mod spending;
 pub mod transport;
 pub mod types;
 mod writes;
@@ -65,6 +67,13 @@ pub trait GitHub: Send + Sync {
     /// One level of the tree object `tree_sha`, paths relative to it: how to read, one subtree at a time, a tree
     /// whose recursive listing GitHub truncated (over 100,000 entries or 7 MB).
     async fn tree_level(&self, repo: &RepoRef, tree_sha: &str) -> Result<Tree>;
+    /// The default branch, head commit and tree ([`graphql::TREE_DEPTH`] levels) of each repository named by its
+    /// node id (at most [`graphql::MAX_NODES_PER_QUERY`]), in their order, in one GraphQL query; `None` for an id
+    /// that names no repository (deleted since it was listed).
+    async fn repository_trees(&self, node_ids: &[String]) -> Result<Vec<Option<HeadTree>>>;
+    /// The texts of files across repositories, in their order, in one GraphQL query; `None` for a file (or a
+    /// repository) that does not exist.
+    async fn blob_texts(&self, reads: &[BlobRead]) -> Result<Vec<Option<BlobText>>>;
     /// A file at `git_ref` (default branch when `None`), or `None` when it does not exist.
     async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>>;
     /// The repository's workflows.
@@ -77,6 +86,11 @@ pub trait GitHub: Send + Sync {
     async fn run_jobs(&self, repo: &RepoRef, run_id: u64) -> Result<Vec<Job>>;
     /// Open alerts of one security product, or that it is disabled.
     async fn open_alerts(&self, repo: &RepoRef, source: AlertSource) -> Result<Alerts>;
+    /// Open alerts of one security product across the repositories of `org` (all pages, conditionally: an unchanged
+    /// list costs no budget), each with its repository; repositories where the product is off are not in it. A
+    /// credential that is not an owner or security manager of the organization is refused with
+    /// [`Error::NotFound`] or [`Error::Permission`] (403).
+    async fn org_open_alerts(&self, org: &str, source: AlertSource) -> Result<Vec<RepoAlert>>;
     /// Issues carrying every label in `labels` (pull requests excluded).
     async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>>;
     /// The newest `limit` commits of `branch`.
@@ -89,8 +103,13 @@ pub trait GitHub: Send + Sync {
         correlation_id: &str,
         created_since: Timestamp,
     ) -> Result<Option<WorkflowRun>>;
+    /// The latest time GitHub's answers gave (their `Date` header), when any did: GitHub's clock is at least that now.
+    fn server_time(&self) -> Option<Timestamp>;
     /// The credential's current primary budget (does not spend any).
     async fn rate_limit(&self) -> Result<RateBudget>;
+    /// What each of the credential's budgets is being spent on, and the stretch it asks of background intervals,
+    /// from the answers seen so far (no request).
+    fn budget_outlook(&self) -> Vec<spending::BudgetOutlook>;
     /// One page (at most `per_page`, up to 100) of the GitHub App hook's deliveries, newest first, from `cursor`
     /// (the first page when `None`). Authenticated as the App (JWT); an auth error for a token credential.
     async fn app_hook_deliveries(&self, cursor: Option<&str>, per_page: u8) -> Result<HookDeliveryPage>;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::rate_limit::RateBudget;
+use super::spending::{BudgetOutlook, Purpose};
 
 /// Receives one call per HTTP exchange and per budget GitHub reports. Implementations must be cheap: they run on
 /// every request.
@@ -13,6 +14,8 @@ pub trait RequestObserver: Send + Sync {
     fn exchange(&self, method: &str, route: &str, status: Option<u16>, took: Duration);
     /// The primary budget of the credential named `credential` (its [`super::Credentials::id`]).
     fn budget(&self, credential: &str, budget: &RateBudget);
+    /// An answer on `credential` cost `points` of a budget, spent for `purpose`; `outlook` is that budget's after it.
+    fn spent(&self, credential: &str, purpose: Purpose, points: u64, outlook: &BudgetOutlook);
 }
 
 /// The route template of an API URL path (no scheme, host or query): owner, repository, organization, numbers, shas,

@@ -234,6 +234,24 @@ fn alert_from(source: AlertSource, v: &Value) -> SecurityAlert {
     }
 }
 
+/// The path segment of a security product's alert lists.
+fn product_path(source: AlertSource) -> &'static str {
+    match source {
+        AlertSource::CodeScanning => "code-scanning",
+        AlertSource::Dependabot => "dependabot",
+        AlertSource::SecretScanning => "secret-scanning",
+    }
+}
+
+/// An alert of an organization-level list with its `repository`.
+fn repo_alert_from(source: AlertSource, v: &Value) -> Result<RepoAlert> {
+    let text = |pointer: &str| v.pointer(pointer).and_then(Value::as_str);
+    match (text("/repository/owner/login"), text("/repository/name")) {
+        (Some(owner), Some(name)) => Ok(RepoAlert { repo: RepoRef::new(owner, name), alert: alert_from(source, v) }),
+        _ => Err(Error::Unexpected { status: 200, message: "an organization's alert without its repository".into() }),
+    }
+}
+
 fn dependency_from(v: &Value) -> Option<VulnerableDependency> {
     let text = |pointer: &str| v.pointer(pointer).and_then(Value::as_str).map(str::to_string);
     Some(VulnerableDependency {
@@ -301,6 +319,14 @@ impl GitHub for OctocrabGitHub {
         self.transport.get(&url).await?.json(&url)
     }
 
+    async fn repository_trees(&self, node_ids: &[String]) -> Result<Vec<Option<HeadTree>>> {
+        self.graphql_trees(node_ids).await
+    }
+
+    async fn blob_texts(&self, reads: &[BlobRead]) -> Result<Vec<Option<BlobText>>> {
+        self.graphql_files(reads).await
+    }
+
     async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>> {
         let query = git_ref.map(|r| format!("?ref={}", encode(r))).unwrap_or_default();
         let url = self.repo_url(repo, &format!("/contents/{}{query}", encode_path(path)));
@@ -360,12 +386,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn open_alerts(&self, repo: &RepoRef, source: AlertSource) -> Result<Alerts> {
-        let product = match source {
-            AlertSource::CodeScanning => "code-scanning",
-            AlertSource::Dependabot => "dependabot",
-            AlertSource::SecretScanning => "secret-scanning",
-        };
-        let url = self.repo_url(repo, &format!("/{product}/alerts?state=open&per_page=100"));
+        let url = self.repo_url(repo, &format!("/{}/alerts?state=open&per_page=100", product_path(source)));
         match self.transport.get_all::<Value>(&url, None, None).await {
             Ok(alerts) => Ok(Alerts::Open(alerts.iter().map(|a| alert_from(source, a)).collect())),
             Err(Error::NotFound { message } | Error::Permission { message, .. }) if says_feature_disabled(&message) => {
@@ -373,6 +394,13 @@ impl GitHub for OctocrabGitHub {
             }
             Err(e) => Err(e),
         }
+    }
+
+    async fn org_open_alerts(&self, org: &str, source: AlertSource) -> Result<Vec<RepoAlert>> {
+        // `Link` leads on by page number (code and secret scanning) or by cursor (Dependabot) alike.
+        let path = format!("/orgs/{}/{}/alerts?state=open&per_page=100", encode(org), product_path(source));
+        let alerts: Vec<Value> = self.transport.get_all(&self.transport.url(&path), None, None).await?;
+        alerts.iter().map(|alert| repo_alert_from(source, alert)).collect()
     }
 
     async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>> {
@@ -427,6 +455,10 @@ impl GitHub for OctocrabGitHub {
         self.app_hook_redeliver(delivery_id).await
     }
 
+    fn server_time(&self) -> Option<Timestamp> {
+        self.transport.server_time()
+    }
+
     async fn rate_limit(&self) -> Result<RateBudget> {
         let v = self.get_json(&self.transport.url("/rate_limit")).await?;
         let core = v.pointer("/resources/core").unwrap_or(&Value::Null);
@@ -439,6 +471,10 @@ impl GitHub for OctocrabGitHub {
             }),
             _ => Err(Error::Unexpected { status: 200, message: "rate_limit without resources.core".into() }),
         }
+    }
+
+    fn budget_outlook(&self) -> Vec<super::spending::BudgetOutlook> {
+        self.transport.budget_outlook()
     }
 
     async fn dispatch_workflow(
@@ -521,6 +557,21 @@ mod tests {
         assert!(says_feature_disabled("Secret scanning is disabled on this repository."));
         assert!(says_feature_disabled("Advanced Security must be enabled for this repository to use code scanning."));
         assert!(!says_feature_disabled("Resource not accessible by integration"));
+    }
+
+    #[test]
+    fn an_organizations_alert_names_its_repository() {
+        let v = json!({
+            "number": 4, "html_url": "https://github.com/acme/api/security/dependabot/4",
+            "security_advisory": {"severity": "high"},
+            "dependency": {"package": {"name": "left-pad", "ecosystem": "npm"}, "manifest_path": "package-lock.json"},
+            "repository": {"name": "api", "full_name": "acme/api", "owner": {"login": "acme"}},
+        });
+        let read = repo_alert_from(AlertSource::Dependabot, &v).unwrap();
+        assert_eq!(read.repo, RepoRef::new("acme", "api"));
+        assert_eq!((read.alert.number, read.alert.severity.as_deref()), (4, Some("high")));
+        assert_eq!(read.alert.dependency.map(|d| d.package), Some("left-pad".to_string()));
+        assert!(repo_alert_from(AlertSource::SecretScanning, &json!({"number": 1})).is_err());
     }
 
     #[test]

@@ -27,32 +27,56 @@ pub enum BudgetGate {
     GiveUp(Timestamp),
 }
 
-/// The last reported budget of each credential.
+/// The budget a request spends: GitHub keeps REST's (`core`) and GraphQL's (`graphql`) apart, and names the one an
+/// answer was counted against in `x-ratelimit-resource`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateResource {
+    /// The REST API's primary budget.
+    Core,
+    /// The GraphQL API's budget, in points.
+    GraphQL,
+}
+
+impl RateResource {
+    /// The budget an answer's headers describe: the one `x-ratelimit-resource` names, the one the request was
+    /// sent against when the header is absent, `None` for a budget the operator does not track (`search`, …).
+    pub fn of_answer(header: Option<&str>, asked: RateResource) -> Option<RateResource> {
+        match header {
+            None => Some(asked),
+            Some("core") => Some(RateResource::Core),
+            Some("graphql") => Some(RateResource::GraphQL),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The last reported budget of each credential and resource.
 #[derive(Debug, Default)]
 pub struct BudgetTracker {
-    budgets: HashMap<String, RateBudget>,
+    budgets: HashMap<(String, RateResource), RateBudget>,
 }
 
 impl BudgetTracker {
-    /// Records the `x-ratelimit-*` headers of a response sent on `credential`.
-    pub fn observe(&mut self, credential: &str, budget: RateBudget) {
-        self.budgets.insert(credential.to_string(), budget);
+    /// Records the `x-ratelimit-*` headers of a response sent on `credential` and counted against `resource`.
+    pub fn observe(&mut self, credential: &str, resource: RateResource, budget: RateBudget) {
+        self.budgets.insert((credential.to_string(), resource), budget);
     }
 
     /// Marks the budget spent (a 403/429 said so) until `reset`.
-    pub fn exhaust(&mut self, credential: &str, reset: Timestamp) {
-        let limit = self.budgets.get(credential).map_or(0, |b| b.limit);
-        self.budgets.insert(credential.to_string(), RateBudget { limit, remaining: 0, reset });
+    pub fn exhaust(&mut self, credential: &str, resource: RateResource, reset: Timestamp) {
+        let key = (credential.to_string(), resource);
+        let limit = self.budgets.get(&key).map_or(0, |b| b.limit);
+        self.budgets.insert(key, RateBudget { limit, remaining: 0, reset });
     }
 
-    /// The last budget seen for `credential`.
-    pub fn budget(&self, credential: &str) -> Option<RateBudget> {
-        self.budgets.get(credential).copied()
+    /// The last budget seen for `credential`'s `resource`.
+    pub fn budget(&self, credential: &str, resource: RateResource) -> Option<RateBudget> {
+        self.budgets.get(&(credential.to_string(), resource)).copied()
     }
 
-    /// Whether a request may go now; a spent budget waits for its reset, at most `max_wait`.
-    pub fn gate(&self, credential: &str, now: Timestamp, max_wait: Duration) -> BudgetGate {
-        match self.budgets.get(credential) {
+    /// Whether a request against `resource` may go now; a spent budget waits for its reset, at most `max_wait`.
+    pub fn gate(&self, credential: &str, resource: RateResource, now: Timestamp, max_wait: Duration) -> BudgetGate {
+        match self.budgets.get(&(credential.to_string(), resource)) {
             Some(b) if b.remaining == 0 && b.reset > now => {
                 let wait = until(now, b.reset);
                 if wait > max_wait {
@@ -191,6 +215,8 @@ pub fn secondary_limit_delay(hint: SecondaryLimitHint, hits: u32, min_wait: Dura
 mod tests {
     use super::*;
 
+    const CORE: RateResource = RateResource::Core;
+
     fn t(secs: i64) -> Timestamp {
         Timestamp::from_second(1_700_000_000 + secs).unwrap()
     }
@@ -198,24 +224,40 @@ mod tests {
     #[test]
     fn a_spent_budget_waits_until_the_reset_within_the_bound() {
         let mut tracker = BudgetTracker::default();
-        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(60)), BudgetGate::Go);
-        tracker.observe("a", RateBudget { limit: 5000, remaining: 0, reset: t(30) });
-        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(30)));
-        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(10)), BudgetGate::GiveUp(t(30)));
+        assert_eq!(tracker.gate("a", CORE, t(0), Duration::from_secs(60)), BudgetGate::Go);
+        tracker.observe("a", CORE, RateBudget { limit: 5000, remaining: 0, reset: t(30) });
+        assert_eq!(tracker.gate("a", CORE, t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(30)));
+        assert_eq!(tracker.gate("a", CORE, t(0), Duration::from_secs(10)), BudgetGate::GiveUp(t(30)));
         // Past the reset, send again (the response will refresh the budget).
-        assert_eq!(tracker.gate("a", t(31), Duration::from_secs(10)), BudgetGate::Go);
+        assert_eq!(tracker.gate("a", CORE, t(31), Duration::from_secs(10)), BudgetGate::Go);
         // Budgets are per credential.
-        assert_eq!(tracker.gate("b", t(0), Duration::ZERO), BudgetGate::Go);
+        assert_eq!(tracker.gate("b", CORE, t(0), Duration::ZERO), BudgetGate::Go);
+    }
+
+    #[test]
+    fn graphql_budget_is_kept_apart_from_rest() {
+        let mut tracker = BudgetTracker::default();
+        tracker.observe("a", CORE, RateBudget { limit: 5000, remaining: 4000, reset: t(30) });
+        tracker.observe("a", RateResource::GraphQL, RateBudget { limit: 5000, remaining: 0, reset: t(30) });
+        assert_eq!(tracker.gate("a", CORE, t(0), Duration::from_secs(60)), BudgetGate::Go);
+        let graphql = tracker.gate("a", RateResource::GraphQL, t(0), Duration::from_secs(60));
+        assert_eq!(graphql, BudgetGate::Wait(Duration::from_secs(30)));
+        assert_eq!(tracker.budget("a", CORE).map(|b| b.remaining), Some(4000));
+        let graphql = RateResource::GraphQL;
+        assert_eq!(RateResource::of_answer(Some("graphql"), CORE), Some(graphql));
+        assert_eq!(RateResource::of_answer(None, graphql), Some(graphql), "the budget asked for, without a header");
+        assert_eq!(RateResource::of_answer(Some("core"), graphql), Some(CORE));
+        assert_eq!(RateResource::of_answer(Some("search"), CORE), None, "an untracked budget");
     }
 
     #[test]
     fn a_remaining_budget_goes() {
         let mut tracker = BudgetTracker::default();
-        tracker.observe("a", RateBudget { limit: 5000, remaining: 1, reset: t(30) });
-        assert_eq!(tracker.gate("a", t(0), Duration::ZERO), BudgetGate::Go);
-        tracker.exhaust("a", t(40));
-        assert_eq!(tracker.budget("a").map(|b| (b.limit, b.remaining)), Some((5000, 0)));
-        assert_eq!(tracker.gate("a", t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(40)));
+        tracker.observe("a", CORE, RateBudget { limit: 5000, remaining: 1, reset: t(30) });
+        assert_eq!(tracker.gate("a", CORE, t(0), Duration::ZERO), BudgetGate::Go);
+        tracker.exhaust("a", CORE, t(40));
+        assert_eq!(tracker.budget("a", CORE).map(|b| (b.limit, b.remaining)), Some((5000, 0)));
+        assert_eq!(tracker.gate("a", CORE, t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(40)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::{HeaderMap, Method, StatusCode};
+use k8s_openapi::jiff::fmt::rfc2822::DateTimeParser;
 use k8s_openapi::jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -16,9 +17,10 @@ use super::cache::{CacheKey, CachedResponse, EtagCache};
 use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
 use super::observe::{route_template, RequestObserver};
 use super::rate_limit::{
-    after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, SecondaryLimitHint,
-    WritePacer, SECONDARY_LIMIT_MIN_WAIT,
+    after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, RateResource,
+    SecondaryLimitHint, WritePacer, SECONDARY_LIMIT_MIN_WAIT,
 };
+use super::spending::{Answer, BudgetOutlook, Charge, SpendingLedger, DEFAULT_BACKGROUND_SHARE_PERCENT};
 use crate::clock::Clock;
 
 /// Sleeps; injected so tests can decide what waiting means.
@@ -59,6 +61,9 @@ pub struct TransportPolicy {
     pub writes_per_minute: usize,
     /// See `writes_per_minute`.
     pub writes_per_hour: usize,
+    /// The share of each budget (percent) background work (resyncs, health reads) may spend; the rest of each
+    /// window is kept for priority work.
+    pub background_share_percent: u8,
 }
 
 impl Default for TransportPolicy {
@@ -73,6 +78,7 @@ impl Default for TransportPolicy {
             cache_bytes: 64 * 1024 * 1024,
             writes_per_minute: 80,
             writes_per_hour: 500,
+            background_share_percent: DEFAULT_BACKGROUND_SHARE_PERCENT,
         }
     }
 }
@@ -132,6 +138,9 @@ pub struct Transport {
     installation_token: tokio::sync::Mutex<Option<InstallationToken>>,
     cache: Mutex<EtagCache>,
     budgets: Mutex<BudgetTracker>,
+    spending: Mutex<SpendingLedger>,
+    /// The latest `Date` of an answer: GitHub's clock, at least.
+    server_time: Mutex<Option<Timestamp>>,
     pacer: Mutex<WritePacer>,
     permits: Semaphore,
     clock: Arc<dyn Clock>,
@@ -186,6 +195,8 @@ impl Transport {
             installation_token: tokio::sync::Mutex::new(None),
             cache: Mutex::new(EtagCache::new(policy.cache_bytes)),
             budgets: Mutex::new(BudgetTracker::default()),
+            spending: Mutex::new(SpendingLedger::new(policy.background_share_percent)),
+            server_time: Mutex::new(None),
             pacer: Mutex::new(WritePacer::new(policy.writes_per_minute, policy.writes_per_hour)),
             permits: Semaphore::new(policy.max_concurrency.max(1)),
             clock,
@@ -240,9 +251,39 @@ impl Transport {
         &self.policy
     }
 
-    /// The last budget GitHub reported for this credential.
+    /// The last REST budget GitHub reported for this credential.
     pub fn last_budget(&self) -> Option<RateBudget> {
-        lock(&self.budgets).budget(&self.credential_id)
+        lock(&self.budgets).budget(&self.credential_id, RateResource::Core)
+    }
+
+    /// The last GraphQL budget GitHub reported for this credential.
+    pub fn last_graphql_budget(&self) -> Option<RateBudget> {
+        lock(&self.budgets).budget(&self.credential_id, RateResource::GraphQL)
+    }
+
+    /// The latest time an answer's `Date` header gave: GitHub's clock is at least that now, whatever the skew
+    /// between it and ours.
+    pub fn server_time(&self) -> Option<Timestamp> {
+        *lock(&self.server_time)
+    }
+
+    /// The GraphQL endpoint: `{base}/graphql`, except on GitHub Enterprise Server, whose REST base `…/api/v3` has its
+    /// GraphQL beside it at `…/api/graphql`.
+    pub fn graphql_url(&self) -> String {
+        match self.base.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => self.url("/graphql"),
+        }
+    }
+
+    /// One GraphQL query (`POST` of `{"query", "variables"}`), counted against the `graphql` budget and not paced
+    /// as a write: a query creates nothing (the operator sends no mutation). A transient failure (a 502/504 timeout
+    /// above all) is returned, not retried: a query that timed out still spent points, and the caller sends it
+    /// again in smaller parts instead of whole.
+    pub async fn graphql(&self, body: &serde_json::Value) -> Result<Reply> {
+        let url = self.graphql_url();
+        self.send_authenticated(Method::POST, &url, Some(body), Repeat::Never, As::Installation, RateResource::GraphQL)
+            .await
     }
 
     /// A conditional GET, retried on transient failures.
@@ -285,7 +326,7 @@ impl Transport {
         body: Option<&serde_json::Value>,
         repeat: Repeat,
     ) -> Result<Reply> {
-        self.send_authenticated(method, url, body, repeat, As::Installation).await
+        self.send_authenticated(method, url, body, repeat, As::Installation, RateResource::Core).await
     }
 
     /// Sends one request authenticated as the App itself (its JWT), for the App's own endpoints such as
@@ -295,7 +336,7 @@ impl Transport {
         if !matches!(self.credentials, Credentials::App { .. }) {
             return Err(Error::Auth { message: format!("{url} needs GitHub App credentials"), source: None });
         }
-        self.send_authenticated(method, url, None, repeat, As::App).await
+        self.send_authenticated(method, url, None, repeat, As::App, RateResource::Core).await
     }
 
     async fn send_authenticated(
@@ -305,10 +346,11 @@ impl Transport {
         body: Option<&serde_json::Value>,
         repeat: Repeat,
         who: As,
+        resource: RateResource,
     ) -> Result<Reply> {
         let (mut transient, mut secondary, mut primary, mut reauth) = (0u32, 0u32, 0u32, false);
         loop {
-            match self.attempt(&method, url, body, who).await {
+            match self.attempt(&method, url, body, who, resource).await {
                 Ok(reply) => return Ok(reply),
                 Err(AttemptError::Final(e)) => return Err(e),
                 Err(AttemptError::Unauthorized(e)) => {
@@ -323,7 +365,8 @@ impl Transport {
                     // The gate waits for the reset on the next attempt; bounded in case the reset keeps moving.
                     primary += 1;
                     if primary > 3 {
-                        let until = self.last_budget().map_or(self.now(), |b| b.reset);
+                        let budget = lock(&self.budgets).budget(&self.credential_id, resource);
+                        let until = budget.map_or(self.now(), |b| b.reset);
                         return Err(Error::RateLimited { until });
                     }
                 }
@@ -356,8 +399,9 @@ impl Transport {
         }
     }
 
-    async fn wait_for_budget(&self) -> Result<()> {
-        let gate = lock(&self.budgets).gate(&self.credential_id, self.now(), self.policy.max_rate_limit_wait);
+    async fn wait_for_budget(&self, resource: RateResource) -> Result<()> {
+        let max_wait = self.policy.max_rate_limit_wait;
+        let gate = lock(&self.budgets).gate(&self.credential_id, resource, self.now(), max_wait);
         match gate {
             BudgetGate::Go => Ok(()),
             BudgetGate::Wait(wait) => {
@@ -376,9 +420,16 @@ impl Transport {
         url: &str,
         body: Option<&serde_json::Value>,
         who: As,
+        resource: RateResource,
     ) -> Result<Reply, AttemptError> {
-        self.wait_for_budget().await.map_err(AttemptError::Final)?;
-        if method != Method::GET {
+        self.wait_for_budget(resource).await.map_err(AttemptError::Final)?;
+        if who == As::Installation {
+            let deferred = lock(&self.spending).deferred_until(resource, Charge::current().purpose, self.now());
+            if let Some(until) = deferred {
+                return Err(AttemptError::Final(Error::RateLimited { until }));
+            }
+        }
+        if method != Method::GET && resource == RateResource::Core {
             let now = self.now();
             let slot = lock(&self.pacer).reserve(now);
             let wait = until(now, slot);
@@ -445,8 +496,13 @@ impl Transport {
             Ok(Ok(answer)) => answer,
         };
         // App JWT requests have a budget of their own, not the installation's.
+        self.observe_date(&headers);
+        let answered = RateResource::of_answer(header(&headers, "x-ratelimit-resource").as_deref(), resource);
         if who == As::Installation {
-            self.observe_budget(&headers);
+            self.observe_budget(&headers, answered);
+            // GitHub counts neither a 304 nor a look at the budget itself.
+            let budget_read = url.split('?').next().is_some_and(|path| path.ends_with("/rate_limit"));
+            self.record_spending(&headers, answered, status == StatusCode::NOT_MODIFIED || budget_read);
         }
         let link = header(&headers, "link");
 
@@ -494,7 +550,7 @@ impl Transport {
                 let reset = reset_epoch
                     .and_then(|s| Timestamp::from_second(s).ok())
                     .unwrap_or_else(|| after(self.now(), Duration::from_secs(60)));
-                lock(&self.budgets).exhaust(&self.credential_id, reset);
+                lock(&self.budgets).exhaust(&self.credential_id, answered.unwrap_or(resource), reset);
                 AttemptError::Primary
             }
             Failure::Transient { status, message } => AttemptError::Transient(Error::Transient {
@@ -506,17 +562,49 @@ impl Transport {
         })
     }
 
-    fn observe_budget(&self, headers: &HeaderMap) {
+    fn observe_date(&self, headers: &HeaderMap) {
+        let date = header(headers, "date").and_then(|d| DateTimeParser::new().parse_timestamp(d.as_str()).ok());
+        if let Some(date) = date {
+            let mut latest = lock(&self.server_time);
+            *latest = (*latest).max(Some(date));
+        }
+    }
+
+    /// Records the budget an answer reports; the observer (the operator's metrics) hears of the REST one only.
+    fn observe_budget(&self, headers: &HeaderMap, resource: Option<RateResource>) {
+        let Some(resource) = resource else {
+            return;
+        };
         let limit = header_num::<u64>(headers, "x-ratelimit-limit");
         let remaining = header_num::<u64>(headers, "x-ratelimit-remaining");
         let reset = header_num::<i64>(headers, "x-ratelimit-reset").and_then(|s| Timestamp::from_second(s).ok());
         if let (Some(limit), Some(remaining), Some(reset)) = (limit, remaining, reset) {
             let budget = RateBudget { limit, remaining, reset };
-            if let Some(observer) = &self.observer {
+            if let Some(observer) = self.observer.as_ref().filter(|_| resource == RateResource::Core) {
                 observer.budget(&self.credential_id, &budget);
             }
-            lock(&self.budgets).observe(&self.credential_id, budget);
+            lock(&self.budgets).observe(&self.credential_id, resource, budget);
         }
+    }
+
+    /// Charges an answer to the current task's purpose and tells the observer.
+    fn record_spending(&self, headers: &HeaderMap, resource: Option<RateResource>, free: bool) {
+        let Some(resource) = resource else {
+            return;
+        };
+        let budget = lock(&self.budgets).budget(&self.credential_id, resource);
+        let answer = Answer { free, budget, used: header_num(headers, "x-ratelimit-used") };
+        let (charge, now) = (Charge::current(), self.now());
+        let mut spending = lock(&self.spending);
+        let points = spending.record(resource, charge, now, answer);
+        if let (Some(observer), Some(outlook)) = (&self.observer, spending.outlook_for(resource, now)) {
+            observer.spent(&self.credential_id, charge.purpose, points, &outlook);
+        }
+    }
+
+    /// What each budget of this credential is being spent on.
+    pub fn budget_outlook(&self) -> Vec<BudgetOutlook> {
+        lock(&self.spending).outlook(self.now())
     }
 
     /// The `Authorization` header value of a request made as the App: a fresh App JWT.

@@ -36,6 +36,9 @@ pub struct Repository {
     pub id: u64,
     /// Name without owner.
     pub name: String,
+    /// GitHub's global node id: how GraphQL names the repository.
+    #[serde(default)]
+    pub node_id: Option<String>,
     /// `owner/name`.
     pub full_name: String,
     /// The default branch.
@@ -94,6 +97,39 @@ pub struct Tree {
     pub tree: Vec<TreeEntry>,
     /// GitHub truncates very large trees; then the listing is incomplete.
     #[serde(default)]
+    pub truncated: bool,
+}
+
+/// A repository's default-branch head and its tree, as one GraphQL page of repositories reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadTree {
+    /// The default branch, `None` for an empty repository (which has no head commit either).
+    pub branch: Option<String>,
+    /// The head commit's sha.
+    pub head_oid: Option<String>,
+    /// The file paths of the tree, down to the depth the query reads.
+    pub blobs: Vec<String>,
+    /// Directories at the deepest level read, whose contents the query did not reach.
+    pub unread_directories: Vec<String>,
+}
+
+/// One file to read at a commit of a repository.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobRead {
+    /// The repository.
+    pub repo: RepoRef,
+    /// The commit (or any revision GitHub accepts in `<rev>:<path>`).
+    pub oid: String,
+    /// Path from the repository root.
+    pub path: String,
+}
+
+/// A file's text as GraphQL gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobText {
+    /// The text; `None` for binary content.
+    pub text: Option<String>,
+    /// Whether GitHub cut the text short (large files): the whole file must then be read by REST.
     pub truncated: bool,
 }
 
@@ -220,6 +256,15 @@ pub struct SecurityAlert {
     pub html_url: Option<String>,
     /// For Dependabot alerts: the vulnerable dependency and its fix.
     pub dependency: Option<VulnerableDependency>,
+}
+
+/// An alert of an organization-level list, with the repository it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoAlert {
+    /// The repository.
+    pub repo: RepoRef,
+    /// The alert.
+    pub alert: SecurityAlert,
 }
 
 /// The dependency a Dependabot alert is about, with what fixes it.

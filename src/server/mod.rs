@@ -3,7 +3,9 @@
 pub mod http;
 pub mod leader;
 pub mod webhook;
+pub mod webhook_index;
 pub mod webhook_recovery;
+pub mod webhook_secret;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,10 +17,12 @@ use kube::api::{Api, ListParams};
 use kube::Client;
 
 use crate::config::OperatorConfig;
+use crate::controller::github_clients::GitHubClients;
 use crate::controller::{self, Context};
 use crate::crd::Organization;
 use crate::metrics::Metrics;
 use crate::scope::Scope;
+use crate::shard::Shard;
 use http::Readiness;
 use leader::{LeaderElector, LeaseTimings};
 
@@ -37,6 +41,8 @@ pub struct RunOptions {
     pub identity: String,
     /// The operator's configuration.
     pub config: OperatorConfig,
+    /// The Organizations this process owns (`--shard`).
+    pub shard: Shard,
 }
 
 /// Where the leader Lease lives.
@@ -74,6 +80,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let shutdown = shutdown.shared();
     let metrics = Arc::new(Metrics::default());
+    metrics.set_shard(&options.shard.to_string());
     let readiness = Arc::new(Readiness::default());
     let listener = http::bind(options.metrics_addr)
         .await
@@ -84,26 +91,30 @@ pub async fn run(
 
     let mut ctx = Context::new(client.clone(), Some(options.identity.clone()), metrics.clone());
     ctx.config = Arc::new(options.config.clone());
+    let background_share = options.config.budget.background_share_percent;
+    ctx.github = Arc::new(GitHubClients::observed_by(metrics.clone(), background_share));
+    ctx.shard = options.shard.clone();
     let ctx = Arc::new(ctx);
     if let Some(addr) = options.webhook_addr {
         let listener = http::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
         tracing::info!(%addr, "serving the GitHub webhook receiver on /webhook");
-        let receiver = Arc::new(webhook::WebhookReceiver::new(
-            client.clone(),
-            options.scope.clone(),
-            ctx.clock.clone(),
-            metrics.clone(),
-        ));
+        let (receiver, indexes) =
+            webhook::WebhookReceiver::new(client.clone(), &options.scope, ctx.clock.clone(), metrics.clone());
+        let receiver = Arc::new(receiver);
+        servers.push(tokio::spawn(futures::future::select(indexes.boxed(), shutdown.clone()).map(|_| Ok(()))));
         let router = webhook::router(receiver.clone(), webhook::DEFAULT_MAX_BODY_BYTES);
         servers.push(tokio::spawn(http::serve(listener, router, shutdown.clone())));
         // GitHub never redelivers what the receiver missed: ask for it, now and every interval.
-        let recovery = Arc::new(webhook_recovery::WebhookRecovery::new(
-            client.clone(),
-            options.scope.clone(),
-            ctx.github.clone(),
-            receiver,
-            metrics.clone(),
-        ));
+        let recovery = Arc::new(
+            webhook_recovery::WebhookRecovery::new(
+                client.clone(),
+                options.scope.clone(),
+                ctx.github.clone(),
+                receiver,
+                metrics.clone(),
+            )
+            .for_shard(options.shard.clone()),
+        );
         let interval = options.config.webhook.recovery_interval;
         servers.push(tokio::spawn(recovery.run(interval, shutdown.clone()).map(Ok)));
     }

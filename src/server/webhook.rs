@@ -1,8 +1,12 @@
 //! The GitHub webhook receiver. A delivery is accepted only with a valid `X-Hub-Signature-256` made with the
 //! `webhookSecret` of an Organization it names; each accepted delivery id is acted on once; acting means annotating
 //! the objects the delivery concerns, which wakes their controllers through the watch on whichever replica leads.
+//! Objects are found in indexes that watches keep and secrets are remembered, so that a delivery costs the API server
+//! the annotations it writes and nothing more, however large the organization.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Debug;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,15 +16,22 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use hmac::{Hmac, Mac};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::{Client, ResourceExt};
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use sha2::Sha256;
 
+use super::webhook_index::WatchedIndex;
+use super::webhook_secret::SecretReads;
 use crate::clock::Clock;
-use crate::crd::well_known::{REQUESTED_AT, REQUESTED_BY};
+use crate::crd::build_plan::BuildPlanPhase;
+use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, REQUESTED_AT, REQUESTED_BY};
 use crate::crd::{BuildPlan, Organization, Repository};
 use crate::metrics::Metrics;
 use crate::plan::webhook::{route, Route, WakeTarget, WebhookEnvelope};
@@ -83,20 +94,98 @@ impl DeliveryLog {
     }
 }
 
+/// How long a delivery waits for the receiver's indexes to be filled (after a start) before it is answered "later".
+const INDEXES_FILLED_WITHIN: Duration = Duration::from_secs(10);
+
 /// What the receiver needs.
 pub struct WebhookReceiver {
     client: Client,
-    scope: Scope,
+    /// Organizations by login in lower case (GitHub's logins are case-insensitive).
+    organizations: WatchedIndex<Organization, String, OrganizationEntry>,
+    /// Repository object names by their Organization and GitHub name in lower case.
+    repositories: WatchedIndex<Repository, RepositoryKey, String>,
+    /// Names of the plans whose run is not over, by their Organization.
+    unfinished_plans: WatchedIndex<BuildPlan, OrganizationKey, String>,
+    /// The webhook secret of each Secret (namespace, name) as last read; one read at a time per Secret.
+    secrets: Mutex<HashMap<(String, String), SecretSlot>>,
+    secret_reads: SecretReads,
     deliveries: Mutex<DeliveryLog>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
 
+/// One Secret's last read, locked while it is read again so that reads of one Secret never overlap.
+type SecretSlot = Arc<tokio::sync::Mutex<Option<ReadSecret>>>;
+/// An Organization's namespace and name.
+type OrganizationKey = (String, String);
+/// An Organization's namespace and name, and a GitHub repository name in lower case.
+type RepositoryKey = (String, String, String);
+
+/// What the receiver reads of an Organization.
+#[derive(Clone, Debug)]
+struct OrganizationEntry {
+    namespace: String,
+    name: String,
+    /// The Secret holding its `webhookSecret`.
+    secret: String,
+}
+
+/// A Secret's webhook secret (`None`: the Secret, or its `webhookSecret`, is missing or unreadable) and when it was
+/// read.
+struct ReadSecret {
+    value: Option<Vec<u8>>,
+    at: Instant,
+}
+
 impl WebhookReceiver {
-    /// A receiver for the Organizations in `scope`.
-    pub fn new(client: Client, scope: Scope, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
+    /// A receiver for the Organizations in `scope`, and the watches that fill its indexes: run them beside the
+    /// server.
+    pub fn new(
+        client: Client,
+        scope: &Scope,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> (Self, impl Future<Output = ()> + Send + 'static) {
+        let (organizations, organization_watch) = WatchedIndex::new(scope.api(client.clone()), |org: &Organization| {
+            let entry = OrganizationEntry {
+                namespace: org.namespace()?,
+                name: org.name_any(),
+                secret: org.spec.credentials.secret_ref.name.clone(),
+            };
+            Some((org.spec.login.to_ascii_lowercase(), entry))
+        });
+        let (repositories, repository_watch) = WatchedIndex::new(scope.api(client.clone()), |repo: &Repository| {
+            let of = (repo.namespace()?, repo.spec.organization_ref.name.clone());
+            Some(((of.0, of.1, repo.spec.name.0.to_ascii_lowercase()), repo.name_any()))
+        });
+        let (unfinished_plans, plan_watch) = WatchedIndex::new(scope.api(client.clone()), |plan: &BuildPlan| {
+            let of = (plan.namespace()?, plan.spec.organization_ref.name.clone());
+            (!is_finished(plan)).then(|| (of, plan.name_any()))
+        });
+        let upkeep = async move {
+            futures::join!(organization_watch, repository_watch, plan_watch);
+        };
         let deliveries = Mutex::new(DeliveryLog::new(10_000, Duration::from_secs(24 * 3600)));
-        WebhookReceiver { client, scope, deliveries, clock, metrics }
+        let receiver = WebhookReceiver {
+            client,
+            organizations,
+            repositories,
+            unfinished_plans,
+            secrets: Mutex::default(),
+            secret_reads: SecretReads::default(),
+            deliveries,
+            clock,
+            metrics,
+        };
+        (receiver, upkeep)
+    }
+
+    /// Waits until the indexes hold their first full lists; false after [`INDEXES_FILLED_WITHIN`].
+    async fn indexes_filled(&self) -> bool {
+        let filled = async {
+            futures::join!(self.organizations.filled(), self.repositories.filled(), self.unfinished_plans.filled())
+        };
+        tokio::time::timeout(INDEXES_FILLED_WITHIN, filled).await.is_ok()
     }
 }
 
@@ -131,6 +220,10 @@ async fn receive(State(receiver): State<Arc<WebhookReceiver>>, headers: HeaderMa
         receiver.metrics.record_webhook("unverified", "unauthorized");
         return answer(StatusCode::UNAUTHORIZED, "signature missing or invalid");
     };
+    if !receiver.indexes_filled().await {
+        tracing::warn!(%delivery, "the webhook receiver's indexes are not filled yet");
+        return answer(StatusCode::SERVICE_UNAVAILABLE, "could not verify the delivery; redeliver later");
+    }
     let organizations = match receiver.verified_organizations(&envelope, &body, &signature).await {
         Ok(organizations) if !organizations.is_empty() => organizations,
         Ok(_) => {
@@ -177,74 +270,117 @@ impl WebhookReceiver {
         envelope: &WebhookEnvelope,
         body: &[u8],
         signature: &str,
-    ) -> Result<Vec<Organization>, kube::Error> {
+    ) -> Result<Vec<OrganizationEntry>, kube::Error> {
         let Some(login) = envelope.organization_login() else { return Ok(Vec::new()) };
-        let api: Api<Organization> = self.scope.api(self.client.clone());
         let mut verified = Vec::new();
-        for org in api.list(&ListParams::default()).await?.items {
-            if !org.spec.login.eq_ignore_ascii_case(login) {
-                continue;
-            }
-            let Some(namespace) = org.namespace() else { continue };
-            let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
-            let secret = match secrets.get_opt(&org.spec.credentials.secret_ref.name).await {
-                Ok(secret) => secret,
-                Err(kube::Error::Api(status)) if status.code == 403 => None,
-                Err(error) => return Err(error),
-            };
-            let webhook_secret = secret.and_then(|s| s.data).and_then(|mut data| data.remove("webhookSecret"));
-            if webhook_secret.is_some_and(|secret| signature_is_valid(&secret.0, body, signature)) {
+        for org in self.organizations.get(&login.to_ascii_lowercase()) {
+            if self.signed_with_secret_of(&org.namespace, &org.secret, body, signature).await? {
                 verified.push(org);
             }
         }
         Ok(verified)
     }
 
+    /// Whether `signature` over `body` was made with the webhook secret in the Secret `namespace/name`, read again
+    /// only when [`SecretReads`] says so.
+    async fn signed_with_secret_of(
+        &self,
+        namespace: &str,
+        name: &str,
+        body: &[u8],
+        signature: &str,
+    ) -> Result<bool, kube::Error> {
+        let slot = {
+            let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+            secrets.entry((namespace.to_owned(), name.to_owned())).or_default().clone()
+        };
+        // Deliveries verified by the same Secret wait for one read rather than each making its own.
+        let mut known = slot.lock().await;
+        let verifies = |known: &Option<ReadSecret>| {
+            let secret = known.as_ref().and_then(|read| read.value.as_deref());
+            secret.is_some_and(|secret| signature_is_valid(secret, body, signature))
+        };
+        let verified = verifies(&known);
+        let now = Instant::now();
+        if !self.secret_reads.read_again(known.as_ref().map(|read| read.at), verified, now) {
+            return Ok(verified);
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = match secrets.get_opt(name).await {
+            Ok(secret) => secret,
+            Err(kube::Error::Api(status)) if status.code == 403 => None,
+            Err(error) => return Err(error),
+        };
+        let value = secret.and_then(|s| s.data).and_then(|mut data| data.remove("webhookSecret")).map(|v| v.0);
+        *known = Some(ReadSecret { value, at: now });
+        Ok(verifies(&known))
+    }
+
     /// Annotates the objects `targets` name in each Organization's namespace; returns `kind/namespace/name` of each.
+    /// Only plans still running (or not yet started) are woken: a finished plan waits for no run.
     async fn wake(
         &self,
-        organizations: &[Organization],
+        organizations: &[OrganizationEntry],
         targets: &[WakeTarget],
         delivery: &str,
     ) -> Result<Vec<String>, kube::Error> {
         let patch = json!({ "metadata": { "annotations": {
             REQUESTED_AT: self.clock.now().to_string(),
-            REQUESTED_BY: format!("github-delivery/{delivery}"),
+            REQUESTED_BY: format!("{GITHUB_DELIVERY_PREFIX}{delivery}"),
         }}});
-        let params = PatchParams::default();
-        let mut woken = Vec::new();
+        let mut wakes: Vec<BoxFuture<'_, Result<Option<String>, kube::Error>>> = Vec::new();
         for org in organizations {
-            let (Some(namespace), org_name) = (org.namespace(), org.name_any()) else { continue };
+            let (namespace, org_name) = (&org.namespace, &org.name);
             for target in targets {
                 match target {
                     WakeTarget::Organization => {
-                        let api: Api<Organization> = Api::namespaced(self.client.clone(), &namespace);
-                        api.patch(&org_name, &params, &Patch::Merge(&patch)).await?;
-                        woken.push(format!("Organization/{namespace}/{org_name}"));
+                        wakes.push(self.annotate::<Organization>(namespace, org_name.clone(), &patch));
                     }
                     WakeTarget::Repository(github_name) => {
-                        let api: Api<Repository> = Api::namespaced(self.client.clone(), &namespace);
-                        for repo in api.list(&ListParams::default()).await?.items {
-                            if repo.spec.organization_ref.name == org_name && repo.spec.name.0 == *github_name {
-                                api.patch(&repo.name_any(), &params, &Patch::Merge(&patch)).await?;
-                                woken.push(format!("Repository/{namespace}/{}", repo.name_any()));
-                            }
+                        let key = (namespace.clone(), org_name.clone(), github_name.to_ascii_lowercase());
+                        for repo in self.repositories.get(&key) {
+                            wakes.push(self.annotate::<Repository>(namespace, repo, &patch));
                         }
                     }
                     WakeTarget::BuildPlans => {
-                        let api: Api<BuildPlan> = Api::namespaced(self.client.clone(), &namespace);
-                        for plan in api.list(&ListParams::default()).await?.items {
-                            if plan.spec.organization_ref.name == org_name {
-                                api.patch(&plan.name_any(), &params, &Patch::Merge(&patch)).await?;
-                                woken.push(format!("BuildPlan/{namespace}/{}", plan.name_any()));
-                            }
+                        for plan in self.unfinished_plans.get(&(namespace.clone(), org_name.clone())) {
+                            wakes.push(self.annotate::<BuildPlan>(namespace, plan, &patch));
                         }
                     }
                 }
             }
         }
-        Ok(woken)
+        let woken = futures::future::try_join_all(wakes).await?;
+        Ok(woken.into_iter().flatten().collect())
     }
+
+    /// Merges `patch` into the object; returns `kind/namespace/name`, or `None` when the object is gone.
+    fn annotate<'a, K>(
+        &self,
+        namespace: &str,
+        name: String,
+        patch: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<Option<String>, kube::Error>>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + 'static,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let woken = format!("{}/{namespace}/{name}", K::kind(&()));
+        async move {
+            match api.patch(&name, &PatchParams::default(), &Patch::Merge(patch)).await {
+                Ok(_) => Ok(Some(woken)),
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                Err(error) => Err(error),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Whether the plan's run is over: no delivery can move it on.
+fn is_finished(plan: &BuildPlan) -> bool {
+    let phase = plan.status.as_ref().and_then(|status| status.phase.as_ref());
+    matches!(phase, Some(BuildPlanPhase::Succeeded | BuildPlanPhase::Failed | BuildPlanPhase::Cancelled))
 }
 
 /// The event as a metric label: one of the events the operator uses, else `other`, so that a sender cannot grow

@@ -29,6 +29,7 @@ use crate::github::GitHub;
 use crate::metrics::Metrics;
 use crate::plan::webhook_recovery::{decide, reached_the_end, Attempt, Bounds, Requested};
 use crate::scope::Scope;
+use crate::shard::Shard;
 
 /// What one App's recovery remembers between passes.
 #[derive(Debug, Default)]
@@ -62,6 +63,8 @@ pub struct WebhookRecovery {
     bounds: Bounds,
     hooks: tokio::sync::Mutex<HashMap<String, HookMemory>>,
     token_notices: Mutex<BTreeSet<String>>,
+    /// Only this shard's Organizations are recovered for: each shard's leader asks for its own.
+    shard: Shard,
 }
 
 impl WebhookRecovery {
@@ -82,7 +85,13 @@ impl WebhookRecovery {
             bounds: Bounds::default(),
             hooks: tokio::sync::Mutex::default(),
             token_notices: Mutex::default(),
+            shard: Shard::Unsharded,
         }
+    }
+
+    /// Recovery for the Organizations of `shard` only.
+    pub fn for_shard(self, shard: Shard) -> Self {
+        WebhookRecovery { shard, ..self }
     }
 
     /// Runs a pass as soon as this replica leads (the `leader` gauge is the process's record of it, set by leader
@@ -107,7 +116,7 @@ impl WebhookRecovery {
     /// One pass over every Organization in scope (each App's hook once).
     pub async fn pass(&self) {
         let organizations: Api<Organization> = self.scope.api(self.client.clone());
-        let organizations = match organizations.list(&ListParams::default()).await {
+        let organizations = match organizations.list(&ListParams::default().labels(&self.shard.selector())).await {
             Ok(list) => list.items,
             Err(error) => {
                 tracing::warn!(%error, "webhook recovery cannot list Organizations");

@@ -79,9 +79,18 @@ pub async fn run_workflow_once(sim: &SimHandle, user: &OctocrabGitHub, repo: &st
     sim.advance_clock(secs);
 }
 
-/// Requests that changed something (anything but GET), as `METHOD path`.
+/// Requests that changed something (anything but GET and GraphQL queries: a GraphQL mutation is a write), as
+/// `METHOD path`.
 pub fn writes(log: &[LoggedRequest]) -> Vec<String> {
-    log.iter().filter(|r| r.method != "GET").map(|r| format!("{} {}", r.method, r.path)).collect()
+    log.iter()
+        .filter(|r| r.method != "GET" && !is_graphql_query(r))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+fn is_graphql_query(request: &LoggedRequest) -> bool {
+    let text = request.request_body.as_ref().and_then(|body| body.get("query")).and_then(|query| query.as_str());
+    request.is_graphql() && text.is_some_and(|text| !text.trim_start().starts_with("mutation"))
 }
 
 /// The requests of `method` on exactly `path`.

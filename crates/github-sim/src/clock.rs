@@ -16,6 +16,25 @@ pub fn iso8601(epoch_secs: i64) -> String {
     )
 }
 
+/// Formats epoch seconds as an HTTP `Date` (IMF-fixdate, RFC 9110: `Thu, 01 Jan 2026 00:00:00 GMT`), which GitHub
+/// sends on every answer: clients read GitHub's time from it, so it must be the simulated clock's.
+pub fn http_date(epoch_secs: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = epoch_secs.div_euclid(86_400);
+    let secs_of_day = epoch_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    // The epoch (day 0) was a Thursday.
+    let weekday = WEEKDAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
+    let month = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
+    format!(
+        "{weekday}, {day:02} {month} {year:04} {:02}:{:02}:{:02} GMT",
+        secs_of_day / 3600,
+        (secs_of_day % 3600) / 60,
+        secs_of_day % 60
+    )
+}
+
 /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` into epoch seconds.
 pub fn parse_date(text: &str) -> Option<i64> {
     let date = text.get(0..10)?;
@@ -66,6 +85,12 @@ mod tests {
     fn formats_the_default_start() {
         assert_eq!(iso8601(DEFAULT_START_EPOCH_SECS), "2026-01-01T00:00:00Z");
         assert_eq!(iso8601(DEFAULT_START_EPOCH_SECS + 86_400 * 59 + 3723), "2026-03-01T01:02:03Z");
+    }
+
+    #[test]
+    fn http_date_is_imf_fixdate() {
+        assert_eq!(http_date(DEFAULT_START_EPOCH_SECS), "Thu, 01 Jan 2026 00:00:00 GMT");
+        assert_eq!(http_date(DEFAULT_START_EPOCH_SECS + 86_400 * 59 + 3_661), "Sun, 01 Mar 2026 01:01:01 GMT");
     }
 
     #[test]

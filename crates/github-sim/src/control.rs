@@ -26,6 +26,17 @@ pub fn set_rate_limit(state: &mut SimState, limit: i64, remaining: i64, reset_in
     }
 }
 
+/// Sets every credential's `graphql` budget, and the default for new ones.
+pub fn set_graphql_rate_limit(state: &mut SimState, limit: i64, remaining: i64, reset_in_secs: i64) {
+    let budget = Budget { limit, remaining, reset_at: state.now + reset_in_secs };
+    state.graphql_default_limit = limit;
+    let mut keys: Vec<String> = state.tokens.iter().cloned().collect();
+    keys.extend(state.apps.iter().flat_map(|a| &a.installations).map(|id| crate::state::installation_budget_key(*id)));
+    for key in keys {
+        state.graphql_budgets.insert(key, budget);
+    }
+}
+
 #[derive(Deserialize)]
 struct RateLimitBody {
     limit: i64,
@@ -277,6 +288,13 @@ pub fn handle(state: &mut SimState, method: &str, path: &str, body: &Value) -> (
         ("POST", "/_sim/rate-limit") => match RateLimitBody::deserialize(body) {
             Ok(b) => {
                 set_rate_limit(state, b.limit, b.remaining, b.reset_in_secs);
+                (200, json!({}))
+            }
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("POST", "/_sim/graphql-rate-limit") => match RateLimitBody::deserialize(body) {
+            Ok(b) => {
+                set_graphql_rate_limit(state, b.limit, b.remaining, b.reset_in_secs);
                 (200, json!({}))
             }
             Err(error) => bad_request(error.to_string()),

@@ -102,6 +102,9 @@ pub struct FaultConfig {
     pub timeout_rate: f64,
     /// Probability of processing, then holding the answer for `timeout_secs` (a client times out on work done).
     pub late_response_rate: f64,
+    /// Probability of answering a GraphQL query with GitHub's timeout (502) after running it; it is charged to the
+    /// `graphql` budget as GitHub does since 2025-07-21.
+    pub graphql_timeout_rate: f64,
     /// Like `lost_response_rate`, for writes only (any method but GET): the answers whose loss risks duplicates.
     pub write_lost_response_rate: f64,
     /// When not empty, `write_lost_response_rate` applies only to writes whose path ends with one of these

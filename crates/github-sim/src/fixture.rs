@@ -14,6 +14,8 @@ pub struct Fixture {
     pub tokens: Vec<String>,
     /// Primary rate-limit per credential per hour (default 5000).
     pub rate_limit: Option<i64>,
+    /// GraphQL points per credential per hour, a budget apart from `rate_limit` (default GitHub's 5000).
+    pub graphql_rate_limit: Option<i64>,
     /// Content-creation secondary limit per credential (default GitHub's 80 a minute and 500 an hour).
     pub content_creation: Option<crate::content_creation::ContentCreationLimit>,
     /// Start of simulated time, epoch seconds (default 2026-01-01T00:00:00Z).
@@ -83,6 +85,11 @@ pub struct OrgFixture {
     pub login: String,
     /// Its repositories.
     pub repos: Vec<RepoFixture>,
+    /// Credentials that read the organization's alert lists (`GET /orgs/{org}/…/alerts`) as an owner or security
+    /// manager with the `security_events` scope or permission: plain tokens, or `installation:ID` for every token of
+    /// an App installation. Anyone else is refused as GitHub documents (Dependabot 403, code and secret scanning
+    /// 404). Empty by default: nobody may.
+    pub security_managers: Vec<String>,
 }
 
 /// One repository.
@@ -580,7 +587,7 @@ impl Fixture {
             .map(crate::workflow_file::with_generated_files)
             .collect();
         Fixture {
-            orgs: vec![OrgFixture { login: login.to_string(), repos }],
+            orgs: vec![OrgFixture { login: login.to_string(), repos, ..Default::default() }],
             tokens: vec!["test-token".into()],
             ..Default::default()
         }

@@ -12,6 +12,7 @@ pub mod etag;
 pub mod faults;
 pub mod fixture;
 pub mod git_object;
+pub mod graphql;
 pub mod pagination;
 pub mod rate_limit;
 pub mod routes;

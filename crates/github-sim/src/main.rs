@@ -25,13 +25,17 @@ struct Args {
     /// moves only through `POST /_sim/clock/advance`).
     #[arg(long, default_value_t = 1)]
     speed: u64,
+    /// Largest GraphQL answer, in bytes of JSON, before it is answered as GitHub's timeout (502).
+    #[arg(long, default_value_t = github_sim::graphql::DEFAULT_MAX_RESPONSE_BYTES)]
+    graphql_max_response_bytes: usize,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let fixture = Fixture::from_file(&args.fixture)?;
-    let handle = Simulator::start(fixture, SimOptions { addr: args.addr }).await?;
+    let options = SimOptions { addr: args.addr, graphql_max_response_bytes: args.graphql_max_response_bytes };
+    let handle = Simulator::start(fixture, options).await?;
     if let (Some(url), Some(secret)) = (args.webhook_url, args.webhook_secret) {
         handle.set_webhook(github_sim::webhook::WebhookTarget { url, secret });
     }

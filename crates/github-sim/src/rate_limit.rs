@@ -49,6 +49,16 @@ impl Budget {
         Charge::Counted
     }
 
+    /// Spends `points` if that many are left (a GraphQL query's cost); nothing when they are not.
+    pub fn charge_points(&mut self, now: i64, points: i64) -> Charge {
+        self.roll(now);
+        if self.remaining < points || self.remaining <= 0 {
+            return Charge::Exhausted;
+        }
+        self.remaining -= points;
+        Charge::Counted
+    }
+
     /// Gives back a point (a 304 to a conditional request is free).
     pub fn refund(&mut self) {
         self.remaining = (self.remaining + 1).min(self.limit);

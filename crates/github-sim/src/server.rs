@@ -27,11 +27,17 @@ const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct SimOptions {
     /// Address to bind; must be loopback. Default `127.0.0.1:0`.
     pub addr: SocketAddr,
+    /// Largest GraphQL answer, in bytes of JSON, served before it is answered as GitHub's timeout (default
+    /// [`crate::graphql::DEFAULT_MAX_RESPONSE_BYTES`], 5 MB).
+    pub graphql_max_response_bytes: usize,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { addr: SocketAddr::from(([127, 0, 0, 1], 0)) }
+        SimOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            graphql_max_response_bytes: crate::graphql::DEFAULT_MAX_RESPONSE_BYTES,
+        }
     }
 }
 
@@ -91,6 +97,7 @@ impl Simulator {
         let base_url = format!("http://{local}");
         let mut initial = SimState::from_fixture(&fixture);
         initial.base_url = base_url.clone();
+        initial.graphql_max_response_bytes = options.graphql_max_response_bytes;
         let state = Arc::new(Mutex::new(initial));
         let shared = Shared { state: state.clone(), base_url: base_url.clone() };
         let app = axum::Router::new().fallback(move |request: Request<Body>| serve(shared.clone(), request));
@@ -132,6 +139,14 @@ impl SimHandle {
     /// Sets the primary budget of every credential (present and future).
     pub fn set_rate_limit(&self, limit: i64, remaining: i64, reset_in_secs: i64) {
         control::set_rate_limit(&mut lock(&self.state), limit, remaining, reset_in_secs);
+    }
+    /// Sets the `graphql` budget of every credential (present and future).
+    pub fn set_graphql_rate_limit(&self, limit: i64, remaining: i64, reset_in_secs: i64) {
+        control::set_graphql_rate_limit(&mut lock(&self.state), limit, remaining, reset_in_secs);
+    }
+    /// Replaces the largest GraphQL answer served before it is answered as GitHub's timeout.
+    pub fn set_graphql_max_response_bytes(&self, bytes: usize) {
+        lock(&self.state).graphql_max_response_bytes = bytes;
     }
     /// The request log.
     pub fn requests(&self) -> Vec<LoggedRequest> {
@@ -333,7 +348,11 @@ fn rate_headers(budget: &Budget) -> Vec<(String, String)> {
 }
 
 async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
-    let response = serve_github_or_control(shared.clone(), request).await;
+    let mut response = serve_github_or_control(shared.clone(), request).await;
+    let now = lock(&shared.state).now;
+    if let Ok(date) = HeaderValue::from_str(&crate::clock::http_date(now)) {
+        response.headers_mut().insert(axum::http::header::DATE, date);
+    }
     flush_webhooks(&shared.state);
     response
 }
@@ -353,6 +372,11 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
         return json_response(status, Some(&reply), Vec::new());
     }
 
+    if crate::graphql::is_graphql(&method, &path) {
+        // GitHub's schema takes seconds to parse the first time: never while holding the state, nor on a worker
+        // thread that other requests (and an in-process test's own tasks) need.
+        let _ = tokio::task::spawn_blocking(crate::graphql::schema).await;
+    }
     let (decision, faults) = {
         let mut state = lock(&shared.state);
         let faults = state.faults.clone();
@@ -473,6 +497,9 @@ fn respond(
             return finish(state, method, path, raw_query, None, body, 401, Some(message), false, Vec::new())
         }
     };
+    if crate::graphql::is_graphql(method, path) {
+        return respond_graphql(state, &caller, method, path, raw_query, body, decision);
+    }
     let (method, path) = (method.to_string(), path.to_string());
     let (body, token, label) = (body.clone(), caller.budget_key.clone(), Some(caller.label.clone()));
     let requested_version = request_headers.get("x-github-api-version").and_then(|v| v.to_str().ok());
@@ -526,6 +553,7 @@ fn respond(
                 base_url,
                 path: &path,
                 app_id: caller.app_id,
+                caller: &token,
                 api_version: &api_version,
             };
             match (route.handler)(state, &route_request) {
@@ -538,11 +566,13 @@ fn respond(
         let budget = *state.budget(&token);
         let core = json!({"limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used(), "resource": "core"});
         let search = json!({"limit": 30, "remaining": 30, "reset": budget.reset_at, "used": 0, "resource": "search"});
+        let points = *state.graphql_budget(&token);
+        let graphql = json!({"limit": points.limit, "remaining": points.remaining, "reset": points.reset_at, "used": points.used(), "resource": "graphql"});
         // 2026-03-10 removed the deprecated top-level `rate` (docs: rest/about-the-rest-api/breaking-changes).
         if api_version == crate::routes::API_VERSION_2026_03_10 {
-            Some(json!({"resources": {"core": core, "search": search}}))
+            Some(json!({"resources": {"core": core, "search": search, "graphql": graphql}}))
         } else {
-            Some(json!({"resources": {"core": core, "search": search}, "rate": core}))
+            Some(json!({"resources": {"core": core, "search": search, "graphql": graphql}, "rate": core}))
         }
     } else {
         response_body
@@ -591,6 +621,49 @@ fn respond(
     match decision {
         FaultDecision::LateResponse => mark_fault(state, "late_response", response),
         _ => response,
+    }
+}
+
+/// Answers `POST /graphql` (see [`crate::graphql`]): charged to the caller's `graphql` budget, logged with its
+/// points and any conformance violations.
+fn respond_graphql(
+    state: &mut SimState,
+    caller: &Caller,
+    method: &str,
+    path: &str,
+    raw_query: Option<String>,
+    body: &Value,
+    decision: FaultDecision,
+) -> Response<Body> {
+    let who = match caller.budget_key.strip_prefix("installation:") {
+        Some(id) => format!("installation ID {id}"),
+        None => {
+            let digits = caller.label.get(6..14).and_then(|hex| u64::from_str_radix(hex, 16).ok());
+            format!("user ID {}", digits.unwrap_or(1))
+        }
+    };
+    let mut answer = crate::graphql::answer(state, &caller.budget_key, &who, body);
+    // Drawn only when configured, so seeds chosen before this fault existed keep their sequences.
+    let rate = state.faults.graphql_timeout_rate;
+    if answer.status == 200 && rate > 0.0 && state.fault_rng.f64() < rate {
+        answer = crate::graphql::timed_out(answer.points, answer.violations);
+    }
+    let headers = crate::graphql::rate_headers(state.graphql_budget(&caller.budget_key));
+    let label = Some(caller.label.clone());
+    let counted = answer.points > 0;
+    let lost = decision == FaultDecision::LoseResponse;
+    let (status, reply) = if lost { (502, None) } else { (answer.status, Some(answer.body)) };
+    let response = finish(state, method, path, raw_query, label, body, status, reply, counted, headers);
+    if let Some(entry) = state.log.last_mut() {
+        entry.points = answer.points;
+        entry.violations = answer.violations;
+        entry.lost_status = lost.then_some(answer.status);
+    }
+    match (answer.fault, decision) {
+        (_, FaultDecision::LoseResponse) => mark_fault(state, "lost_response", response),
+        (Some(fault), _) => mark_fault(state, fault, response),
+        (None, FaultDecision::LateResponse) => mark_fault(state, "late_response", response),
+        (None, _) => response,
     }
 }
 
@@ -661,6 +734,8 @@ fn finish(
         query,
         status,
         counted,
+        points: i64::from(counted),
+        violations: Vec::new(),
         credential,
         request_body: (!request_body.is_null()).then(|| request_body.clone()),
         response_body: response_body.clone(),
@@ -675,13 +750,20 @@ fn finish(
 
 impl SimHandle {
     /// Validates every logged request and response against GitHub's OpenAPI description, and every webhook delivery
-    /// against GitHub's webhooks description; panics listing violations (or when a description is missing).
+    /// against GitHub's webhooks description, and adds the violations found while serving (GraphQL queries checked
+    /// against GitHub's GraphQL schema); panics listing violations (or when a description is missing).
     pub fn assert_conformant(&self) {
         let description = match crate::conformance::Description::load() {
             Ok(description) => description,
             Err(error) => panic!("GitHub's OpenAPI description is required: {error:?}"),
         };
-        let mut violations = description.validate_log(&self.requests());
+        let requests = self.requests();
+        let mut violations = description.validate_log(&requests);
+        // What the simulator found while serving (a GraphQL query GitHub would reject, or that asks for something
+        // not served), including a missing GraphQL schema.
+        violations.extend(requests.iter().flat_map(|entry| {
+            entry.violations.iter().map(move |v| format!("#{} {} {}: {v}", entry.seq, entry.method, entry.path))
+        }));
         violations.extend(self.webhook_violations());
         assert!(violations.is_empty(), "{} conformance violations:\n{}", violations.len(), violations.join("\n"));
     }

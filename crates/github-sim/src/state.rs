@@ -24,6 +24,14 @@ pub const SUPPORTED_API_VERSIONS: [&str; 2] = ["2022-11-28", "2026-03-10"];
 /// The version a request without `X-GitHub-Api-Version` gets.
 pub const DEFAULT_API_VERSION: &str = "2022-11-28";
 
+/// Where GraphQL is served.
+pub const GRAPHQL_PATH: &str = "/graphql";
+
+/// Largest GraphQL answer served, in bytes of JSON, by default: a larger one is answered as GitHub answers a query
+/// that ran past its 10 s (a 502), so that a client asking too much per page learns it as it would from GitHub.
+/// GitHub documents the time, not a size; 5 MB is about what its 10 s produce for trees and file texts.
+pub const DEFAULT_GRAPHQL_MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
+
 /// One entry of the request log (`GET /_sim/requests`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LoggedRequest {
@@ -39,6 +47,14 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Whether it counted against the primary limit.
     pub counted: bool,
+    /// Points it cost its budget: a GraphQL query's cost (from the `graphql` budget), 1 for a counted REST request
+    /// (from the `core` budget), else 0. Benchmarks sum these.
+    #[serde(default)]
+    pub points: i64,
+    /// Conformance violations found while serving it (a GraphQL query GitHub's schema rejects, or that asks for
+    /// something the simulator does not serve); [`crate::SimHandle::assert_conformant`] reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
     /// The credential used (the token itself is not logged, only a fingerprint).
     pub credential: Option<String>,
     /// Request body as JSON.
@@ -61,6 +77,11 @@ pub struct LoggedRequest {
 }
 
 impl LoggedRequest {
+    /// Whether this was a GraphQL call (checked against GitHub's GraphQL schema as it was served).
+    pub fn is_graphql(&self) -> bool {
+        self.method == "POST" && self.path == GRAPHQL_PATH
+    }
+
     /// Whether the answer was replaced by an injected transport failure rather than given by the GitHub model.
     pub fn answer_injected(&self) -> bool {
         matches!(self.fault.as_deref(), Some("server_error" | "timeout" | "lost_response"))
@@ -396,6 +417,8 @@ pub struct SimState {
     pub now: i64,
     /// Org logins.
     pub orgs: Vec<String>,
+    /// Per org login, the credentials (budget keys) that may read its org-level alert lists.
+    pub security_managers: HashMap<String, HashSet<String>>,
     /// Repositories by (owner, name).
     pub repos: BTreeMap<(String, String), Repo>,
     /// Workflow runs, in creation order.
@@ -418,6 +441,12 @@ pub struct SimState {
     pub budgets: HashMap<String, Budget>,
     /// Limit for credentials first seen.
     pub default_limit: i64,
+    /// `graphql` budget per budget key, apart from the REST one as on GitHub.
+    pub graphql_budgets: HashMap<String, Budget>,
+    /// `graphql` limit for credentials first seen.
+    pub graphql_default_limit: i64,
+    /// Largest GraphQL answer served, in bytes of JSON; a larger one is answered as GitHub's timeout.
+    pub graphql_max_response_bytes: usize,
     /// Size limits of the git and contents APIs.
     pub git_limits: crate::fixture::GitLimits,
     /// The fixture's `[min, max]` seconds before a dispatched run is listed (faults may override).
@@ -461,6 +490,11 @@ impl SimState {
         let mut state = SimState {
             now,
             orgs: fixture.orgs.iter().map(|o| o.login.clone()).collect(),
+            security_managers: fixture
+                .orgs
+                .iter()
+                .map(|o| (o.login.clone(), o.security_managers.iter().cloned().collect()))
+                .collect(),
             repos: BTreeMap::new(),
             runs: Vec::new(),
             issues: Vec::new(),
@@ -483,6 +517,9 @@ impl SimState {
             tokens: fixture.tokens.iter().cloned().collect(),
             budgets: HashMap::new(),
             default_limit: fixture.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+            graphql_budgets: HashMap::new(),
+            graphql_default_limit: fixture.graphql_rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+            graphql_max_response_bytes: DEFAULT_GRAPHQL_MAX_RESPONSE_BYTES,
             git_limits: fixture.git_limits,
             run_listing_delay: fixture.run_listing_delay_secs.unwrap_or(DEFAULT_RUN_LISTING_DELAY_SECS),
             listing_rng: fastrand::Rng::with_seed(fixture.seed),
@@ -772,6 +809,14 @@ impl SimState {
         for (action, owner, name, body) in events {
             self.emit("workflow_run", Some(action), &owner, &name, serde_json::json!({"workflow_run": body}));
         }
+    }
+
+    /// The `graphql` budget of a budget key, rolled to now.
+    pub fn graphql_budget(&mut self, key: &str) -> &mut Budget {
+        let (now, limit) = (self.now, self.graphql_default_limit);
+        let budget = self.graphql_budgets.entry(key.to_string()).or_insert_with(|| Budget::fresh(limit, now));
+        budget.roll(now);
+        budget
     }
 
     /// The budget of a budget key (see [`SimState::budgets`]), rolled to now.

@@ -67,6 +67,20 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
     body
 }
 
+/// GitHub's `simple-repository` shape (the `repository` of each org-level alert): the full shape's identity,
+/// owner and hypermedia URLs only.
+pub fn simple_repo_json(base: &str, repo: &Repo) -> Value {
+    let mut body = repo_json(base, repo);
+    if let Some(object) = body.as_object_mut() {
+        const IDENTITY: [&str; 9] =
+            ["id", "node_id", "name", "full_name", "owner", "private", "html_url", "description", "fork"];
+        object.retain(|field, _| {
+            field == "url" || IDENTITY.contains(&field.as_str()) || LINK_TEMPLATES.iter().any(|(f, _)| f == field)
+        });
+    }
+    body
+}
+
 /// The hypermedia URL fields GitHub puts on every repository, with their URI-template suffixes.
 const LINK_TEMPLATES: &[(&str, &str)] = &[
     ("archive_url", "/{archive_format}{/ref}"),

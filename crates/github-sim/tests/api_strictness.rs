@@ -22,7 +22,7 @@ fn fixture() -> Fixture {
         ..Default::default()
     };
     Fixture {
-        orgs: vec![OrgFixture { login: "acme".into(), repos: vec![repo] }],
+        orgs: vec![OrgFixture { login: "acme".into(), repos: vec![repo], ..Default::default() }],
         tokens: vec!["test-token".into()],
         ..Default::default()
     }

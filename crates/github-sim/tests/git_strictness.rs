@@ -25,7 +25,7 @@ fn files() -> BTreeMap<String, String> {
 
 fn fixture(repo: RepoFixture) -> Fixture {
     Fixture {
-        orgs: vec![OrgFixture { login: "acme".into(), repos: vec![repo] }],
+        orgs: vec![OrgFixture { login: "acme".into(), repos: vec![repo], ..Default::default() }],
         tokens: vec!["test-token".into()],
         ..Default::default()
     }

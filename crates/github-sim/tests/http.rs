@@ -16,7 +16,7 @@ async fn bad_credentials_get_401() {
 
 #[tokio::test]
 async fn refuses_non_loopback_address() {
-    let options = SimOptions { addr: "0.0.0.0:0".parse().expect("addr") };
+    let options = SimOptions { addr: "0.0.0.0:0".parse().expect("addr"), ..SimOptions::default() };
     assert!(Simulator::start(Fixture::default(), options).await.is_err());
 }
 

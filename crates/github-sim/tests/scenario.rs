@@ -221,6 +221,10 @@ async fn every_route_conforms_to_githubs_description() {
             call(&base, "GET", &format!("/repos/acme/secured/{feature}/alerts?state=open"), &[AUTH], None).await;
         assert_eq!((listed.status, listed.json()), (200, json!([])));
     }
+    // The organization's lists answer only an owner or security manager; `test-token` is neither here.
+    for (feature, status) in [("code-scanning", 404), ("dependabot", 403), ("secret-scanning", 404)] {
+        assert_eq!(call(&base, "GET", &format!("/orgs/acme/{feature}/alerts"), &[AUTH], None).await.status, status);
+    }
     let issues = format!("{repo}/issues");
     let created =
         call(&base, "POST", &issues, &[AUTH], Some(json!({"title": "red build", "body": "b", "labels": ["ci"]}))).await;

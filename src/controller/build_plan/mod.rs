@@ -42,6 +42,7 @@ use crate::crd::condition::HasConditions;
 use crate::crd::reference::RepositorySelector;
 use crate::crd::well_known::BUILD_PLAN_FINALIZER;
 use crate::crd::{BuildPlan, Organization, Repository};
+use crate::github::spending::Purpose;
 use crate::github::GitHub;
 use crate::plan::build_commands;
 use crate::plan::cron::CronSchedule;
@@ -77,6 +78,8 @@ impl Default for Settings {
 /// What reconciles share.
 struct Shared {
     repositories: Cache<Repository>,
+    /// The Organizations of this shard: only their plans are reconciled here.
+    organizations: Cache<Organization>,
     awaiting: Awaiting,
     settings: Settings,
 }
@@ -130,15 +133,16 @@ impl Awaiting {
 }
 
 /// Runs the controller until `shutdown` completes, polling runs in flight at the configured `build.poll_interval`.
-/// `repositories` is a cache of the Repository objects in `scope` that something else fills.
+/// `repositories` and `organizations` are caches of the shard's objects in `scope` that something else fills.
 pub async fn run(
     ctx: Arc<Context>,
     scope: &Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
     repositories: Cache<Repository>,
+    organizations: Cache<Organization>,
 ) {
     let settings = Settings { poll_interval: ctx.config.build.poll_interval, ..Settings::default() };
-    run_on(ctx, scope, shutdown, settings, repositories).await;
+    run_on(ctx, scope, shutdown, settings, repositories, organizations).await;
 }
 
 /// Runs the controller alone until `shutdown` completes, filling a cache of Repository objects of its own.
@@ -148,8 +152,12 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
     settings: Settings,
 ) {
-    let (repositories, changes) = Cache::new(scope.api::<Repository>(ctx.client.clone()));
-    cache::run_beside(changes, run_on(ctx, scope, shutdown, settings, repositories)).await;
+    let sharded = || watcher::Config::default().labels(&ctx.shard.selector());
+    let (repositories, changes) = Cache::selected(scope.api::<Repository>(ctx.client.clone()), sharded());
+    let (organizations, organization_changes) =
+        Cache::selected(scope.api::<Organization>(ctx.client.clone()), sharded());
+    let plans = run_on(ctx, scope, shutdown, settings, repositories, organizations);
+    cache::run_beside(changes, cache::run_beside(organization_changes, plans)).await;
 }
 
 async fn run_on(
@@ -158,9 +166,12 @@ async fn run_on(
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
     settings: Settings,
     repositories: Cache<Repository>,
+    organizations: Cache<Organization>,
 ) {
     let controller = Controller::new(scope.api::<BuildPlan>(ctx.client.clone()), watcher::Config::default());
-    let shared = Arc::new(Shared { repositories, awaiting: Awaiting::default(), settings });
+    // An Organization appearing lets its plans start.
+    let controller = runtime::woken_by_their_organization(controller, &organizations);
+    let shared = Arc::new(Shared { repositories, organizations, awaiting: Awaiting::default(), settings });
     // A plan waiting for discovery wakes when a repository it waits for is described (or first matches).
     let described = {
         let shared = shared.clone();
@@ -179,14 +190,18 @@ async fn run_on(
             futures::stream::iter(plans)
         })
     };
-    // An Organization appearing lets its plans start.
-    let controller =
-        runtime::woken_by_their_organization(controller, scope, ctx.client.clone()).reconcile_on(described);
+    let controller = controller.reconcile_on(described);
+    // Dispatching and following runs is priority work: it goes first when the budget runs short.
+    let reconcile = |plan, ctx, shared| Purpose::Dispatch.scope(reconcile(plan, ctx, shared));
     runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
 }
 
 /// One reconcile, under the finalizer: carry the plan on, or cancel its runs once it is deleted.
 async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
+    // Another shard's plan, its finalizer included: a change of its Organization wakes it should it join this shard.
+    if !runtime::owns_organization_of(&ctx, &shared.organizations, plan.as_ref()).await? {
+        return Ok(Action::await_change());
+    }
     let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan.as_ref())?);
     finalizer(&api, BUILD_PLAN_FINALIZER, plan, |event| async {
         match event {

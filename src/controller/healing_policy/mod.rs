@@ -30,10 +30,12 @@ use super::context::Context;
 use super::error::Error;
 use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
+use super::repository::org_alerts::OrgSnapshot;
 use super::runtime;
 use super::status::{namespace_of, publish_event};
 use crate::crd::healing_policy::{AuditedAction, OpenIssue, PolicyPullRequest, WithheldDecision};
 use crate::crd::{HealingPolicy, Organization, Repository};
+use crate::github::spending::Purpose;
 use crate::github::GitHub;
 use crate::plan::heal::{self, attention, ActionHistory, Dispatch, PlannedAction};
 use crate::scope::Scope;
@@ -46,12 +48,13 @@ const FALLBACK_INTERVAL: Duration = Duration::from_secs(300);
 const RETRY_AFTER_ERRORS: Duration = Duration::from_secs(30);
 
 /// Runs the controller until `shutdown` completes, reading Repository objects from `repositories` (the shared
-/// cache, whose changes wake the policies of their Organization).
+/// cache, whose changes wake the policies of their Organization) and this shard's Organizations from `organizations`.
 pub async fn run(
     ctx: Arc<Context>,
     scope: &Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
     repositories: Cache<Repository>,
+    organizations: Cache<Organization>,
 ) {
     let controller = Controller::new(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default());
     let policies = controller.store();
@@ -68,14 +71,18 @@ pub async fn run(
             futures::stream::iter(woken)
         })
     };
-    let controller = runtime::woken_by_their_organization(controller, scope, ctx.client.clone()).reconcile_on(changed);
-    let shared = Arc::new(Shared { repositories, evaluations: Evaluations::default() });
+    let controller = runtime::woken_by_their_organization(controller, &organizations).reconcile_on(changed);
+    let shared = Arc::new(Shared { repositories, organizations, evaluations: Evaluations::default() });
+    // Healing is priority work: it goes first when the budget runs short.
+    let reconcile = |policy, ctx, shared| Purpose::Healing.scope(reconcile(policy, ctx, shared));
     runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
 }
 
-/// What reconciles share: the Repository objects, and when each policy was last evaluated.
+/// What reconciles share: the Repository objects and Organizations of this shard, and when each policy was last
+/// evaluated.
 struct Shared {
     repositories: Cache<Repository>,
+    organizations: Cache<Organization>,
     evaluations: Evaluations,
 }
 
@@ -96,7 +103,7 @@ fn wait_before_evaluating(
 /// One reconcile: observe the Organization and the selected repositories, decide and act per repository, write
 /// status.
 async fn reconcile(policy: Arc<HealingPolicy>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
-    if policy.spec.suspend {
+    if policy.spec.suspend || !runtime::owns_organization_of(&ctx, &shared.organizations, policy.as_ref()).await? {
         return Ok(Action::await_change());
     }
     let namespace = namespace_of(policy.as_ref())?;
@@ -139,7 +146,16 @@ async fn reconcile(policy: Arc<HealingPolicy>, ctx: Arc<Context>, shared: Arc<Sh
         }
         Err(error) => return Err(error),
     };
-    let mut evaluation = evaluate(&ctx, github.as_ref(), &policy, &selected, now).await;
+    // The open Dependabot alerts come from the Organization's snapshot, shared with the Repository controller.
+    let alerts = match policy.spec.actions.dependency_update.enabled {
+        true => {
+            let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
+            let max_age = interval.max(ctx.config.monitoring.health_check_interval);
+            ctx.org_alerts.snapshot(&organization, &github, now, max_age).await?
+        }
+        false => None,
+    };
+    let mut evaluation = evaluate(&ctx, github.as_ref(), alerts.as_deref(), &policy, &selected, now).await;
     evaluation.restricted = restricted;
     status::write_evaluated(&ctx, &policy, &evaluation, selected.len(), now).await?;
     let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
@@ -185,6 +201,7 @@ impl Evaluation {
 async fn evaluate(
     ctx: &Context,
     github: &dyn GitHub,
+    alerts: Option<&OrgSnapshot>,
     policy: &HealingPolicy,
     selected: &[Repository],
     now: Timestamp,
@@ -198,9 +215,7 @@ async fn evaluate(
         if !attention::needs_attention(&policy.spec, &status, open_issue) {
             continue;
         }
-        if let Err(error) =
-            heal_repository(ctx, github, policy, repo, &current.pull_requests, now, &mut evaluation).await
-        {
+        if let Err(error) = heal_repository(ctx, github, alerts, policy, repo, now, &mut evaluation).await {
             tracing::warn!(repository = %name, %error, "could not evaluate the repository");
             evaluation.errors.push(format!("{name}: {error}"));
         }
@@ -212,13 +227,14 @@ async fn evaluate(
 async fn heal_repository(
     ctx: &Context,
     github: &dyn GitHub,
+    alerts: Option<&OrgSnapshot>,
     policy: &HealingPolicy,
     repo: &Repository,
-    recorded: &[PolicyPullRequest],
     now: Timestamp,
     evaluation: &mut Evaluation,
 ) -> Result<(), Error> {
-    let Some(view) = observe::repository(github, &policy.spec, repo, recorded).await? else { return Ok(()) };
+    let recorded = policy.status.as_ref().map(|s| s.pull_requests.as_slice()).unwrap_or_default();
+    let Some(view) = observe::repository(github, alerts, &policy.spec, repo, recorded).await? else { return Ok(()) };
     evaluation.looked_at += 1;
     let history = policy.status.as_ref().map(|s| s.actions.as_slice()).unwrap_or_default();
     let plan = heal::decide(&policy.spec, &view.observed, &ActionHistory { entries: history }, now);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::controller::error::Error;
 use crate::controller::repository::observe as repository_reads;
+use crate::controller::repository::org_alerts::OrgSnapshot;
 use crate::crd::healing_policy::{AlertSeverity, HealingPolicySpec, PolicyPullRequest};
 use crate::crd::Repository;
 use crate::github::{AlertSource, Alerts, GitHub, Issue, IssueState, RepoRef, SecurityAlert};
@@ -37,6 +38,7 @@ pub struct RepositoryView {
 /// Reads `repository` from GitHub; `None` until discovery described it (no full name or default branch yet).
 pub async fn repository(
     github: &dyn GitHub,
+    alerts: Option<&OrgSnapshot>,
     policy: &HealingPolicySpec,
     repository: &Repository,
     recorded: &[PolicyPullRequest],
@@ -59,7 +61,7 @@ pub async fn repository(
         observed.red_commit = red_commit(github, &repo, &branch, &runs.completed).await?;
     }
     if actions.dependency_update.enabled {
-        observed.dependabot_alerts = dependabot_alerts(github, &repo).await?;
+        observed.dependabot_alerts = dependabot_alerts(github, alerts, &repo).await?;
         observed.manifests = manifests(github, &repo, &observed.dependabot_alerts).await?;
     }
     if actions.config_repair.enabled {
@@ -116,11 +118,19 @@ async fn owned_pull_requests(
     Ok(owned)
 }
 
-/// Open Dependabot alerts with a dependency, on the manifest the operator would edit.
-async fn dependabot_alerts(github: &dyn GitHub, repo: &RepoRef) -> Result<Vec<DependabotAlert>, Error> {
-    let alerts = match github.open_alerts(repo, AlertSource::Dependabot).await? {
-        Alerts::Open(alerts) => alerts,
-        Alerts::Disabled { .. } => return Ok(Vec::new()),
+/// Open Dependabot alerts with a dependency, on the manifest the operator would edit: from the organization's
+/// snapshot when there is one, else from the repository's own list.
+async fn dependabot_alerts(
+    github: &dyn GitHub,
+    snapshot: Option<&OrgSnapshot>,
+    repo: &RepoRef,
+) -> Result<Vec<DependabotAlert>, Error> {
+    let alerts = match snapshot {
+        Some(snapshot) => snapshot.dependabot(repo),
+        None => match github.open_alerts(repo, AlertSource::Dependabot).await? {
+            Alerts::Open(alerts) => alerts,
+            Alerts::Disabled { .. } => return Ok(Vec::new()),
+        },
     };
     Ok(alerts.iter().filter_map(dependabot_alert).collect())
 }

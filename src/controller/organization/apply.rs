@@ -21,7 +21,7 @@ use crate::controller::error::Error;
 use crate::controller::status::{announce_transition, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::repository::RepositoryStatus;
-use crate::crd::well_known::{LANGUAGE_LABEL, MANAGED_BY_LABEL, ORGANIZATION_LABEL, TOPIC_LABEL_PREFIX};
+use crate::crd::well_known::{LANGUAGE_LABEL, MANAGED_BY_LABEL, ORGANIZATION_LABEL, SHARD_LABEL, TOPIC_LABEL_PREFIX};
 use crate::crd::{Organization, Repository};
 use crate::plan::discovery_pass::{self, DiscoveredStatus, DETECTION_WARNING, DISCOVERED};
 use crate::plan::readiness::{keep_transition_time, Polarity};
@@ -151,6 +151,10 @@ fn ignore_not_found(error: kube::Error) -> Result<(), kube::Error> {
 fn desired_object(org: &Organization, target: &RepositoryToApply, status: &DiscoveredStatus) -> Value {
     let mut labels = discovery_pass::repository_labels(status);
     labels.insert(ORGANIZATION_LABEL.to_owned(), org.name_any());
+    // The Repository follows its Organization's shard, so that the shard's watch selects it.
+    if let Some(shard) = org.labels().get(SHARD_LABEL) {
+        labels.insert(SHARD_LABEL.to_owned(), shard.clone());
+    }
     let mut object = json!({
         "apiVersion": Repository::api_version(&()),
         "kind": Repository::kind(&()),
@@ -171,7 +175,7 @@ fn object_says(object: &Repository, desired: &Value) -> bool {
     let labels_match = wanted.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str());
     let no_stale_label = labels
         .keys()
-        .filter(|k| k.starts_with(TOPIC_LABEL_PREFIX) || k.as_str() == LANGUAGE_LABEL)
+        .filter(|k| k.starts_with(TOPIC_LABEL_PREFIX) || k.as_str() == LANGUAGE_LABEL || k.as_str() == SHARD_LABEL)
         .all(|k| wanted.contains_key(k));
     let owned = match desired["metadata"]["ownerReferences"][0]["uid"].as_str() {
         Some(uid) => object.owner_references().iter().any(|owner| owner.uid == uid),

@@ -17,18 +17,25 @@ use kube::{Resource, ResourceExt};
 use crate::controller::cache::Cache;
 use crate::controller::context::{Context, FIELD_MANAGER};
 mod apply;
+mod budget;
+mod graphql_reads;
 pub mod observe;
 
 use crate::controller::detection_cache::LastPass;
 use crate::controller::error::Error;
+use budget::BUDGET_CONSTRAINED;
 use observe::discover;
 
 use crate::controller::status::{announce_transition, namespace_of, publish_event, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::organization::{OrganizationStatus, PruneHoldStatus, RateLimitStatus};
 use crate::crd::repository::PullRequestReference;
-use crate::crd::well_known::{CONFIRM_PRUNE_ANNOTATION, MANAGED_BY_LABEL, ORGANIZATION_LABEL, REQUESTED_AT};
+use crate::crd::well_known::{
+    CONFIRM_PRUNE_ANNOTATION, GITHUB_DELIVERY_PREFIX, MANAGED_BY_LABEL, ORGANIZATION_LABEL, REQUESTED_AT, REQUESTED_BY,
+    SHARD_LABEL,
+};
 use crate::crd::{HasConditions, Organization, Repository};
+use crate::github::spending::{stretch_of, Charge, Purpose};
 use crate::github::{FileChange, GitHub, PullRequestChange, RepoRef};
 use crate::manifest;
 use crate::plan::discovery_pass::{self, SyncHistory, SyncTrigger, DEGRADED};
@@ -71,10 +78,17 @@ pub async fn reconcile(
         Ok(()) => {
             // Whatever stalled the Organization is fixed; what discovery says decides `Ready`.
             next.conditions.retain(|c| c.r#type != STALLED);
-            match discovery_pass::sync_due(&sync_history(&ctx, org.as_ref()), now.0) {
-                Err(next_due) => requeue_at(&ctx, next_due),
-                Ok(trigger) => sync(&ctx, org.as_ref(), &namespace, trigger, &mut next).await?,
-            }
+            let (action, passed) = match discovery_pass::sync_due(&sync_history(&ctx, org.as_ref()), now.0) {
+                Err(next_due) => (requeue_at(&ctx, next_due), false),
+                Ok(trigger) => {
+                    let charge = Charge { purpose: purpose_of(org.as_ref(), trigger), stretch: stretch(&ctx, &org) };
+                    (charge.scope(sync(&ctx, org.as_ref(), &namespace, trigger, &mut next)).await?, true)
+                }
+            };
+            let outlooks = ctx.github.budget_outlook_of(&namespace, &org_name);
+            let interval = discovery_interval(org.as_ref(), &ctx);
+            budget::record(&mut next, &outlooks, interval, passed, org.metadata.generation, &ctx.clock.now_time());
+            action
         }
     };
     // From the shared cache: the manifest follows the objects eventually anyway (every change of one wakes this
@@ -87,12 +101,15 @@ pub async fn reconcile(
         let in_namespace = in_namespace.filter(|repo| repo.namespace().as_deref() == Some(namespace.as_str()));
         manifest::build(&org_name, in_namespace).to_json()
     };
-    if observe_manifest(&ctx, &namespace, &config_map_name).await?.as_deref() != Some(manifest_json.as_str()) {
+    if observe_manifest(&ctx, org.as_ref(), &namespace, &config_map_name).await?.as_deref()
+        != Some(manifest_json.as_str())
+    {
         publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &manifest_json).await?;
     }
     next.manifest_config_map = Some(config_map_name);
     let conditions = (org.conditions(), next.conditions.as_slice());
     announce_transition(&ctx, org.as_ref(), conditions, DEGRADED, Polarity::Negative, "Discover").await;
+    announce_transition(&ctx, org.as_ref(), conditions, BUDGET_CONSTRAINED, Polarity::Negative, "Budget").await;
     if write_status(&ctx, org.as_ref(), &next, Guard::None).await?.is_some() {
         announce_transition(&ctx, org.as_ref(), conditions, READY, Polarity::Positive, "Reconcile").await;
     }
@@ -117,8 +134,13 @@ fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
     let mut handled_request = status.and_then(|s| s.last_handled_request.clone());
     let mut synced = discovery_pass::says_synced(org.conditions());
     let key = format!("{}/{}", org.namespace().unwrap_or_default(), org.name_any());
-    let remembered = ctx.detections.last_pass(&key);
-    if let Some(pass) = remembered.filter(|pass| discovery_pass::remembered_pass_is_current(pass.finished, last_sync)) {
+    let current = |pass: &LastPass| discovery_pass::remembered_pass_is_current(pass.finished, last_sync);
+    let remembered = ctx.detections.last_pass(&key).filter(current);
+    // Joined this shard: a pass here applies its Repository objects again, with this shard's label.
+    if remembered.is_none() && ctx.shard.moved_in(status.and_then(|s| s.last_sync_shard.as_deref())) {
+        synced = false;
+    }
+    if let Some(pass) = remembered {
         (synced, last_sync, last_sync_generation) = (true, Some(pass.finished), pass.generation);
         handled_request = pass.handled_request;
     }
@@ -129,7 +151,7 @@ fn sync_history(ctx: &Context, org: &Organization) -> SyncHistory {
         last_sync,
         request: org.annotations().get(REQUESTED_AT).cloned(),
         handled_request,
-        interval: discovery_interval(org, ctx),
+        interval: resync_interval(org, ctx),
         prune_confirmed: new_prune_confirmation(org).is_some(),
     }
 }
@@ -239,13 +261,14 @@ async fn sync(
     next.repository_count = Some(i32::try_from(kept.len()).unwrap_or(i32::MAX));
     next.last_sync_time = Some(finished.clone());
     next.last_sync_generation = generation;
+    next.last_sync_shard = ctx.shard.name().map(str::to_owned);
     if let Ok(budget) = github.rate_limit().await {
         let reset = Time(budget.reset);
         let rate_limit =
             RateLimitStatus { limit: budget.limit as i64, remaining: budget.remaining as i64, reset_time: Some(reset) };
         next.rate_limit = Some(rate_limit);
     }
-    Ok(requeue_at(ctx, finished.0.checked_add(discovery_interval(org, ctx)).unwrap_or(Timestamp::MAX)))
+    Ok(requeue_at(ctx, finished.0.checked_add(resync_interval(org, ctx)).unwrap_or(Timestamp::MAX)))
 }
 
 /// Says what became of the removals the pass's listing did not justify: the `PruneHeld` condition, the hold in
@@ -328,6 +351,26 @@ async fn record_prune_verdict(
     }
 }
 
+/// The interval between passes: the configured one, stretched while the credential's budget asks background work
+/// to slow down.
+fn resync_interval(org: &Organization, ctx: &Context) -> Duration {
+    discovery_interval(org, ctx).saturating_mul(stretch(ctx, org))
+}
+
+/// The stretch the credential's budgets ask of background intervals (1 before its first answer).
+fn stretch(ctx: &Context, org: &Organization) -> u32 {
+    stretch_of(&ctx.github.budget_outlook_of(&org.namespace().unwrap_or_default(), &org.name_any()))
+}
+
+/// What a pass is spent on: a pass a webhook delivery asked for is priority work; the others are background.
+fn purpose_of(org: &Organization, trigger: SyncTrigger) -> Purpose {
+    let by_delivery = org.annotations().get(REQUESTED_BY).is_some_and(|by| by.starts_with(GITHUB_DELIVERY_PREFIX));
+    match trigger {
+        SyncTrigger::Requested if by_delivery => Purpose::Webhook,
+        SyncTrigger::Requested | SyncTrigger::Spec | SyncTrigger::Interval => Purpose::Resync,
+    }
+}
+
 /// The Organization's own interval, else the operator's `discovery.scan_interval` (also when the text does not parse,
 /// which the schema only lets code do).
 fn discovery_interval(org: &Organization, ctx: &Context) -> Duration {
@@ -393,10 +436,19 @@ fn existing_repositories(objects: &[Repository]) -> Vec<ExistingRepository> {
         .collect()
 }
 
-/// The manifest the ConfigMap holds now, if it exists and is ours.
-async fn observe_manifest(ctx: &Context, namespace: &str, name: &str) -> Result<Option<String>, Error> {
+/// The manifest the ConfigMap holds now, if it exists and is ours. One labelled for another shard than its
+/// Organization's counts as missing, to be written again: this shard's watch selects its ConfigMaps by that label.
+async fn observe_manifest(
+    ctx: &Context,
+    org: &Organization,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<String>, Error> {
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     let Some(config_map) = api.get_opt(name).await? else { return Ok(None) };
+    if config_map.labels().get(SHARD_LABEL) != org.labels().get(SHARD_LABEL) {
+        return Ok(None);
+    }
     Ok(config_map.data.and_then(|mut data| data.remove(manifest::CONFIG_MAP_KEY)))
 }
 
@@ -409,7 +461,7 @@ async fn publish_manifest(
     manifest_json: &str,
 ) -> Result<(), Error> {
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
-    let config_map = serde_json::json!({
+    let mut config_map = serde_json::json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
@@ -422,6 +474,10 @@ async fn publish_manifest(
         },
         "data": { manifest::CONFIG_MAP_KEY: manifest_json },
     });
+    // Like its Repository objects, the ConfigMap follows the Organization's shard.
+    if let Some(shard) = org.labels().get(SHARD_LABEL) {
+        config_map["metadata"]["labels"][SHARD_LABEL] = serde_json::json!(shard);
+    }
     api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&config_map)).await?;
     Ok(())
 }

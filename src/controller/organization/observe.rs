@@ -1,17 +1,23 @@
 //! Discovery's reads: list an organization's repositories, keep those that pass the filters, and read each kept
-//! repository's files at the head of its default branch for detection. What a repository's head commit says is
-//! remembered between passes: an unchanged repository costs one conditional request for its branch head, which
-//! GitHub answers 304 without spending rate limit, and no tree or file reads.
+//! repository's files at the head of its default branch for detection.
 //!
-//! `pushed_at` from the listing is not trusted to skip even that request: it has a resolution of one second, so a
-//! push in the same second as the last reading would go unseen.
+//! The listing is REST and conditional: each page GitHub answers `304 Not Modified` costs no rate limit, so an
+//! unchanged organization costs nothing. (A GraphQL query always costs at least one point, which is why the listing
+//! is not one.) What a repository's head commit says is remembered between passes, with the listing's `pushed_at`
+//! and default branch at the time: a repository the listing shows unpushed since, on the same default branch, is
+//! answered from memory without any request (see [`Remembered::holds_for`] for a push in the second of a reading).
+//!
+//! The others are read in bulk through GraphQL (see [`super::graphql_reads`]) unless the Organization asks for
+//! REST, which reads each repository's branch head, tree and files on its own.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::{stream, StreamExt};
+use k8s_openapi::jiff::Timestamp;
 
+use super::graphql_reads::{self, HeadRead, HeadToRead};
 use crate::controller::detection_cache::{DetectionCache, Remembered};
-use crate::crd::organization::DiscoverySpec;
+use crate::crd::organization::{DiscoveryReads, DiscoverySpec};
 use crate::github::{self, GitHub, RepoRef};
 use crate::plan::detect;
 use crate::plan::discovery_pass::RepositoryFindings;
@@ -44,16 +50,44 @@ pub async fn discover(
     cache_key: &str,
 ) -> Result<Discovery, github::Error> {
     let listed = github.list_org_repos(login).await?;
-    let kept: Vec<github::Repository> = listed.iter().filter(|repo| passes(spec, repo)).cloned().collect();
-    let readings: Vec<Result<(String, Reading), github::Error>> = stream::iter(kept)
-        .map(|repo| async move {
-            let remembered = cache.get(cache_key, &repo.name);
-            let reading = read_repository(github, login, &repo, remembered).await?;
-            Ok((repo.name.clone(), reading))
+    // Readings are compared with GitHub's `pushed_at`, so on GitHub's clock (the listing's `Date`); ours, not a
+    // test's injected one, only when GitHub gave none.
+    let started = github.server_time().unwrap_or_else(Timestamp::now);
+    let mut readings = Vec::new();
+    let mut to_read = Vec::new();
+    for repo in listed.iter().filter(|repo| passes(spec, repo)) {
+        let remembered = cache.get(cache_key, &repo.name);
+        match (repo.default_branch.as_deref(), remembered) {
+            (None, _) => readings.push(Ok((repo.name.clone(), unread(repo)))),
+            (Some(branch), Some(remembered)) if remembered.holds_for(branch, repo.pushed_at) => {
+                readings.push(Ok((repo.name.clone(), reading_of(metadata(repo), remembered, false))))
+            }
+            (Some(_), remembered) => to_read.push((repo, remembered)),
+        }
+    }
+    let heads = match spec.reads {
+        DiscoveryReads::GraphQL => read_by_graphql(github, login, &to_read, started).await?,
+        DiscoveryReads::Rest => to_read.iter().map(|_| Ok(None)).collect(),
+    };
+    // Futures built first: a stream of closures over borrowed repositories is not provably `Send`.
+    let reads: Vec<_> = to_read
+        .into_iter()
+        .zip(heads)
+        .map(|((repo, remembered), head)| async move {
+            let head = match head {
+                Ok(Some(head)) => Ok(head),
+                Ok(None) => {
+                    let repo_ref = RepoRef::new(login, &repo.name);
+                    read_head(github, &repo_ref, repo, remembered.as_ref(), started).await
+                }
+                Err(error) => Err(error),
+            };
+            Ok((repo.name.clone(), reading(repo, remembered, head)?))
         })
-        .buffer_unordered(REPOSITORIES_IN_FLIGHT)
-        .collect()
-        .await;
+        .collect();
+    let read: Vec<Result<(String, Reading), github::Error>> =
+        stream::iter(reads).buffer_unordered(REPOSITORIES_IN_FLIGHT).collect().await;
+    readings.extend(read);
     let names = listed.iter().map(|repo| repo.name.clone()).collect();
     let mut discovery = Discovery { listed: names, ..Discovery::default() };
     let mut remember = HashMap::new();
@@ -67,6 +101,53 @@ pub async fn discover(
     }
     cache.replace(cache_key, remember);
     Ok(discovery)
+}
+
+/// The heads of `to_read` by GraphQL, in order: `None` for a repository to read by REST instead (a query that failed
+/// for it alone, or no node id in the listing), an error for one whose files could not be read.
+async fn read_by_graphql(
+    github: &dyn GitHub,
+    login: &str,
+    to_read: &[(&github::Repository, Option<Remembered>)],
+    started: Timestamp,
+) -> Result<Vec<Result<Option<Head>, github::Error>>, github::Error> {
+    let asked: Vec<HeadToRead<'_>> = to_read
+        .iter()
+        .filter_map(|(repo, remembered)| {
+            Some(HeadToRead {
+                repo: RepoRef::new(login, &repo.name),
+                node_id: repo.node_id.as_deref()?,
+                language: repo.language.as_deref(),
+                remembered_head: remembered.as_ref().map(|r| r.head_sha.as_str()),
+            })
+        })
+        .collect();
+    let mut answers = graphql_reads::read_heads(github, &asked).await?.into_iter();
+    let mut heads = Vec::with_capacity(to_read.len());
+    for (repo, remembered) in to_read {
+        if repo.node_id.is_none() {
+            heads.push(Ok(None));
+            continue;
+        }
+        let remember = |head_sha: String, description| remembered_now(repo, head_sha, description, started);
+        heads.push(match answers.next() {
+            Some(Ok(HeadRead::Empty)) => Ok(Some(Head::Empty)),
+            Some(Ok(HeadRead::Unchanged)) => match remembered {
+                Some(r) => Ok(Some(Head::Unchanged(remember(r.head_sha.clone(), r.description.clone())))),
+                None => Ok(None),
+            },
+            Some(Ok(HeadRead::Read { head_sha, description })) => {
+                Ok(Some(Head::Read(remember(head_sha, *description))))
+            }
+            Some(Ok(HeadRead::ByRest { reason })) => {
+                tracing::debug!(repository = %repo.full_name, reason, "reading by REST");
+                Ok(None)
+            }
+            Some(Err(error)) => Err(error),
+            None => Ok(None),
+        });
+    }
+    Ok(heads)
 }
 
 fn passes(spec: &DiscoverySpec, repo: &github::Repository) -> bool {
@@ -88,13 +169,9 @@ struct Reading {
     remember: Option<Remembered>,
 }
 
-async fn read_repository(
-    github: &dyn GitHub,
-    login: &str,
-    repo: &github::Repository,
-    remembered: Option<Remembered>,
-) -> Result<Reading, github::Error> {
-    let metadata = RepositoryFindings {
+/// What the listing says of a repository.
+fn metadata(repo: &github::Repository) -> RepositoryFindings {
+    RepositoryFindings {
         full_name: repo.full_name.clone(),
         html_url: repo.html_url.clone(),
         github_language: repo.language.clone(),
@@ -102,12 +179,39 @@ async fn read_repository(
         archived: repo.archived,
         default_branch: repo.default_branch.clone(),
         ..RepositoryFindings::default()
-    };
-    let Some(branch) = repo.default_branch.as_deref() else {
-        return Ok(Reading { findings: metadata, fresh: false, remember: None });
-    };
-    let repo_ref = RepoRef::new(login, &repo.name);
-    match read_head(github, &repo_ref, branch, repo.language.as_deref(), remembered.as_ref()).await {
+    }
+}
+
+/// A repository without a default branch: nothing to read.
+fn unread(repo: &github::Repository) -> Reading {
+    Reading { findings: metadata(repo), fresh: false, remember: None }
+}
+
+/// What to remember of a reading of `repo` that started at `started`.
+fn remembered_now(
+    repo: &github::Repository,
+    head_sha: String,
+    description: detect::RepositoryDescription,
+    started: Timestamp,
+) -> Remembered {
+    Remembered {
+        head_sha,
+        description,
+        branch: repo.default_branch.clone().unwrap_or_default(),
+        pushed_at: repo.pushed_at,
+        read_started: started,
+    }
+}
+
+/// The reading of `repo` from what its head said.
+fn reading(
+    repo: &github::Repository,
+    remembered: Option<Remembered>,
+    head: Result<Head, github::Error>,
+) -> Result<Reading, github::Error> {
+    let metadata = metadata(repo);
+    let branch = repo.default_branch.as_deref().unwrap_or_default();
+    match head {
         Ok(Head::Empty) if remembered.is_none() => Ok(Reading { findings: metadata, fresh: true, remember: None }),
         // A branch that had a head and now has none is more likely a repository deleted between the listing and
         // this read than one emptied: keep what was known, and let the next listing tell.
@@ -151,22 +255,24 @@ enum Head {
     Read(Remembered),
 }
 
-/// Reads the head of `branch`; only when it moved, the tree and the manifests there.
+/// Reads by REST the head of `repo`'s default branch; only when it moved, the tree and the manifests there.
 async fn read_head(
     github: &dyn GitHub,
-    repo: &RepoRef,
-    branch: &str,
-    github_language: Option<&str>,
+    repo_ref: &RepoRef,
+    repo: &github::Repository,
     remembered: Option<&Remembered>,
+    started: Timestamp,
 ) -> Result<Head, github::Error> {
-    let Some(head_sha) = github.branch_head(repo, branch).await? else {
+    let branch = repo.default_branch.as_deref().unwrap_or_default();
+    let Some(head_sha) = github.branch_head(repo_ref, branch).await? else {
         return Ok(Head::Empty);
     };
     if let Some(remembered) = remembered.filter(|r| r.head_sha == head_sha) {
-        return Ok(Head::Unchanged(remembered.clone()));
+        let description = remembered.description.clone();
+        return Ok(Head::Unchanged(remembered_now(repo, head_sha, description, started)));
     }
-    let description = describe_commit(github, repo, &head_sha, github_language).await?;
-    Ok(Head::Read(Remembered { head_sha, description }))
+    let description = describe_commit(github, repo_ref, &head_sha, repo.language.as_deref()).await?;
+    Ok(Head::Read(remembered_now(repo, head_sha, description, started)))
 }
 
 /// Detection's description of the files at `head_sha`.
@@ -199,7 +305,11 @@ async fn describe_commit(
 /// The file paths at `head_sha` that detection reads: the recursive tree, or, when GitHub truncated it, the
 /// directories [`detect::reads_directory`] names, listed one level at a time (one request per directory; a tree is
 /// immutable, so a later pass re-reads it conditionally for free).
-async fn tree_paths(github: &dyn GitHub, repo: &RepoRef, head_sha: &str) -> Result<Vec<String>, github::Error> {
+pub(super) async fn tree_paths(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    head_sha: &str,
+) -> Result<Vec<String>, github::Error> {
     let tree = github.tree(repo, head_sha).await?;
     if !tree.truncated {
         return Ok(tree.tree.into_iter().filter(|entry| entry.kind == "blob").map(|entry| entry.path).collect());

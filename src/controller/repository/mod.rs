@@ -1,7 +1,8 @@
 //! The Repository controller: keeps `Ready` (the Organization exists and discovery described the repository),
 //! and the repository's health and security posture from GitHub: `status.health` from its recent default-branch
-//! runs of the build and test workflows, `status.security` from its alerts, and the `Healthy` condition from both
-//! under the thresholds of the HealingPolicy that selects it (or the defaults).
+//! runs of the build and test workflows, `status.security` from its alerts (the Organization's alert lists when the
+//! credential may read them, see [`org_alerts`]), and the `Healthy` condition from both under the thresholds of the
+//! HealingPolicy that selects it (or the defaults).
 //!
 //! GitHub cannot be watched: the repository is read again every `interval` of its selecting policy (five minutes
 //! without one) with jitter, and at once when something asks: a `workflow_run` webhook annotates the object, and
@@ -9,6 +10,7 @@
 //! recognised (nothing that matters to a read changed, and the last read is recent) and cost no request.
 
 pub mod observe;
+pub mod org_alerts;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use crate::crd::healing_policy::HealingThresholds;
 use crate::crd::repository::{HealthStatus, SecurityStatus};
 use crate::crd::well_known::REQUESTED_AT;
 use crate::crd::{HealingPolicy, Organization, Repository};
+use crate::github::spending::{stretch_of, Charge, Purpose};
 use crate::plan::discovery_pass::{DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
 use crate::plan::health::{self, HEALTHY};
 use crate::plan::prerequisites::{self, Blocker, BlockerKind};
@@ -46,29 +49,38 @@ use crate::scope::Scope;
 const SYNC_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 /// Runs the controller until `shutdown` completes, on `repositories` and the watch of `changes` that fills it
-/// (see [`Cache::new`]).
+/// (see [`Cache::new`]), woken by changes of this shard's `organizations`.
 pub async fn run(
     ctx: Arc<Context>,
     scope: &Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
     repositories: Cache<Repository>,
     changes: impl Stream<Item = Result<Repository, watcher::Error>> + Send + 'static,
+    organizations: Cache<Organization>,
 ) {
     let (policies, policy_changes) = Cache::new(scope.api::<HealingPolicy>(ctx.client.clone()));
     let controller = Controller::for_stream(changes, repositories.store().clone());
     let by_policy = controller.store();
-    let shared = Arc::new(Shared { policies, reads: Reads::default() });
-    let controller = runtime::woken_by_their_organization(controller, scope, ctx.client.clone())
+    let controller = runtime::woken_by_their_organization(controller, &organizations);
+    let shared = Arc::new(Shared { policies, organizations, reads: Reads::default() });
+    let controller = controller
         // A policy's thresholds change the verdict, its interval the polling.
         .watches(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default(), move |policy| {
             of_organization(&by_policy, policy.namespace(), &policy.spec.organization_ref.name)
         });
+    // Health reads are background work: they yield to priority work and slow down when the budget asks.
+    let reconcile = |repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>| {
+        let charge = Charge { purpose: Purpose::Health, stretch: health_stretch(&ctx, &repo) };
+        charge.scope(reconcile(repo, ctx, shared))
+    };
     cache::run_beside(policy_changes, runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
 }
 
-/// What reconciles share: the policies, and when each repository was last read and what it looked like then.
+/// What reconciles share: the policies, this shard's Organizations, and when each repository was last read and what
+/// it looked like then.
 struct Shared {
     policies: Cache<HealingPolicy>,
+    organizations: Cache<Organization>,
     reads: Reads,
 }
 
@@ -123,7 +135,8 @@ fn own_conditions(conditions: &[Condition]) -> Vec<Condition> {
 
 /// One reconcile: observe the Organization and GitHub, judge the health, write the status.
 async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
-    if repo.spec.suspend {
+    // Until its Organization's new shard relabels it, a moved Organization's object is still in this shard's cache.
+    if repo.spec.suspend || !runtime::owns_organization_of(&ctx, &shared.organizations, repo.as_ref()).await? {
         return Ok(Action::await_change());
     }
     shared.policies.filled().await;
@@ -134,6 +147,8 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     let interval = interval.unwrap_or(ctx.config.monitoring.health_check_interval);
     let key = ObjectRef::from_obj(repo.as_ref());
     let trigger = trigger_of(&repo, &thresholds, interval);
+    // Stretched after the trigger is taken: a stretch changing is no reason to read at once.
+    let interval = interval.saturating_mul(health_stretch(&ctx, &repo));
     let now = ctx.clock.now();
     if repo.status.as_ref().is_some_and(|s| s.health.is_some()) {
         assume_read_within(&shared.reads, &key, &trigger, now, interval, fastrand::f64());
@@ -161,10 +176,13 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     let read = matches!((&organization, &readable), (Some(_), Some(_)));
     if let (Some(org), Some((github_repo, branch))) = (organization, readable) {
         let github = ctx.github.for_organization(&ctx.client, &org).await?;
+        let max_age = interval.max(ctx.config.monitoring.health_check_interval);
+        let alerts = ctx.org_alerts.snapshot(&org, &github, now, max_age).await?;
         let window = usize::try_from(thresholds.window_runs).unwrap_or(20);
         let build_workflow = status.build_workflow.as_deref();
         let runs = observe::default_branch_runs(github.as_ref(), &github_repo, &branch, build_workflow, window).await?;
-        let security = observe::security(github.as_ref(), &github_repo).await?;
+        let last = status.security.as_ref();
+        let security = observe::security(github.as_ref(), alerts.as_deref(), &github_repo, last).await?;
         judge(&repo, &mut next, health::health(&runs.completed, window), security.status, &thresholds, &ctx);
     }
     write(&ctx, &repo, next).await?;
@@ -172,6 +190,12 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         shared.reads.insert(key, LastRead { trigger, at: now });
     }
     Ok(Action::requeue(jittered(interval)))
+}
+
+/// The stretch the Organization's credential asks of background intervals (1 before its first answer).
+fn health_stretch(ctx: &Context, repo: &Repository) -> u32 {
+    let namespace = repo.namespace().unwrap_or_default();
+    stretch_of(&ctx.github.budget_outlook_of(&namespace, &repo.spec.organization_ref.name))
 }
 
 /// `Ready` (and `Stalled`) as every Organization-scoped kind has them, with the repository's own readiness:

@@ -4,6 +4,7 @@
 use kube::runtime::reflector::Store;
 use kube::ResourceExt;
 
+use super::org_alerts::OrgSnapshot;
 use crate::config::MonitoringConfig;
 use crate::controller::error::Error;
 use crate::crd::healing_policy::HealingThresholds;
@@ -93,17 +94,43 @@ pub struct SecurityRead {
     pub dependabot: Vec<SecurityAlert>,
 }
 
-/// Reads the three alert lists.
-pub async fn security(github: &dyn GitHub, repo: &RepoRef) -> Result<SecurityRead, Error> {
-    let code_scanning = github.open_alerts(repo, AlertSource::CodeScanning).await?;
-    let dependabot = github.open_alerts(repo, AlertSource::Dependabot).await?;
-    let secret_scanning = github.open_alerts(repo, AlertSource::SecretScanning).await?;
-    let status = health::security(&feature(&code_scanning), &feature(&dependabot), &feature(&secret_scanning));
+/// Reads the three products' alerts: from the organization's `snapshot` what it knows (see [`super::org_alerts`]),
+/// the rest (all of it without a snapshot) from the repository's own lists. `last` is the repository's last security
+/// status.
+pub async fn security(
+    github: &dyn GitHub,
+    snapshot: Option<&OrgSnapshot>,
+    repo: &RepoRef,
+    last: Option<&SecurityStatus>,
+) -> Result<SecurityRead, Error> {
+    let code_scanning = alerts(github, snapshot, repo, AlertSource::CodeScanning, last).await?;
+    let dependabot = alerts(github, snapshot, repo, AlertSource::Dependabot, last).await?;
+    let secret_scanning = alerts(github, snapshot, repo, AlertSource::SecretScanning, last).await?;
+    Ok(security_read(&code_scanning, dependabot, &secret_scanning))
+}
+
+/// The security posture of the three products' alerts.
+pub fn security_read(code_scanning: &Alerts, dependabot: Alerts, secret_scanning: &Alerts) -> SecurityRead {
+    let status = health::security(&feature(code_scanning), &feature(&dependabot), &feature(secret_scanning));
     let dependabot = match dependabot {
         Alerts::Open(alerts) => alerts,
         Alerts::Disabled { .. } => Vec::new(),
     };
-    Ok(SecurityRead { status, dependabot })
+    SecurityRead { status, dependabot }
+}
+
+/// One product's alerts: what the snapshot knows, else the repository's own list.
+async fn alerts(
+    github: &dyn GitHub,
+    snapshot: Option<&OrgSnapshot>,
+    repo: &RepoRef,
+    source: AlertSource,
+    last: Option<&SecurityStatus>,
+) -> Result<Alerts, Error> {
+    match snapshot.and_then(|snapshot| snapshot.answer(repo, source, last)) {
+        Some(known) => Ok(known),
+        None => Ok(github.open_alerts(repo, source).await?),
+    }
 }
 
 fn feature(alerts: &Alerts) -> FeatureAlerts {

@@ -37,6 +37,8 @@ pub struct RouteRequest<'a> {
     pub path: &'a str,
     /// The App whose verified JWT authenticated the request (App endpoints only).
     pub app_id: Option<u64>,
+    /// The caller's budget key: a plain token, or `installation:ID` for an installation token.
+    pub caller: &'a str,
     /// The REST API version answered: the request's `X-GitHub-Api-Version`, else `2022-11-28`.
     pub api_version: &'a str,
 }
@@ -195,6 +197,9 @@ pub const ROUTES: &[Route] = &[
         template: "/repos/{owner}/{repo}/secret-scanning/alerts",
         handler: security::secret_scanning,
     },
+    Route { method: "GET", template: "/orgs/{org}/code-scanning/alerts", handler: security::org_code_scanning },
+    Route { method: "GET", template: "/orgs/{org}/dependabot/alerts", handler: security::org_dependabot },
+    Route { method: "GET", template: "/orgs/{org}/secret-scanning/alerts", handler: security::org_secret_scanning },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues", handler: issues::list_issues },
     Route { method: "POST", template: "/repos/{owner}/{repo}/issues", handler: issues::create_issue },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}", handler: issues::get_issue },

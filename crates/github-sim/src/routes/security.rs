@@ -1,6 +1,8 @@
 //! Security alert lists from the fixture, in GitHub's shapes: when the product is disabled, GitHub's status and
 //! message (403 for Dependabot, 404 for code and secret scanning);
-//! `state` filters; numbered per product from 1 in fixture order; newest first.
+//! `state` filters; numbered per product from 1 in fixture order; newest first. The organization lists
+//! (`GET /orgs/{org}/…/alerts`) carry each alert's `repository`, leave out the repositories whose product is off,
+//! and answer only an owner or security manager (the org's `security_managers`); anyone else gets GitHub's refusal.
 
 use serde_json::{json, Value};
 
@@ -9,6 +11,7 @@ use crate::clock::iso8601;
 use crate::fixture::{CodeScanningAlertFixture, DependabotAlertFixture, SecretScanningAlertFixture};
 use crate::pagination::{link_header, page_of};
 use crate::state::{sha_of, Repo, SimState};
+use crate::views::simple_repo_json;
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
@@ -17,6 +20,11 @@ fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a 
 /// Pages `alerts` (numbered, in fixture order) newest first.
 fn list(request: &RouteRequest<'_>, mut alerts: Vec<Value>) -> Reply {
     alerts.reverse();
+    numbered_pages(request, alerts)
+}
+
+/// Serves one page of `alerts` by `page` / `per_page`.
+fn numbered_pages(request: &RouteRequest<'_>, alerts: Vec<Value>) -> Reply {
     let page = page_of(alerts.len(), request.query("per_page"), request.query("page"));
     let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
     Reply { status: 200, body: Some(Value::Array(alerts[page.range.clone()].to_vec())), link }
@@ -53,18 +61,28 @@ fn code_scanning_json(base: &str, repo: &Repo, number: usize, alert: &CodeScanni
 /// `GET /repos/{owner}/{repo}/code-scanning/alerts` (`state` open|closed|dismissed|fixed).
 pub fn code_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
-    let alerts = &repo.spec.alerts.code_scanning;
-    if !repo.spec.security.code_scanning && alerts.is_empty() {
+    if !code_scanning_on(repo) {
         return Err(ApiError::new(404, "no analysis found"));
     }
+    let items = code_scanning_items(request, repo).into_iter().map(|(_, alert)| alert).collect();
+    Ok(list(request, items))
+}
+
+fn code_scanning_on(repo: &Repo) -> bool {
+    repo.spec.security.code_scanning || !repo.spec.alerts.code_scanning.is_empty()
+}
+
+/// The repository's code-scanning alerts the `state` filter admits, with their numbers.
+fn code_scanning_items(request: &RouteRequest<'_>, repo: &Repo) -> Vec<(usize, Value)> {
     let wanted = request.query("state");
-    let items = alerts
+    repo.spec
+        .alerts
+        .code_scanning
         .iter()
         .enumerate()
         .filter(|(_, a)| wanted.is_none_or(|w| w == a.state || (w == "closed" && a.state != "open")))
-        .map(|(i, a)| code_scanning_json(request.base_url, repo, i + 1, a))
-        .collect();
-    Ok(list(request, items))
+        .map(|(i, a)| (i + 1, code_scanning_json(request.base_url, repo, i + 1, a)))
+        .collect()
 }
 
 fn dependabot_json(base: &str, repo: &Repo, number: usize, alert: &DependabotAlertFixture) -> Value {
@@ -108,25 +126,41 @@ fn dependabot_json(base: &str, repo: &Repo, number: usize, alert: &DependabotAle
 /// `severity`, `ecosystem`, `package`: comma-separated).
 pub fn dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
-    let alerts = &repo.spec.alerts.dependabot;
-    if !repo.spec.security.dependabot && alerts.is_empty() {
+    if !dependabot_on(repo) {
         // GitHub answers 403 here (not 404 as for the other products): the repository exists, the feature is off.
         return Err(ApiError::new(403, "Dependabot alerts are disabled for this repository."));
     }
-    let mut items: Vec<Value> = alerts
+    let mut items: Vec<Value> = dependabot_items(request, repo).into_iter().map(|(_, alert)| alert).collect();
+    items.reverse();
+    Ok(cursor_list(request, items))
+}
+
+/// Serves one page of `items` by cursor: Dependabot alerts page by `before` / `after` only; GitHub documents no
+/// `page` for these lists.
+fn cursor_list(request: &RouteRequest<'_>, items: Vec<Value>) -> Reply {
+    let base = format!("{}{}", request.base_url, request.path);
+    let (range, link) = crate::pagination::cursor_page(items.len(), &base, &request.query);
+    Reply { status: 200, body: Some(Value::Array(items[range].to_vec())), link }
+}
+
+fn dependabot_on(repo: &Repo) -> bool {
+    repo.spec.security.dependabot || !repo.spec.alerts.dependabot.is_empty()
+}
+
+/// The repository's Dependabot alerts the `state`, `severity`, `ecosystem` and `package` filters admit, with their
+/// numbers.
+fn dependabot_items(request: &RouteRequest<'_>, repo: &Repo) -> Vec<(usize, Value)> {
+    repo.spec
+        .alerts
+        .dependabot
         .iter()
         .enumerate()
         .filter(|(_, a)| admits(request.query("state"), &a.state))
         .filter(|(_, a)| admits(request.query("severity"), &a.severity))
         .filter(|(_, a)| admits(request.query("ecosystem"), &a.ecosystem))
         .filter(|(_, a)| admits(request.query("package"), &a.package))
-        .map(|(i, a)| dependabot_json(request.base_url, repo, i + 1, a))
-        .collect();
-    // Dependabot alerts page by cursor only (`before` / `after`); GitHub documents no `page` for this list.
-    items.reverse();
-    let base = format!("{}{}", request.base_url, request.path);
-    let (range, link) = crate::pagination::cursor_page(items.len(), &base, &request.query);
-    Ok(Reply { status: 200, body: Some(Value::Array(items[range].to_vec())), link })
+        .map(|(i, a)| (i + 1, dependabot_json(request.base_url, repo, i + 1, a)))
+        .collect()
 }
 
 fn secret_scanning_json(base: &str, repo: &Repo, number: usize, alert: &SecretScanningAlertFixture) -> Value {
@@ -146,15 +180,86 @@ fn secret_scanning_json(base: &str, repo: &Repo, number: usize, alert: &SecretSc
 /// `GET /repos/{owner}/{repo}/secret-scanning/alerts` (`state` open|resolved). Secrets themselves are not served.
 pub fn secret_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repo = find_repo(state, request)?;
-    let alerts = &repo.spec.alerts.secret_scanning;
-    if !repo.spec.security.secret_scanning && alerts.is_empty() {
+    if !secret_scanning_on(repo) {
         return Err(ApiError::new(404, "Secret scanning is disabled on this repository."));
     }
-    let items = alerts
+    let items = secret_scanning_items(request, repo).into_iter().map(|(_, alert)| alert).collect();
+    Ok(list(request, items))
+}
+
+fn secret_scanning_on(repo: &Repo) -> bool {
+    repo.spec.security.secret_scanning || !repo.spec.alerts.secret_scanning.is_empty()
+}
+
+/// The repository's secret-scanning alerts the `state` filter admits, with their numbers.
+fn secret_scanning_items(request: &RouteRequest<'_>, repo: &Repo) -> Vec<(usize, Value)> {
+    repo.spec
+        .alerts
+        .secret_scanning
         .iter()
         .enumerate()
         .filter(|(_, a)| admits(request.query("state"), &a.state))
-        .map(|(i, a)| secret_scanning_json(request.base_url, repo, i + 1, a))
-        .collect();
-    Ok(list(request, items))
+        .map(|(i, a)| (i + 1, secret_scanning_json(request.base_url, repo, i + 1, a)))
+        .collect()
+}
+
+/// The repositories of the organization in `params[0]` whose alert lists the caller may read: an owner or security
+/// manager only (docs: rest/code-scanning, rest/dependabot/alerts, rest/secret-scanning, "List … alerts for an
+/// organization"). Anyone else gets `refusal`, the status the product documents: 403 for Dependabot, 404 (as if
+/// the list did not exist) for code and secret scanning.
+fn org_repos<'a>(state: &'a SimState, request: &RouteRequest<'_>, refusal: u16) -> Result<Vec<&'a Repo>, ApiError> {
+    let org = &request.params[0];
+    if !state.orgs.contains(org) {
+        return Err(ApiError::not_found());
+    }
+    if !state.security_managers.get(org).is_some_and(|managers| managers.contains(request.caller)) {
+        return Err(match refusal {
+            403 => ApiError::new(403, "You must be an owner or security manager of this organization."),
+            _ => ApiError::not_found(),
+        });
+    }
+    Ok(state.repos.values().filter(|repo| &repo.owner == org).collect())
+}
+
+/// The alerts of every repository where the product is on, each with its `repository`, newest first
+/// (`direction=asc`: oldest first).
+fn org_items(
+    request: &RouteRequest<'_>,
+    repos: &[&Repo],
+    on: fn(&Repo) -> bool,
+    items: fn(&RouteRequest<'_>, &Repo) -> Vec<(usize, Value)>,
+) -> Vec<Value> {
+    let mut alerts: Vec<(i64, usize, Value)> = Vec::new();
+    for repo in repos.iter().filter(|repo| on(repo)) {
+        for (number, mut alert) in items(request, repo) {
+            if let Some(object) = alert.as_object_mut() {
+                object.insert("repository".into(), simple_repo_json(request.base_url, repo));
+            }
+            alerts.push((repo.created_at, number, alert));
+        }
+    }
+    alerts.sort_by_key(|(created, number, _)| (*created, *number));
+    if request.query("direction") != Some("asc") {
+        alerts.reverse();
+    }
+    alerts.into_iter().map(|(_, _, alert)| alert).collect()
+}
+
+/// `GET /orgs/{org}/code-scanning/alerts` (`state`, `direction`; `page` / `per_page`).
+pub fn org_code_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repos = org_repos(state, request, 404)?;
+    Ok(numbered_pages(request, org_items(request, &repos, code_scanning_on, code_scanning_items)))
+}
+
+/// `GET /orgs/{org}/dependabot/alerts` (`state`, `severity`, `ecosystem`, `package`, `direction`; `before` /
+/// `after` / `per_page`, no `page`).
+pub fn org_dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repos = org_repos(state, request, 403)?;
+    Ok(cursor_list(request, org_items(request, &repos, dependabot_on, dependabot_items)))
+}
+
+/// `GET /orgs/{org}/secret-scanning/alerts` (`state`, `direction`; `page` / `per_page`).
+pub fn org_secret_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repos = org_repos(state, request, 404)?;
+    Ok(numbered_pages(request, org_items(request, &repos, secret_scanning_on, secret_scanning_items)))
 }
