@@ -38,7 +38,8 @@ pub fn build<'a>(organization: &str, repositories: impl IntoIterator<Item = &'a 
     Manifest { repositories: entries }
 }
 
-fn entry(repo: &Repository) -> ManifestEntry {
+/// What the manifest says of one Repository object.
+pub fn entry(repo: &Repository) -> ManifestEntry {
     let status = repo.status.clone().unwrap_or_default();
     // The status holds the commands in effect once the operator has seen the repository; before that, the spec's
     // overrides are all there is.

@@ -23,6 +23,7 @@ impl Drop for Killed {
 pub fn start_simulator(size: usize, tag: &str) -> (Killed, String) {
     let mut fixture = Fixture::generated_org("acme", size);
     fixture.rate_limit = Some(10_000_000);
+    fixture.graphql_rate_limit = Some(10_000_000);
     let path = std::env::temp_dir().join(format!("io-bench-{tag}-{size}.yaml"));
     std::fs::write(&path, serde_yaml::to_string(&fixture).expect("fixture YAML")).expect("writing the fixture");
     let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/github-sim");

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -26,6 +27,19 @@ pub struct GitHubClients {
     /// Which fingerprint each Organization (`namespace/name`) used last, so a rotated credential's old client is
     /// dropped once no Organization uses it.
     by_organization: Mutex<HashMap<String, Fingerprint>>,
+    /// When each Organization's credentials were last read, and from what (API URL, Secret, credential type).
+    recent_reads: Mutex<HashMap<String, RecentRead>>,
+}
+
+/// How long the credentials read for an Organization serve [`GitHubClients::for_organization_recent`]: a rotated
+/// Secret reaches those callers within this time (the Organization controller reads it on every reconcile).
+const CREDENTIALS_REUSED_FOR: Duration = Duration::from_secs(60);
+
+/// One read of an Organization's credentials.
+struct RecentRead {
+    source: (String, String, CredentialType),
+    at: Instant,
+    fingerprint: Fingerprint,
 }
 
 /// A SHA-256 over the API URL and the credential's material; never the material itself.
@@ -52,6 +66,7 @@ impl GitHubClients {
             connect: Box::new(connect),
             by_fingerprint: Mutex::default(),
             by_organization: Mutex::default(),
+            recent_reads: Mutex::default(),
         }
     }
 
@@ -89,8 +104,33 @@ impl GitHubClients {
                 }
             }
         };
-        self.remember(format!("{namespace}/{}", org.name_any()), fingerprint);
+        let key = format!("{namespace}/{}", org.name_any());
+        let read = RecentRead { source: source_of(org), at: Instant::now(), fingerprint };
+        self.recent_reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key.clone(), read);
+        self.remember(key, fingerprint);
         Ok(github)
+    }
+
+    /// The client for an Organization as [`Self::for_organization`] gives it, without reading its Secret again
+    /// when it was read in the last minute from the same Secret: how reconciles that run on every webhook delivery
+    /// and health read (Repositories, BuildPlans, HealingPolicies) avoid a Secret read each.
+    pub async fn for_organization_recent(&self, client: &Client, org: &Organization) -> Result<Arc<dyn GitHub>, Error> {
+        let key = format!("{}/{}", org.namespace().unwrap_or_default(), org.name_any());
+        let fingerprint = {
+            let reads = self.recent_reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            reads
+                .get(&key)
+                .filter(|read| read.source == source_of(org) && read.at.elapsed() < CREDENTIALS_REUSED_FOR)
+                .map(|read| read.fingerprint)
+        };
+        let reused = fingerprint.and_then(|fingerprint| {
+            let clients = self.by_fingerprint.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            clients.get(&fingerprint).cloned()
+        });
+        match reused {
+            Some(github) => Ok(github),
+            None => self.for_organization(client, org).await,
+        }
     }
 
     /// The budget outlook of the client the Organization `namespace/name` used last; empty before its first use.
@@ -125,6 +165,11 @@ impl GitHubClients {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Where an Organization's credentials come from: a change of any of these is a change of client.
+fn source_of(org: &Organization) -> (String, String, CredentialType) {
+    (org.spec.api_url.clone(), org.spec.credentials.secret_ref.name.clone(), org.spec.credentials.r#type)
 }
 
 /// The credential a Secret holds for a credential type, or `None` when a key is missing or malformed.

@@ -14,6 +14,7 @@ pub mod repository;
 pub mod runtime;
 pub mod status;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::crd::well_known::MANAGED_BY_LABEL;
 use crate::crd::{Organization, Repository};
+use crate::manifest::{self, ManifestEntry};
 use crate::scope::Scope;
 use runtime::run_reconciles;
 
@@ -68,13 +70,16 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     );
 }
 
-/// The Organizations whose Repository objects changed, as the shared cache tells the changes: the Organization of a
-/// changed object, or every Organization when anything may have changed.
+/// The Organizations whose manifest a change of their Repository objects may change, as the shared cache tells the
+/// changes: the Organization of an object whose manifest entry changed (not of one whose health, annotations or
+/// other status moved: a webhook delivery would otherwise cost each Organization a reconcile), or every
+/// Organization when anything may have changed.
 fn organizations_of_changes(
     repositories: &Cache<Repository>,
     organizations: Store<Organization>,
 ) -> impl futures::Stream<Item = ObjectRef<Organization>> + Send + 'static {
     let repositories = repositories.clone();
+    let mut entries: HashMap<ObjectRef<Repository>, ManifestEntry> = HashMap::new();
     repositories.changes().flat_map(move |change| {
         let of_repository = |repo: &Repository| {
             let namespace = repo.namespace()?;
@@ -83,10 +88,17 @@ fn organizations_of_changes(
             organizations.get(&org).map(|_| org)
         };
         let woken: Vec<ObjectRef<Organization>> = match change {
-            Changed::Object(repo) => {
-                repositories.store().get(&repo).and_then(|r| of_repository(&r)).into_iter().collect()
+            Changed::Object(key) => match repositories.store().get(&key) {
+                Some(repo) if entries.get(&key) != Some(&manifest::entry(&repo)) => {
+                    entries.insert(key, manifest::entry(&repo));
+                    of_repository(&repo).into_iter().collect()
+                }
+                _ => Vec::new(),
+            },
+            Changed::Deleted(repo) => {
+                entries.remove(&ObjectRef::from_obj(repo.as_ref()));
+                of_repository(&repo).into_iter().collect()
             }
-            Changed::Deleted(repo) => of_repository(&repo).into_iter().collect(),
             Changed::Anything => organizations.state().iter().map(|org| ObjectRef::from_obj(org.as_ref())).collect(),
         };
         futures::stream::iter(woken)

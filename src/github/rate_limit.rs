@@ -102,7 +102,29 @@ pub fn after(now: Timestamp, d: Duration) -> Timestamp {
     now.saturating_add(d).unwrap_or(Timestamp::MAX)
 }
 
-/// Spaces content-creating requests (POST, PATCH, PUT, DELETE) to GitHub's documented 80 a minute and 500 an hour.
+/// Whether a request creates content on GitHub, which GitHub limits to about 80 a minute and 500 an hour whatever
+/// the door (docs: rest/using-the-rest-api/rate-limits-for-the-rest-api, secondary limits): issues, comments, pull
+/// requests, git objects and refs, file contents. Dispatches, re-runs and cancellations start or stop runs and
+/// PATCH/DELETE edit or remove content: they count only against the per-minute points (5 each, 900 a minute).
+pub fn creates_content(method: &str, url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let Some((_, in_repository)) = path.split_once("/repos/") else { return false };
+    let segments: Vec<&str> = in_repository.trim_end_matches('/').split('/').collect();
+    let operation = segments.get(2..).unwrap_or_default();
+    matches!(
+        (method, operation),
+        ("POST", ["issues"] | ["issues", _, "comments"] | ["pulls"])
+            | ("POST", ["git", "blobs" | "trees" | "commits" | "refs"])
+            | ("PUT", ["contents", ..])
+    )
+}
+
+/// Writes that do not create content may be sent this often: GitHub's 900 points a minute per REST endpoint at 5
+/// points a write (docs: reusables/rest-api/secondary-rate-limit-rest-graphql).
+pub const OTHER_WRITES_PER_MINUTE: usize = 900 / 5;
+
+/// Spaces writes to caps per minute and per hour: content-creating requests to GitHub's documented 80 a minute and
+/// 500 an hour, other writes to [`OTHER_WRITES_PER_MINUTE`].
 #[derive(Debug)]
 pub struct WritePacer {
     per_minute: usize,
@@ -258,6 +280,22 @@ mod tests {
         tracker.exhaust("a", CORE, t(40));
         assert_eq!(tracker.budget("a", CORE).map(|b| (b.limit, b.remaining)), Some((5000, 0)));
         assert_eq!(tracker.gate("a", CORE, t(0), Duration::from_secs(60)), BudgetGate::Wait(Duration::from_secs(40)));
+    }
+
+    #[test]
+    fn only_requests_that_create_content_are_content_creations() {
+        let base = "https://api.github.com/repos/acme/core";
+        assert!(creates_content("POST", &format!("{base}/issues")));
+        assert!(creates_content("POST", &format!("{base}/issues/7/comments")));
+        assert!(creates_content("POST", &format!("{base}/pulls")));
+        assert!(creates_content("POST", &format!("{base}/git/trees")));
+        assert!(creates_content("PUT", &format!("{base}/contents/.github/workflows/build.yml")));
+        assert!(creates_content("POST", "https://ghes.example/api/v3/repos/acme/core/git/refs"), "under a GHES prefix");
+        assert!(!creates_content("POST", &format!("{base}/actions/workflows/build.yml/dispatches")));
+        assert!(!creates_content("POST", &format!("{base}/actions/runs/9/rerun-failed-jobs")));
+        assert!(!creates_content("PATCH", &format!("{base}/issues/7")));
+        assert!(!creates_content("GET", &format!("{base}/issues")));
+        assert!(!creates_content("POST", "https://api.github.com/app/hook/deliveries/1/attempts"));
     }
 
     #[test]

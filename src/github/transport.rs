@@ -17,8 +17,8 @@ use super::cache::{CacheKey, CachedResponse, EtagCache};
 use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
 use super::observe::{route_template, RequestObserver};
 use super::rate_limit::{
-    after, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, RateResource,
-    SecondaryLimitHint, WritePacer, SECONDARY_LIMIT_MIN_WAIT,
+    after, creates_content, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, RateResource,
+    SecondaryLimitHint, WritePacer, OTHER_WRITES_PER_MINUTE, SECONDARY_LIMIT_MIN_WAIT,
 };
 use super::spending::{Answer, BudgetOutlook, Charge, SpendingLedger, DEFAULT_BACKGROUND_SHARE_PERCENT};
 use crate::clock::Clock;
@@ -57,7 +57,7 @@ pub struct TransportPolicy {
     pub request_timeout: Duration,
     /// Bytes the ETag cache may keep.
     pub cache_bytes: usize,
-    /// Content-creating requests per minute and per hour.
+    /// Content-creating requests ([`creates_content`]) per minute and per hour.
     pub writes_per_minute: usize,
     /// See `writes_per_minute`.
     pub writes_per_hour: usize,
@@ -141,7 +141,10 @@ pub struct Transport {
     spending: Mutex<SpendingLedger>,
     /// The latest `Date` of an answer: GitHub's clock, at least.
     server_time: Mutex<Option<Timestamp>>,
+    /// Paces content-creating requests (80 a minute, 500 an hour by default).
     pacer: Mutex<WritePacer>,
+    /// Paces the other writes (dispatches, re-runs, edits) to GitHub's per-minute points.
+    other_writes: Mutex<WritePacer>,
     permits: Semaphore,
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
@@ -198,6 +201,7 @@ impl Transport {
             spending: Mutex::new(SpendingLedger::new(policy.background_share_percent)),
             server_time: Mutex::new(None),
             pacer: Mutex::new(WritePacer::new(policy.writes_per_minute, policy.writes_per_hour)),
+            other_writes: Mutex::new(WritePacer::new(OTHER_WRITES_PER_MINUTE, OTHER_WRITES_PER_MINUTE * 60)),
             permits: Semaphore::new(policy.max_concurrency.max(1)),
             clock,
             sleeper,
@@ -431,7 +435,10 @@ impl Transport {
         }
         if method != Method::GET && resource == RateResource::Core {
             let now = self.now();
-            let slot = lock(&self.pacer).reserve(now);
+            // Dispatches are not content: pacing them at 80 a minute held a BuildPlan's 81st dispatch for most of a
+            // minute.
+            let pacer = if creates_content(method.as_str(), url) { &self.pacer } else { &self.other_writes };
+            let slot = lock(pacer).reserve(now);
             let wait = until(now, slot);
             if !wait.is_zero() {
                 self.sleep(wait).await;

@@ -98,8 +98,13 @@ pub async fn run(
     if let Some(addr) = options.webhook_addr {
         let listener = http::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
         tracing::info!(%addr, "serving the GitHub webhook receiver on /webhook");
-        let (receiver, indexes) =
-            webhook::WebhookReceiver::new(client.clone(), &options.scope, ctx.clock.clone(), metrics.clone());
+        let (receiver, indexes) = webhook::WebhookReceiver::new(
+            client.clone(),
+            &options.scope,
+            &options.shard,
+            ctx.clock.clone(),
+            metrics.clone(),
+        );
         let receiver = Arc::new(receiver);
         servers.push(tokio::spawn(futures::future::select(indexes.boxed(), shutdown.clone()).map(|_| Ok(()))));
         let router = webhook::router(receiver.clone(), webhook::DEFAULT_MAX_BODY_BYTES);

@@ -22,6 +22,7 @@ use hmac::{Hmac, Mac};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -36,6 +37,7 @@ use crate::crd::{BuildPlan, Organization, Repository};
 use crate::metrics::Metrics;
 use crate::plan::webhook::{route, Route, WakeTarget, WebhookEnvelope};
 use crate::scope::Scope;
+use crate::shard::Shard;
 
 /// GitHub caps webhook payloads at 25 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
@@ -138,30 +140,37 @@ struct ReadSecret {
 }
 
 impl WebhookReceiver {
-    /// A receiver for the Organizations in `scope`, and the watches that fill its indexes: run them beside the
-    /// server.
+    /// A receiver for the Organizations in `scope` that `shard` owns, and the watches that fill its indexes: run
+    /// them beside the server. Another shard's Organizations are unknown to it: their deliveries are answered as
+    /// for an Organization nobody here manages.
     pub fn new(
         client: Client,
         scope: &Scope,
+        shard: &Shard,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> (Self, impl Future<Output = ()> + Send + 'static) {
-        let (organizations, organization_watch) = WatchedIndex::new(scope.api(client.clone()), |org: &Organization| {
-            let entry = OrganizationEntry {
-                namespace: org.namespace()?,
-                name: org.name_any(),
-                secret: org.spec.credentials.secret_ref.name.clone(),
-            };
-            Some((org.spec.login.to_ascii_lowercase(), entry))
-        });
-        let (repositories, repository_watch) = WatchedIndex::new(scope.api(client.clone()), |repo: &Repository| {
-            let of = (repo.namespace()?, repo.spec.organization_ref.name.clone());
-            Some(((of.0, of.1, repo.spec.name.0.to_ascii_lowercase()), repo.name_any()))
-        });
-        let (unfinished_plans, plan_watch) = WatchedIndex::new(scope.api(client.clone()), |plan: &BuildPlan| {
-            let of = (plan.namespace()?, plan.spec.organization_ref.name.clone());
-            (!is_finished(plan)).then(|| (of, plan.name_any()))
-        });
+        // Repository objects carry their Organization's shard label; plans are found through their Organization.
+        let owned = watcher::Config::default().labels(&shard.selector());
+        let (organizations, organization_watch) =
+            WatchedIndex::new(scope.api(client.clone()), owned.clone(), |org: &Organization| {
+                let entry = OrganizationEntry {
+                    namespace: org.namespace()?,
+                    name: org.name_any(),
+                    secret: org.spec.credentials.secret_ref.name.clone(),
+                };
+                Some((org.spec.login.to_ascii_lowercase(), entry))
+            });
+        let (repositories, repository_watch) =
+            WatchedIndex::new(scope.api(client.clone()), owned, |repo: &Repository| {
+                let of = (repo.namespace()?, repo.spec.organization_ref.name.clone());
+                Some(((of.0, of.1, repo.spec.name.0.to_ascii_lowercase()), repo.name_any()))
+            });
+        let (unfinished_plans, plan_watch) =
+            WatchedIndex::new(scope.api(client.clone()), watcher::Config::default(), |plan: &BuildPlan| {
+                let of = (plan.namespace()?, plan.spec.organization_ref.name.clone());
+                (!is_finished(plan)).then(|| (of, plan.name_any()))
+            });
         let upkeep = async move {
             futures::join!(organization_watch, repository_watch, plan_watch);
         };

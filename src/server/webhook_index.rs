@@ -78,10 +78,11 @@ where
     Key: Clone + Eq + Hash + Send + Sync + 'static,
     Value: Clone + Send + Sync + 'static,
 {
-    /// The index of `api`'s objects, each filed as `entry` says (not at all when `None`), and the watch that fills
-    /// it: run it for as long as the index is read.
+    /// The index of `api`'s objects that `config` selects, each filed as `entry` says (not at all when `None`), and
+    /// the watch that fills it: run it for as long as the index is read.
     pub fn new(
         api: Api<K>,
+        config: watcher::Config,
         entry: fn(&K) -> Option<(Key, Value)>,
     ) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let index: Arc<RwLock<KeyIndex<Key, ObjectRef<K>, Value>>> = Arc::default();
@@ -90,7 +91,7 @@ where
         let upkeep = {
             let index = index.clone();
             let mut listed = Vec::new();
-            watcher(api, watcher::Config::default()).default_backoff().for_each(move |event| {
+            watcher(api, config).default_backoff().for_each(move |event| {
                 let write = || index.write().unwrap_or_else(|p| p.into_inner());
                 match event {
                     Ok(watcher::Event::Apply(object)) => {

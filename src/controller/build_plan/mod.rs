@@ -247,7 +247,7 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
         Trigger::Start { run_id, scheduled_at } => Some((run_id, scheduled_at)),
         Trigger::Continue => None,
     };
-    let github = ctx.github.for_organization(&ctx.client, &organization).await?;
+    let github = ctx.github.for_organization_recent(&ctx.client, &organization).await?;
     let by_name = by_name(&targets);
     let grace = signed(shared.settings.dispatch_grace);
     let run = match run {
@@ -411,7 +411,7 @@ async fn suspend(
 ) -> Result<Action, Error> {
     let mut run = plan.status.clone().unwrap_or_default();
     if run.repositories.iter().any(|e| in_flight(e.state)) {
-        let github = ctx.github.for_organization(&ctx.client, organization).await?;
+        let github = ctx.github.for_organization_recent(&ctx.client, organization).await?;
         let (by_name, grace) = (by_name(targets), signed(settings.dispatch_grace));
         let tracked = observe::track(github.as_ref(), &by_name, &mut run.repositories, grace, now).await?;
         if !cancel_in_flight(github.as_ref(), &by_name, &run.repositories, &tracked.runs, grace, now).await? {
@@ -437,7 +437,7 @@ async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Act
         return Ok(Action::await_change());
     }
     let Ok(organization) = observe::organization(ctx, &plan).await? else { return Ok(Action::await_change()) };
-    let github = match ctx.github.for_organization(&ctx.client, &organization).await {
+    let github = match ctx.github.for_organization_recent(&ctx.client, &organization).await {
         Ok(github) => github,
         Err(error @ Error::Credentials { .. }) => {
             let note = format!("Runs in flight could not be cancelled: {error}");

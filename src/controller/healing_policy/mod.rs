@@ -137,7 +137,7 @@ async fn reconcile(policy: Arc<HealingPolicy>, ctx: Arc<Context>, shared: Arc<Sh
         status::write_waiting(&ctx, &policy, selected.len(), false).await?;
         return Ok(Action::requeue(Duration::from_secs(120)));
     };
-    let github = match ctx.github.for_organization(&ctx.client, &organization).await {
+    let github = match ctx.github.for_organization_recent(&ctx.client, &organization).await {
         Ok(github) => github,
         // The Organization reports its credentials itself; this policy waits for them.
         Err(Error::Credentials { .. }) => {

@@ -19,7 +19,6 @@ use std::time::Duration;
 use futures::Stream;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -36,7 +35,7 @@ use super::status::{announce_transition, namespace_of, write_status, Guard, Stat
 use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasConditions};
 use crate::crd::healing_policy::HealingThresholds;
 use crate::crd::repository::{HealthStatus, SecurityStatus};
-use crate::crd::well_known::REQUESTED_AT;
+use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, REQUESTED_AT, REQUESTED_BY};
 use crate::crd::{HealingPolicy, Organization, Repository};
 use crate::github::spending::{stretch_of, Charge, Purpose};
 use crate::plan::discovery_pass::{DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
@@ -93,6 +92,8 @@ struct LastRead {
     /// Everything a read depends on, except time.
     trigger: String,
     at: Timestamp,
+    /// The object's `requested-at` annotation then: a new one since is a request to read again.
+    requested_at: Option<String>,
 }
 
 /// The conditions discovery writes under its own field manager. This controller leaves them out of its writes:
@@ -157,9 +158,10 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         return Ok(Action::requeue(wait));
     }
     let namespace = namespace_of(repo.as_ref())?;
-    let organization = Api::<Organization>::namespaced(ctx.client.clone(), &namespace)
-        .get_opt(&repo.spec.organization_ref.name)
-        .await?;
+    // From the shard's cache (filled by `owns_organization_of` above): a read per reconcile would cost the API
+    // server a request for every webhook delivery and every health read.
+    let org_key = ObjectRef::new(&repo.spec.organization_ref.name).within(&namespace);
+    let organization = shared.organizations.store().get(&org_key).map(|org| org.as_ref().clone());
     let status = repo.status.clone().unwrap_or_default();
     let mut next = OwnStatus {
         observed_generation: repo.meta().generation,
@@ -174,22 +176,41 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     // Only a read of GitHub is remembered: an Organization appearing changes nothing of the repository's own, so a
     // remembered visit without a read would keep it waiting for the interval.
     let read = matches!((&organization, &readable), (Some(_), Some(_)));
+    let requested_at = repo.annotations().get(REQUESTED_AT);
     if let (Some(org), Some((github_repo, branch))) = (organization, readable) {
-        let github = ctx.github.for_organization(&ctx.client, &org).await?;
-        let max_age = interval.max(ctx.config.monitoring.health_check_interval);
-        let alerts = ctx.org_alerts.snapshot(&org, &github, now, max_age).await?;
         let window = usize::try_from(thresholds.window_runs).unwrap_or(20);
-        let build_workflow = status.build_workflow.as_deref();
-        let runs = observe::default_branch_runs(github.as_ref(), &github_repo, &branch, build_workflow, window).await?;
-        let last = status.security.as_ref();
-        let security = observe::security(github.as_ref(), alerts.as_deref(), &github_repo, last).await?;
+        let read_github = async {
+            let github = ctx.github.for_organization_recent(&ctx.client, &org).await?;
+            let max_age = interval.max(ctx.config.monitoring.health_check_interval);
+            let alerts = ctx.org_alerts.snapshot(&org, &github, now, max_age).await?;
+            let build_workflow = status.build_workflow.as_deref();
+            let runs =
+                observe::default_branch_runs(github.as_ref(), &github_repo, &branch, build_workflow, window).await?;
+            let last = status.security.as_ref();
+            let security = observe::security(github.as_ref(), alerts.as_deref(), &github_repo, last).await?;
+            Ok::<_, Error>((runs, security))
+        };
+        // A read a webhook delivery asked for goes first when the budget runs short, like the delivery's other work.
+        let (runs, security) = if asked_by_delivery(&repo, shared.reads.get(&key).as_ref()) {
+            Charge { purpose: Purpose::Webhook, stretch: 1 }.scope(read_github).await?
+        } else {
+            read_github.await?
+        };
         judge(&repo, &mut next, health::health(&runs.completed, window), security.status, &thresholds, &ctx);
     }
     write(&ctx, &repo, next).await?;
     if read {
-        shared.reads.insert(key, LastRead { trigger, at: now });
+        shared.reads.insert(key, LastRead { trigger, at: now, requested_at: requested_at.cloned() });
     }
     Ok(Action::requeue(jittered(interval)))
+}
+
+/// Whether this read answers a webhook delivery: the delivery's annotation is newer than the last read. Not after a
+/// restart (no read remembered), when it may be any request of the past.
+fn asked_by_delivery(repo: &Repository, last: Option<&LastRead>) -> bool {
+    let annotations = repo.annotations();
+    let by_delivery = annotations.get(REQUESTED_BY).is_some_and(|by| by.starts_with(GITHUB_DELIVERY_PREFIX));
+    by_delivery && last.is_some_and(|last| last.requested_at.as_ref() != annotations.get(REQUESTED_AT))
 }
 
 /// The stretch the Organization's credential asks of background intervals (1 before its first answer).
@@ -310,7 +331,7 @@ fn assume_read_within(
 ) {
     reads.lock().entry(key.clone()).or_insert_with(|| {
         let ago = SignedDuration::try_from(interval.mul_f64(fraction.clamp(0.0, 1.0))).unwrap_or_default();
-        LastRead { trigger: trigger.to_owned(), at: now.checked_sub(ago).unwrap_or(now) }
+        LastRead { trigger: trigger.to_owned(), at: now.checked_sub(ago).unwrap_or(now), requested_at: None }
     });
 }
 
@@ -332,10 +353,34 @@ mod tests {
     }
 
     #[test]
+    fn a_read_answers_a_delivery_only_when_the_delivery_asked_since_the_last_read() {
+        let annotated = |by: &str, at: &str| -> Repository {
+            serde_json::from_value(json!({
+                "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
+                "metadata": {"name": "api", "namespace": "ns", "annotations": {REQUESTED_BY: by, REQUESTED_AT: at}},
+                "spec": {"organizationRef": {"name": "acme"}, "name": "api"}
+            }))
+            .expect("a Repository")
+        };
+        let read_at = |at: Option<&str>| LastRead {
+            trigger: "a".into(),
+            at: Timestamp::from_second(1_000_000).unwrap(),
+            requested_at: at.map(str::to_owned),
+        };
+        let delivery = format!("{GITHUB_DELIVERY_PREFIX}d-1");
+        let asked = annotated(&delivery, "t2");
+        assert!(asked_by_delivery(&asked, Some(&read_at(Some("t1")))), "asked after the last read");
+        assert!(asked_by_delivery(&asked, Some(&read_at(None))), "the first request since the last read");
+        assert!(!asked_by_delivery(&asked, Some(&read_at(Some("t2")))), "already answered");
+        assert!(!asked_by_delivery(&asked, None), "no read remembered: maybe a request of long ago");
+        assert!(!asked_by_delivery(&annotated("kubectl", "t2"), Some(&read_at(Some("t1")))), "a person asked");
+    }
+
+    #[test]
     fn a_read_waits_only_while_nothing_changed_and_it_is_recent() {
         let (reads, key, t0, minute) = never_read();
         assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), None, "never read");
-        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0 });
+        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0, requested_at: None });
         let later = |secs: i64| Timestamp::from_second(1_000_000 + secs).unwrap();
         assert_eq!(wait_before_reading(&reads, &key, "a", later(20), minute), Some(Duration::from_secs(40)));
         assert_eq!(wait_before_reading(&reads, &key, "b", later(20), minute), None, "a wake request changed it");
@@ -349,7 +394,7 @@ mod tests {
         assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), Some(Duration::from_secs(45)));
         assert_eq!(wait_before_reading(&reads, &key, "b", t0, minute), None, "a wake request changed the trigger");
         // Only the first sight counts: a real read is not pushed back by a later reconcile.
-        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0 });
+        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0, requested_at: None });
         assume_read_within(&reads, &key, "a", t0, minute, 1.0);
         assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), Some(minute));
         let other = ObjectRef::<Repository>::new("web").within("ns");
