@@ -91,8 +91,14 @@ def watch(namespace, timeout):
         time.sleep(2)
 
 
+def is_graphql_query(r):
+    query = (r.get("request_body") or {}).get("query") or ""
+    return r["method"] == "POST" and r["path"] == "/graphql" and not query.lstrip().startswith("mutation")
+
+
 def github_writes(log):
-    writes = [r for r in log if r["method"] != "GET" and not r["path"].startswith("/app/")]
+    writes = [r for r in log
+              if r["method"] != "GET" and not r["path"].startswith("/app/") and not is_graphql_query(r)]
     kinds = Counter()
     for r in writes:
         path = r["path"]
@@ -112,9 +118,12 @@ def github_writes(log):
             kinds["git writes (branches, commits)"] += 1
         else:
             kinds[f"{r['method']} other"] += 1
-    counted = sum(1 for r in log if r.get("counted"))
+    counted = sum(1 for r in log if r.get("counted") and r["path"] != "/graphql")
+    graphql = [r for r in log if r["path"] == "/graphql"]
+    graphql_points = sum(r.get("points", 0) for r in graphql)
     print(f"What the operator did on GitHub: {len(log)} requests, {counted} of them counted against the primary rate "
-          f"limit; {len(writes)} writes:")
+          f"limit, {len(graphql)} GraphQL queries costing {graphql_points} points of the GraphQL budget; "
+          f"{len(writes)} writes:")
     for kind, count in sorted(kinds.items()):
         print(f"  {count:4d}  {kind}")
 
