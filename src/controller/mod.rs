@@ -79,7 +79,8 @@ fn organizations_of_changes(
     organizations: Store<Organization>,
 ) -> impl futures::Stream<Item = ObjectRef<Organization>> + Send + 'static {
     let repositories = repositories.clone();
-    let mut entries: HashMap<ObjectRef<Repository>, ManifestEntry> = HashMap::new();
+    // What each object last said in which Organization's manifest.
+    let mut entries: HashMap<ObjectRef<Repository>, (String, ManifestEntry)> = HashMap::new();
     repositories.changes().flat_map(move |change| {
         let of_repository = |repo: &Repository| {
             let namespace = repo.namespace()?;
@@ -89,11 +90,20 @@ fn organizations_of_changes(
         };
         let woken: Vec<ObjectRef<Organization>> = match change {
             Changed::Object(key) => match repositories.store().get(&key) {
-                Some(repo) if entries.get(&key) != Some(&manifest::entry(&repo)) => {
-                    entries.insert(key, manifest::entry(&repo));
-                    of_repository(&repo).into_iter().collect()
+                Some(repo) => {
+                    let now = (repo.spec.organization_ref.name.clone(), manifest::entry(&repo));
+                    match entries.insert(key.clone(), now.clone()) {
+                        Some(before) if before == now => Vec::new(),
+                        // Moved to another Organization: both manifests change.
+                        Some((before, _)) if before != now.0 => {
+                            let old = ObjectRef::new(&before).within(key.namespace.as_deref().unwrap_or_default());
+                            let old = organizations.get(&old).map(|_| old);
+                            old.into_iter().chain(of_repository(&repo)).collect()
+                        }
+                        _ => of_repository(&repo).into_iter().collect(),
+                    }
                 }
-                _ => Vec::new(),
+                None => Vec::new(),
             },
             Changed::Deleted(repo) => {
                 entries.remove(&ObjectRef::from_obj(repo.as_ref()));
