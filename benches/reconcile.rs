@@ -8,14 +8,17 @@
 //! build of the operator). Each size gets a fresh namespace and a fresh operator process. Nothing is
 //! asserted.
 
+use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use infinity_orchestrator::crd::{HasConditions, Organization, Repository};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Client, Config, ResourceExt};
 use serde_json::json;
 
 mod common;
@@ -76,15 +79,24 @@ async fn measure(size: usize, kubeconfig: &std::path::Path) {
     });
     let started = Instant::now();
     Api::<Organization>::namespaced(client.clone(), &ns).create(&PostParams::default(), &from(org)).await.expect("org");
+    // Followed by a watch: a LIST of every object twice a second loaded the API server as much as the operator did.
     let repositories: Api<Repository> = Api::namespaced(client.clone(), &ns);
-    loop {
-        let listed = repositories.list(&ListParams::default()).await.expect("listing");
-        let ready = listed.items.iter().filter(|r| is_ready(r)).count();
-        if ready == size {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(3600), "{ready} of {size} Ready after an hour");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut changes = watcher(repositories, watcher::Config::default()).default_backoff().boxed();
+    let mut ready = HashSet::new();
+    while ready.len() < size {
+        let change = tokio::time::timeout(Duration::from_secs(3600).saturating_sub(started.elapsed()), changes.next());
+        let change = change.await.unwrap_or_else(|_| panic!("{} of {size} Ready after an hour", ready.len()));
+        match change.expect("the watch goes on") {
+            Ok(watcher::Event::Apply(r) | watcher::Event::InitApply(r)) if is_ready(&r) => ready.insert(r.name_any()),
+            Ok(watcher::Event::Apply(r) | watcher::Event::InitApply(r) | watcher::Event::Delete(r)) => {
+                ready.remove(&r.name_any())
+            }
+            Ok(watcher::Event::Init) => {
+                ready.clear();
+                false
+            }
+            Ok(watcher::Event::InitDone) | Err(_) => false,
+        };
     }
     let all_ready = started.elapsed().as_secs_f64();
     let pid = operator.0.id();

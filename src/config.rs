@@ -93,6 +93,11 @@ impl BuildConfig {
 pub struct MonitoringConfig {
     /// How often their health is read.
     pub health_check_interval: Duration,
+    /// The longest any repository's default-branch runs go unread while nothing says they changed. A read in
+    /// between reads them again only after a push, a wake request (a `workflow_run` delivery), or while a run was
+    /// queued or in progress; so without webhooks a run not tied to a push (scheduled, manual, a re-run) shows
+    /// within this interval, and with `workflow_run` deliveries at once.
+    pub health_full_read_interval: Duration,
     /// Failed default-branch runs in a row that make one unhealthy.
     pub failure_threshold: u32,
 }
@@ -119,7 +124,11 @@ impl Default for OperatorConfig {
                 retry_attempts: 3,
                 poll_interval: Duration::from_secs(30),
             },
-            monitoring: MonitoringConfig { health_check_interval: Duration::from_secs(15 * 60), failure_threshold: 3 },
+            monitoring: MonitoringConfig {
+                health_check_interval: Duration::from_secs(15 * 60),
+                health_full_read_interval: Duration::from_secs(6 * 3600),
+                failure_threshold: 3,
+            },
             self_healing: SelfHealingConfig { auto_retry: true, auto_update_dependencies: true, create_issues: true },
             webhook: WebhookConfig { recovery_interval: Duration::from_secs(5 * 60) },
             budget: BudgetConfig {
@@ -216,6 +225,13 @@ const KEYS: &[Key] = &[
         name: "monitoring.health_check_interval",
         apply: |c, v| {
             c.monitoring.health_check_interval = interval(v, 10, 86400)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "monitoring.health_full_read_interval",
+        apply: |c, v| {
+            c.monitoring.health_full_read_interval = interval(v, 10, 7 * 86400)?;
             Ok(())
         },
     },

@@ -99,9 +99,9 @@ struct RunArgs {
     config: Option<PathBuf>,
     /// Override one configuration key, over the file and IO_<KEY> environment variables; repeatable. Keys:
     /// discovery.scan_interval, build.max_parallel, build.timeout_minutes, build.retry_attempts,
-    /// build.poll_interval, monitoring.health_check_interval, monitoring.failure_threshold,
-    /// self_healing.auto_retry, self_healing.auto_update_dependencies, self_healing.create_issues,
-    /// webhook.recovery_interval, budget.background_share_percent.
+    /// build.poll_interval, monitoring.health_check_interval, monitoring.health_full_read_interval,
+    /// monitoring.failure_threshold, self_healing.auto_retry, self_healing.auto_update_dependencies,
+    /// self_healing.create_issues, webhook.recovery_interval, budget.background_share_percent.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 }

@@ -2,7 +2,9 @@
 //! Repository objects. Pure: the caller reads the objects.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use serde::{Deserialize, Serialize};
 
 use crate::crd::Repository;
@@ -72,8 +74,75 @@ pub fn config_map_name(organization: &str) -> String {
     format!("{}-{hash:08x}{SUFFIX}", kept.trim_end_matches(['-', '.']))
 }
 
-/// The key of the manifest in its ConfigMap.
+/// The key of the manifest in its ConfigMap's `data`, as JSON text.
 pub const CONFIG_MAP_KEY: &str = "repositories.json";
+
+/// The key of the gzipped manifest in its ConfigMap's `binaryData`, when the text would not fit.
+pub const CONFIG_MAP_GZIP_KEY: &str = "repositories.json.gz";
+
+/// The most the API server accepts in one ConfigMap's `data` and `binaryData` together, keys included.
+pub const CONFIG_MAP_MAX_BYTES: usize = 1024 * 1024;
+
+/// Largest manifest kept pretty-printed. Indentation is a third of a large manifest, worth its room only while the
+/// ConfigMap is far from the limit; this leaves a quarter of it for the growth of the organization, so that the
+/// compact form takes over well before an apply could be refused.
+pub const PRETTY_MAX_BYTES: usize = 768 * 1024;
+
+/// The condition set on an Organization while its manifest is too large to store even gzipped.
+pub const MANIFEST_TOO_LARGE: &str = "ManifestTooLarge";
+
+/// The form the manifest is stored in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// Pretty-printed JSON under [`CONFIG_MAP_KEY`].
+    Pretty,
+    /// JSON without whitespace under [`CONFIG_MAP_KEY`].
+    Compact,
+    /// The compact JSON gzipped under [`CONFIG_MAP_GZIP_KEY`] in `binaryData`.
+    Gzip,
+}
+
+/// The form to store, from the size in bytes of each; `gzip` is computed only when the compact form does not fit.
+/// `None` when not even the gzipped form fits.
+pub fn form(pretty: usize, compact: usize, gzip: impl FnOnce() -> usize) -> Option<Form> {
+    let fits = |key: &str, value: usize| key.len() + value <= CONFIG_MAP_MAX_BYTES;
+    if pretty <= PRETTY_MAX_BYTES {
+        Some(Form::Pretty)
+    } else if fits(CONFIG_MAP_KEY, compact) {
+        Some(Form::Compact)
+    } else {
+        fits(CONFIG_MAP_GZIP_KEY, gzip()).then_some(Form::Gzip)
+    }
+}
+
+/// The manifest as its ConfigMap holds it: exactly one of the two keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// JSON text under [`CONFIG_MAP_KEY`] in `data`.
+    Text(String),
+    /// Gzipped JSON under [`CONFIG_MAP_GZIP_KEY`] in `binaryData`.
+    Gzip(Vec<u8>),
+}
+
+/// A manifest too large for a ConfigMap even gzipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooLarge {
+    /// Bytes of the compact JSON.
+    pub json_bytes: usize,
+    /// Bytes of the gzipped JSON.
+    pub gzip_bytes: usize,
+}
+
+impl TooLarge {
+    /// What the `ManifestTooLarge` condition says.
+    pub fn message(&self) -> String {
+        format!(
+            "The repository manifest takes {} bytes gzipped ({} bytes of JSON), more than the {CONFIG_MAP_MAX_BYTES} \
+             bytes a ConfigMap holds; the ConfigMap keeps the last manifest that fitted",
+            self.gzip_bytes, self.json_bytes
+        )
+    }
+}
 
 impl Manifest {
     /// The manifest as pretty-printed JSON with a trailing newline, as committed to `config/repositories.json`.
@@ -83,6 +152,55 @@ impl Manifest {
         text.push('\n');
         text
     }
+
+    /// The manifest in the first [`Form`] that fits its ConfigMap.
+    pub fn stored(&self) -> Result<Stored, TooLarge> {
+        let pretty = self.to_json();
+        let compact = serde_json::to_string(self).unwrap_or_default();
+        let mut gzipped = Vec::new();
+        let chosen = form(pretty.len(), compact.len(), || {
+            gzipped = gzip(compact.as_bytes());
+            gzipped.len()
+        });
+        match chosen {
+            Some(Form::Pretty) => Ok(Stored::Text(pretty)),
+            Some(Form::Compact) => Ok(Stored::Text(compact)),
+            Some(Form::Gzip) => Ok(Stored::Gzip(gzipped)),
+            None => Err(TooLarge { json_bytes: compact.len(), gzip_bytes: gzipped.len() }),
+        }
+    }
+}
+
+impl Stored {
+    /// What `config_map` holds; `None` unless exactly one of the two keys is there.
+    pub fn of(config_map: &ConfigMap) -> Option<Stored> {
+        let text = config_map.data.as_ref().and_then(|data| data.get(CONFIG_MAP_KEY));
+        let gzip = config_map.binary_data.as_ref().and_then(|data| data.get(CONFIG_MAP_GZIP_KEY));
+        match (text, gzip) {
+            (Some(text), None) => Some(Stored::Text(text.clone())),
+            (None, Some(gzip)) => Some(Stored::Gzip(gzip.0.clone())),
+            _ => None,
+        }
+    }
+
+    /// The manifest's JSON text; an error when the gzipped form is not gzip of UTF-8.
+    pub fn json(&self) -> std::io::Result<String> {
+        match self {
+            Stored::Text(text) => Ok(text.clone()),
+            Stored::Gzip(bytes) => {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;
+                Ok(text)
+            }
+        }
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -141,6 +259,73 @@ mod tests {
         let name = config_map_name(&long);
         assert!(name.len() <= 253 && name.ends_with("-repositories"), "{name}");
         assert_ne!(config_map_name(&"a".repeat(251)), name, "different names stay different");
+    }
+
+    #[test]
+    fn the_form_is_the_first_that_fits() {
+        let never = || -> usize { unreachable!("gzipped only when the compact form does not fit") };
+        let room = |key: &str| CONFIG_MAP_MAX_BYTES - key.len();
+        assert_eq!(form(PRETTY_MAX_BYTES, PRETTY_MAX_BYTES, never), Some(Form::Pretty));
+        assert_eq!(form(PRETTY_MAX_BYTES + 1, PRETTY_MAX_BYTES, never), Some(Form::Compact));
+        assert_eq!(form(2 * CONFIG_MAP_MAX_BYTES, room(CONFIG_MAP_KEY), never), Some(Form::Compact));
+        let gzip = room(CONFIG_MAP_GZIP_KEY);
+        assert_eq!(form(2 * CONFIG_MAP_MAX_BYTES, room(CONFIG_MAP_KEY) + 1, || gzip), Some(Form::Gzip));
+        assert_eq!(form(2 * CONFIG_MAP_MAX_BYTES, room(CONFIG_MAP_KEY) + 1, || gzip + 1), None);
+    }
+
+    fn config_map(stored: &Stored) -> ConfigMap {
+        let (data, binary_data) = match stored {
+            Stored::Text(text) => (serde_json::json!({ CONFIG_MAP_KEY: text }), serde_json::json!({})),
+            Stored::Gzip(bytes) => {
+                let bytes = k8s_openapi::ByteString(bytes.clone());
+                (serde_json::json!({}), serde_json::json!({ CONFIG_MAP_GZIP_KEY: bytes }))
+            }
+        };
+        serde_json::from_value(serde_json::json!({ "data": data, "binaryData": binary_data })).unwrap()
+    }
+
+    #[test]
+    fn a_small_manifest_stays_pretty() {
+        let manifest = Manifest { repositories: vec![] };
+        assert_eq!(manifest.stored(), Ok(Stored::Text(manifest.to_json())));
+    }
+
+    #[test]
+    fn ten_thousand_repositories_fit_their_config_map() {
+        let repositories = (0..10_000)
+            .map(|i| ManifestEntry {
+                name: format!("service-{i:05}-{}", ["api", "worker", "web", "cli"][i % 4]),
+                language: ["rust", "typescript", "go", "python"][i % 4].to_owned(),
+                build_command: Some(["cargo build --release", "npm run build", "go build ./...", "make"][i % 4].into()),
+                test_command: Some(["cargo test", "npm test", "go test ./...", "pytest"][i % 4].to_owned()),
+                dependencies: (1..=3).filter(|d| i >= *d).map(|d| format!("service-{:05}-lib", i - d)).collect(),
+            })
+            .collect();
+        let manifest = Manifest { repositories };
+        assert!(manifest.to_json().len() > CONFIG_MAP_MAX_BYTES, "the pretty form alone would be refused");
+        let stored = manifest.stored().expect("fits");
+        let held = match &stored {
+            Stored::Text(text) => CONFIG_MAP_KEY.len() + text.len(),
+            Stored::Gzip(bytes) => CONFIG_MAP_GZIP_KEY.len() + bytes.len(),
+        };
+        assert!(held <= CONFIG_MAP_MAX_BYTES, "{held} bytes");
+        let read = Stored::of(&config_map(&stored)).expect("one key").json().unwrap();
+        assert_eq!(serde_json::from_str::<Manifest>(&read).unwrap(), manifest);
+    }
+
+    #[test]
+    fn every_form_reads_back_and_two_keys_read_as_none() {
+        let manifest = Manifest { repositories: vec![] };
+        let text = Stored::Text(manifest.to_json());
+        let gzipped = Stored::Gzip(gzip(manifest.to_json().as_bytes()));
+        for stored in [&text, &gzipped] {
+            assert_eq!(Stored::of(&config_map(stored)).as_ref(), Some(stored));
+            assert_eq!(stored.json().unwrap(), manifest.to_json());
+        }
+        let mut both = config_map(&text);
+        both.binary_data = config_map(&gzipped).binary_data;
+        assert_eq!(Stored::of(&both), None);
+        assert!(Stored::Gzip(b"not gzip".to_vec()).json().is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use github_sim::fixture::{OutcomeFixture, OutcomeKind};
 use github_sim::{Fixture, SimOptions, Simulator};
+use infinity_orchestrator::config::OperatorConfig;
 use infinity_orchestrator::plan::detect::CommandsInEffect;
 use infinity_orchestrator::plan::installed_workflows::build_workflow;
 use serde_json::json;
@@ -54,7 +55,11 @@ async fn a_breaking_commit_gets_a_config_repair_and_one_rollback_pull_request() 
                      "rollback": { "enabled": true, "afterConsecutiveFailures": 3 } } }),
     )
     .await;
-    let _operator = RunningOperator::start(client.clone(), &ns);
+    // The failing runs are dispatched by hand on a head discovery has not seen (no webhooks here): only a full read
+    // of the runs, at each of the policy's one-second reads, shows them.
+    let mut config = OperatorConfig::default();
+    config.monitoring.health_full_read_interval = Duration::from_secs(1);
+    let _operator = RunningOperator::start_configured(client.clone(), &ns, config);
     described_repository(client, &ns, "api").await;
 
     let good = sim.files_at("acme", "api", "main").unwrap();

@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use infinity_orchestrator::crd::{Organization, Repository};
+use infinity_orchestrator::manifest;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -39,7 +40,8 @@ async fn until_manifest(
 ) -> serde_json::Value {
     eventually(what, Duration::from_secs(30), || async {
         let config_map = config_maps.get_opt("acme-repositories").await.ok()??;
-        let manifest: serde_json::Value = serde_json::from_str(config_map.data?.get("repositories.json")?).ok()?;
+        let text = manifest::Stored::of(&config_map)?.json().ok()?;
+        let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
         wanted(&manifest).then_some(manifest)
     })
     .await
@@ -96,6 +98,16 @@ async fn the_manifest_config_map_follows_the_repositories_and_is_put_right() {
     config_maps.patch("acme-repositories", &PatchParams::default(), &Patch::Merge(&edit)).await.unwrap();
     until_manifest_lists(&config_maps, &["core", "web"]).await;
     config_maps.delete("acme-repositories", &DeleteParams::default()).await.unwrap();
+    until_manifest_lists(&config_maps, &["core", "web"]).await;
+    // A key of the other form goes: the ConfigMap holds exactly one.
+    let edit = json!({ "binaryData": { manifest::CONFIG_MAP_GZIP_KEY: "H4sIAAAAAAAA/6uuBQBDv6ajAgAAAA==" } });
+    config_maps.patch("acme-repositories", &PatchParams::default(), &Patch::Merge(&edit)).await.unwrap();
+    eventually("the gzipped key removed", Duration::from_secs(30), || async {
+        let config_map = config_maps.get("acme-repositories").await.ok()?;
+        let binary_data = config_map.binary_data.unwrap_or_default();
+        (!binary_data.contains_key(manifest::CONFIG_MAP_GZIP_KEY)).then_some(())
+    })
+    .await;
     until_manifest_lists(&config_maps, &["core", "web"]).await;
 
     // Status writes are skipped when nothing changed: the Organization's resourceVersion settles.

@@ -24,11 +24,18 @@ pub fn start_simulator(size: usize, tag: &str) -> (Killed, String) {
     let mut fixture = Fixture::generated_org("acme", size);
     fixture.rate_limit = Some(10_000_000);
     fixture.graphql_rate_limit = Some(10_000_000);
-    let path = std::env::temp_dir().join(format!("io-bench-{tag}-{size}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(&fixture).expect("fixture YAML")).expect("writing the fixture");
+    start_fixture(&fixture, &format!("{tag}-{size}"), 0)
+}
+
+/// Starts the release build of `github-sim` serving `fixture`, its clock moving `speed` simulated seconds a second
+/// (0: stopped). Returns it and its URL.
+pub fn start_fixture(fixture: &Fixture, tag: &str, speed: u64) -> (Killed, String) {
+    let path = std::env::temp_dir().join(format!("io-bench-{tag}.yaml"));
+    std::fs::write(&path, serde_yaml::to_string(fixture).expect("fixture YAML")).expect("writing the fixture");
     let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/github-sim");
+    let speed = speed.to_string();
     let mut child = Command::new(binary)
-        .args(["--fixture", path.to_str().expect("utf-8 path"), "--addr", "127.0.0.1:0", "--speed", "0"])
+        .args(["--fixture", path.to_str().expect("utf-8 path"), "--addr", "127.0.0.1:0", "--speed", &speed])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{binary}: {e} (cargo build --release -p github-sim)"));
@@ -53,4 +60,35 @@ pub fn peak_rss_mb(proc: &str) -> f64 {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(f64::NAN);
     kib / 1024.0
+}
+
+/// One request to the simulator's control endpoints, in plain HTTP/1.1 (no client dependency); the answer's body.
+pub fn sim_call(base_url: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let address = base_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connecting to the simulator");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("writing");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("reading");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, mut rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        return rest.to_owned();
+    }
+    let mut body = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || tail.len() < size {
+            break;
+        }
+        body.push_str(&tail[..size]);
+        rest = tail[size..].trim_start_matches("\r\n");
+    }
+    body
 }

@@ -3,14 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::Client;
 
 use super::detection_cache::DetectionCache;
+use super::events::EventRecorder;
 use super::github_clients::GitHubClients;
 use super::repository::org_alerts::OrgAlerts;
+use super::wakes::Wakes;
 use crate::clock::{Clock, SystemClock};
 use crate::config::OperatorConfig;
+use crate::crd::BuildPlan;
 use crate::github::spending::DEFAULT_BACKGROUND_SHARE_PERCENT;
 use crate::metrics::Metrics;
 use crate::shard::Shard;
@@ -26,7 +29,7 @@ pub struct Context {
     /// The clock decisions read.
     pub clock: Arc<dyn Clock>,
     /// Publishes Events about our objects.
-    pub recorder: Recorder,
+    pub recorder: Arc<EventRecorder>,
     /// How often things that cannot be watched are looked at again.
     pub recheck: RecheckIntervals,
     /// Where reconciles are counted and timed.
@@ -41,6 +44,8 @@ pub struct Context {
     pub config: Arc<OperatorConfig>,
     /// The Organizations this process owns, and with them their Repositories, BuildPlans and HealingPolicies.
     pub shard: Shard,
+    /// Wakes of BuildPlans asked for in this process, for the BuildPlan controller when it runs here.
+    pub build_plan_wakes: Wakes<BuildPlan>,
 }
 
 /// Intervals for looking again at what the operator does not watch.
@@ -62,7 +67,7 @@ impl Context {
     pub fn new(client: Client, instance: Option<String>, metrics: Arc<Metrics>) -> Self {
         let reporter = Reporter { controller: FIELD_MANAGER.to_owned(), instance };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Arc::new(EventRecorder::new(client.clone(), reporter)),
             client,
             clock: Arc::new(SystemClock),
             recheck: RecheckIntervals::default(),
@@ -72,6 +77,7 @@ impl Context {
             org_alerts: Arc::new(OrgAlerts::default()),
             config: Arc::new(OperatorConfig::default()),
             shard: Shard::Unsharded,
+            build_plan_wakes: Wakes::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod context;
 pub mod detection_cache;
 pub mod error;
+pub mod events;
 pub mod github_clients;
 pub mod healing_policy;
 pub mod memo;
@@ -13,6 +14,7 @@ pub mod organization_ref;
 pub mod repository;
 pub mod runtime;
 pub mod status;
+pub mod wakes;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -203,7 +203,8 @@ pub struct OrganizationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// `Ready` (reason `Synced` once discovery completed), `Stalled` (the spec or its Secret needs a change) and
-    /// `Degraded` (discovery completed with warnings: a dependency cycle, repositories that could not be read).
+    /// `Degraded` (discovery completed with warnings: a dependency cycle, repositories that could not be read);
+    /// `ManifestTooLarge` while the repository manifest does not fit its ConfigMap even gzipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -236,7 +237,11 @@ pub struct OrganizationStatus {
     /// Cycles found in the cross-repository dependency graph, each as the repository names along the cycle.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependency_cycles: Vec<Vec<String>>,
-    /// Name of the ConfigMap holding the repository manifest (`repositories.json`).
+    /// Name of the ConfigMap holding the repository manifest, in exactly one of three forms that keep it under the
+    /// 1 MiB a ConfigMap holds: pretty-printed JSON under `data["repositories.json"]` up to 768 KiB, JSON without
+    /// whitespace under the same key while that fits, else that JSON gzipped under
+    /// `binaryData["repositories.json.gz"]`. A manifest too large even gzipped is not stored: the ConfigMap keeps
+    /// the last one that fitted, and the `ManifestTooLarge` condition says so with its size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_config_map: Option<String>,
     /// Removals the last discovery pass held because the listing looked wrong (see `spec.pruneHoldThresholdPercent`);

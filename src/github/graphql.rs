@@ -1,6 +1,7 @@
-//! Discovery's bulk reads through GitHub's GraphQL API: the trees and head commits of a page of repositories in one
-//! query, the texts of files across repositories in another. Each query costs one point of the separate `graphql`
-//! budget (neither has a connection), whatever it reads.
+//! Bulk reads through GitHub's GraphQL API: for discovery, the trees and head commits of a page of repositories in
+//! one query and the texts of files across repositories in another, each one point of the separate `graphql` budget
+//! (neither has a connection), whatever it reads; for health, the newest default-branch runs of many repositories
+//! (see [`MAX_RUNS_READS_PER_QUERY`]).
 //!
 //! What GraphQL cannot do is answer "nothing changed" for free: every query costs at least one point, while a REST
 //! read answered `304 Not Modified` costs none. So the organization's listing stays a conditional REST read, and only
@@ -12,13 +13,15 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use futures::{stream, StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use super::error::{Error, Result};
 use super::octocrab::OctocrabGitHub;
 use super::rate_limit::after;
-use super::types::{BlobRead, BlobText, HeadTree, RepoRef};
+use super::types::{BlobRead, BlobText, HeadTree, RepoRef, RunsRead, WorkflowRun};
 
 /// GitHub refuses `nodes(ids:)` with more ids than this.
 pub const MAX_NODES_PER_QUERY: usize = 100;
@@ -97,6 +100,146 @@ pub fn files_request(reads: &[BlobRead]) -> (Value, Vec<(usize, usize)>) {
     }
     query.push_str("}\n");
     (json!({ "query": query }), places)
+}
+
+/// Commits of default-branch history one page of the runs query reads; each is a `checkSuites` connection request.
+pub const RUNS_COMMITS_PER_PAGE: usize = 10;
+
+/// Repositories in one runs query: each needs 1 + [`RUNS_COMMITS_PER_PAGE`] connection requests, so a full query
+/// costs (50 + 500) / 100 ≈ 6 points.
+pub const MAX_RUNS_READS_PER_QUERY: usize = 50;
+
+/// A connection's largest page: the most check suites of one commit a page reads.
+const MAX_SUITES_PER_COMMIT: usize = 100;
+
+/// Runs queries in flight at once for one batch.
+const RUNS_QUERIES_IN_FLIGHT: usize = 4;
+
+/// What the runs query reads of a repository; `after` is the history cursor a follow-up page goes on from.
+fn runs_selection(after: Option<&str>) -> String {
+    let after = after.map(|cursor| format!(", after: {}", string_literal(cursor))).unwrap_or_default();
+    format!(
+        "defaultBranchRef {{ name target {{ ... on Commit {{ history(first: $commits{after}) {{ \
+         pageInfo {{ hasNextPage endCursor }} nodes {{ oid checkSuites(last: $suites) {{ nodes {{ \
+         status conclusion createdAt updatedAt workflowRun {{ databaseId url createdAt updatedAt event \
+         workflow {{ databaseId name }} file {{ path }} }} }} }} }} }} }} }} }}"
+    )
+}
+
+/// The runs query for one page of each repository, from the start of its history or after a cursor; `suites` is
+/// the most runs wanted of one repository.
+pub fn runs_request(pages: &[(&RepoRef, Option<&str>)], suites: usize) -> Value {
+    let mut query = String::from(
+        "query DefaultBranchRuns($commits: Int!, $suites: Int!) {\n  rateLimit { cost remaining resetAt }\n",
+    );
+    for (r, (repo, after)) in pages.iter().enumerate() {
+        let (owner, name) = (string_literal(&repo.owner), string_literal(&repo.name));
+        // A fragment takes no arguments of its own, so a page after a cursor spells its selection out.
+        let selection = after.map_or_else(|| "...Runs".to_owned(), |cursor| runs_selection(Some(cursor)));
+        query.push_str(&format!("  r{r}: repository(owner: {owner}, name: {name}) {{ {selection} }}\n"));
+    }
+    query.push_str("}\n");
+    // GraphQL refuses a fragment that no selection uses.
+    if pages.iter().any(|(_, after)| after.is_none()) {
+        query.push_str(&format!("fragment Runs on Repository {{ {} }}\n", runs_selection(None)));
+    }
+    let suites = suites.clamp(1, MAX_SUITES_PER_COMMIT);
+    json!({ "query": query, "variables": { "commits": RUNS_COMMITS_PER_PAGE, "suites": suites } })
+}
+
+/// One page of a repository's default-branch runs.
+#[derive(Debug, PartialEq)]
+struct RunsPage {
+    /// The runs of the page's commits, in the answer's order.
+    runs: Vec<WorkflowRun>,
+    /// The history cursor to go on from, when there are older commits.
+    next: Option<String>,
+}
+
+/// Reads the runs query's answer for `count` repositories, in their order; one that does not exist is `None`.
+/// `budget_reset` as for [`parse_trees`].
+fn parse_runs(body: &str, count: usize, budget_reset: Timestamp) -> Result<Vec<Option<RunsPage>>> {
+    let (data, errors) = data_and_errors(body, "the runs query", budget_reset)?;
+    fail_unless_absent(&errors, |path| matches!(path, [Value::String(alias)] if alias.starts_with('r')))?;
+    (0..count)
+        .map(|r| match data.get(format!("r{r}")).filter(|repository| !repository.is_null()) {
+            Some(repository) => runs_page(repository).map(Some),
+            None => Ok(None),
+        })
+        .collect()
+}
+
+fn runs_page(repository: &Value) -> Result<RunsPage> {
+    let branch = repository.get("defaultBranchRef").filter(|b| !b.is_null());
+    // An empty repository has no default branch, hence no history.
+    let Some(history) = branch.and_then(|b| b.pointer("/target/history")) else {
+        return Ok(RunsPage { runs: Vec::new(), next: None });
+    };
+    let branch = branch.and_then(|b| b.get("name")).and_then(Value::as_str);
+    let mut runs = Vec::new();
+    for commit in history.get("nodes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let oid = commit.get("oid").and_then(Value::as_str).unwrap_or_default();
+        let suites = commit.pointer("/checkSuites/nodes").and_then(Value::as_array).map(Vec::as_slice);
+        for suite in suites.unwrap_or_default() {
+            // Another app's suite names no run.
+            let Some(run) = suite.get("workflowRun").filter(|run| !run.is_null()) else { continue };
+            // A pull request's run whose commit later reached the branch (a fast-forward merge) ran on the pull
+            // request's branch: REST's `branch=` listing leaves it out, and so does this read.
+            if run.get("event").and_then(Value::as_str).is_some_and(|event| event.starts_with("pull_request")) {
+                continue;
+            }
+            runs.push(suite_run(suite, run, oid, branch)?);
+        }
+    }
+    let more = history.pointer("/pageInfo/hasNextPage").and_then(Value::as_bool) == Some(true);
+    let cursor = history.pointer("/pageInfo/endCursor").and_then(Value::as_str);
+    Ok(RunsPage { runs, next: cursor.filter(|_| more).map(str::to_owned) })
+}
+
+/// The run a check suite names, in the REST run's terms (lowercase states).
+fn suite_run(suite: &Value, run: &Value, head_sha: &str, branch: Option<&str>) -> Result<WorkflowRun> {
+    let text = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+    let time = |key: &str| run.get(key).and_then(Value::as_str).and_then(|t| t.parse::<Timestamp>().ok());
+    let malformed = |what: &str| Error::Unexpected {
+        status: 200,
+        message: format!("the runs query answered a run without {what}"),
+    };
+    Ok(WorkflowRun {
+        id: run.get("databaseId").and_then(Value::as_u64).ok_or_else(|| malformed("databaseId"))?,
+        workflow_id: run
+            .pointer("/workflow/databaseId")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| malformed("workflow"))?,
+        name: text(run, "/workflow/name"),
+        display_title: String::new(),
+        head_branch: branch.map(str::to_owned),
+        head_sha: head_sha.to_owned(),
+        event: text(run, "/event").unwrap_or_default(),
+        status: text(suite, "/status").map(|status| status.to_ascii_lowercase()),
+        conclusion: text(suite, "/conclusion").map(|conclusion| conclusion.to_ascii_lowercase()),
+        run_attempt: None,
+        created_at: time("createdAt").ok_or_else(|| malformed("createdAt"))?,
+        updated_at: time("updatedAt"),
+        html_url: text(run, "/url"),
+        path: text(run, "/file/path"),
+    })
+}
+
+/// Adds a page to the runs read so far (one per id, newest first); returns the cursor to read on from while fewer
+/// than `wanted` runs were seen and the history goes on.
+fn merge_page(runs: &mut Vec<WorkflowRun>, page: RunsPage, wanted: usize) -> Option<String> {
+    runs.extend(page.runs);
+    *runs = newest_runs(std::mem::take(runs), usize::MAX);
+    page.next.filter(|_| runs.len() < wanted)
+}
+
+/// The newest `limit` of `runs` by creation (then id), one per id: its latest update.
+fn newest_runs(mut runs: Vec<WorkflowRun>, limit: usize) -> Vec<WorkflowRun> {
+    runs.sort_by(|a, b| b.id.cmp(&a.id).then(b.updated_at.cmp(&a.updated_at)));
+    runs.dedup_by_key(|run| run.id);
+    runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    runs.truncate(limit);
+    runs
 }
 
 /// One entry of `errors`.
@@ -245,6 +388,64 @@ impl OctocrabGitHub {
         let reply = self.transport.graphql(&request).await?;
         parse_files(&reply.body, &places, self.graphql_reset())
     }
+
+    /// See [`super::GitHub::default_branch_runs_batch`].
+    pub(super) async fn graphql_default_branch_runs(
+        &self,
+        reads: &[RunsRead],
+    ) -> Result<Vec<Option<Vec<WorkflowRun>>>> {
+        let mut found: Vec<Option<Vec<WorkflowRun>>> = vec![Some(Vec::new()); reads.len()];
+        // Which reads are still asked about, and the history cursor each goes on from.
+        let mut pending: Vec<(usize, Option<String>)> = (0..reads.len()).map(|index| (index, None)).collect();
+        while !pending.is_empty() {
+            // Boxed futures rather than a stream of closures, which the compiler cannot prove `Send` for all lifetimes.
+            let queries: Vec<_> =
+                pending.chunks(MAX_RUNS_READS_PER_QUERY).map(|batch| self.runs_pages(reads, batch)).collect();
+            let answers: Vec<Vec<Option<RunsPage>>> =
+                stream::iter(queries).buffered(RUNS_QUERIES_IN_FLIGHT).try_collect().await?;
+            let mut next = Vec::new();
+            for ((index, _), page) in pending.iter().zip(answers.into_iter().flatten()) {
+                let slot = &mut found[*index];
+                match (page, slot.as_mut()) {
+                    (Some(page), Some(runs)) => {
+                        if let Some(cursor) = merge_page(runs, page, reads[*index].runs) {
+                            next.push((*index, Some(cursor)));
+                        }
+                    }
+                    // Deleted while its history was being read.
+                    _ => *slot = None,
+                }
+            }
+            pending = next;
+        }
+        Ok(found.into_iter().zip(reads).map(|(runs, read)| runs.map(|runs| newest_runs(runs, read.runs))).collect())
+    }
+
+    /// One page of runs for each of `pages` (a read's index and cursor) in one query; a query GitHub timed out is
+    /// asked again in halves, down to one repository.
+    fn runs_pages<'a>(
+        &'a self,
+        reads: &'a [RunsRead],
+        pages: &'a [(usize, Option<String>)],
+    ) -> BoxFuture<'a, Result<Vec<Option<RunsPage>>>> {
+        Box::pin(async move {
+            let asked: Vec<(&RepoRef, Option<&str>)> =
+                pages.iter().map(|(index, after)| (&reads[*index].repo, after.as_deref())).collect();
+            let suites = pages.iter().map(|(index, _)| reads[*index].runs).max().unwrap_or(1);
+            match self.transport.graphql(&runs_request(&asked, suites)).await {
+                Ok(reply) => parse_runs(&reply.body, pages.len(), self.graphql_reset()),
+                Err(error @ Error::Transient { .. }) if pages.len() > 1 => {
+                    tracing::debug!(repositories = pages.len(), %error, "runs query failed; asking again in halves");
+                    let (left, right) = pages.split_at(pages.len() / 2);
+                    let (mut left, right) =
+                        futures::try_join!(self.runs_pages(reads, left), self.runs_pages(reads, right))?;
+                    left.extend(right);
+                    Ok(left)
+                }
+                Err(error) => Err(error),
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +456,17 @@ mod tests {
 
     fn read(owner: &str, name: &str, path: &str) -> BlobRead {
         BlobRead { repo: RepoRef::new(owner, name), oid: "abc123".into(), path: path.into() }
+    }
+
+    /// Validates `request`'s query against GitHub's pinned schema (as github-sim does) and prices it.
+    fn validated_points(request: &Value) -> i64 {
+        let schema = github_sim::graphql::schema().unwrap();
+        let query = request["query"].as_str().unwrap();
+        let document = apollo_compiler::ExecutableDocument::parse_and_validate(&schema, query, "query.graphql")
+            .unwrap_or_else(|invalid| panic!("{}\n{query}", invalid.errors));
+        let operation = document.operations.get(None).unwrap();
+        let variables = request["variables"].as_object().cloned().unwrap_or_default();
+        github_sim::graphql::cost::analyze(&document, operation, &variables).unwrap().points
     }
 
     #[test]
@@ -274,6 +486,40 @@ mod tests {
         assert!(query.contains("fragment Level6 on Tree { entries { path type } }\n"), "{query}");
         assert!(query.contains("fragment Level1 on Tree { entries { path type object { ...Level2 } } }\n"), "{query}");
         assert_eq!(query.matches("fragment Level").count(), TREE_DEPTH);
+    }
+
+    #[test]
+    fn the_trees_and_files_queries_are_valid_against_githubs_schema() {
+        assert_eq!(validated_points(&trees_request(&["R_1".into()])), 1);
+        assert_eq!(validated_points(&files_request(&[read("acme", "a", "Cargo.toml")]).0), 1);
+    }
+
+    #[test]
+    fn the_runs_query_reads_pages_by_alias_and_costs_six_points_for_fifty_repositories() {
+        let repos: Vec<RepoRef> =
+            (0..MAX_RUNS_READS_PER_QUERY).map(|i| RepoRef::new("acme", format!("r-{i}"))).collect();
+        let first: Vec<(&RepoRef, Option<&str>)> = repos.iter().map(|repo| (repo, None)).collect();
+        let request = runs_request(&first, 30);
+        assert_eq!(request["variables"], json!({ "commits": RUNS_COMMITS_PER_PAGE, "suites": 30 }));
+        let query = request["query"].as_str().unwrap();
+        assert!(query.starts_with("query DefaultBranchRuns($commits: Int!, $suites: Int!) {\n"), "{query}");
+        assert!(query.contains("  r49: repository(owner: \"acme\", name: \"r-49\") { ...Runs }\n"), "{query}");
+        assert!(query.contains(
+            "fragment Runs on Repository { defaultBranchRef { name target { ... on Commit { \
+            history(first: $commits) {"
+        ));
+        assert_eq!(validated_points(&request), 6, "(50 + 500) / 100, rounded");
+
+        let cursor = "Y3Vyc29y \"x\" 9";
+        let mixed = runs_request(&[(&repos[0], Some(cursor)), (&repos[1], None)], 500);
+        assert_eq!(mixed["variables"]["suites"], 100, "a connection's largest page");
+        let query = mixed["query"].as_str().unwrap();
+        assert!(query.contains(r#"history(first: $commits, after: "Y3Vyc29y \"x\" 9")"#), "{query}");
+        assert_eq!(validated_points(&mixed), 1);
+        let follow_up = runs_request(&[(&repos[0], Some(cursor))], 0);
+        assert!(!follow_up["query"].as_str().unwrap().contains("fragment"), "no fragment left unused");
+        assert_eq!(follow_up["variables"]["suites"], 1);
+        assert_eq!(validated_points(&follow_up), 1);
     }
 
     #[test]
@@ -384,5 +630,102 @@ mod tests {
         let binary = json!({ "data": { "r0": { "f0": { "text": null, "isTruncated": false, "byteSize": 3 } } } });
         let texts = parse_files(&binary.to_string(), &[(0, 0)], RESET).unwrap();
         assert_eq!(texts[0], Some(BlobText { text: None, truncated: false }));
+    }
+
+    fn suite(id: u64, status: &str, conclusion: Value, created: &str, updated: &str) -> Value {
+        json!({
+            "status": status, "conclusion": conclusion, "createdAt": created, "updatedAt": updated,
+            "workflowRun": {
+                "databaseId": id, "url": format!("https://github.com/acme/one/actions/runs/{id}"),
+                "createdAt": created, "updatedAt": updated, "event": "push",
+                "workflow": { "databaseId": 7, "name": "CI" }, "file": { "path": ".github/workflows/ci.yml" },
+            },
+        })
+    }
+
+    fn history(commits: Value, next: Option<&str>) -> Value {
+        json!({ "defaultBranchRef": { "name": "main", "target": { "history": {
+            "pageInfo": { "hasNextPage": next.is_some(), "endCursor": next.unwrap_or("end") },
+            "nodes": commits,
+        } } } })
+    }
+
+    #[test]
+    fn runs_answers_give_lowercase_states_skip_other_apps_and_absent_repositories() {
+        let other_app = json!({ "status": "COMPLETED", "conclusion": "NEUTRAL", "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z", "workflowRun": null });
+        let mut pull_request = suite(13, "COMPLETED", json!("FAILURE"), "2026-01-01T00:00:00Z", "2026-01-01T00:02:00Z");
+        pull_request["workflowRun"]["event"] = json!("pull_request");
+        let commits = json!([
+            { "oid": "c2", "checkSuites": { "nodes": [
+                other_app, suite(12, "IN_PROGRESS", Value::Null, "2026-01-02T00:00:00Z", "2026-01-02T00:01:00Z")] } },
+            { "oid": "c1", "checkSuites": { "nodes": [pull_request,
+                suite(11, "COMPLETED", json!("STARTUP_FAILURE"), "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z")] } },
+        ]);
+        let body = json!({
+            "data": {
+                "rateLimit": { "cost": 1, "remaining": 4999, "resetAt": "2026-01-01T01:00:00Z" },
+                "r0": history(commits, Some("Y3Vyc29y")),
+                "r1": null,
+                "r2": { "defaultBranchRef": null },
+            },
+            "errors": [{ "type": "NOT_FOUND", "path": ["r1"],
+                "message": "Could not resolve to a Repository with the name 'acme/gone'." }],
+        });
+        let pages = parse_runs(&body.to_string(), 3, RESET).unwrap();
+        let first = pages[0].as_ref().unwrap();
+        assert_eq!(first.next.as_deref(), Some("Y3Vyc29y"));
+        let ids: Vec<u64> = first.runs.iter().map(|run| run.id).collect();
+        assert_eq!(ids, [12, 11], "the other app's suite names no run; a pull request's run is not the branch's");
+        let running = &first.runs[0];
+        assert_eq!((running.status.as_deref(), running.conclusion.as_deref()), (Some("in_progress"), None));
+        assert_eq!((running.head_sha.as_str(), running.head_branch.as_deref()), ("c2", Some("main")));
+        assert_eq!((running.workflow_id, running.name.as_deref(), running.event.as_str()), (7, Some("CI"), "push"));
+        assert_eq!(running.path.as_deref(), Some(".github/workflows/ci.yml"));
+        assert_eq!(running.html_url.as_deref(), Some("https://github.com/acme/one/actions/runs/12"));
+        assert_eq!(running.created_at, "2026-01-02T00:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(running.updated_at, "2026-01-02T00:01:00Z".parse().ok());
+        assert_eq!((running.run_attempt, running.display_title.as_str()), (None, ""));
+        assert_eq!(first.runs[1].conclusion.as_deref(), Some("startup_failure"));
+        assert_eq!(pages[1], None, "a repository that does not exist");
+        assert_eq!(pages[2], Some(RunsPage { runs: Vec::new(), next: None }), "an empty repository");
+
+        let last = json!({ "data": { "r0": history(json!([]), None) } });
+        assert_eq!(parse_runs(&last.to_string(), 1, RESET).unwrap()[0].as_ref().unwrap().next, None);
+        let partial = json!({ "data": { "r0": null },
+            "errors": [{ "type": "SERVICE_UNAVAILABLE", "path": ["r0"], "message": "try again" }] });
+        assert!(matches!(parse_runs(&partial.to_string(), 1, RESET), Err(Error::GraphQL { partial: true, .. })));
+        let nameless = json!({ "data": { "r0": history(json!([{ "oid": "c", "checkSuites": { "nodes": [
+            { "status": "QUEUED", "workflowRun": { "createdAt": "2026-01-01T00:00:00Z" } }] } }]), None) } });
+        assert!(matches!(parse_runs(&nameless.to_string(), 1, RESET), Err(Error::Unexpected { .. })));
+    }
+
+    #[test]
+    fn pages_merge_into_the_newest_runs_one_per_id_until_enough_are_seen() {
+        let run = |id: u64, created: &str, updated: &str| {
+            let suite = suite(id, "COMPLETED", json!("SUCCESS"), created, updated);
+            suite_run(&suite, &suite["workflowRun"], "c", Some("main")).unwrap()
+        };
+        let page = |runs: Vec<WorkflowRun>, next: Option<&str>| RunsPage { runs, next: next.map(str::to_owned) };
+        let mut runs = Vec::new();
+        let first = vec![
+            run(3, "2026-01-03T00:00:00Z", "2026-01-03T00:01:00Z"),
+            run(1, "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"),
+        ];
+        assert_eq!(merge_page(&mut runs, page(first, Some("p2")), 4).as_deref(), Some("p2"), "two of four seen");
+        // The same run again (a re-run updated it), and an older one.
+        let second = vec![
+            run(3, "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z"),
+            run(2, "2026-01-02T00:00:00Z", "2026-01-02T00:01:00Z"),
+        ];
+        assert_eq!(merge_page(&mut runs, page(second, Some("p3")), 4).as_deref(), Some("p3"), "three of four seen");
+        let ids: Vec<u64> = runs.iter().map(|run| run.id).collect();
+        assert_eq!(ids, [3, 2, 1], "newest first by creation, one per id");
+        assert_eq!(runs[0].updated_at, "2026-01-04T00:00:00Z".parse().ok(), "the latest update is kept");
+        let third = vec![run(5, "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z")];
+        assert_eq!(merge_page(&mut runs, page(third, Some("p4")), 4), None, "enough runs seen");
+        let ids: Vec<u64> = newest_runs(runs, 2).iter().map(|run| run.id).collect();
+        assert_eq!(ids, [3, 5], "equal creation times order by id, newest first");
+        assert_eq!(merge_page(&mut Vec::new(), page(Vec::new(), None), 4), None, "the history ended");
     }
 }

@@ -78,6 +78,11 @@ pub trait GitHub: Send + Sync {
     async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>>;
     /// The repository's workflows.
     async fn workflows(&self, repo: &RepoRef) -> Result<Vec<Workflow>>;
+    /// The newest runs (at most `read.runs`, newest first by creation, one per run id) on each repository's default
+    /// branch, from the check suites of its newest commits, in GraphQL queries of at most
+    /// [`graphql::MAX_RUNS_READS_PER_QUERY`] repositories (history paged 10 commits at a time until `read.runs` runs
+    /// were seen or the history ends); `None` for a repository that does not exist.
+    async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<Vec<WorkflowRun>>>>;
     /// Runs matching `filter`, newest first.
     async fn workflow_runs(&self, repo: &RepoRef, filter: &RunFilter) -> Result<Vec<WorkflowRun>>;
     /// One run.

@@ -273,7 +273,7 @@ pub fn says_feature_disabled(message: &str) -> bool {
 impl GitHub for OctocrabGitHub {
     async fn list_org_repos(&self, org: &str) -> Result<Vec<Repository>> {
         let url = self.transport.url(&format!("/orgs/{}/repos?type=all&per_page=100", encode(org)));
-        self.transport.get_all(&url, None, None).await
+        self.transport.get_all_kept_compact(&url).await
     }
 
     async fn repository(&self, repo: &RepoRef) -> Result<Repository> {
@@ -350,6 +350,10 @@ impl GitHub for OctocrabGitHub {
 
     async fn workflows(&self, repo: &RepoRef) -> Result<Vec<Workflow>> {
         self.transport.get_all(&self.repo_url(repo, "/actions/workflows?per_page=100"), Some("workflows"), None).await
+    }
+
+    async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<Vec<WorkflowRun>>>> {
+        self.graphql_default_branch_runs(reads).await
     }
 
     async fn workflow_runs(&self, repo: &RepoRef, filter: &RunFilter) -> Result<Vec<WorkflowRun>> {

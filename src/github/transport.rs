@@ -10,6 +10,7 @@ use http::{HeaderMap, Method, StatusCode};
 use k8s_openapi::jiff::fmt::rfc2822::DateTimeParser;
 use k8s_openapi::jiff::Timestamp;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::auth::{app_jwt_claims, sign_app_jwt, Credentials, InstallationToken};
@@ -320,6 +321,35 @@ impl Transport {
             next = reply.link.as_deref().and_then(next_link);
         }
         Ok(items)
+    }
+
+    /// Every item of a paginated list of bare items, each fresh page kept in the ETag cache as the items parsed and
+    /// written again: the page of a repository listing GitHub sends is some 4 KB of JSON a repository (its URLs
+    /// above all), of which the items read a tenth, and pages are kept so that an unchanged listing is answered 304.
+    pub async fn get_all_kept_compact<T: DeserializeOwned + Serialize>(&self, url: &str) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut next = Some(url.to_string());
+        while let Some(url) = next.take() {
+            let reply = self.get(&url).await?;
+            let page: Vec<T> = reply.json(&url)?;
+            if !reply.revalidated {
+                if let Ok(compact) = serde_json::to_string(&page) {
+                    self.keep_body(&url, compact);
+                }
+            }
+            items.extend(page);
+            next = reply.link.as_deref().and_then(next_link);
+        }
+        Ok(items)
+    }
+
+    /// Replaces the body kept for `url`, if one is kept, by `body`.
+    fn keep_body(&self, url: &str, body: String) {
+        let key = CacheKey { credential: self.credential_id.clone(), url: url.to_string() };
+        let mut cache = lock(&self.cache);
+        if let Some(kept) = cache.get(&key) {
+            cache.insert(key, CachedResponse { body: body.into(), ..kept });
+        }
     }
 
     /// Sends one logical request, with the gate, pacing, retries and secondary-limit backoff.

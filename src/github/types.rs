@@ -30,7 +30,7 @@ impl fmt::Display for RepoRef {
 }
 
 /// Repository metadata.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
     /// GitHub's numeric id.
     pub id: u64,
@@ -194,6 +194,9 @@ pub struct WorkflowRun {
     /// Web URL.
     #[serde(default)]
     pub html_url: Option<String>,
+    /// The workflow file, `.github/workflows/FILE`: tells build and test workflows apart without listing workflows.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Which runs to list.
@@ -211,6 +214,15 @@ pub struct RunFilter {
     pub head_sha: Option<String>,
     /// Stop after this many runs (newest first); `None` reads every page.
     pub limit: Option<usize>,
+}
+
+/// One repository whose default-branch runs a batch reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunsRead {
+    /// The repository.
+    pub repo: RepoRef,
+    /// How many of the newest runs are wanted (the REST read's `limit`).
+    pub runs: usize,
 }
 
 /// A job of a run.

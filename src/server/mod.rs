@@ -105,7 +105,7 @@ pub async fn run(
             ctx.clock.clone(),
             metrics.clone(),
         );
-        let receiver = Arc::new(receiver);
+        let receiver = Arc::new(receiver.waking_build_plans(ctx.build_plan_wakes.clone()));
         servers.push(tokio::spawn(futures::future::select(indexes.boxed(), shutdown.clone()).map(|_| Ok(()))));
         let router = webhook::router(receiver.clone(), webhook::DEFAULT_MAX_BODY_BYTES);
         servers.push(tokio::spawn(http::serve(listener, router, shutdown.clone())));

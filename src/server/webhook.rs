@@ -22,6 +22,7 @@ use hmac::{Hmac, Mac};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -31,6 +32,7 @@ use sha2::Sha256;
 use super::webhook_index::WatchedIndex;
 use super::webhook_secret::SecretReads;
 use crate::clock::Clock;
+use crate::controller::wakes::Wakes;
 use crate::crd::build_plan::BuildPlanPhase;
 use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, REQUESTED_AT, REQUESTED_BY};
 use crate::crd::{BuildPlan, Organization, Repository};
@@ -112,6 +114,8 @@ pub struct WebhookReceiver {
     secrets: Mutex<HashMap<(String, String), SecretSlot>>,
     secret_reads: SecretReads,
     deliveries: Mutex<DeliveryLog>,
+    /// The BuildPlan controller of this process, woken directly when it runs here.
+    build_plan_wakes: Wakes<BuildPlan>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
@@ -183,10 +187,18 @@ impl WebhookReceiver {
             secrets: Mutex::default(),
             secret_reads: SecretReads::default(),
             deliveries,
+            build_plan_wakes: Wakes::default(),
             clock,
             metrics,
         };
         (receiver, upkeep)
+    }
+
+    /// The receiver, also handing the plans it wakes to the BuildPlan controller listening on `wakes` whenever that
+    /// controller runs in this process (the leader): its reconcile need not wait for the annotation's watch event.
+    pub fn waking_build_plans(mut self, wakes: Wakes<BuildPlan>) -> Self {
+        self.build_plan_wakes = wakes;
+        self
     }
 
     /// Waits until the indexes hold their first full lists; false after [`INDEXES_FILLED_WITHIN`].
@@ -353,7 +365,7 @@ impl WebhookReceiver {
                     }
                     WakeTarget::BuildPlans => {
                         for plan in self.unfinished_plans.get(&(namespace.clone(), org_name.clone())) {
-                            wakes.push(self.annotate::<BuildPlan>(namespace, plan, &patch));
+                            wakes.push(self.annotate_and_wake(namespace, plan, &patch));
                         }
                     }
                 }
@@ -361,6 +373,27 @@ impl WebhookReceiver {
         }
         let woken = futures::future::try_join_all(wakes).await?;
         Ok(woken.into_iter().flatten().collect())
+    }
+
+    /// Annotates the plan, then wakes the BuildPlan controller of this process (if it runs here) without waiting for
+    /// the annotation's watch event. Not before the write: the reconcile would read the plan without the annotation,
+    /// and its status write, guarded by that read's resourceVersion, would conflict with it.
+    fn annotate_and_wake<'a>(
+        &self,
+        namespace: &str,
+        name: String,
+        patch: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<Option<String>, kube::Error>> {
+        let (wakes, plan) = (self.build_plan_wakes.clone(), ObjectRef::new(&name).within(namespace));
+        let annotated = self.annotate::<BuildPlan>(namespace, name, patch);
+        async move {
+            let woken = annotated.await;
+            if matches!(woken, Ok(Some(_))) {
+                wakes.wake(plan);
+            }
+            woken
+        }
+        .boxed()
     }
 
     /// Merges `patch` into the object; returns `kind/namespace/name`, or `None` when the object is gone.

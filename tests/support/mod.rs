@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use infinity_orchestrator::config::OperatorConfig;
 use infinity_orchestrator::controller::{self, Context, RecheckIntervals};
 use infinity_orchestrator::metrics::Metrics;
 use infinity_orchestrator::scope::Scope;
@@ -323,8 +324,14 @@ pub struct RunningOperator {
 impl RunningOperator {
     /// Starts every controller on the current runtime, watching only `namespace`.
     pub fn start(client: Client, namespace: &str) -> Self {
+        Self::start_configured(client, namespace, OperatorConfig::default())
+    }
+
+    /// Like [`RunningOperator::start`], with the operator's configuration `config`.
+    pub fn start_configured(client: Client, namespace: &str, config: OperatorConfig) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut ctx = Context::new(client, Some("test".into()), Arc::new(Metrics::default()));
+        ctx.config = Arc::new(config);
         // Secrets are polled, not watched; a short interval keeps the test quick without changing what it shows.
         ctx.recheck = RecheckIntervals { credentials: Duration::from_secs(1) };
         let ctx = Arc::new(ctx);

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::FaultConfig;
-use crate::fixture::RepoFixture;
+use crate::fixture::{RepoFixture, RunFixture};
 use crate::rate_limit::Budget;
 use crate::state::SimState;
 
@@ -234,6 +234,16 @@ fn repo_control(state: &mut SimState, method: &str, rest: &str, body: &Value) ->
             Ok(t) => match transfer_repo(state, owner, name, &t.new_owner) {
                 true => (200, json!({})),
                 false => not_found,
+            },
+            Err(error) => bad_request(error.to_string()),
+        },
+        ("POST", "runs") => match RunFixture::deserialize(body) {
+            Ok(run) => match run.validate(name) {
+                Err(error) => bad_request(error.to_string()),
+                Ok(()) => match state.start_run(owner, name, run) {
+                    Some(id) => (201, json!({"id": id})),
+                    None => not_found,
+                },
             },
             Err(error) => bad_request(error.to_string()),
         },

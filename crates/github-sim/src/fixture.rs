@@ -470,6 +470,15 @@ fn check_one_of(value: &str, allowed: &[&str], what: &str) -> Result<(), Fixture
     check(allowed.contains(&value), || format!("{what}: `{value}` is not one of {allowed:?}"))
 }
 
+impl RunFixture {
+    /// Checks the conclusion and the date of a run of repository `name`.
+    pub fn validate(&self, name: &str) -> Result<(), FixtureError> {
+        let conclusions = ["success", "failure", "cancelled", "timed_out"];
+        check_one_of(&self.conclusion, &conclusions, &format!("{name}: run conclusion"))?;
+        check_date(self.created_at.as_ref(), &format!("{name}: run created_at"))
+    }
+}
+
 impl RepoFixture {
     /// Checks what the YAML types cannot: enumerations, dates, and references to workflows.
     pub fn validate(&self) -> Result<(), FixtureError> {
@@ -498,12 +507,7 @@ impl RepoFixture {
                 None => !self.workflows.is_empty(),
             };
             check(found, || format!("{name}: run of unknown workflow {:?}", run.workflow))?;
-            check_one_of(
-                &run.conclusion,
-                &["success", "failure", "cancelled", "timed_out"],
-                &format!("{name}: run conclusion"),
-            )?;
-            check_date(run.created_at.as_ref(), &format!("{name}: run created_at"))?;
+            run.validate(name)?;
         }
         for alert in &self.alerts.code_scanning {
             check_one_of(&alert.state, &["open", "dismissed", "fixed"], &format!("{name}: code-scanning state"))?;

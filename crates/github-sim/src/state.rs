@@ -7,7 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::faults::{FaultConfig, SecondaryWindow};
-use crate::fixture::{Fixture, OutcomeFixture, OutcomeKind, RepoFixture, WorkflowFixture};
+use crate::fixture::{Fixture, OutcomeFixture, OutcomeKind, RepoFixture, RunFixture, WorkflowFixture};
 use crate::rate_limit::Budget;
 use crate::runs::Conclusion;
 
@@ -311,6 +311,44 @@ pub struct Run {
     pub run_attempt: u32,
     /// Sim time from which the runs lists show it (a dispatched run is listed only after a delay; by id at once).
     pub listed_at: i64,
+}
+
+/// A run of `repo` as a fixture describes it, created at `created` unless the fixture says when; `None` when it names
+/// no workflow of the repository. `id` is asked once the workflow is found.
+fn run_of_fixture(repo: &Repo, run: RunFixture, created: i64, id: impl FnOnce() -> u64) -> Option<Run> {
+    let workflow = match &run.workflow {
+        Some(w) => {
+            repo.workflows.iter().find(|f| f.spec.path == *w || f.spec.path.rsplit('/').next() == Some(w.as_str()))
+        }
+        None => repo.workflows.first(),
+    }?;
+    let outcome = match run.conclusion.as_str() {
+        "failure" => Conclusion::Failure,
+        "cancelled" => Conclusion::Cancelled,
+        "timed_out" => Conclusion::TimedOut,
+        _ => Conclusion::Success,
+    };
+    let created = run.created_at.as_deref().and_then(crate::clock::parse_date).unwrap_or(created);
+    Some(Run {
+        id: id(),
+        owner: repo.owner.clone(),
+        repo: repo.spec.name.clone(),
+        workflow_id: workflow.id,
+        head_branch: run.branch.unwrap_or_else(|| repo.spec.default_branch.clone()),
+        head_sha: run.sha.unwrap_or_else(|| repo.head_sha.clone()),
+        event: run.event,
+        display_title: run.display_title.unwrap_or_else(|| {
+            let file = repo.spec.files.get(&workflow.spec.path).map(String::as_str).unwrap_or_default();
+            crate::workflow_file::parse(file).display_name(&workflow.spec.path)
+        }),
+        created_at: created,
+        first_created_at: created,
+        duration_secs: run.duration_secs,
+        outcome,
+        cancelled_at: None,
+        run_attempt: 1,
+        listed_at: created,
+    })
 }
 
 /// The login of the App's bot, which opens the issues and pull requests a fixture gives no other author.
@@ -649,49 +687,25 @@ impl SimState {
         let past = repo.spec.runs.clone();
         let count = past.len() as i64;
         for (i, run) in past.into_iter().enumerate() {
-            let workflow = match &run.workflow {
-                Some(w) => repo
-                    .workflows
-                    .iter()
-                    .find(|f| f.spec.path == *w || f.spec.path.rsplit('/').next() == Some(w.as_str())),
-                None => repo.workflows.first(),
-            };
-            let Some(workflow) = workflow else { continue };
-            let outcome = match run.conclusion.as_str() {
-                "failure" => Conclusion::Failure,
-                "cancelled" => Conclusion::Cancelled,
-                "timed_out" => Conclusion::TimedOut,
-                _ => Conclusion::Success,
-            };
-            let created = run
-                .created_at
-                .as_deref()
-                .and_then(crate::clock::parse_date)
-                .unwrap_or(now - (count - i as i64) * 86_400);
-            let id = self.next_id();
-            self.runs.push(Run {
-                id,
-                owner: owner_s.clone(),
-                repo: name.clone(),
-                workflow_id: workflow.id,
-                head_branch: run.branch.unwrap_or_else(|| default_branch.clone()),
-                head_sha: run.sha.unwrap_or_else(|| repo.head_sha.clone()),
-                event: run.event,
-                display_title: run.display_title.unwrap_or_else(|| {
-                    let file = repo.spec.files.get(&workflow.spec.path).map(String::as_str).unwrap_or_default();
-                    crate::workflow_file::parse(file).display_name(&workflow.spec.path)
-                }),
-                created_at: created,
-                first_created_at: created,
-                duration_secs: run.duration_secs,
-                outcome,
-                cancelled_at: None,
-                run_attempt: 1,
-                listed_at: created,
-            });
+            let created = now - (count - i as i64) * 86_400;
+            if let Some(run) = run_of_fixture(&repo, run, created, || self.next_id()) {
+                self.runs.push(run);
+            }
         }
         self.repos.insert((owner_s.clone(), name.clone()), repo);
         self.touch_repo(&owner_s, &name);
+    }
+
+    /// Starts a run as a push (or the fixture's `event`) would: described as a fixture's past run, but created now
+    /// unless it says when, and listed at once; it goes through its phases as the clock moves. Its id, or `None`
+    /// when the repository or the workflow does not exist.
+    pub fn start_run(&mut self, owner: &str, name: &str, run: RunFixture) -> Option<u64> {
+        let (now, id) = (self.now, self.next_id());
+        let run = run_of_fixture(self.repo(owner, name)?, run, now, || id)?;
+        let body = serde_json::json!({"workflow_run": crate::views::run_json(&self.base_url, self, &run)});
+        self.runs.push(run);
+        self.emit("workflow_run", Some("requested"), owner, name, body);
+        Some(id)
     }
 
     /// Records a change to a repository or one of its issues or pull requests: `updated_at` moves to now and

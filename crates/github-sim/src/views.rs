@@ -148,13 +148,14 @@ pub fn run_json(base: &str, state: &SimState, run: &Run) -> Value {
     let phase = phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, state.now);
     let api = format!("{base}/repos/{}/{}", run.owner, run.repo);
     let repository = state.repo(&run.owner, &run.repo).map(|r| repo_json(base, r));
-    let path = state
+    let workflow = state
         .repo(&run.owner, &run.repo)
-        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id))
-        .map(|w| w.spec.path.clone())
-        .unwrap_or_default();
+        .and_then(|r| r.workflows.iter().find(|w| w.id == run.workflow_id).map(|w| (r, w)));
+    let path = workflow.map(|(_, w)| w.spec.path.clone()).unwrap_or_default();
+    // GitHub's run `name` is its workflow's; the `run-name` shows in `display_title` only.
+    let name = workflow.map_or_else(|| run.display_title.clone(), |(r, w)| workflow_name(r, w));
     json!({
-        "id": run.id, "name": run.display_title, "display_title": run.display_title,
+        "id": run.id, "name": name, "display_title": run.display_title,
         "node_id": format!("WFR_{}", run.id), "head_branch": run.head_branch, "head_sha": run.head_sha,
         "path": path, "run_number": run.id, "run_attempt": run.run_attempt, "event": run.event,
         "status": phase.status, "conclusion": phase.conclusion.map(|c| c.as_str()),

@@ -158,3 +158,30 @@ async fn control_endpoints_edit_repositories_while_running() {
     assert_eq!(call(&base, "DELETE", "/_sim/repos/acme/repo-00001", &[], None).await.status, 200);
     assert_eq!(call(&base, "GET", "/repos/acme/repo-00001", &[AUTH], None).await.status, 404);
 }
+
+#[tokio::test]
+async fn control_endpoint_starts_a_run_on_the_new_head() {
+    let sim = Simulator::start(Fixture::generated_org("acme", 1), SimOptions::default()).await.expect("start");
+    let base = sim.base_url().to_string();
+    let files = json!({"files": {"src/lib.rs": "// v2"}, "message": "v2"});
+    let pushed = call(&base, "PUT", "/_sim/repos/acme/repo-00000/files", &[], Some(files)).await.json();
+    let run = json!({"conclusion": "failure", "duration_secs": 30});
+    let started = call(&base, "POST", "/_sim/repos/acme/repo-00000/runs", &[], Some(run)).await;
+    assert_eq!(started.status, 201);
+    let path = format!("/repos/acme/repo-00000/actions/runs/{}", started.json()["id"]);
+    let running = call(&base, "GET", &path, &[AUTH], None).await.json();
+    assert_eq!((running["status"].as_str(), running["event"].as_str()), (Some("queued"), Some("push")));
+    assert_eq!((&running["head_sha"], running["head_branch"].as_str()), (&pushed["sha"], Some("main")));
+    sim.advance_clock(github_sim::runs::QUEUE_SECS as u64 + 30);
+    let listed = call(&base, "GET", "/repos/acme/repo-00000/actions/runs", &[AUTH], None).await.json();
+    let newest = &listed["workflow_runs"][0];
+    assert_eq!(newest["id"], started.json()["id"], "listed at once, newest first");
+    assert_eq!((newest["status"].as_str(), newest["conclusion"].as_str()), (Some("completed"), Some("failure")));
+
+    let unknown = json!({"conclusion": "maybe"});
+    assert_eq!(call(&base, "POST", "/_sim/repos/acme/repo-00000/runs", &[], Some(unknown)).await.status, 400);
+    let elsewhere = call(&base, "POST", "/_sim/repos/acme/nope/runs", &[], Some(json!({}))).await;
+    assert_eq!(elsewhere.status, 404);
+    let no_workflow = json!({"workflow": "deploy.yml"});
+    assert_eq!(call(&base, "POST", "/_sim/repos/acme/repo-00000/runs", &[], Some(no_workflow)).await.status, 404);
+}

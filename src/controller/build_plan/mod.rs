@@ -190,7 +190,9 @@ async fn run_on(
             futures::stream::iter(plans)
         })
     };
-    let controller = controller.reconcile_on(described);
+    // A webhook delivery received in this process wakes the plan at once, not when its annotation's watch event
+    // comes back.
+    let controller = controller.reconcile_on(described).reconcile_on(ctx.build_plan_wakes.listen());
     // Dispatching and following runs is priority work: it goes first when the budget runs short.
     let reconcile = |plan, ctx, shared| Purpose::Dispatch.scope(reconcile(plan, ctx, shared));
     runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
@@ -226,7 +228,7 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
 /// Observe the plan, its Organization and its repositories; decide whether a run starts; move the run on.
 async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
     let Some(plan) = observe::fresh(ctx, plan).await? else { return Ok(Action::await_change()) };
-    let organization = match observe::organization(ctx, &plan).await? {
+    let organization = match observe::organization(ctx, &plan, &shared.organizations).await? {
         Ok(organization) => organization,
         Err(blocker) => return blocked(ctx, &plan, &blocker).await,
     };
@@ -312,7 +314,7 @@ async fn advance(
     let written = carry_out(ctx, plan, github, targets, next, &intents, now).await?;
     let after = written.status.clone().unwrap_or_default();
     let objects = targets.iter().map(|(name, target)| (*name, &target.object)).collect();
-    status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after).await;
+    status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after);
     Ok(requeue(&after, steps.requeue_at, settings, now))
 }
 
@@ -423,7 +425,7 @@ async fn suspend(
     let written = status::write(ctx, plan, run).await?;
     let after = written.status.clone().unwrap_or_default();
     let objects = targets.iter().map(|target| (target.name.as_str(), &target.object)).collect();
-    status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after).await;
+    status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after);
     Ok(Action::await_change())
 }
 
@@ -436,7 +438,9 @@ async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Act
     if !run.repositories.iter().any(|e| in_flight(e.state)) {
         return Ok(Action::await_change());
     }
-    let Ok(organization) = observe::organization(ctx, &plan).await? else { return Ok(Action::await_change()) };
+    let Ok(organization) = observe::organization(ctx, &plan, &shared.organizations).await? else {
+        return Ok(Action::await_change());
+    };
     let github = match ctx.github.for_organization_recent(&ctx.client, &organization).await {
         Ok(github) => github,
         Err(error @ Error::Credentials { .. }) => {

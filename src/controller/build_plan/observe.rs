@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::Api;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
+use super::super::cache::Cache;
 use super::super::context::Context;
 use super::super::error::Error;
 use super::super::status::namespace_of;
@@ -81,13 +82,24 @@ pub async fn fresh(ctx: &Context, plan: &BuildPlan) -> Result<Option<BuildPlan>,
     Ok(api.get_opt(&plan.name_any()).await?)
 }
 
-/// The plan's Organization, or what keeps the plan from using it: an invalid spec, a missing Organization.
-pub async fn organization(ctx: &Context, plan: &BuildPlan) -> Result<Result<Organization, Blocker>, Error> {
+/// The plan's Organization, or what keeps the plan from using it: an invalid spec, a missing Organization. Read from
+/// `organizations`, the shard's cache (a change of it wakes the plan once the cache holds it), so that a step of a
+/// run costs no read of it; only one the cache lacks is asked of the API server.
+pub async fn organization(
+    ctx: &Context,
+    plan: &BuildPlan,
+    organizations: &Cache<Organization>,
+) -> Result<Result<Organization, Blocker>, Error> {
     if let Err(blocker) = prerequisites::build_plan_spec(&plan.spec) {
         return Ok(Err(blocker));
     }
-    let name = &plan.spec.organization_ref.name;
-    let organization = Api::<Organization>::namespaced(ctx.client.clone(), &namespace_of(plan)?).get_opt(name).await?;
+    let (name, namespace) = (&plan.spec.organization_ref.name, namespace_of(plan)?);
+    organizations.filled().await;
+    let cached = organizations.store().get(&ObjectRef::new(name).within(&namespace));
+    let organization = match cached {
+        Some(organization) => Some(Organization::clone(&organization)),
+        None => Api::<Organization>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?,
+    };
     Ok(match organization {
         Some(organization) => Ok(organization),
         None => Err(prerequisites::organization_ref(name, false).err().unwrap_or_else(|| Blocker {
@@ -240,6 +252,7 @@ fn vanished(entry: &RepositoryBuild, id: u64) -> WorkflowRun {
         created_at: entry.start_time.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0),
         updated_at: None,
         html_url: entry.run_url.clone(),
+        path: None,
     }
 }
 

@@ -133,19 +133,51 @@ pub async fn write(ctx: &Context, plan: &BuildPlan, mut status: BuildPlanStatus)
 }
 
 /// Publishes an Event for a run that started or ended and for each repository that changed state; a repository's
-/// Event names its Repository object as related, so that each repository's builds make a series of their own.
-pub async fn announce(
+/// Event names its Repository object as related, so that each repository's builds make a series of their own. The
+/// Events go out on a task of their own: they must not hold up the plan's next reconcile, which a webhook may be
+/// waiting for.
+pub fn announce(
     ctx: &Context,
     plan: &BuildPlan,
     objects: &BTreeMap<&str, &ObjectReference>,
     before: &BuildPlanStatus,
     after: &BuildPlanStatus,
 ) {
+    let events = announcements(objects, before, after);
+    if events.is_empty() {
+        return;
+    }
+    let (ctx, plan) = (ctx.clone(), plan.clone());
+    tokio::spawn(async move {
+        for event in events {
+            let Announcement { event_type, reason, note, related, action } = event;
+            publish_event(&ctx, &plan, related, event_type, &reason, &note, action).await;
+        }
+    });
+}
+
+/// One Event to publish about a plan.
+struct Announcement {
+    event_type: EventType,
+    reason: String,
+    note: String,
+    related: Option<ObjectReference>,
+    action: &'static str,
+}
+
+/// The Events that the move from `before` to `after` calls for, in order.
+fn announcements(
+    objects: &BTreeMap<&str, &ObjectReference>,
+    before: &BuildPlanStatus,
+    after: &BuildPlanStatus,
+) -> Vec<Announcement> {
+    let mut events = Vec::new();
     let same_run = before.run_id == after.run_id;
     let run = after.run_id.as_deref().unwrap_or_default();
     if !same_run && after.run_id.is_some() {
         let note = format!("Run {run} started over {} repositories", after.repositories.len());
-        publish_event(ctx, plan, None, EventType::Normal, "RunStarted", &note, "Run").await;
+        let reason = "RunStarted".to_owned();
+        events.push(Announcement { event_type: EventType::Normal, reason, note, related: None, action: "Run" });
     }
     let previous = if same_run { before.repositories.as_slice() } else { &[] };
     for change in entries::transitions(previous, &after.repositories) {
@@ -155,15 +187,17 @@ pub async fn announce(
         let detail = change.detail.map(|d| format!(": {d}")).unwrap_or_default();
         let note = format!("{} {from} → {:?} (attempt {}){detail}", change.repository, change.to, change.attempts);
         let related = objects.get(change.repository.as_str()).map(|o| (*o).clone());
-        publish_event(ctx, plan, related, event_type, &format!("Build{:?}", change.to), &note, "Build").await;
+        let reason = format!("Build{:?}", change.to);
+        events.push(Announcement { event_type, reason, note, related, action: "Build" });
     }
     let ended = is_terminal(after.phase) && (!same_run || before.phase != after.phase);
     if let (true, Some(phase)) = (ended, after.phase) {
         let event_type = if phase == BuildPlanPhase::Succeeded { EventType::Normal } else { EventType::Warning };
         let progress = after.progress.as_deref().unwrap_or_default();
         let note = format!("Run {run} ended {phase:?}: {progress} repositories done");
-        publish_event(ctx, plan, None, event_type, &format!("Run{phase:?}"), &note, "Run").await;
+        events.push(Announcement { event_type, reason: format!("Run{phase:?}"), note, related: None, action: "Run" });
     }
+    events
 }
 
 #[cfg(test)]
@@ -226,6 +260,19 @@ mod tests {
             repositories: repositories.collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_run_is_announced_from_its_start_through_each_build_to_its_end() {
+        let (objects, none) = (BTreeMap::new(), BuildPlanStatus::default());
+        let running = run(BuildPlanPhase::Running, &[("a", S::Running), ("b", S::Pending)]);
+        let started: Vec<_> = announcements(&objects, &none, &running).into_iter().map(|e| e.reason).collect();
+        assert_eq!(started[0], "RunStarted");
+        assert!(started.contains(&"BuildRunning".to_owned()), "{started:?}");
+        let done = run(BuildPlanPhase::Succeeded, &[("a", S::Succeeded), ("b", S::Succeeded)]);
+        let ended: Vec<_> = announcements(&objects, &running, &done).into_iter().map(|e| e.reason).collect();
+        assert_eq!(ended, ["BuildSucceeded", "BuildSucceeded", "RunSucceeded"]);
+        assert!(announcements(&objects, &done, &done).is_empty(), "nothing changed, nothing to say");
     }
 
     #[test]

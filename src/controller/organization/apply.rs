@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use futures::{stream, StreamExt};
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -81,24 +82,31 @@ pub async fn apply(
     let api: Api<Repository> = Api::namespaced(ctx.client.clone(), &namespace);
     let by_name: BTreeMap<String, &Repository> = existing.iter().map(|r| (r.name_any(), r)).collect();
     let mut writes = Writes::default();
-    // Futures built up front: a stream's `map` closure over borrowed items trips the compiler's higher-ranked
-    // lifetime check when the whole reconcile must be `Send`.
-    let writes_one_each: Vec<_> = sync
-        .apply
-        .iter()
-        .filter_map(|target| statuses.get(&target.github_name).map(|status| (target, status)))
-        .map(|(target, status)| {
+    // Each write's future made only when a slot frees: made up front, 10,000 of them held 100 MiB. (A stream's `map`
+    // closure over borrowed items trips the compiler's higher-ranked lifetime check when the reconcile must be
+    // `Send`, hence the loop.)
+    let mut targets =
+        sync.apply.iter().filter_map(|target| statuses.get(&target.github_name).map(|status| (target, status)));
+    let mut in_flight = FuturesUnordered::new();
+    let mut first_error = None;
+    loop {
+        while in_flight.len() < WRITES_IN_FLIGHT {
+            let Some((target, status)) = targets.next() else { break };
             let current = by_name.get(&target.object_name).copied();
             let warning = warnings.get(&target.github_name).map(String::as_str);
-            apply_one(ctx, org, &api, target, current, status, warning)
-        })
-        .collect();
-    let applied: Vec<Result<(bool, bool), Error>> =
-        stream::iter(writes_one_each).buffer_unordered(WRITES_IN_FLIGHT).collect().await;
-    for outcome in applied {
-        let (object, status) = outcome?;
-        writes.objects += usize::from(object);
-        writes.statuses += usize::from(status);
+            in_flight.push(apply_one(ctx, org, &api, target, current, status, warning));
+        }
+        match in_flight.next().await {
+            Some(Ok((object, status))) => {
+                writes.objects += usize::from(object);
+                writes.statuses += usize::from(status);
+            }
+            Some(Err(error)) => first_error = first_error.or(Some(error)),
+            None => break,
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
     }
     for name in &sync.delete {
         api.delete(name, &DeleteParams::background()).await.map(|_| ()).or_else(ignore_not_found)?;

@@ -95,19 +95,31 @@ pub async fn reconcile(
     // reconcile), and a read of every Repository on each wake would cost the API server the whole set each time.
     repositories.filled().await;
     let config_map_name = manifest::config_map_name(&org_name);
-    let manifest_json = {
+    let stored = {
         let objects = repositories.store().state();
         let in_namespace = objects.iter().map(AsRef::as_ref);
         let in_namespace = in_namespace.filter(|repo| repo.namespace().as_deref() == Some(namespace.as_str()));
-        manifest::build(&org_name, in_namespace).to_json()
+        manifest::build(&org_name, in_namespace).stored()
     };
-    if observe_manifest(&ctx, org.as_ref(), &namespace, &config_map_name).await?.as_deref()
-        != Some(manifest_json.as_str())
-    {
-        publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &manifest_json).await?;
+    match stored {
+        Ok(stored) => {
+            if observe_manifest(&ctx, org.as_ref(), &namespace, &config_map_name).await?.as_ref() != Some(&stored) {
+                publish_manifest(&ctx, org.as_ref(), &namespace, &config_map_name, &stored).await?;
+            }
+            next.conditions.retain(|c| c.r#type != manifest::MANIFEST_TOO_LARGE);
+            next.manifest_config_map = Some(config_map_name);
+        }
+        // Retrying cannot make it fit: say so, and go on with the rest of the reconcile.
+        Err(too_large) => {
+            let (generation, message) = (org.metadata.generation, too_large.message());
+            let (r#type, status) = (manifest::MANIFEST_TOO_LARGE, ConditionStatus::True);
+            let condition = Condition::new(r#type, status, "ManifestTooLarge", &message, generation, now.clone());
+            set_condition(&mut next.conditions, condition);
+        }
     }
-    next.manifest_config_map = Some(config_map_name);
     let conditions = (org.conditions(), next.conditions.as_slice());
+    announce_transition(&ctx, org.as_ref(), conditions, manifest::MANIFEST_TOO_LARGE, Polarity::Negative, "Manifest")
+        .await;
     announce_transition(&ctx, org.as_ref(), conditions, DEGRADED, Polarity::Negative, "Discover").await;
     announce_transition(&ctx, org.as_ref(), conditions, BUDGET_CONSTRAINED, Polarity::Negative, "Budget").await;
     if write_status(&ctx, org.as_ref(), &next, Guard::None).await?.is_some() {
@@ -436,29 +448,31 @@ fn existing_repositories(objects: &[Repository]) -> Vec<ExistingRepository> {
         .collect()
 }
 
-/// The manifest the ConfigMap holds now, if it exists and is ours. One labelled for another shard than its
-/// Organization's counts as missing, to be written again: this shard's watch selects its ConfigMaps by that label.
+/// The manifest the ConfigMap holds now, if it exists, is ours and holds one form. One labelled for another shard
+/// than its Organization's counts as missing, to be written again: this shard's watch selects its ConfigMaps by that
+/// label.
 async fn observe_manifest(
     ctx: &Context,
     org: &Organization,
     namespace: &str,
     name: &str,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<manifest::Stored>, Error> {
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     let Some(config_map) = api.get_opt(name).await? else { return Ok(None) };
     if config_map.labels().get(SHARD_LABEL) != org.labels().get(SHARD_LABEL) {
         return Ok(None);
     }
-    Ok(config_map.data.and_then(|mut data| data.remove(manifest::CONFIG_MAP_KEY)))
+    Ok(manifest::Stored::of(&config_map))
 }
 
-/// Writes the manifest ConfigMap, owned by the Organization so that it goes when the Organization goes.
+/// Writes the manifest ConfigMap, owned by the Organization so that it goes when the Organization goes, with the
+/// key of the other form removed.
 async fn publish_manifest(
     ctx: &Context,
     org: &Organization,
     namespace: &str,
     name: &str,
-    manifest_json: &str,
+    stored: &manifest::Stored,
 ) -> Result<(), Error> {
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     let mut config_map = serde_json::json!({
@@ -472,13 +486,34 @@ async fn publish_manifest(
             },
             "ownerReferences": [org.controller_owner_ref(&())],
         },
-        "data": { manifest::CONFIG_MAP_KEY: manifest_json },
     });
+    match stored {
+        manifest::Stored::Text(text) => config_map["data"] = serde_json::json!({ manifest::CONFIG_MAP_KEY: text }),
+        manifest::Stored::Gzip(bytes) => {
+            let bytes = k8s_openapi::ByteString(bytes.clone());
+            config_map["binaryData"] = serde_json::json!({ manifest::CONFIG_MAP_GZIP_KEY: bytes });
+        }
+    }
     // Like its Repository objects, the ConfigMap follows the Organization's shard.
     if let Some(shard) = org.labels().get(SHARD_LABEL) {
         config_map["metadata"]["labels"][SHARD_LABEL] = serde_json::json!(shard);
     }
-    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&config_map)).await?;
+    let applied = api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&config_map)).await?;
+    // Leaving a key out of the apply removes it only when no other manager shares it: a key of the other form left
+    // by hand goes by a merge patch, so that the ConfigMap holds one form.
+    let (left, stale) = match stored {
+        manifest::Stored::Text(_) => (
+            applied.binary_data.is_some_and(|data| data.contains_key(manifest::CONFIG_MAP_GZIP_KEY)),
+            serde_json::json!({ "binaryData": { manifest::CONFIG_MAP_GZIP_KEY: null } }),
+        ),
+        manifest::Stored::Gzip(_) => (
+            applied.data.is_some_and(|data| data.contains_key(manifest::CONFIG_MAP_KEY)),
+            serde_json::json!({ "data": { manifest::CONFIG_MAP_KEY: null } }),
+        ),
+    };
+    if left {
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&stale)).await?;
+    }
     Ok(())
 }
 

@@ -8,14 +8,20 @@
 //! without one) with jitter, and at once when something asks: a `workflow_run` webhook annotates the object, and
 //! discovery moving its head or workflow changes its status. Its own status writes wake it too; those are
 //! recognised (nothing that matters to a read changed, and the last read is recent) and cost no request.
+//!
+//! Each read answers security (from the Organization's alert lists, free while unchanged), but reads the runs again
+//! only when they may have changed ([`runs_loader::runs_due`]); the Organization's repositories due a read share one
+//! GraphQL query of their runs ([`runs_loader`]), unless the Organization reads by REST (`spec.discovery.reads`).
 
 pub mod observe;
 pub mod org_alerts;
+pub mod runs_loader;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::channel::mpsc;
 use futures::Stream;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -25,6 +31,8 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 
+use self::observe::DefaultBranchRuns;
+use self::runs_loader::{runs_due, RunsAsk, RunsBasis, RunsLoader, RunsSeen, LOOKAHEAD};
 use super::cache::{self, Cache};
 use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
@@ -34,10 +42,12 @@ use super::runtime;
 use super::status::{announce_transition, namespace_of, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasConditions};
 use crate::crd::healing_policy::HealingThresholds;
+use crate::crd::organization::DiscoveryReads;
 use crate::crd::repository::{HealthStatus, SecurityStatus};
 use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, REQUESTED_AT, REQUESTED_BY};
 use crate::crd::{HealingPolicy, Organization, Repository};
 use crate::github::spending::{stretch_of, Charge, Purpose};
+use crate::github::{self, GitHub, RunsRead};
 use crate::plan::discovery_pass::{DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
 use crate::plan::health::{self, HEALTHY};
 use crate::plan::prerequisites::{self, Blocker, BlockerKind};
@@ -60,8 +70,10 @@ pub async fn run(
     let (policies, policy_changes) = Cache::new(scope.api::<HealingPolicy>(ctx.client.clone()));
     let controller = Controller::for_stream(changes, repositories.store().clone());
     let by_policy = controller.store();
-    let controller = runtime::woken_by_their_organization(controller, &organizations);
-    let shared = Arc::new(Shared { policies, organizations, reads: Reads::default() });
+    let (wake, read_ahead) = mpsc::unbounded();
+    let controller = runtime::woken_by_their_organization(controller, &organizations).reconcile_on(read_ahead);
+    let runs = RunsLoader::new(wake, runs_loader::GATHER);
+    let shared = Arc::new(Shared { policies, organizations, repositories, reads: Reads::default(), runs });
     let controller = controller
         // A policy's thresholds change the verdict, its interval the polling.
         .watches(scope.api::<HealingPolicy>(ctx.client.clone()), watcher::Config::default(), move |policy| {
@@ -75,12 +87,14 @@ pub async fn run(
     cache::run_beside(policy_changes, runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
 }
 
-/// What reconciles share: the policies, this shard's Organizations, and when each repository was last read and what
-/// it looked like then.
+/// What reconciles share: the policies, this shard's Organizations and Repositories, when each repository was last
+/// read and what it looked like then, and the batches of runs reads.
 struct Shared {
     policies: Cache<HealingPolicy>,
     organizations: Cache<Organization>,
+    repositories: Cache<Repository>,
     reads: Reads,
+    runs: RunsLoader,
 }
 
 /// When each repository was last read, and on what.
@@ -94,6 +108,8 @@ struct LastRead {
     at: Timestamp,
     /// The object's `requested-at` annotation then: a new one since is a request to read again.
     requested_at: Option<String>,
+    /// The last read of its runs in this process.
+    runs: Option<RunsSeen>,
 }
 
 /// The conditions discovery writes under its own field manager. This controller leaves them out of its writes:
@@ -141,20 +157,13 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         return Ok(Action::await_change());
     }
     shared.policies.filled().await;
-    let policy = observe::selecting_policy(shared.policies.store(), &repo);
-    let thresholds = observe::thresholds_of(policy.as_ref(), &ctx.config.monitoring);
-    // A repository no policy selects is read as often as the operator's configuration says.
-    let interval = policy.as_ref().and_then(|p| p.spec.interval.to_std());
-    let interval = interval.unwrap_or(ctx.config.monitoring.health_check_interval);
-    let key = ObjectRef::from_obj(repo.as_ref());
-    let trigger = trigger_of(&repo, &thresholds, interval);
-    // Stretched after the trigger is taken: a stretch changing is no reason to read at once.
-    let interval = interval.saturating_mul(health_stretch(&ctx, &repo));
+    let settings = read_settings(&ctx, &shared, &repo);
+    let (key, interval) = (ObjectRef::from_obj(repo.as_ref()), settings.interval);
     let now = ctx.clock.now();
     if repo.status.as_ref().is_some_and(|s| s.health.is_some()) {
-        assume_read_within(&shared.reads, &key, &trigger, now, interval, fastrand::f64());
+        assume_read_within(&shared.reads, &key, &settings.trigger, now, interval, fastrand::f64());
     }
-    if let Some(wait) = wait_before_reading(&shared.reads, &key, &trigger, now, interval) {
+    if let Some(wait) = wait_before_reading(&shared.reads, &key, &settings.trigger, now, interval) {
         return Ok(Action::requeue(wait));
     }
     let namespace = namespace_of(repo.as_ref())?;
@@ -171,38 +180,186 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         last_sync_time: status.last_sync_time.clone(),
     };
     // A repository discovery found gone has nothing left to read on GitHub.
-    let gone = find_condition(repo.conditions(), DISCOVERED).is_some_and(|c| c.status == ConditionStatus::False);
-    let readable = if gone { None } else { observe::github_repository(repo.status.as_ref()) };
+    let readable = if found_gone(&repo) { None } else { runs_ask(&repo, settings.window) };
     // Only a read of GitHub is remembered: an Organization appearing changes nothing of the repository's own, so a
     // remembered visit without a read would keep it waiting for the interval.
     let read = matches!((&organization, &readable), (Some(_), Some(_)));
-    let requested_at = repo.annotations().get(REQUESTED_AT);
-    if let (Some(org), Some((github_repo, branch))) = (organization, readable) {
-        let window = usize::try_from(thresholds.window_runs).unwrap_or(20);
-        let read_github = async {
-            let github = ctx.github.for_organization_recent(&ctx.client, &org).await?;
-            let max_age = interval.max(ctx.config.monitoring.health_check_interval);
-            let alerts = ctx.org_alerts.snapshot(&org, &github, now, max_age).await?;
-            let build_workflow = status.build_workflow.as_deref();
-            let runs =
-                observe::default_branch_runs(github.as_ref(), &github_repo, &branch, build_workflow, window).await?;
-            let last = status.security.as_ref();
-            let security = observe::security(github.as_ref(), alerts.as_deref(), &github_repo, last).await?;
-            Ok::<_, Error>((runs, security))
-        };
-        // A read a webhook delivery asked for goes first when the budget runs short, like the delivery's other work.
-        let (runs, security) = if asked_by_delivery(&repo, shared.reads.get(&key).as_ref()) {
-            Charge { purpose: Purpose::Webhook, stretch: 1 }.scope(read_github).await?
-        } else {
-            read_github.await?
-        };
-        judge(&repo, &mut next, health::health(&runs.completed, window), security.status, &thresholds, &ctx);
+    let mut runs_seen = shared.reads.get(&key).and_then(|last| last.runs);
+    if let (Some(org), Some(ask)) = (organization, readable) {
+        let found = read_github(&ctx, &shared, &repo, &org, ask, &settings, now).await?;
+        runs_seen = found.runs_seen.or(runs_seen);
+        judge(&repo, &mut next, found.health, found.security, &settings.thresholds, &ctx);
     }
     write(&ctx, &repo, next).await?;
     if read {
-        shared.reads.insert(key, LastRead { trigger, at: now, requested_at: requested_at.cloned() });
+        let requested_at = repo.annotations().get(REQUESTED_AT).cloned();
+        shared.reads.insert(key, LastRead { trigger: settings.trigger, at: now, requested_at, runs: runs_seen });
     }
     Ok(Action::requeue(jittered(interval)))
+}
+
+/// What a read of GitHub found of one repository.
+struct GitHubRead {
+    health: HealthStatus,
+    security: SecurityStatus,
+    /// What the runs read saw; `None` when they were not due.
+    runs_seen: Option<RunsSeen>,
+}
+
+/// Reads `repo`'s security, and its runs when they are due (else its health stays as its status has it).
+async fn read_github(
+    ctx: &Context,
+    shared: &Shared,
+    repo: &Repository,
+    org: &Organization,
+    ask: RunsAsk,
+    settings: &ReadSettings,
+    now: Timestamp,
+) -> Result<GitHubRead, Error> {
+    let status = repo.status.as_ref();
+    let last = shared.reads.get(&ObjectRef::from_obj(repo));
+    let seen = last.as_ref().and_then(|last| last.runs);
+    let kept_health = status.and_then(|s| s.health.clone());
+    let (basis, window) = (ask.basis, settings.window);
+    let due = runs_due(seen.as_ref(), basis, kept_health.is_some(), now, settings.full_read_interval);
+    let read = async {
+        let github = ctx.github.for_organization_recent(&ctx.client, org).await?;
+        let max_age = settings.interval.max(ctx.config.monitoring.health_check_interval);
+        let alerts = ctx.org_alerts.snapshot(org, &github, now, max_age).await?;
+        let (repo_ref, last_security) = (ask.read.repo.clone(), status.and_then(|s| s.security.as_ref()));
+        let runs = if due { Some(read_runs(ctx, shared, org, &github, repo, ask, now).await?) } else { None };
+        let security = observe::security(github.as_ref(), alerts.as_deref(), &repo_ref, last_security).await?;
+        Ok::<_, Error>((runs, security))
+    };
+    // A read a webhook delivery asked for goes first when the budget runs short, like the delivery's other work.
+    let (runs, security) = if asked_by_delivery(repo, last.as_ref()) {
+        Charge { purpose: Purpose::Webhook, stretch: 1 }.scope(read).await?
+    } else {
+        read.await?
+    };
+    Ok(match runs {
+        Some(runs) => GitHubRead {
+            health: health::health(&runs.completed, window),
+            security: security.status,
+            runs_seen: Some(RunsSeen { basis, at: now, in_progress: runs.in_progress }),
+        },
+        // `runs_due` asks for a read while the status has no health.
+        None => GitHubRead { health: kept_health.unwrap_or_default(), security: security.status, runs_seen: None },
+    })
+}
+
+/// How a repository is read and judged.
+struct ReadSettings {
+    thresholds: HealingThresholds,
+    /// Runs in the health window.
+    window: usize,
+    /// See [`trigger_of`].
+    trigger: String,
+    /// Between reads, stretched by the budget.
+    interval: Duration,
+    /// The longest its runs go unread while nothing announces a change (see [`runs_due`]), stretched likewise.
+    full_read_interval: Duration,
+}
+
+/// `repo`'s settings: its selecting policy's, else the operator's.
+fn read_settings(ctx: &Context, shared: &Shared, repo: &Repository) -> ReadSettings {
+    let policy = observe::selecting_policy(shared.policies.store(), repo);
+    let thresholds = observe::thresholds_of(policy.as_ref(), &ctx.config.monitoring);
+    // A repository no policy selects is read as often as the operator's configuration says.
+    let interval = policy.as_ref().and_then(|p| p.spec.interval.to_std());
+    let interval = interval.unwrap_or(ctx.config.monitoring.health_check_interval);
+    let trigger = trigger_of(repo, &thresholds, interval);
+    // Stretched after the trigger is taken: a stretch changing is no reason to read at once.
+    let stretch = health_stretch(ctx, repo);
+    ReadSettings {
+        window: usize::try_from(thresholds.window_runs).unwrap_or(20),
+        thresholds,
+        trigger,
+        interval: interval.saturating_mul(stretch),
+        full_read_interval: ctx.config.monitoring.health_full_read_interval.saturating_mul(stretch),
+    }
+}
+
+/// Whether discovery found the repository gone from GitHub.
+fn found_gone(repo: &Repository) -> bool {
+    find_condition(repo.conditions(), DISCOVERED).is_some_and(|c| c.status == ConditionStatus::False)
+}
+
+/// What a read of `repo`'s runs asks for, `window` runs deep; `None` until discovery described it.
+fn runs_ask(repo: &Repository, window: usize) -> Option<RunsAsk> {
+    let status = repo.status.as_ref();
+    let (github_repo, branch) = observe::github_repository(status)?;
+    let runs = observe::runs_wanted(window);
+    let basis = RunsBasis {
+        branch: &branch,
+        head_sha: status.and_then(|s| s.head_sha.as_deref()),
+        build_workflow: status.and_then(|s| s.build_workflow.as_deref()),
+        runs,
+        requested_at: repo.annotations().get(REQUESTED_AT).map(String::as_str),
+    }
+    .digest();
+    Some(RunsAsk { object: ObjectRef::from_obj(repo), read: RunsRead { repo: github_repo, runs }, branch, basis })
+}
+
+/// `repo`'s default-branch runs of its build and test workflows: by REST when its Organization reads so, else
+/// through the Organization's runs loader, in one query with the other repositories due a read.
+async fn read_runs(
+    ctx: &Context,
+    shared: &Shared,
+    org: &Organization,
+    github: &Arc<dyn GitHub>,
+    repo: &Repository,
+    ask: RunsAsk,
+    now: Timestamp,
+) -> Result<DefaultBranchRuns, Error> {
+    let build_workflow = repo.status.as_ref().and_then(|s| s.build_workflow.as_deref());
+    let github_repo = ask.read.repo.clone();
+    let runs = match org.spec.discovery.reads {
+        DiscoveryReads::Rest => observe::recent_runs(github.as_ref(), &github_repo, &ask.branch, ask.read.runs).await?,
+        DiscoveryReads::GraphQL => {
+            let login = org.spec.login.to_ascii_lowercase();
+            let organization = format!("{}/{}/{login}", org.namespace().unwrap_or_default(), org.name_any());
+            let due = || due_soon(ctx, shared, repo, now);
+            let read = |batch| runs_loader::read_batch(github.as_ref(), batch);
+            let runs = shared.runs.runs(&organization, ask, due, now, read).await?;
+            runs.ok_or_else(|| github::Error::NotFound { message: format!("repository {github_repo}") })?
+        }
+    };
+    observe::build_and_test_runs(github.as_ref(), &github_repo, runs, build_workflow).await
+}
+
+/// The described repositories of `asking`'s Organization whose runs are due and whose next read comes within
+/// [`LOOKAHEAD`], as a batch asks for them: lazily, as many as it has room for.
+fn due_soon<'a>(
+    ctx: &'a Context,
+    shared: &'a Shared,
+    asking: &'a Repository,
+    now: Timestamp,
+) -> impl Iterator<Item = RunsAsk> + 'a {
+    let soon = SignedDuration::try_from(LOOKAHEAD).ok().and_then(|ahead| now.checked_add(ahead).ok()).unwrap_or(now);
+    let namespace = asking.namespace();
+    shared.repositories.store().state().into_iter().filter_map(move |other| {
+        let organization = &other.spec.organization_ref.name;
+        if other.namespace() != namespace || *organization != asking.spec.organization_ref.name {
+            return None;
+        }
+        if other.spec.suspend || found_gone(&other) {
+            return None;
+        }
+        let settings = read_settings(ctx, shared, &other);
+        let ask = runs_ask(&other, settings.window)?;
+        let key = &ask.object;
+        let last = shared.reads.get(key);
+        let health_known = other.status.as_ref().is_some_and(|s| s.health.is_some());
+        let read_soon = match &last {
+            Some(_) => wait_before_reading(&shared.reads, key, &settings.trigger, soon, settings.interval).is_none(),
+            // Not reconciled yet in this process: read at once unless it spreads its first read (`assume_read_within`).
+            None => !health_known,
+        };
+        let seen = last.and_then(|last| last.runs);
+        let due = read_soon && runs_due(seen.as_ref(), ask.basis, health_known, now, settings.full_read_interval);
+        due.then_some(ask)
+    })
 }
 
 /// Whether this read answers a webhook delivery: the delivery's annotation is newer than the last read. Not after a
@@ -331,7 +488,8 @@ fn assume_read_within(
 ) {
     reads.lock().entry(key.clone()).or_insert_with(|| {
         let ago = SignedDuration::try_from(interval.mul_f64(fraction.clamp(0.0, 1.0))).unwrap_or_default();
-        LastRead { trigger: trigger.to_owned(), at: now.checked_sub(ago).unwrap_or(now), requested_at: None }
+        let at = now.checked_sub(ago).unwrap_or(now);
+        LastRead { trigger: trigger.to_owned(), at, requested_at: None, runs: None }
     });
 }
 
@@ -366,6 +524,7 @@ mod tests {
             trigger: "a".into(),
             at: Timestamp::from_second(1_000_000).unwrap(),
             requested_at: at.map(str::to_owned),
+            runs: None,
         };
         let delivery = format!("{GITHUB_DELIVERY_PREFIX}d-1");
         let asked = annotated(&delivery, "t2");
@@ -380,7 +539,7 @@ mod tests {
     fn a_read_waits_only_while_nothing_changed_and_it_is_recent() {
         let (reads, key, t0, minute) = never_read();
         assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), None, "never read");
-        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0, requested_at: None });
+        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0, requested_at: None, runs: None });
         let later = |secs: i64| Timestamp::from_second(1_000_000 + secs).unwrap();
         assert_eq!(wait_before_reading(&reads, &key, "a", later(20), minute), Some(Duration::from_secs(40)));
         assert_eq!(wait_before_reading(&reads, &key, "b", later(20), minute), None, "a wake request changed it");
@@ -394,7 +553,7 @@ mod tests {
         assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), Some(Duration::from_secs(45)));
         assert_eq!(wait_before_reading(&reads, &key, "b", t0, minute), None, "a wake request changed the trigger");
         // Only the first sight counts: a real read is not pushed back by a later reconcile.
-        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0, requested_at: None });
+        reads.insert(key.clone(), LastRead { trigger: "a".into(), at: t0, requested_at: None, runs: None });
         assume_read_within(&reads, &key, "a", t0, minute, 1.0);
         assert_eq!(wait_before_reading(&reads, &key, "a", t0, minute), Some(minute));
         let other = ObjectRef::<Repository>::new("web").within("ns");

@@ -10,7 +10,7 @@ use crate::controller::error::Error;
 use crate::crd::healing_policy::HealingThresholds;
 use crate::crd::repository::{RepositoryStatus, SecurityStatus};
 use crate::crd::{HealingPolicy, Repository};
-use crate::github::{AlertSource, Alerts, GitHub, RepoRef, RunFilter, SecurityAlert, Workflow, WorkflowRun};
+use crate::github::{self, AlertSource, Alerts, GitHub, RepoRef, RunFilter, SecurityAlert, WorkflowRun};
 use crate::plan::health::{self, FeatureAlerts, ObservedAlert, ObservedRun};
 
 /// Workflow names and files that count as build or test workflows besides the one discovery picked.
@@ -32,8 +32,13 @@ pub fn github_repository(status: Option<&RepositoryStatus>) -> Option<(RepoRef, 
     Some((RepoRef::new(owner, name), status.default_branch.clone()?))
 }
 
-/// The newest runs of the build and test workflows on `branch`, enough to fill a window of `window` decisive runs
-/// in the usual case (other workflows' and unfinished runs take some of the page).
+/// How many of the newest default-branch runs are read to fill a window of `window` decisive runs in the usual case
+/// (other workflows' and unfinished runs take some of the page).
+pub fn runs_wanted(window: usize) -> usize {
+    window * 2 + 10
+}
+
+/// The newest runs of the build and test workflows on `branch`, read by REST.
 pub async fn default_branch_runs(
     github: &dyn GitHub,
     repo: &RepoRef,
@@ -41,27 +46,64 @@ pub async fn default_branch_runs(
     build_workflow: Option<&str>,
     window: usize,
 ) -> Result<DefaultBranchRuns, Error> {
-    let workflows = github.workflows(repo).await?;
-    let chosen: Vec<u64> =
-        workflows.iter().filter(|w| is_build_or_test(w, build_workflow)).map(|workflow| workflow.id).collect();
-    let filter = RunFilter { branch: Some(branch.to_owned()), limit: Some(window * 2 + 10), ..RunFilter::default() };
-    let runs: Vec<WorkflowRun> = github
-        .workflow_runs(repo, &filter)
-        .await?
-        .into_iter()
-        // Without a recognisable build or test workflow, every default-branch run speaks for the repository.
-        .filter(|run| chosen.is_empty() || chosen.contains(&run.workflow_id))
-        .collect();
-    let in_progress = runs.first().is_some_and(|run| run.status.as_deref() != Some("completed"));
-    Ok(DefaultBranchRuns { completed: runs.iter().filter_map(observed_run).collect(), in_progress })
+    let runs = recent_runs(github, repo, branch, runs_wanted(window)).await?;
+    build_and_test_runs(github, repo, runs, build_workflow).await
 }
 
-fn is_build_or_test(workflow: &Workflow, build_workflow: Option<&str>) -> bool {
-    let file = workflow.path.rsplit('/').next().unwrap_or(&workflow.path);
-    if build_workflow.is_some_and(|chosen| chosen == file || chosen == workflow.id.to_string()) {
+/// The newest `limit` runs on `branch` (REST), newest first.
+pub async fn recent_runs(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    branch: &str,
+    limit: usize,
+) -> Result<Vec<WorkflowRun>, github::Error> {
+    let filter = RunFilter { branch: Some(branch.to_owned()), limit: Some(limit), ..RunFilter::default() };
+    github.workflow_runs(repo, &filter).await
+}
+
+/// Of `runs` (newest first), those of the build and test workflows. Each run names its workflow's file; the
+/// workflows list is read only for runs that do not (servers older than the run's `path`).
+pub async fn build_and_test_runs(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    mut runs: Vec<WorkflowRun>,
+    build_workflow: Option<&str>,
+) -> Result<DefaultBranchRuns, Error> {
+    if runs.iter().any(|run| run.path.is_none()) {
+        let workflows = github.workflows(repo).await?;
+        for run in runs.iter_mut().filter(|run| run.path.is_none()) {
+            if let Some(workflow) = workflows.iter().find(|workflow| workflow.id == run.workflow_id) {
+                run.name = Some(workflow.name.clone());
+                run.path = Some(workflow.path.clone());
+            }
+        }
+    }
+    Ok(chosen_runs(&runs, build_workflow))
+}
+
+/// The runs of the build and test workflows among `runs` (newest first, each naming its workflow's file).
+fn chosen_runs(runs: &[WorkflowRun], build_workflow: Option<&str>) -> DefaultBranchRuns {
+    let chosen = |run: &WorkflowRun| {
+        let (name, path) = (run.name.as_deref().unwrap_or_default(), run.path.as_deref().unwrap_or_default());
+        is_build_or_test(run.workflow_id, name, path, build_workflow)
+    };
+    // Without a run of a recognisable build or test workflow, every default-branch run speaks for the repository.
+    let any_chosen = runs.iter().any(chosen);
+    let runs: Vec<&WorkflowRun> = runs.iter().filter(|run| !any_chosen || chosen(run)).collect();
+    let in_progress = runs.first().is_some_and(|run| run.status.as_deref() != Some("completed"));
+    DefaultBranchRuns { completed: runs.into_iter().filter_map(observed_run).collect(), in_progress }
+}
+
+/// Whether the workflow `id` named `name` in file `path` is a build or test workflow: the one discovery chose
+/// (by file name or id), or one whose name or file says so.
+fn is_build_or_test(id: u64, name: &str, path: &str, build_workflow: Option<&str>) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    // GitHub gives the path of a workflow from elsewhere (a required workflow) as `owner/repo/path@ref`.
+    let file = file.split('@').next().unwrap_or(file);
+    if build_workflow.is_some_and(|chosen| chosen == file || chosen == id.to_string()) {
         return true;
     }
-    let words = format!("{} {}", workflow.name, file).to_ascii_lowercase();
+    let words = format!("{name} {file}").to_ascii_lowercase();
     words
         .split(|c: char| !c.is_ascii_alphanumeric())
         .any(|word| BUILD_OR_TEST_WORDS.contains(&word) || word.starts_with("build") || word.starts_with("test"))
@@ -173,24 +215,65 @@ pub fn thresholds_of(policy: Option<&HealingPolicy>, monitoring: &MonitoringConf
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
     use super::*;
 
-    fn workflow(id: u64, name: &str, file: &str) -> Workflow {
-        Workflow { id, name: name.into(), path: format!(".github/workflows/{file}"), state: "active".into() }
+    /// A run of workflow `id` named `name` in `file`.
+    fn run(id: u64, workflow: (u64, &str, &str), status: &str, conclusion: Option<&str>) -> WorkflowRun {
+        let (workflow_id, name, file) = workflow;
+        WorkflowRun {
+            id,
+            workflow_id,
+            name: Some(name.into()),
+            display_title: String::new(),
+            head_branch: Some("main".into()),
+            head_sha: "abc".into(),
+            event: "push".into(),
+            status: Some(status.into()),
+            conclusion: conclusion.map(str::to_owned),
+            run_attempt: None,
+            created_at: Timestamp::from_second(1_000_000 + i64::try_from(id).unwrap()).unwrap(),
+            updated_at: None,
+            html_url: None,
+            path: Some(format!(".github/workflows/{file}")),
+        }
     }
 
     #[test]
     fn build_and_test_workflows_by_choice_or_name() {
         let cases = [
-            (workflow(1, "deploy", "release.yml"), Some("release.yml"), true),
-            (workflow(2, "CI", "main.yml"), None, true),
-            (workflow(3, "Tests", "tests.yml"), None, true),
-            (workflow(4, "build and push", "docker.yml"), None, true),
-            (workflow(5, "deploy", "deploy.yml"), None, false),
-            (workflow(6, "Publish docs", "circle.yml"), None, false),
+            ((1, "deploy", "release.yml"), Some("release.yml"), true),
+            ((2, "CI", "main.yml"), None, true),
+            ((3, "Tests", "tests.yml"), None, true),
+            ((4, "build and push", "docker.yml"), None, true),
+            ((5, "deploy", "deploy.yml"), None, false),
+            ((6, "Publish docs", "circle.yml"), None, false),
+            ((7, "deploy", "release.yml"), Some("7"), true),
         ];
-        for (workflow, chosen, expected) in cases {
-            assert_eq!(is_build_or_test(&workflow, chosen), expected, "{workflow:?}");
+        for ((id, name, file), chosen, expected) in cases {
+            let path = format!(".github/workflows/{file}");
+            assert_eq!(is_build_or_test(id, name, &path, chosen), expected, "{name} {file}");
         }
+        let elsewhere = "acme/policies/.github/workflows/release.yml@main";
+        assert!(is_build_or_test(8, "required", elsewhere, Some("release.yml")), "a path with its repository and ref");
+    }
+
+    #[test]
+    fn runs_of_build_and_test_workflows_speak_for_the_repository_and_all_runs_when_there_are_none() {
+        let (ci, deploy) = ((1, "CI", "ci.yml"), (2, "deploy", "deploy.yml"));
+        let runs = [
+            run(4, deploy, "in_progress", None),
+            run(3, ci, "completed", Some("failure")),
+            run(2, deploy, "completed", Some("failure")),
+            run(1, ci, "completed", Some("success")),
+        ];
+        let chosen = chosen_runs(&runs, None);
+        assert_eq!(chosen.completed.iter().map(|r| r.id).collect::<Vec<_>>(), [3, 1], "the deploy runs left out");
+        assert!(!chosen.in_progress, "the running deploy is not a build");
+        let only_deploys = chosen_runs(&runs[..1], None);
+        assert!(only_deploys.in_progress, "without a build or test run, every run counts");
+        let all = chosen_runs(&[run(2, deploy, "completed", Some("failure")), run(1, deploy, "queued", None)], None);
+        assert_eq!(all.completed.iter().map(|r| r.id).collect::<Vec<_>>(), [2]);
     }
 }

@@ -49,7 +49,7 @@ pub(super) fn run(
     budget: &Budget,
     cost: &Cost,
 ) -> Outcome {
-    let context = Context { state, base_url, variables, budget: *budget, cost: *cost };
+    let context = Context { state, base_url, variables, budget: *budget, cost: *cost, suites: Default::default() };
     let mut executor = Executor { schema, document, context, errors: Vec::new(), violations: Vec::new() };
     let data = if operation.operation_type.is_query() {
         match executor.selection_sets(&Obj::Query, &[&operation.selection_set], &mut Vec::new()) {

@@ -7,6 +7,7 @@
 //! and recorded on its log entry as a conformance violation, so that [`crate::SimHandle::assert_conformant`] fails
 //! the test that sent it.
 
+mod checks;
 pub mod cost;
 mod execute;
 mod resolve;

@@ -2,16 +2,19 @@
 //! argument that GitHub's schema has and this file does not serve is an error naming it (and a conformance
 //! violation), never a silent null.
 
+use std::cell::OnceCell;
+
 use apollo_compiler::executable::Field;
 use serde_json::{json, Map, Value};
 
 use super::argument;
+use super::checks::{self, SuitesByCommit};
 use super::cost::Cost;
 use crate::clock::iso8601;
 use crate::encoding::{base64_decode, base64_encode};
 use crate::git_object::{EntryKind, TreeEntry};
 use crate::rate_limit::Budget;
-use crate::state::{GitCommit, Repo, SimState};
+use crate::state::{GitCommit, Repo, Run, SimState, Workflow};
 
 /// GitHub truncates `Blob.text` of large files; the simulator at 512 KiB (`isTruncated: true`).
 pub const BLOB_TEXT_LIMIT: usize = 512 * 1024;
@@ -23,6 +26,8 @@ pub(super) struct Context<'s> {
     pub variables: &'s Map<String, Value>,
     pub budget: Budget,
     pub cost: Cost,
+    /// The check suites of every commit, indexed on first use.
+    pub suites: OnceCell<SuitesByCommit<'s>>,
 }
 
 /// An object of GitHub's schema backed by the simulator's state.
@@ -40,6 +45,12 @@ pub(super) enum Obj<'s> {
     Topic(&'s str),
     Ref(&'s Repo, &'s str),
     Commit(&'s Repo, &'s GitCommit),
+    CommitHistoryConnection(&'s Repo, Page<&'s GitCommit>),
+    CheckSuiteConnection(&'s Repo, Page<&'s Run>),
+    CheckSuite(&'s Repo, &'s Run),
+    WorkflowRun(&'s Repo, &'s Run),
+    Workflow(&'s Repo, &'s Workflow),
+    WorkflowRunFile(&'s Workflow),
     Tree(&'s Repo, &'s str, String),
     TreeEntry(&'s Repo, &'s TreeEntry, String),
     Blob(&'s str, &'s str),
@@ -109,6 +120,15 @@ fn page<T>(items: Vec<T>, first: usize, after: Option<&str>) -> Result<Page<T>, 
     Ok(Page { items, info: PageInfo { start, end, total }, total })
 }
 
+/// What `first` and then `last` leave of `items` (graphql-ruby applies them in that order).
+fn bounded<T>(items: Vec<T>, first: Option<usize>, last: Option<usize>) -> Page<T> {
+    let total = items.len();
+    let end = first.map_or(total, |n| n.min(total));
+    let start = last.map_or(0, |n| end.saturating_sub(n));
+    let items = items.into_iter().skip(start).take(end - start).collect();
+    Page { items, info: PageInfo { start, end, total }, total }
+}
+
 impl Obj<'_> {
     /// The object's type in GitHub's schema.
     pub fn type_name(&self) -> &'static str {
@@ -126,6 +146,12 @@ impl Obj<'_> {
             Obj::Topic(_) => "Topic",
             Obj::Ref(..) => "Ref",
             Obj::Commit(..) => "Commit",
+            Obj::CommitHistoryConnection(..) => "CommitHistoryConnection",
+            Obj::CheckSuiteConnection(..) => "CheckSuiteConnection",
+            Obj::CheckSuite(..) => "CheckSuite",
+            Obj::WorkflowRun(..) => "WorkflowRun",
+            Obj::Workflow(..) => "Workflow",
+            Obj::WorkflowRunFile(_) => "WorkflowRunFile",
             Obj::Tree(..) => "Tree",
             Obj::TreeEntry(..) => "TreeEntry",
             Obj::Blob(..) => "Blob",
@@ -263,6 +289,41 @@ pub(super) fn resolve<'s>(context: &Context<'s>, obj: &Obj<'s>, field: &Field) -
             "message" => leaf(json!(commit.message)),
             "committedDate" | "authoredDate" => leaf(json!(iso8601(commit.date))),
             "tree" => Ok(Resolved::Object(Obj::Tree(repo, &commit.tree, String::new()))),
+            "history" => {
+                only(obj, field, &["first", "after"])?;
+                let after = text_argument(context, field, "after");
+                let first = count_argument(context, field, "first");
+                let history = page(first_parents(repo, commit), first, after.as_deref())?;
+                Ok(Resolved::Object(Obj::CommitHistoryConnection(repo, history)))
+            }
+            "checkSuites" => {
+                only(obj, field, &["first", "last"])?;
+                let bound =
+                    |name| argument(field, name, context.variables).and_then(|v| v.as_u64()).map(|n| n as usize);
+                let suites = checks::suites_of(context, repo, &commit.sha);
+                Ok(Resolved::Object(Obj::CheckSuiteConnection(repo, bounded(suites, bound("first"), bound("last")))))
+            }
+            _ => Err(unserved()),
+        },
+        Obj::CommitHistoryConnection(repo, page) => match name {
+            "pageInfo" => Ok(Resolved::Object(Obj::PageInfo(page.info.clone()))),
+            "nodes" => {
+                Ok(Resolved::List(page.items.iter().map(|c| Ok(Resolved::Object(Obj::Commit(repo, c)))).collect()))
+            }
+            _ => Err(unserved()),
+        },
+        Obj::CheckSuiteConnection(repo, page) => match name {
+            "pageInfo" => Ok(Resolved::Object(Obj::PageInfo(page.info.clone()))),
+            "nodes" => {
+                Ok(Resolved::List(page.items.iter().map(|r| Ok(Resolved::Object(Obj::CheckSuite(repo, r)))).collect()))
+            }
+            _ => Err(unserved()),
+        },
+        Obj::CheckSuite(repo, run) => checks::check_suite_field(context, repo, run, name).ok_or_else(unserved),
+        Obj::WorkflowRun(repo, run) => checks::workflow_run_field(context, repo, run, name).ok_or_else(unserved),
+        Obj::Workflow(repo, workflow) => checks::workflow_field(repo, workflow, name).ok_or_else(unserved),
+        Obj::WorkflowRunFile(workflow) => match name {
+            "path" => leaf(json!(workflow.spec.path)),
             _ => Err(unserved()),
         },
         Obj::Tree(repo, sha, prefix) => match name {
@@ -312,6 +373,15 @@ fn truncated(content: &str) -> &str {
 /// Text with a NUL byte is binary, as git decides.
 fn is_binary(content: &str) -> bool {
     content.contains('\0')
+}
+
+/// `commit` and its first parents, newest first (`git log --first-parent`).
+fn first_parents<'s>(repo: &'s Repo, commit: &'s GitCommit) -> Vec<&'s GitCommit> {
+    let mut history = vec![commit];
+    while let Some(parent) = history.last().and_then(|c| c.parents.first()).and_then(|sha| repo.commits.get(sha)) {
+        history.push(parent);
+    }
+    history
 }
 
 fn query_field<'s>(context: &Context<'s>, obj: &Obj<'s>, field: &Field) -> Result<Resolved<'s>, FieldError> {
