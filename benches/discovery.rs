@@ -10,7 +10,7 @@
 //! Each size runs in a fresh child process so that peak RSS figures do not carry over. Nothing is asserted.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -85,15 +85,7 @@ fn count_requests(base_url: &str) -> (usize, i64, i64) {
     let script = "import json,sys\nlog=json.load(sys.stdin)\n\
                   graphql=sum(r['points'] for r in log if r['path']=='/graphql')\n\
                   print(len(log), sum(r['points'] for r in log)-graphql, graphql)";
-    let curl = Command::new("curl").args(["-fsS", &format!("{base_url}/_sim/requests")]).stdout(Stdio::piped()).spawn();
-    let mut curl = curl.expect("curl");
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .stdin(curl.stdout.take().expect("curl's stdout"))
-        .output()
-        .expect("python3");
-    let _ = curl.wait();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = common::summarize_sim_log(base_url, script);
     let mut numbers = text.split_whitespace();
     let requests = numbers.next().and_then(|n| n.parse().ok()).expect("requests");
     let mut points = numbers.map(|n| n.parse::<i64>().expect("points"));

@@ -47,13 +47,12 @@ use infinity_orchestrator::config::OperatorConfig;
 use infinity_orchestrator::crd::{Organization, Repository};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::Client;
 use serde_json::json;
 
 mod common;
 
-use common::{sim_call, start_fixture, Killed};
+use common::{setting, sim_call, start_fixture, Killed};
 
 const REPOS: usize = 10_000;
 const COMPRESSION: u64 = 60;
@@ -66,23 +65,11 @@ fn main() {
     runtime.block_on(measure());
 }
 
-fn setting(variable: &str, default: u64) -> u64 {
-    std::env::var(variable).ok().and_then(|n| n.parse().ok()).unwrap_or(default)
-}
-
 async fn measure() {
-    let repos = setting("IO_BENCH_REPOS", REPOS as u64) as usize;
+    let repos = setting("IO_BENCH_REPOS", REPOS);
     let k = setting("IO_BENCH_COMPRESSION", COMPRESSION).max(1);
     let (warmup_hours, hours) = (setting("IO_BENCH_WARMUP_HOURS", 1), setting("IO_BENCH_HOURS", 6));
-    let state = std::env::var("IO_CP_DIR").unwrap_or_else(|_| "/tmp/infinity-orchestrator-cp".into());
-    let kubeconfig = std::path::PathBuf::from(state).join("kubeconfig");
-    let config = Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&kubeconfig).expect("the control plane's kubeconfig (scripts/control-plane.sh up)"),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .expect("kubeconfig");
-    let client = Client::try_from(config).expect("client");
+    let (kubeconfig, client) = common::control_plane().await;
     let (_sim, api_url) = start_fixture(&organization(repos), &format!("full-pass-{repos}"), k);
 
     let ns = format!("bench-full-pass-{repos}-{}", std::process::id());
@@ -339,15 +326,7 @@ for r in log:
     e[3 if g else 1]+=r['points']
 for k,e in t.items(): print(k,*e)
 "#;
-    let curl = Command::new("curl").args(["-fsS", &format!("{api_url}/_sim/requests")]).stdout(Stdio::piped()).spawn();
-    let mut curl = curl.expect("curl");
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .stdin(curl.stdout.take().expect("curl's stdout"))
-        .output()
-        .expect("python3");
-    let _ = curl.wait();
-    String::from_utf8_lossy(&out.stdout)
+    common::summarize_sim_log(api_url, script)
         .lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();

@@ -16,8 +16,6 @@ use github_sim::{Fixture, LoggedRequest, SimOptions, Simulator};
 use infinity_orchestrator::crd::{BuildPlan, Organization, Repository};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::json;
 
 mod common;
@@ -38,18 +36,10 @@ fn name(i: usize) -> String {
 }
 
 async fn measure() {
-    let chain: usize = std::env::var("IO_BENCH_CHAIN").ok().and_then(|n| n.parse().ok()).unwrap_or(CHAIN);
+    let chain = common::setting("IO_BENCH_CHAIN", CHAIN);
     // `IO_BENCH_LOG=path` keeps the operator's log there.
     let log = std::env::var("IO_BENCH_LOG").ok();
-    let state = std::env::var("IO_CP_DIR").unwrap_or_else(|_| "/tmp/infinity-orchestrator-cp".into());
-    let kubeconfig = std::path::PathBuf::from(state).join("kubeconfig");
-    let config = Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&kubeconfig).expect("the control plane's kubeconfig (scripts/control-plane.sh up)"),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .expect("kubeconfig");
-    let client = Client::try_from(config).expect("client");
+    let (kubeconfig, client) = common::control_plane().await;
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let repos: Vec<serde_json::Value> = (0..chain)

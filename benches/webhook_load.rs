@@ -23,14 +23,13 @@ use hmac::{Hmac, Mac};
 use infinity_orchestrator::crd::{Organization, Repository};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::Client;
 use serde_json::json;
 use sha2::Sha256;
 
 mod common;
 
-use common::{start_simulator, Killed};
+use common::{setting, start_simulator, Killed};
 
 const REPOS: usize = 10_000;
 const DELIVERIES: usize = 1_000;
@@ -49,21 +48,9 @@ fn main() {
     runtime.block_on(measure());
 }
 
-fn size(variable: &str, default: usize) -> usize {
-    std::env::var(variable).ok().and_then(|n| n.parse().ok()).unwrap_or(default)
-}
-
 async fn measure() {
-    let (repos, deliveries) = (size("IO_BENCH_REPOS", REPOS), size("IO_BENCH_DELIVERIES", DELIVERIES));
-    let state = std::env::var("IO_CP_DIR").unwrap_or_else(|_| "/tmp/infinity-orchestrator-cp".into());
-    let kubeconfig = std::path::PathBuf::from(state).join("kubeconfig");
-    let config = Config::from_custom_kubeconfig(
-        Kubeconfig::read_from(&kubeconfig).expect("the control plane's kubeconfig (scripts/control-plane.sh up)"),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .expect("kubeconfig");
-    let client = Client::try_from(config).expect("client");
+    let (repos, deliveries) = (setting("IO_BENCH_REPOS", REPOS), setting("IO_BENCH_DELIVERIES", DELIVERIES));
+    let (kubeconfig, client) = common::control_plane().await;
     let (_sim, api_url) = start_simulator(repos, "webhook-load");
 
     let ns = format!("bench-webhook-load-{}", std::process::id());

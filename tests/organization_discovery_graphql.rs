@@ -17,11 +17,10 @@ use infinity_orchestrator::crd::organization::{DiscoveryReads, DiscoverySpec};
 use infinity_orchestrator::crd::{HasConditions, Organization, Repository};
 use infinity_orchestrator::github::{Credentials, GitHubConfig, OctocrabGitHub};
 use infinity_orchestrator::plan::detect::RepositoryDescription;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use serde_json::json;
 use support::process::OperatorProcess;
-use support::{cluster, eventually, namespace};
+use support::{cluster, eventually, namespace, token_organization};
 
 const TOKEN: &str = "test-token";
 
@@ -163,18 +162,8 @@ async fn discovered(reads: &str) -> BTreeMap<String, serde_json::Value> {
     let sim = Simulator::start(fixture(), SimOptions::default()).await.expect("the simulator starts");
     sim.advance_clock(1);
     let _operator = OperatorProcess::start(&cluster, &ns, &[]);
-    let secret =
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gh"}, "stringData": {"token": TOKEN}});
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    secrets.create(&PostParams::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
-    let org = json!({
-        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": {"name": "acme"},
-        "spec": {"login": "acme", "apiUrl": sim.base_url(),
-                 "credentials": {"type": "Token", "secretRef": {"name": "gh"}},
-                 "discovery": {"interval": "6h", "reads": reads}},
-    });
+    token_organization(client, &ns, TOKEN, sim.base_url(), reads).await;
     let organizations: Api<Organization> = Api::namespaced(client.clone(), &ns);
-    organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
     eventually("a completed discovery pass", Duration::from_secs(90), || async {
         let org = organizations.get("acme").await.ok()?;
         let ready = find_condition(org.conditions(), "Ready")?;

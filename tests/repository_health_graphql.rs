@@ -10,12 +10,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use github_sim::fixture::{RunFixture, WorkflowFixture};
-use github_sim::{Fixture, LoggedRequest, SimHandle, SimOptions, Simulator};
-use infinity_orchestrator::crd::{Organization, Repository};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, PostParams};
-use serde_json::json;
-use support::{cluster, eventually, namespace, RunningOperator};
+use github_sim::{Fixture, LoggedRequest, SimOptions, Simulator};
+use infinity_orchestrator::crd::Repository;
+use kube::api::{Api, ListParams};
+use support::{cluster, eventually, namespace, token_organization, RunningOperator};
 
 const TOKEN: &str = "test-token";
 /// The repositories of the fixture that pass discovery's default filters.
@@ -73,7 +71,7 @@ async fn health_read(
     let ns = namespace(client, test).await;
     let sim = Simulator::start(fixture(), options).await.expect("the simulator starts");
     sim.advance_clock(1);
-    organization(client, &ns, &sim, reads).await;
+    token_organization(client, &ns, TOKEN, sim.base_url(), reads).await;
     let operator = RunningOperator::start(client.clone(), &ns);
     let repositories: Api<Repository> = Api::namespaced(client.clone(), &ns);
     let health = eventually("every repository's health", Duration::from_secs(120), || async {
@@ -95,22 +93,6 @@ async fn health_read(
 /// `value` with the simulator's address taken out of its strings (each simulator serves on a port of its own).
 fn json_without(value: serde_json::Value, base: &str) -> serde_json::Value {
     serde_json::from_str(&value.to_string().replace(base, "")).expect("JSON")
-}
-
-/// The token Secret `gh` and the Organization `acme` on the simulator, reading by `reads`.
-async fn organization(client: &kube::Client, ns: &str, sim: &SimHandle, reads: &str) {
-    let secret =
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gh"}, "stringData": {"token": TOKEN}});
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    secrets.create(&PostParams::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
-    let org = json!({
-        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": {"name": "acme"},
-        "spec": {"login": "acme", "apiUrl": sim.base_url(),
-                 "credentials": {"type": "Token", "secretRef": {"name": "gh"}},
-                 "discovery": {"interval": "6h", "reads": reads}},
-    });
-    let organizations: Api<Organization> = Api::namespaced(client.clone(), ns);
-    organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
 }
 
 /// The REST requests for runs and workflows.

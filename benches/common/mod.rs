@@ -92,3 +92,36 @@ pub fn sim_call(base_url: &str, method: &str, path: &str, body: &str) -> String 
     }
     body
 }
+
+/// The local control plane's kubeconfig (`IO_CP_DIR`, else the default of `scripts/control-plane.sh`) and a client
+/// of it.
+pub async fn control_plane() -> (std::path::PathBuf, kube::Client) {
+    let state = std::env::var("IO_CP_DIR").unwrap_or_else(|_| "/tmp/infinity-orchestrator-cp".into());
+    let kubeconfig = std::path::PathBuf::from(state).join("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig)
+            .expect("the control plane's kubeconfig (scripts/control-plane.sh up)"),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .expect("kubeconfig");
+    (kubeconfig, kube::Client::try_from(config).expect("client"))
+}
+
+/// A whole-number setting from the environment variable `variable`, else `default`.
+pub fn setting<T: std::str::FromStr>(variable: &str, default: T) -> T {
+    std::env::var(variable).ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// What the Python `script` prints from github-sim's request log (a JSON list on its standard input).
+pub fn summarize_sim_log(base_url: &str, script: &str) -> String {
+    let curl = Command::new("curl").args(["-fsS", &format!("{base_url}/_sim/requests")]).stdout(Stdio::piped()).spawn();
+    let mut curl = curl.expect("curl");
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .stdin(curl.stdout.take().expect("curl's stdout"))
+        .output()
+        .expect("python3");
+    let _ = curl.wait();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -368,3 +368,19 @@ pub async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<S
         .filter_map(|event| event.note)
         .collect()
 }
+
+/// The token Secret `gh` (holding `token`) and the Organization `acme` on the GitHub at `api_url`, listed every six
+/// hours and read by `reads` (`GraphQL` or `REST`).
+pub async fn token_organization(client: &Client, namespace: &str, token: &str, api_url: &str, reads: &str) {
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gh"}, "stringData": {"token": token}});
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    secrets.create(&PostParams::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
+    let org = serde_json::json!({
+        "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Organization", "metadata": {"name": "acme"},
+        "spec": {"login": "acme", "apiUrl": api_url,
+                 "credentials": {"type": "Token", "secretRef": {"name": "gh"}},
+                 "discovery": {"interval": "6h", "reads": reads}},
+    });
+    let organizations: Api<infinity_orchestrator::crd::Organization> = Api::namespaced(client.clone(), namespace);
+    organizations.create(&PostParams::default(), &serde_json::from_value(org).unwrap()).await.unwrap();
+}
