@@ -3,7 +3,7 @@
 //! and github-sim; requests and points are read from the simulator's request log (a REST point is a request that
 //! counted against the primary limit, a GraphQL call costs what GitHub's cost rule gives), split by purpose from the
 //! path: discovery (the organization's listing, repository contents, GraphQL queries without check suites), health
-//! (`/actions/` and the GraphQL runs query), alerts (`…/alerts`).
+//! (`/actions/` and the GraphQL runs query), alerts (`…/alerts` and the code security configurations).
 //!
 //! The organization: `IO_BENCH_REPOS` repositories (default 10,000), each a Cargo crate with a `build` workflow and
 //! five completed push runs on its default branch's head (the newest failed in one repository of five, an older
@@ -317,7 +317,7 @@ for r in log:
     p=r['path']
     g=r['method']=='POST' and p=='/graphql'
     if g: k='health' if 'checkSuites' in json.dumps(r.get('request_body')) else 'discovery'
-    elif p.endswith('/alerts'): k='alerts'
+    elif p.endswith('/alerts') or '/code-security/' in p: k='alerts'
     elif '/actions/' in p: k='health'
     elif p.startswith('/orgs/') or p.startswith('/repos/'): k='discovery'
     else: k='other'

@@ -77,11 +77,13 @@ fn runs_queries(log: &[LoggedRequest]) -> Vec<(usize, u16, i64, Option<i64>)> {
 }
 
 /// An org of `generated` repositories without runs, plus `busy` (two workflows, runs on several commits, the newest
-/// still running, failed tests below it), `quiet` (no runs) and `deep` (its runs twelve commits below the head).
+/// still running, failed tests below it, Dependabot alerts on), `quiet` (no runs) and `deep` (its runs twelve
+/// commits below the head).
 async fn org_with_runs(generated: usize) -> Bed {
     let bed = bed(generated).await;
     bed.add_repo_yaml(
-        "name: busy\nfiles: {README.md: hi}\ncommits: [{message: first}, {message: second}]\nworkflows:\n  \
+        "name: busy\nfiles: {README.md: hi}\nsecurity: {dependabot: true}\n\
+         commits: [{message: first}, {message: second}]\nworkflows:\n  \
          - {path: .github/workflows/build.yml, name: build}\n  \
          - {path: .github/workflows/test.yml, name: test, outcome: {result: failure, duration_secs: 100}}\nruns:\n  \
          - {workflow: build.yml, conclusion: success}\n  - {workflow: test.yml, conclusion: failure}\n",
@@ -135,11 +137,15 @@ async fn a_graphql_batch_gives_the_default_branch_runs_rest_lists_for_githubs_pr
     assert_eq!(batch.remove(1), None, "a repository that does not exist");
     assert_eq!(batch.len(), rest.len());
     for ((name, by_graphql), by_rest) in names.iter().zip(&batch).zip(&rest) {
-        let by_graphql = by_graphql.as_ref().unwrap_or_else(|| panic!("{name} exists"));
+        let by_graphql = by_graphql.as_ref().map(|read| &read.runs).unwrap_or_else(|| panic!("{name} exists"));
         assert_eq!(seen(by_graphql), seen(by_rest), "{name}");
         assert!(by_graphql.iter().all(|run| run.head_branch.as_deref() == Some("main")), "{name}");
     }
-    let busy = batch[0].as_ref().expect("busy");
+    let on: Vec<Option<bool>> =
+        batch.iter().map(|read| read.as_ref().and_then(|read| read.vulnerability_alerts)).collect();
+    assert_eq!(on[..3], [Some(true), Some(false), Some(false)], "hasVulnerabilityAlertsEnabled rides along");
+    assert!(on.iter().skip(3).all(|on| *on == Some(false)), "{on:?}");
+    let busy = &batch[0].as_ref().expect("busy").runs;
     let build = busy.iter().find(|run| run.path.as_deref() == Some(".github/workflows/build.yml"));
     assert_eq!(build.and_then(|run| run.name.as_deref()), Some("build"), "the workflow's name");
 

@@ -1,8 +1,10 @@
 //! Security from the organization's alert lists, end to end (real API server, github-sim, controllers in-process):
 //! with a credential GitHub lets read them, every repository's security comes from three list requests for the
 //! whole organization, and a HealingPolicy acting on Dependabot alerts reads the same snapshot; a repository whose
-//! products are off is read from its own lists, which alone tell "off", on its first read; and when GitHub refuses
-//! the organization's lists, the per-repository reads give the same statuses.
+//! products are off reads none of its own lists: the runs query tells Dependabot alerts off, the listing secret
+//! scanning, and code scanning without default setup or open alerts is reported unknown. When GitHub refuses the
+//! organization's lists, the per-repository reads give the same statuses, but for that unknown (their own list
+//! tells code scanning off).
 
 mod support;
 
@@ -98,6 +100,12 @@ fn organization_reads(log: &[LoggedRequest]) -> Vec<(String, u16)> {
     reads.filter(|r| r.path.ends_with("/alerts")).map(|r| (r.path.clone(), r.status)).collect()
 }
 
+/// The organization's code security configuration requests, with GitHub's answers.
+fn configuration_reads(log: &[LoggedRequest]) -> Vec<(String, u16)> {
+    let reads = log.iter().filter(|r| r.method == "GET" && r.path.starts_with("/orgs/acme/code-security/"));
+    reads.map(|r| (r.path.clone(), r.status)).collect()
+}
+
 /// The repositories' own alert lists that were read, each path once.
 fn own_reads(log: &[LoggedRequest]) -> BTreeSet<String> {
     let reads = log.iter().filter(|r| r.method == "GET" && r.path.starts_with("/repos/acme/"));
@@ -112,15 +120,24 @@ async fn three_organization_lists_give_every_repository_its_security_and_the_fal
     let products = ["code-scanning", "dependabot", "secret-scanning"];
     let once: Vec<(String, u16)> = products.iter().map(|p| (format!("/orgs/acme/{p}/alerts"), 200)).collect();
     assert_eq!(listed, once, "one list per product for the whole organization and both controllers");
-    let quiet: BTreeSet<String> = products.iter().map(|p| format!("/repos/acme/quiet/{p}/alerts")).collect();
-    assert_eq!(own_reads(&log), quiet, "only `quiet`, absent from every list, reads its own lists");
-    assert_eq!(statuses["quiet"].disabled_features, ["codeScanning", "dependabot", "secretScanning"]);
+    let configurations = configuration_reads(&log);
+    assert_eq!(configurations.first().map(|(path, _)| path.as_str()), Some("/orgs/acme/code-security/configurations"));
+    assert!(configurations.iter().all(|(_, status)| *status == 200), "{configurations:?}");
+    assert_eq!(own_reads(&log), BTreeSet::new(), "`quiet`, absent from every list, reads none of its own lists");
+    assert_eq!(statuses["quiet"].disabled_features, ["dependabot", "secretScanning"]);
+    assert_eq!(statuses["quiet"].unknown_features, ["codeScanning"], "no open alert, no default setup: unknown");
     let svc = &statuses["svc-0"];
     assert_eq!((svc.code_scanning.critical, svc.dependabot.critical, svc.secret_scanning), (1, 1, 1), "open only");
-    assert!(svc.disabled_features.is_empty());
+    assert!(svc.disabled_features.is_empty() && svc.unknown_features.is_empty());
 
     let (fallback, log) = security_read("org-alerts-refused", false).await;
-    assert_eq!(fallback, statuses, "the per-repository reads give the same statuses");
+    // The one difference: `quiet`'s own code-scanning list tells "off", which the organization's reads cannot.
+    let mut expected = statuses.clone();
+    let quiet = expected.get_mut("quiet").expect("quiet");
+    quiet.unknown_features.clear();
+    quiet.disabled_features.insert(0, "codeScanning".to_owned());
+    assert_eq!(fallback, expected, "the per-repository reads give the same statuses, code scanning known off");
+    assert!(configuration_reads(&log).is_empty(), "the configurations are not asked once the lists are refused");
     let refused = [("/orgs/acme/code-scanning/alerts".to_string(), 404)];
     assert_eq!(organization_reads(&log), refused, "refused once, then remembered");
     assert_eq!(own_reads(&log).len(), 3 * (WITH_ALERTS + 1), "every repository reads its three lists");

@@ -285,6 +285,12 @@ pub struct SecurityStatus {
     /// `secretScanning`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disabled_features: Vec<String>,
+    /// Security features whose state is not known, neither counted on nor off: `codeScanning` when the repository
+    /// has no open code-scanning alert and is not attached to a code security configuration with default setup
+    /// (advanced setup without open alerts cannot be told from off without reading the repository's own list,
+    /// which the operator leaves out when it reads the organization's lists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_features: Vec<String>,
 }
 
 /// Alert counts by severity.

@@ -10,6 +10,7 @@
 //! Building the queries and reading the answers is pure; the requests go through the same transport as REST
 //! (credentials, budget gate, concurrency cap).
 
+use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use serde_json::{json, Value};
 use super::error::{Error, Result};
 use super::octocrab::OctocrabGitHub;
 use super::rate_limit::after;
-use super::types::{BlobRead, BlobText, HeadTree, RepoRef, RunsRead, WorkflowRun};
+use super::types::{BlobRead, BlobText, HeadTree, RepoRef, RepositoryRuns, RunsRead, WorkflowRun};
 
 /// GitHub refuses `nodes(ids:)` with more ids than this.
 pub const MAX_NODES_PER_QUERY: usize = 100;
@@ -115,33 +116,39 @@ const MAX_SUITES_PER_COMMIT: usize = 100;
 /// Runs queries in flight at once for one batch.
 const RUNS_QUERIES_IN_FLIGHT: usize = 4;
 
+/// Whether a repository's Dependabot alerts are on: read along with its runs (a scalar costs no point), unless
+/// GitHub refuses it to the credential.
+const VULNERABILITY_ALERTS: &str = "hasVulnerabilityAlertsEnabled";
+
 /// What the runs query reads of a repository; `after` is the history cursor a follow-up page goes on from.
-fn runs_selection(after: Option<&str>) -> String {
+fn runs_selection(after: Option<&str>, vulnerability_alerts: bool) -> String {
     let after = after.map(|cursor| format!(", after: {}", string_literal(cursor))).unwrap_or_default();
+    let flag = if vulnerability_alerts { format!(" {VULNERABILITY_ALERTS}") } else { String::new() };
     format!(
         "defaultBranchRef {{ name target {{ ... on Commit {{ history(first: $commits{after}) {{ \
          pageInfo {{ hasNextPage endCursor }} nodes {{ oid checkSuites(last: $suites) {{ nodes {{ \
          status conclusion createdAt updatedAt workflowRun {{ databaseId url createdAt updatedAt event \
-         workflow {{ databaseId name }} file {{ path }} }} }} }} }} }} }} }} }}"
+         workflow {{ databaseId name }} file {{ path }} }} }} }} }} }} }} }} }}{flag}"
     )
 }
 
 /// The runs query for one page of each repository, from the start of its history or after a cursor; `suites` is
-/// the most runs wanted of one repository.
-pub fn runs_request(pages: &[(&RepoRef, Option<&str>)], suites: usize) -> Value {
+/// the most runs wanted of one repository; with [`VULNERABILITY_ALERTS`] when `vulnerability_alerts`.
+pub fn runs_request(pages: &[(&RepoRef, Option<&str>)], suites: usize, vulnerability_alerts: bool) -> Value {
     let mut query = String::from(
         "query DefaultBranchRuns($commits: Int!, $suites: Int!) {\n  rateLimit { cost remaining resetAt }\n",
     );
     for (r, (repo, after)) in pages.iter().enumerate() {
         let (owner, name) = (string_literal(&repo.owner), string_literal(&repo.name));
         // A fragment takes no arguments of its own, so a page after a cursor spells its selection out.
-        let selection = after.map_or_else(|| "...Runs".to_owned(), |cursor| runs_selection(Some(cursor)));
+        let selection =
+            after.map_or_else(|| "...Runs".to_owned(), |cursor| runs_selection(Some(cursor), vulnerability_alerts));
         query.push_str(&format!("  r{r}: repository(owner: {owner}, name: {name}) {{ {selection} }}\n"));
     }
     query.push_str("}\n");
     // GraphQL refuses a fragment that no selection uses.
     if pages.iter().any(|(_, after)| after.is_none()) {
-        query.push_str(&format!("fragment Runs on Repository {{ {} }}\n", runs_selection(None)));
+        query.push_str(&format!("fragment Runs on Repository {{ {} }}\n", runs_selection(None, vulnerability_alerts)));
     }
     let suites = suites.clamp(1, MAX_SUITES_PER_COMMIT);
     json!({ "query": query, "variables": { "commits": RUNS_COMMITS_PER_PAGE, "suites": suites } })
@@ -154,6 +161,19 @@ struct RunsPage {
     runs: Vec<WorkflowRun>,
     /// The history cursor to go on from, when there are older commits.
     next: Option<String>,
+    /// `hasVulnerabilityAlertsEnabled`.
+    vulnerability_alerts: Option<bool>,
+}
+
+/// Whether every error of an answer is GitHub refusing [`VULNERABILITY_ALERTS`]: the query is then asked without it.
+fn refuses_vulnerability_alerts(body: &str) -> bool {
+    let Ok(answer) = serde_json::from_str::<Value>(body) else { return false };
+    let errors = answer.get("errors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let names_the_field = |error: &Value| {
+        let last = error.get("path").and_then(Value::as_array).and_then(|path| path.last());
+        last.and_then(Value::as_str) == Some(VULNERABILITY_ALERTS)
+    };
+    !errors.is_empty() && errors.iter().all(names_the_field)
 }
 
 /// Reads the runs query's answer for `count` repositories, in their order; one that does not exist is `None`.
@@ -170,10 +190,11 @@ fn parse_runs(body: &str, count: usize, budget_reset: Timestamp) -> Result<Vec<O
 }
 
 fn runs_page(repository: &Value) -> Result<RunsPage> {
+    let vulnerability_alerts = repository.get("hasVulnerabilityAlertsEnabled").and_then(Value::as_bool);
     let branch = repository.get("defaultBranchRef").filter(|b| !b.is_null());
     // An empty repository has no default branch, hence no history.
     let Some(history) = branch.and_then(|b| b.pointer("/target/history")) else {
-        return Ok(RunsPage { runs: Vec::new(), next: None });
+        return Ok(RunsPage { runs: Vec::new(), next: None, vulnerability_alerts });
     };
     let branch = branch.and_then(|b| b.get("name")).and_then(Value::as_str);
     let mut runs = Vec::new();
@@ -193,7 +214,7 @@ fn runs_page(repository: &Value) -> Result<RunsPage> {
     }
     let more = history.pointer("/pageInfo/hasNextPage").and_then(Value::as_bool) == Some(true);
     let cursor = history.pointer("/pageInfo/endCursor").and_then(Value::as_str);
-    Ok(RunsPage { runs, next: cursor.filter(|_| more).map(str::to_owned) })
+    Ok(RunsPage { runs, next: cursor.filter(|_| more).map(str::to_owned), vulnerability_alerts })
 }
 
 /// The run a check suite names, in the REST run's terms (lowercase states).
@@ -225,9 +246,11 @@ fn suite_run(suite: &Value, run: &Value, head_sha: &str, branch: Option<&str>) -
     })
 }
 
-/// Adds a page to the runs read so far (one per id, newest first); returns the cursor to read on from while fewer
-/// than `wanted` runs were seen and the history goes on.
-fn merge_page(runs: &mut Vec<WorkflowRun>, page: RunsPage, wanted: usize) -> Option<String> {
+/// Adds a page to what was read so far (runs one per id, newest first); returns the cursor to read on from while
+/// fewer than `wanted` runs were seen and the history goes on.
+fn merge_page(read: &mut RepositoryRuns, page: RunsPage, wanted: usize) -> Option<String> {
+    read.vulnerability_alerts = page.vulnerability_alerts.or(read.vulnerability_alerts);
+    let runs = &mut read.runs;
     runs.extend(page.runs);
     *runs = newest_runs(std::mem::take(runs), usize::MAX);
     page.next.filter(|_| runs.len() < wanted)
@@ -390,11 +413,8 @@ impl OctocrabGitHub {
     }
 
     /// See [`super::GitHub::default_branch_runs_batch`].
-    pub(super) async fn graphql_default_branch_runs(
-        &self,
-        reads: &[RunsRead],
-    ) -> Result<Vec<Option<Vec<WorkflowRun>>>> {
-        let mut found: Vec<Option<Vec<WorkflowRun>>> = vec![Some(Vec::new()); reads.len()];
+    pub(super) async fn graphql_default_branch_runs(&self, reads: &[RunsRead]) -> Result<Vec<Option<RepositoryRuns>>> {
+        let mut found: Vec<Option<RepositoryRuns>> = vec![Some(RepositoryRuns::default()); reads.len()];
         // Which reads are still asked about, and the history cursor each goes on from.
         let mut pending: Vec<(usize, Option<String>)> = (0..reads.len()).map(|index| (index, None)).collect();
         while !pending.is_empty() {
@@ -407,8 +427,8 @@ impl OctocrabGitHub {
             for ((index, _), page) in pending.iter().zip(answers.into_iter().flatten()) {
                 let slot = &mut found[*index];
                 match (page, slot.as_mut()) {
-                    (Some(page), Some(runs)) => {
-                        if let Some(cursor) = merge_page(runs, page, reads[*index].runs) {
+                    (Some(page), Some(read)) => {
+                        if let Some(cursor) = merge_page(read, page, reads[*index].runs) {
                             next.push((*index, Some(cursor)));
                         }
                     }
@@ -418,7 +438,8 @@ impl OctocrabGitHub {
             }
             pending = next;
         }
-        Ok(found.into_iter().zip(reads).map(|(runs, read)| runs.map(|runs| newest_runs(runs, read.runs))).collect())
+        let newest = |found: RepositoryRuns, wanted| RepositoryRuns { runs: newest_runs(found.runs, wanted), ..found };
+        Ok(found.into_iter().zip(reads).map(|(found, read)| found.map(|found| newest(found, read.runs))).collect())
     }
 
     /// One page of runs for each of `pages` (a read's index and cursor) in one query; a query GitHub timed out is
@@ -432,7 +453,14 @@ impl OctocrabGitHub {
             let asked: Vec<(&RepoRef, Option<&str>)> =
                 pages.iter().map(|(index, after)| (&reads[*index].repo, after.as_deref())).collect();
             let suites = pages.iter().map(|(index, _)| reads[*index].runs).max().unwrap_or(1);
-            match self.transport.graphql(&runs_request(&asked, suites)).await {
+            let vulnerability_alerts = !self.vulnerability_alerts_refused.load(Ordering::Relaxed);
+            match self.transport.graphql(&runs_request(&asked, suites, vulnerability_alerts)).await {
+                Ok(reply) if vulnerability_alerts && refuses_vulnerability_alerts(&reply.body) => {
+                    let field = VULNERABILITY_ALERTS;
+                    tracing::warn!(field, "GitHub refuses the field to this credential; runs are read without it");
+                    self.vulnerability_alerts_refused.store(true, Ordering::Relaxed);
+                    self.runs_pages(reads, pages).await
+                }
                 Ok(reply) => parse_runs(&reply.body, pages.len(), self.graphql_reset()),
                 Err(error @ Error::Transient { .. }) if pages.len() > 1 => {
                     tracing::debug!(repositories = pages.len(), %error, "runs query failed; asking again in halves");
@@ -499,7 +527,7 @@ mod tests {
         let repos: Vec<RepoRef> =
             (0..MAX_RUNS_READS_PER_QUERY).map(|i| RepoRef::new("acme", format!("r-{i}"))).collect();
         let first: Vec<(&RepoRef, Option<&str>)> = repos.iter().map(|repo| (repo, None)).collect();
-        let request = runs_request(&first, 30);
+        let request = runs_request(&first, 30, true);
         assert_eq!(request["variables"], json!({ "commits": RUNS_COMMITS_PER_PAGE, "suites": 30 }));
         let query = request["query"].as_str().unwrap();
         assert!(query.starts_with("query DefaultBranchRuns($commits: Int!, $suites: Int!) {\n"), "{query}");
@@ -511,15 +539,32 @@ mod tests {
         assert_eq!(validated_points(&request), 6, "(50 + 500) / 100, rounded");
 
         let cursor = "Y3Vyc29y \"x\" 9";
-        let mixed = runs_request(&[(&repos[0], Some(cursor)), (&repos[1], None)], 500);
+        let mixed = runs_request(&[(&repos[0], Some(cursor)), (&repos[1], None)], 500, true);
         assert_eq!(mixed["variables"]["suites"], 100, "a connection's largest page");
         let query = mixed["query"].as_str().unwrap();
         assert!(query.contains(r#"history(first: $commits, after: "Y3Vyc29y \"x\" 9")"#), "{query}");
         assert_eq!(validated_points(&mixed), 1);
-        let follow_up = runs_request(&[(&repos[0], Some(cursor))], 0);
+        let follow_up = runs_request(&[(&repos[0], Some(cursor))], 0, true);
         assert!(!follow_up["query"].as_str().unwrap().contains("fragment"), "no fragment left unused");
         assert_eq!(follow_up["variables"]["suites"], 1);
         assert_eq!(validated_points(&follow_up), 1);
+        assert!(follow_up["query"].as_str().unwrap().contains("} hasVulnerabilityAlertsEnabled }"));
+        let without = runs_request(&[(&repos[0], Some(cursor)), (&repos[1], None)], 30, false);
+        assert!(!without["query"].as_str().unwrap().contains(VULNERABILITY_ALERTS), "for a credential refused it");
+        assert_eq!(validated_points(&without), 1);
+    }
+
+    #[test]
+    fn an_answer_refusing_only_the_vulnerability_alerts_flag_is_told_apart() {
+        let error = |path: Value| json!({ "type": "FORBIDDEN", "path": path, "message": "Resource not accessible" });
+        let refused = json!({ "data": { "r0": null, "r1": null },
+            "errors": [error(json!(["r0", VULNERABILITY_ALERTS])), error(json!(["r1", VULNERABILITY_ALERTS]))] });
+        assert!(refuses_vulnerability_alerts(&refused.to_string()));
+        let other = json!({ "data": { "r0": null, "r1": null },
+            "errors": [error(json!(["r0", VULNERABILITY_ALERTS])), error(json!(["r1"]))] });
+        assert!(!refuses_vulnerability_alerts(&other.to_string()), "another error too: not only the flag");
+        assert!(!refuses_vulnerability_alerts(&json!({ "data": { "r0": null } }).to_string()), "no error");
+        assert!(!refuses_vulnerability_alerts("<html>"));
     }
 
     #[test]
@@ -667,7 +712,7 @@ mod tests {
                 "rateLimit": { "cost": 1, "remaining": 4999, "resetAt": "2026-01-01T01:00:00Z" },
                 "r0": history(commits, Some("Y3Vyc29y")),
                 "r1": null,
-                "r2": { "defaultBranchRef": null },
+                "r2": { "defaultBranchRef": null, "hasVulnerabilityAlertsEnabled": true },
             },
             "errors": [{ "type": "NOT_FOUND", "path": ["r1"],
                 "message": "Could not resolve to a Repository with the name 'acme/gone'." }],
@@ -688,7 +733,9 @@ mod tests {
         assert_eq!((running.run_attempt, running.display_title.as_str()), (None, ""));
         assert_eq!(first.runs[1].conclusion.as_deref(), Some("startup_failure"));
         assert_eq!(pages[1], None, "a repository that does not exist");
-        assert_eq!(pages[2], Some(RunsPage { runs: Vec::new(), next: None }), "an empty repository");
+        assert_eq!(first.vulnerability_alerts, None, "not in the answer");
+        let empty = RunsPage { runs: Vec::new(), next: None, vulnerability_alerts: Some(true) };
+        assert_eq!(pages[2], Some(empty), "an empty repository, with Dependabot alerts on");
 
         let last = json!({ "data": { "r0": history(json!([]), None) } });
         assert_eq!(parse_runs(&last.to_string(), 1, RESET).unwrap()[0].as_ref().unwrap().next, None);
@@ -706,26 +753,31 @@ mod tests {
             let suite = suite(id, "COMPLETED", json!("SUCCESS"), created, updated);
             suite_run(&suite, &suite["workflowRun"], "c", Some("main")).unwrap()
         };
-        let page = |runs: Vec<WorkflowRun>, next: Option<&str>| RunsPage { runs, next: next.map(str::to_owned) };
-        let mut runs = Vec::new();
+        let page = |runs: Vec<WorkflowRun>, next: Option<&str>| RunsPage {
+            runs,
+            next: next.map(str::to_owned),
+            vulnerability_alerts: next.map(|_| true),
+        };
+        let mut read = RepositoryRuns::default();
         let first = vec![
             run(3, "2026-01-03T00:00:00Z", "2026-01-03T00:01:00Z"),
             run(1, "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"),
         ];
-        assert_eq!(merge_page(&mut runs, page(first, Some("p2")), 4).as_deref(), Some("p2"), "two of four seen");
+        assert_eq!(merge_page(&mut read, page(first, Some("p2")), 4).as_deref(), Some("p2"), "two of four seen");
         // The same run again (a re-run updated it), and an older one.
         let second = vec![
             run(3, "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z"),
             run(2, "2026-01-02T00:00:00Z", "2026-01-02T00:01:00Z"),
         ];
-        assert_eq!(merge_page(&mut runs, page(second, Some("p3")), 4).as_deref(), Some("p3"), "three of four seen");
-        let ids: Vec<u64> = runs.iter().map(|run| run.id).collect();
+        assert_eq!(merge_page(&mut read, page(second, Some("p3")), 4).as_deref(), Some("p3"), "three of four seen");
+        let ids: Vec<u64> = read.runs.iter().map(|run| run.id).collect();
         assert_eq!(ids, [3, 2, 1], "newest first by creation, one per id");
-        assert_eq!(runs[0].updated_at, "2026-01-04T00:00:00Z".parse().ok(), "the latest update is kept");
+        assert_eq!(read.runs[0].updated_at, "2026-01-04T00:00:00Z".parse().ok(), "the latest update is kept");
         let third = vec![run(5, "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z")];
-        assert_eq!(merge_page(&mut runs, page(third, Some("p4")), 4), None, "enough runs seen");
-        let ids: Vec<u64> = newest_runs(runs, 2).iter().map(|run| run.id).collect();
+        assert_eq!(merge_page(&mut read, page(third, Some("p4")), 4), None, "enough runs seen");
+        assert_eq!(merge_page(&mut read, page(Vec::new(), None), 4), None, "the history ended");
+        assert_eq!(read.vulnerability_alerts, Some(true), "a page without the flag keeps the one read");
+        let ids: Vec<u64> = newest_runs(read.runs, 2).iter().map(|run| run.id).collect();
         assert_eq!(ids, [3, 5], "equal creation times order by id, newest first");
-        assert_eq!(merge_page(&mut Vec::new(), page(Vec::new(), None), 4), None, "the history ended");
     }
 }

@@ -81,8 +81,9 @@ pub trait GitHub: Send + Sync {
     /// The newest runs (at most `read.runs`, newest first by creation, one per run id) on each repository's default
     /// branch, from the check suites of its newest commits, in GraphQL queries of at most
     /// [`graphql::MAX_RUNS_READS_PER_QUERY`] repositories (history paged 10 commits at a time until `read.runs` runs
-    /// were seen or the history ends); `None` for a repository that does not exist.
-    async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<Vec<WorkflowRun>>>>;
+    /// were seen or the history ends), with whether its Dependabot alerts are on; `None` for a repository that does
+    /// not exist.
+    async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<RepositoryRuns>>>;
     /// Runs matching `filter`, newest first.
     async fn workflow_runs(&self, repo: &RepoRef, filter: &RunFilter) -> Result<Vec<WorkflowRun>>;
     /// One run.
@@ -96,6 +97,9 @@ pub trait GitHub: Send + Sync {
     /// credential that is not an owner or security manager of the organization is refused with
     /// [`Error::NotFound`] or [`Error::Permission`] (403).
     async fn org_open_alerts(&self, org: &str, source: AlertSource) -> Result<Vec<RepoAlert>>;
+    /// The names of `org`'s repositories attached (or enforced) to a code security configuration whose code
+    /// scanning default setup is enabled (all pages, conditionally). Refused like [`GitHub::org_open_alerts`].
+    async fn code_scanning_default_setup_repositories(&self, org: &str) -> Result<Vec<String>>;
     /// Issues carrying every label in `labels` (pull requests excluded).
     async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>>;
     /// The newest `limit` commits of `branch`.

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use http::Method;
 use k8s_openapi::jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::auth::Credentials;
@@ -98,6 +99,8 @@ pub struct OctocrabGitHub {
     pub(super) dispatch: DispatchPolicy,
     /// Set once the server refused `return_run_details` (an older GitHub Enterprise Server): not sent again.
     pub(super) run_details_refused: std::sync::atomic::AtomicBool,
+    /// Set once GitHub refused `hasVulnerabilityAlertsEnabled` in the runs query to this credential: not asked again.
+    pub(super) vulnerability_alerts_refused: std::sync::atomic::AtomicBool,
 }
 
 impl OctocrabGitHub {
@@ -118,7 +121,12 @@ impl OctocrabGitHub {
         let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy)
             .with_observer(config.observer)
             .with_api_version(config.api_version);
-        Ok(OctocrabGitHub { transport, dispatch: config.dispatch, run_details_refused: Default::default() })
+        Ok(OctocrabGitHub {
+            transport,
+            dispatch: config.dispatch,
+            run_details_refused: Default::default(),
+            vulnerability_alerts_refused: Default::default(),
+        })
     }
 
     /// The last primary budget GitHub reported on a response (no request).
@@ -243,6 +251,28 @@ fn product_path(source: AlertSource) -> &'static str {
     }
 }
 
+/// A code security configuration, as far as code scanning goes.
+#[derive(Deserialize, Serialize)]
+struct CodeSecurityConfiguration {
+    id: u64,
+    /// `enabled`, `disabled` or `not_set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_scanning_default_setup: Option<String>,
+}
+
+/// A repository's attachment to a code security configuration.
+#[derive(Deserialize, Serialize)]
+struct Attachment {
+    /// `attached`, `enforced`, `attaching`, `detached`, `failed`, ….
+    status: String,
+    repository: AttachedRepository,
+}
+
+#[derive(Deserialize, Serialize)]
+struct AttachedRepository {
+    name: String,
+}
+
 /// An alert of an organization-level list with its `repository`.
 fn repo_alert_from(source: AlertSource, v: &Value) -> Result<RepoAlert> {
     let text = |pointer: &str| v.pointer(pointer).and_then(Value::as_str);
@@ -352,7 +382,7 @@ impl GitHub for OctocrabGitHub {
         self.transport.get_all(&self.repo_url(repo, "/actions/workflows?per_page=100"), Some("workflows"), None).await
     }
 
-    async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<Vec<WorkflowRun>>>> {
+    async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<RepositoryRuns>>> {
         self.graphql_default_branch_runs(reads).await
     }
 
@@ -405,6 +435,26 @@ impl GitHub for OctocrabGitHub {
         let path = format!("/orgs/{}/{}/alerts?state=open&per_page=100", encode(org), product_path(source));
         let alerts: Vec<Value> = self.transport.get_all(&self.transport.url(&path), None, None).await?;
         alerts.iter().map(|alert| repo_alert_from(source, alert)).collect()
+    }
+
+    async fn code_scanning_default_setup_repositories(&self, org: &str) -> Result<Vec<String>> {
+        let org = encode(org);
+        let url = self.transport.url(&format!("/orgs/{org}/code-security/configurations?per_page=100"));
+        let configurations: Vec<CodeSecurityConfiguration> = self.transport.get_all_kept_compact(&url).await?;
+        let mut names = Vec::new();
+        for configuration in configurations {
+            if configuration.code_scanning_default_setup.as_deref() != Some("enabled") {
+                continue;
+            }
+            let path = format!(
+                "/orgs/{org}/code-security/configurations/{}/repositories?per_page=100&status=attached,enforced",
+                configuration.id
+            );
+            let attached: Vec<Attachment> = self.transport.get_all_kept_compact(&self.transport.url(&path)).await?;
+            let attached = attached.into_iter().filter(|a| matches!(a.status.as_str(), "attached" | "enforced"));
+            names.extend(attached.map(|a| a.repository.name));
+        }
+        Ok(names)
     }
 
     async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>> {

@@ -68,6 +68,42 @@ pub struct Repository {
     /// The repository's page.
     #[serde(default)]
     pub html_url: Option<String>,
+    /// Whether secret scanning is on, from `security_and_analysis.secret_scanning.status`: GitHub shows it only to
+    /// an owner or security manager of the organization (or an admin of the repository); `None` when absent.
+    #[serde(
+        default,
+        rename = "security_and_analysis",
+        with = "secret_scanning_status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secret_scanning: Option<bool>,
+}
+
+/// `security_and_analysis.secret_scanning.status` (`enabled` or `disabled`) as whether secret scanning is on, both
+/// ways: a listing kept compact in the ETag cache is written back in GitHub's shape and read again.
+mod secret_scanning_status {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize, Serialize)]
+    struct SecurityAndAnalysis {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_scanning: Option<Status>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    struct Status {
+        status: String,
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+        let object = Option::<SecurityAndAnalysis>::deserialize(deserializer)?;
+        Ok(object.and_then(|object| object.secret_scanning).map(|status| status.status == "enabled"))
+    }
+
+    pub fn serialize<S: Serializer>(on: &Option<bool>, serializer: S) -> Result<S::Ok, S::Error> {
+        let status = |on: bool| Status { status: if on { "enabled" } else { "disabled" }.to_owned() };
+        on.map(|on| SecurityAndAnalysis { secret_scanning: Some(status(on)) }).serialize(serializer)
+    }
 }
 
 /// Bytes of code per language.
@@ -223,6 +259,16 @@ pub struct RunsRead {
     pub repo: RepoRef,
     /// How many of the newest runs are wanted (the REST read's `limit`).
     pub runs: usize,
+}
+
+/// What the runs query read of one repository.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepositoryRuns {
+    /// The newest default-branch runs, newest first.
+    pub runs: Vec<WorkflowRun>,
+    /// Whether Dependabot alerts are on (GraphQL `hasVulnerabilityAlertsEnabled`); `None` when not read (REST, or
+    /// GitHub refuses the field to the credential).
+    pub vulnerability_alerts: Option<bool>,
 }
 
 /// A job of a run.
@@ -405,4 +451,35 @@ pub struct DispatchedRun {
     pub id: u64,
     /// Its page (`html_url`).
     pub url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secret_scanning_comes_from_security_and_analysis_and_survives_the_compact_copy() {
+        let listed = |security: serde_json::Value| -> Repository {
+            let mut repo = json!({ "id": 1, "name": "api", "full_name": "acme/api", "private": true });
+            if !security.is_null() {
+                repo["security_and_analysis"] = security;
+            }
+            serde_json::from_value(repo).expect("a repository")
+        };
+        let on = listed(json!({
+            "advanced_security": { "status": "enabled" },
+            "secret_scanning": { "status": "enabled" },
+            "secret_scanning_push_protection": { "status": "disabled" },
+        }));
+        assert_eq!(on.secret_scanning, Some(true));
+        assert_eq!(listed(json!({ "secret_scanning": { "status": "disabled" } })).secret_scanning, Some(false));
+        assert_eq!(listed(json!({ "dependabot_security_updates": { "status": "enabled" } })).secret_scanning, None);
+        assert_eq!(listed(serde_json::Value::Null).secret_scanning, None, "not shown to this caller");
+        for repo in [on, listed(serde_json::Value::Null)] {
+            let compact = serde_json::to_value(&repo).expect("serialized");
+            assert_eq!(serde_json::from_value::<Repository>(compact).expect("read again"), repo);
+        }
+    }
 }

@@ -349,10 +349,12 @@ pub enum FeatureAlerts {
     Disabled,
     /// The feature is on; these are its alerts.
     Listed(Vec<ObservedAlert>),
+    /// Not read: on without alerts, or off.
+    Unknown,
 }
 
 /// The security posture from the three alert lists. Errors reading a list are the controller's to handle (it keeps
-/// the previous status); only "disabled" is posture.
+/// the previous status); only "disabled" is posture, and "unknown" is reported apart from it.
 pub fn security(
     code_scanning: &FeatureAlerts,
     dependabot: &FeatureAlerts,
@@ -360,21 +362,20 @@ pub fn security(
 ) -> SecurityStatus {
     let open = |feature: &FeatureAlerts| -> Vec<ObservedAlert> {
         match feature {
-            FeatureAlerts::Disabled => Vec::new(),
+            FeatureAlerts::Disabled | FeatureAlerts::Unknown => Vec::new(),
             FeatureAlerts::Listed(alerts) => alerts.iter().filter(|a| a.state == "open").cloned().collect(),
         }
     };
-    let disabled_features =
-        [("codeScanning", code_scanning), ("dependabot", dependabot), ("secretScanning", secret_scanning)]
-            .into_iter()
-            .filter(|(_, feature)| matches!(feature, FeatureAlerts::Disabled))
-            .map(|(name, _)| name.to_owned())
-            .collect();
+    let features = [("codeScanning", code_scanning), ("dependabot", dependabot), ("secretScanning", secret_scanning)];
+    let named = |state: fn(&FeatureAlerts) -> bool| -> Vec<String> {
+        features.iter().filter(|(_, feature)| state(feature)).map(|(name, _)| (*name).to_owned()).collect()
+    };
     SecurityStatus {
         code_scanning: count_by_severity(&open(code_scanning)),
         dependabot: count_by_severity(&open(dependabot)),
         secret_scanning: to_i32(open(secret_scanning).len()),
-        disabled_features,
+        disabled_features: named(|feature| matches!(feature, FeatureAlerts::Disabled)),
+        unknown_features: named(|feature| matches!(feature, FeatureAlerts::Unknown)),
     }
 }
 
@@ -579,5 +580,13 @@ mod tests {
         assert_eq!(s.disabled_features, vec!["secretScanning".to_owned()]);
         let secrets = FeatureAlerts::Listed(vec![alert("open", ""), alert("resolved", "")]);
         assert_eq!(security(&FeatureAlerts::Disabled, &FeatureAlerts::Listed(vec![]), &secrets).secret_scanning, 1);
+    }
+
+    #[test]
+    fn an_unknown_feature_is_reported_apart_from_the_disabled_ones() {
+        let s = security(&FeatureAlerts::Unknown, &FeatureAlerts::Disabled, &FeatureAlerts::Listed(vec![]));
+        assert_eq!(s.code_scanning, AlertCounts::default());
+        let expected = (vec!["dependabot".to_owned()], vec!["codeScanning".to_owned()]);
+        assert_eq!((s.disabled_features, s.unknown_features), expected);
     }
 }

@@ -47,6 +47,10 @@ pub fn set_condition(conditions: &mut Vec<Condition>, next: Condition) {
 pub enum Polarity {
     /// `True` is good.
     Positive,
+    /// `True` is good, as for `Positive`, but the condition's first appearance (unless `False`) and a `True` after
+    /// `Unknown` are not told: for kinds made by the thousand at once (a Repository per repository of an
+    /// organization), where an Event saying each started out fine costs the API server a write and tells nothing.
+    PositiveQuietAtFirst,
     /// `True` is abnormal.
     Negative,
 }
@@ -73,6 +77,16 @@ pub fn transition<'a>(
         Polarity::Positive => {
             let unchanged = was.is_some_and(|was| was.status == now.status && was.reason == now.reason);
             (!unchanged).then_some(Transition { condition: now, warning: now.status == ConditionStatus::False })
+        }
+        Polarity::PositiveQuietAtFirst => {
+            let first_news = match was {
+                None => now.status != ConditionStatus::False,
+                Some(was) => was.status == ConditionStatus::Unknown && now.status == ConditionStatus::True,
+            };
+            if first_news {
+                return None;
+            }
+            transition(before, after, r#type, Polarity::Positive)
         }
         Polarity::Negative => {
             let told = was.is_some_and(|was| was.status == ConditionStatus::True && was.message == now.message);
@@ -214,6 +228,21 @@ mod tests {
         let first = transition(&[], &unknown, READY, Polarity::Positive).unwrap();
         assert!(!first.warning, "Unknown is no warning");
         assert_eq!(transition(&unknown, &[], READY, Polarity::Positive), None, "nothing to tell");
+    }
+
+    #[test]
+    fn a_quiet_positive_condition_keeps_its_first_success_to_itself_and_tells_the_rest() {
+        let healthy = |status, reason: &str| Condition::new("Healthy", status, reason, "", None, at(1));
+        let quiet = Polarity::PositiveQuietAtFirst;
+        let (unknown, fine) = ([healthy(ConditionStatus::Unknown, "NoRuns")], [healthy(ConditionStatus::True, "Ok")]);
+        let failing = [healthy(ConditionStatus::False, "Failing")];
+        assert_eq!(transition(&[], &fine, "Healthy", quiet), None, "born fine");
+        assert_eq!(transition(&unknown, &fine, "Healthy", quiet), None, "fine once known");
+        assert_eq!(transition(&[], &unknown, "Healthy", quiet), None, "born not knowing");
+        assert!(transition(&[], &failing, "Healthy", quiet).unwrap().warning, "born failing is told");
+        assert!(transition(&fine, &failing, "Healthy", quiet).unwrap().warning);
+        assert!(!transition(&failing, &fine, "Healthy", quiet).unwrap().warning, "a recovery is told");
+        assert!(transition(&fine, &unknown, "Healthy", quiet).is_some(), "losing track is told");
     }
 
     #[test]

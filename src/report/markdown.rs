@@ -24,7 +24,7 @@ pub(super) fn render(report: &Report) -> String {
     out.push_str("Worst first. Alerts are critical/high/medium/low.\n\n");
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     // Numbers align right.
-    out.push_str("|---|---:|---:|---|---:|---:|---|---|---|---:|---|\n");
+    out.push_str("|---|---:|---:|---|---:|---:|---|---|---|---:|---|---|\n");
     for row in &report.repositories {
         let rendered: Vec<String> = cells(row)
             .into_iter()
@@ -51,6 +51,7 @@ mod tests {
         let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| Repository")).collect();
         assert_eq!(rows.len(), 4, "{md}");
         assert!(rows[0].starts_with("| leaky&lt;script&gt; | 110 |"), "{}", rows[0]);
+        assert!(rows[0].ends_with(" | - | codeScanning |"), "off and unknown in their own columns: {}", rows[0]);
         assert!(rows[1].contains("[failure](https://github.com/acme/api/actions/runs/7)"), "{}", rows[1]);
         assert!(rows[1].contains("False (ConsecutiveFailures)"), "{}", rows[1]);
         assert!(md.contains("4 repositories: 1 unhealthy, 1 not measured yet"), "{md}");

@@ -83,11 +83,14 @@ pub struct Row {
     pub secret_scanning: i32,
     /// Security features reported off.
     pub disabled_features: Vec<String>,
+    /// Security features whose state is not known (on without open alerts, or off).
+    pub unknown_features: Vec<String>,
 }
 
 /// How much attention a repository needs: the health it lacks (100 − score; 0 when unmeasured) plus weighted open
 /// alerts — 40 per secret-scanning alert, 25 per critical, 10 per high, 3 per medium and 1 per low alert of code
-/// scanning and Dependabot together — plus 5 per security feature that is off.
+/// scanning and Dependabot together — plus 5 per security feature that is off (one whose state is unknown counts
+/// nothing).
 pub fn risk(row: &Row) -> i32 {
     let missing_health = row.health_score.map_or(0, |score| 100 - score.clamp(0, 100));
     let alerts = |counts: &AlertCounts| 25 * counts.critical + 10 * counts.high + 3 * counts.medium + counts.low;
@@ -140,6 +143,7 @@ fn row(repo: &Repository) -> Row {
         dependabot: security.dependabot,
         secret_scanning: security.secret_scanning,
         disabled_features: security.disabled_features,
+        unknown_features: security.unknown_features,
     };
     row.risk = risk(&row);
     row
@@ -166,7 +170,7 @@ enum Cell {
 }
 
 /// The table's column headers.
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "Repository",
     "Risk",
     "Health",
@@ -178,10 +182,11 @@ const HEADERS: [&str; 11] = [
     "Dependabot",
     "Secret scanning",
     "Features off",
+    "Features unknown",
 ];
 
 /// A row's cells, in the order of [`HEADERS`].
-fn cells(row: &Row) -> [Cell; 11] {
+fn cells(row: &Row) -> [Cell; 12] {
     let dash_or = |value: Option<String>| Cell::Text(value.unwrap_or_else(|| "-".to_owned()));
     let last_run = match &row.last_run {
         Some((conclusion, Some(url))) => Cell::Link { text: conclusion.clone(), url: url.clone() },
@@ -192,7 +197,7 @@ fn cells(row: &Row) -> [Cell; 11] {
         Some(reason) => format!("{} ({reason})", row.healthy),
         None => row.healthy.clone(),
     };
-    let features = (!row.disabled_features.is_empty()).then(|| row.disabled_features.join(", "));
+    let listed = |features: &[String]| (!features.is_empty()).then(|| features.join(", "));
     [
         Cell::Text(row.name.clone()),
         Cell::Text(row.risk.to_string()),
@@ -204,7 +209,8 @@ fn cells(row: &Row) -> [Cell; 11] {
         Cell::Text(severity_counts(&row.code_scanning)),
         Cell::Text(severity_counts(&row.dependabot)),
         Cell::Text(row.secret_scanning.to_string()),
-        dash_or(features),
+        dash_or(listed(&row.disabled_features)),
+        dash_or(listed(&row.unknown_features)),
     ]
 }
 
@@ -248,7 +254,8 @@ mod tests {
         let leaky = serde_json::json!({
             "health": { "score": 95, "windowRuns": 20, "successRatePercent": 95, "consecutiveFailures": 0 },
             "security": { "secretScanning": 2, "dependabot": { "critical": 1, "high": 0, "medium": 0, "low": 0 },
-                          "codeScanning": { "critical": 0, "high": 0, "medium": 0, "low": 0 } },
+                          "codeScanning": { "critical": 0, "high": 0, "medium": 0, "low": 0 },
+                          "unknownFeatures": ["codeScanning"] },
         });
         let repos = [
             repo("healthy", healthy),
@@ -286,5 +293,7 @@ mod tests {
         assert_eq!(json["repositories"][1]["consecutive_failures"], 4);
         assert_eq!(json["repositories"][0]["secret_scanning"], 2);
         assert_eq!(json["repositories"][0]["dependabot"]["critical"], 1);
+        assert_eq!(json["repositories"][0]["unknown_features"], serde_json::json!(["codeScanning"]));
+        assert_eq!(json["repositories"][0]["disabled_features"], serde_json::json!([]), "unknown is not off");
     }
 }

@@ -88,8 +88,65 @@ pub struct OrgFixture {
     /// Credentials that read the organization's alert lists (`GET /orgs/{org}/…/alerts`) as an owner or security
     /// manager with the `security_events` scope or permission: plain tokens, or `installation:ID` for every token of
     /// an App installation. Anyone else is refused as GitHub documents (Dependabot 403, code and secret scanning
-    /// 404). Empty by default: nobody may.
+    /// 404). Empty by default: nobody may. They also read its code security configurations and see its repositories'
+    /// `security_and_analysis`.
     pub security_managers: Vec<String>,
+    /// Its code security configurations. None declared: GitHub's global "GitHub recommended" (code scanning default
+    /// setup enabled), attached to every repository whose `security.code_scanning` is enabled.
+    pub code_security_configurations: Vec<CodeSecurityConfigurationFixture>,
+}
+
+/// A code security configuration of an organization (docs: rest/code-security/configurations).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CodeSecurityConfigurationFixture {
+    /// Its name, unique in the organization.
+    pub name: String,
+    /// `enabled`, `disabled` or `not_set` (the default): whether it sets up code scanning by default setup. The
+    /// repositories attached to an enabled one have code scanning enabled, as attaching it does on GitHub.
+    pub code_scanning_default_setup: String,
+    /// Names of the organization's repositories attached to it; a repository is attached to at most one.
+    pub repositories: Vec<String>,
+}
+
+impl Default for CodeSecurityConfigurationFixture {
+    fn default() -> Self {
+        CodeSecurityConfigurationFixture {
+            name: String::new(),
+            code_scanning_default_setup: "not_set".into(),
+            repositories: Vec::new(),
+        }
+    }
+}
+
+impl OrgFixture {
+    /// Checks its code security configurations: named uniquely, a known default setup, attached repositories of
+    /// this organization, each to one configuration at most.
+    pub fn validate(&self) -> Result<(), FixtureError> {
+        let login = &self.login;
+        let mut names = std::collections::BTreeSet::new();
+        let mut attached = std::collections::BTreeSet::new();
+        for configuration in &self.code_security_configurations {
+            let name = &configuration.name;
+            check(!name.is_empty() && names.insert(name), || {
+                format!("{login}: code security configurations need distinct names, `{name}` is not")
+            })?;
+            check_one_of(
+                &configuration.code_scanning_default_setup,
+                &["enabled", "disabled", "not_set"],
+                &format!("{login}: configuration `{name}`: code_scanning_default_setup"),
+            )?;
+            for repository in &configuration.repositories {
+                check(self.repos.iter().any(|r| &r.name == repository), || {
+                    format!("{login}: configuration `{name}` names unknown repository `{repository}`")
+                })?;
+                check(attached.insert(repository), || {
+                    format!("{login}: repository `{repository}` is attached to two configurations")
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One repository.
@@ -550,13 +607,14 @@ impl Fixture {
         Ok(fixture)
     }
 
-    /// Checks every repository and App (see [`RepoFixture::validate`]).
+    /// Checks every organization, repository and App (see [`OrgFixture::validate`], [`RepoFixture::validate`]).
     pub fn validate(&self) -> Result<(), FixtureError> {
         for app in &self.apps {
             check(app.id > 0 && !app.installations.is_empty(), || {
                 format!("App {}: needs an id and at least one installation", app.id)
             })?;
         }
+        self.orgs.iter().try_for_each(OrgFixture::validate)?;
         self.orgs.iter().flat_map(|o| &o.repos).try_for_each(RepoFixture::validate)
     }
 
@@ -607,6 +665,28 @@ mod tests {
         let f = Fixture::from_yaml("orgs:\n- login: acme\n  repos:\n  - name: api\ntokens: [t]\n").expect("yaml");
         assert_eq!(f.orgs[0].repos[0].default_branch, "main");
         assert_eq!(f.tokens, vec!["t"]);
+    }
+
+    #[test]
+    fn code_security_configurations_parse_and_must_name_repositories_of_their_organization_once() {
+        let yaml = |configurations: &str| {
+            let org = "orgs:\n- login: acme\n  repos: [{name: api}, {name: web}]\n";
+            Fixture::from_yaml(&format!("{org}  code_security_configurations: {configurations}\n"))
+        };
+        let parsed = yaml("[{name: c, code_scanning_default_setup: enabled, repositories: [api]}, {name: d}]");
+        let configurations = &parsed.expect("yaml").orgs[0].code_security_configurations;
+        assert_eq!(configurations[0].code_scanning_default_setup, "enabled");
+        assert_eq!(configurations[0].repositories, ["api"]);
+        assert_eq!(configurations[1].code_scanning_default_setup, "not_set", "the default");
+        for invalid in [
+            "[{name: c, repositories: [nope]}]",
+            "[{name: c, code_scanning_default_setup: on}]",
+            "[{name: c, repositories: [api]}, {name: d, repositories: [api]}]",
+            "[{name: c}, {name: c}]",
+            "[{repositories: [api]}]",
+        ] {
+            assert!(matches!(yaml(invalid), Err(FixtureError::Invalid(_))), "{invalid}");
+        }
     }
 
     #[test]

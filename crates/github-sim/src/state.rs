@@ -7,7 +7,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::faults::{FaultConfig, SecondaryWindow};
-use crate::fixture::{Fixture, OutcomeFixture, OutcomeKind, RepoFixture, RunFixture, WorkflowFixture};
+use crate::fixture::{
+    CodeSecurityConfigurationFixture, Fixture, OutcomeFixture, OutcomeKind, RepoFixture, RunFixture, WorkflowFixture,
+};
 use crate::rate_limit::Budget;
 use crate::runs::Conclusion;
 
@@ -431,6 +433,22 @@ pub struct App {
     pub token_lifetime_secs: i64,
 }
 
+/// A code security configuration an organization's fixture declares, with the repositories attached to it (by id,
+/// so that a rename keeps them attached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSecurityConfiguration {
+    /// Numeric id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// `enabled`, `disabled` or `not_set`.
+    pub code_scanning_default_setup: String,
+    /// Ids of the attached repositories.
+    pub repository_ids: Vec<u64>,
+    /// Sim time it was created.
+    pub created_at: i64,
+}
+
 /// An issued installation token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IssuedToken {
@@ -457,6 +475,8 @@ pub struct SimState {
     pub orgs: Vec<String>,
     /// Per org login, the credentials (budget keys) that may read its org-level alert lists.
     pub security_managers: HashMap<String, HashSet<String>>,
+    /// Per org login, the code security configurations its fixture declares (none: GitHub's default is presented).
+    pub code_security_configurations: HashMap<String, Vec<CodeSecurityConfiguration>>,
     /// Repositories by (owner, name).
     pub repos: BTreeMap<(String, String), Repo>,
     /// Workflow runs, in creation order.
@@ -533,6 +553,7 @@ impl SimState {
                 .iter()
                 .map(|o| (o.login.clone(), o.security_managers.iter().cloned().collect()))
                 .collect(),
+            code_security_configurations: HashMap::new(),
             repos: BTreeMap::new(),
             runs: Vec::new(),
             issues: Vec::new(),
@@ -582,7 +603,36 @@ impl SimState {
                 state.add_repo(&org.login, repo.clone());
             }
         }
+        for org in &fixture.orgs {
+            state.declare_code_security_configurations(&org.login, &org.code_security_configurations);
+        }
         state
+    }
+
+    /// Records an organization's declared code security configurations; attaching one that enables default setup
+    /// turns code scanning on, as on GitHub.
+    fn declare_code_security_configurations(&mut self, org: &str, declared: &[CodeSecurityConfigurationFixture]) {
+        let mut configurations = Vec::new();
+        for configuration in declared {
+            let enables = configuration.code_scanning_default_setup == "enabled";
+            let mut repository_ids = Vec::new();
+            for name in &configuration.repositories {
+                if let Some(repo) = self.repo_mut(org, name) {
+                    repo.spec.security.code_scanning |= enables;
+                    repository_ids.push(repo.id);
+                }
+            }
+            configurations.push(CodeSecurityConfiguration {
+                id: self.next_id(),
+                name: configuration.name.clone(),
+                code_scanning_default_setup: configuration.code_scanning_default_setup.clone(),
+                repository_ids,
+                created_at: self.now,
+            });
+        }
+        if !configurations.is_empty() {
+            self.code_security_configurations.insert(org.to_string(), configurations);
+        }
     }
 
     /// A fresh id.
@@ -736,6 +786,12 @@ impl SimState {
     /// The repository, if it exists.
     pub fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
         self.repos.get(&(owner.to_string(), name.to_string()))
+    }
+
+    /// Whether `caller` (a budget key) is an owner or security manager of the organization `org`: who may read its
+    /// alert lists, code security configurations and repositories' `security_and_analysis`.
+    pub fn is_security_manager(&self, org: &str, caller: &str) -> bool {
+        self.security_managers.get(org).is_some_and(|managers| managers.contains(caller))
     }
 
     /// Draws when a run dispatched now is first listed.

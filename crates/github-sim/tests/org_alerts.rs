@@ -55,7 +55,12 @@ fn fixture(count: usize) -> Fixture {
     let mut repos: Vec<RepoFixture> = (0..count).map(with_alerts).collect();
     repos.push(RepoFixture { name: "all-off".into(), ..Default::default() });
     Fixture {
-        orgs: vec![OrgFixture { login: "acme".into(), repos, security_managers: vec!["test-token".into()] }],
+        orgs: vec![OrgFixture {
+            login: "acme".into(),
+            repos,
+            security_managers: vec!["test-token".into()],
+            ..Default::default()
+        }],
         tokens: vec!["test-token".into(), "outsider-token".into()],
         ..Default::default()
     }

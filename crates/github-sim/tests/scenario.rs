@@ -225,6 +225,10 @@ async fn every_route_conforms_to_githubs_description() {
     for (feature, status) in [("code-scanning", 404), ("dependabot", 403), ("secret-scanning", 404)] {
         assert_eq!(call(&base, "GET", &format!("/orgs/acme/{feature}/alerts"), &[AUTH], None).await.status, status);
     }
+    // So do its code security configurations, with 403.
+    for path in ["/orgs/acme/code-security/configurations", "/orgs/acme/code-security/configurations/17/repositories"] {
+        assert_eq!(call(&base, "GET", path, &[AUTH], None).await.status, 403, "{path}");
+    }
     let issues = format!("{repo}/issues");
     let created =
         call(&base, "POST", &issues, &[AUTH], Some(json!({"title": "red build", "body": "b", "labels": ["ci"]}))).await;

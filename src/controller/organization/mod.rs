@@ -218,6 +218,8 @@ async fn sync(
                 return Ok(Action::requeue(error.retry_after()));
             }
         };
+    let secret_scanning = discovery.secret_scanning.iter().map(|(name, on)| (name.as_str(), *on));
+    ctx.org_alerts.note_listing(org, secret_scanning);
     // The pass was decided on the spec this reconcile started with. A newer one (say `prune: Retain`, patched just
     // as a deletion's webhook arrived) may keep what this one would prune: it gets a pass of its own instead.
     let Some(current) = current_organization(ctx, org, namespace).await? else {

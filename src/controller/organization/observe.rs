@@ -35,6 +35,9 @@ pub struct Discovery {
     pub kept: BTreeMap<String, RepositoryFindings>,
     /// The names of every repository GitHub listed, before the filters.
     pub listed: BTreeSet<String>,
+    /// Whether secret scanning is on, by name, for the listed repositories whose listing said (GitHub says it to an
+    /// owner or security manager of the organization).
+    pub secret_scanning: BTreeMap<String, bool>,
     /// How many kept repositories had to be read (not answered from memory).
     pub read: usize,
 }
@@ -89,7 +92,8 @@ pub async fn discover(
         stream::iter(reads).buffer_unordered(REPOSITORIES_IN_FLIGHT).collect().await;
     readings.extend(read);
     let names = listed.iter().map(|repo| repo.name.clone()).collect();
-    let mut discovery = Discovery { listed: names, ..Discovery::default() };
+    let secret_scanning = listed.iter().filter_map(|repo| Some((repo.name.clone(), repo.secret_scanning?))).collect();
+    let mut discovery = Discovery { listed: names, secret_scanning, ..Discovery::default() };
     let mut remember = HashMap::new();
     for reading in readings {
         let (name, reading) = reading?;

@@ -32,6 +32,7 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 
 use self::observe::DefaultBranchRuns;
+use self::org_alerts::Enablement;
 use self::runs_loader::{runs_due, RunsAsk, RunsBasis, RunsLoader, RunsSeen, LOOKAHEAD};
 use super::cache::{self, Cache};
 use super::context::{Context, FIELD_MANAGER};
@@ -44,10 +45,10 @@ use crate::crd::condition::{find_condition, Condition, ConditionStatus, HasCondi
 use crate::crd::healing_policy::HealingThresholds;
 use crate::crd::organization::DiscoveryReads;
 use crate::crd::repository::{HealthStatus, SecurityStatus};
-use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, REQUESTED_AT, REQUESTED_BY};
+use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, MANAGED_BY_LABEL, REQUESTED_AT, REQUESTED_BY};
 use crate::crd::{HealingPolicy, Organization, Repository};
 use crate::github::spending::{stretch_of, Charge, Purpose};
-use crate::github::{self, GitHub, RunsRead};
+use crate::github::{self, GitHub, RepositoryRuns, RunsRead};
 use crate::plan::discovery_pass::{DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
 use crate::plan::health::{self, HEALTHY};
 use crate::plan::prerequisites::{self, Blocker, BlockerKind};
@@ -162,6 +163,9 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     if repo.spec.suspend || !runtime::owns_organization_of(&ctx, &shared.organizations, repo.as_ref()).await? {
         return Ok(Action::await_change());
     }
+    if awaits_discovery(&repo) {
+        return Ok(Action::await_change());
+    }
     shared.policies.filled().await;
     let settings = read_settings(&ctx, &shared, &repo);
     let (key, interval) = (ObjectRef::from_obj(repo.as_ref()), settings.interval);
@@ -204,6 +208,14 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     Ok(Action::requeue(jittered(interval)))
 }
 
+/// Whether `repo` is an object discovery made and has not described yet. Discovery writes its status right after
+/// making it, and that write wakes the reconcile: writing `Ready=Unknown` in between would cost the API server a
+/// status write and an Event per repository of a new organization, for a state that lasts milliseconds.
+fn awaits_discovery(repo: &Repository) -> bool {
+    let made_by_discovery = repo.labels().get(MANAGED_BY_LABEL).is_some_and(|by| by == FIELD_MANAGER);
+    made_by_discovery && find_condition(repo.conditions(), DISCOVERED).is_none()
+}
+
 /// What a read of GitHub found of one repository.
 struct GitHubRead {
     health: HealthStatus,
@@ -234,7 +246,10 @@ async fn read_github(
         let alerts = ctx.org_alerts.snapshot(org, &github, now, max_age).await?;
         let (repo_ref, last_security) = (ask.read.repo.clone(), status.and_then(|s| s.security.as_ref()));
         let runs = if due { Some(read_runs(ctx, shared, org, &github, repo, ask, now).await?) } else { None };
-        let security = observe::security(github.as_ref(), alerts.as_deref(), &repo_ref, last_security).await?;
+        // Dependabot alerts as the runs query said this time, else when it last read the runs in this process.
+        let dependabot = runs.as_ref().map_or(seen.and_then(|seen| seen.vulnerability_alerts), |(_, said)| *said);
+        let enabled = Enablement { dependabot, secret_scanning: ctx.org_alerts.secret_scanning(org, &repo_ref.name) };
+        let security = observe::security(github.as_ref(), alerts.as_deref(), &repo_ref, last_security, enabled).await?;
         Ok::<_, Error>((runs, security))
     };
     // A read a webhook delivery asked for goes first when the budget runs short, like the delivery's other work.
@@ -244,10 +259,10 @@ async fn read_github(
         read.await?
     };
     Ok(match runs {
-        Some(runs) => GitHubRead {
+        Some((runs, vulnerability_alerts)) => GitHubRead {
             health: health::health(&runs.completed, window),
             security: security.status,
-            runs_seen: Some(RunsSeen { basis, at: now, in_progress: runs.in_progress }),
+            runs_seen: Some(RunsSeen { basis, at: now, in_progress: runs.in_progress, vulnerability_alerts }),
         },
         // `runs_due` asks for a read while the status has no health.
         None => GitHubRead { health: kept_health.unwrap_or_default(), security: security.status, runs_seen: None },
@@ -308,7 +323,8 @@ fn runs_ask(repo: &Repository, window: usize) -> Option<RunsAsk> {
 }
 
 /// `repo`'s default-branch runs of its build and test workflows: by REST when its Organization reads so, else
-/// through the Organization's runs loader, in one query with the other repositories due a read.
+/// through the Organization's runs loader, in one query with the other repositories due a read; with whether its
+/// Dependabot alerts are on when the query said.
 async fn read_runs(
     ctx: &Context,
     shared: &Shared,
@@ -317,11 +333,14 @@ async fn read_runs(
     repo: &Repository,
     ask: RunsAsk,
     now: Timestamp,
-) -> Result<DefaultBranchRuns, Error> {
+) -> Result<(DefaultBranchRuns, Option<bool>), Error> {
     let build_workflow = repo.status.as_ref().and_then(|s| s.build_workflow.as_deref());
     let github_repo = ask.read.repo.clone();
-    let runs = match org.spec.discovery.reads {
-        DiscoveryReads::Rest => observe::recent_runs(github.as_ref(), &github_repo, &ask.branch, ask.read.runs).await?,
+    let read = match org.spec.discovery.reads {
+        DiscoveryReads::Rest => {
+            let runs = observe::recent_runs(github.as_ref(), &github_repo, &ask.branch, ask.read.runs).await?;
+            RepositoryRuns { runs, vulnerability_alerts: None }
+        }
         DiscoveryReads::GraphQL => {
             let login = org.spec.login.to_ascii_lowercase();
             let organization = format!("{}/{}/{login}", org.namespace().unwrap_or_default(), org.name_any());
@@ -331,7 +350,8 @@ async fn read_runs(
             runs.ok_or_else(|| github::Error::NotFound { message: format!("repository {github_repo}") })?
         }
     };
-    observe::build_and_test_runs(github.as_ref(), &github_repo, runs, build_workflow).await
+    let runs = observe::build_and_test_runs(github.as_ref(), &github_repo, read.runs, build_workflow).await?;
+    Ok((runs, read.vulnerability_alerts))
 }
 
 /// The described repositories of `asking`'s Organization whose runs are due and whose next read comes within
@@ -444,8 +464,9 @@ fn judge(
 async fn write(ctx: &Context, repo: &Repository, next: OwnStatus) -> Result<(), Error> {
     write_status(ctx, repo, &next, Guard::None).await?;
     let conditions = (repo.conditions(), next.conditions.as_slice());
-    announce_transition(ctx, repo, conditions, READY, Polarity::Positive, "Reconcile").await;
-    announce_transition(ctx, repo, conditions, HEALTHY, Polarity::Positive, "JudgeHealth").await;
+    // Thousands are made at once: each one starting out fine is no news.
+    announce_transition(ctx, repo, conditions, READY, Polarity::PositiveQuietAtFirst, "Reconcile").await;
+    announce_transition(ctx, repo, conditions, HEALTHY, Polarity::PositiveQuietAtFirst, "JudgeHealth").await;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use kube::runtime::reflector::Store;
 use kube::ResourceExt;
 
-use super::org_alerts::OrgSnapshot;
+use super::org_alerts::{Answer, Enablement, OrgSnapshot};
 use crate::config::MonitoringConfig;
 use crate::controller::error::Error;
 use crate::crd::healing_policy::HealingThresholds;
@@ -136,27 +136,29 @@ pub struct SecurityRead {
     pub dependabot: Vec<SecurityAlert>,
 }
 
-/// Reads the three products' alerts: from the organization's `snapshot` what it knows (see [`super::org_alerts`]),
-/// the rest (all of it without a snapshot) from the repository's own lists. `last` is the repository's last security
-/// status.
+/// Reads the three products' alerts: from the organization's `snapshot` what it knows with what `enabled` says (see
+/// [`super::org_alerts`]), the rest (all of it without a snapshot) from the repository's own lists. `last` is the
+/// repository's last security status.
 pub async fn security(
     github: &dyn GitHub,
     snapshot: Option<&OrgSnapshot>,
     repo: &RepoRef,
     last: Option<&SecurityStatus>,
+    enabled: Enablement,
 ) -> Result<SecurityRead, Error> {
-    let code_scanning = alerts(github, snapshot, repo, AlertSource::CodeScanning, last).await?;
-    let dependabot = alerts(github, snapshot, repo, AlertSource::Dependabot, last).await?;
-    let secret_scanning = alerts(github, snapshot, repo, AlertSource::SecretScanning, last).await?;
+    let read = |source| alerts(github, snapshot, repo, source, last, enabled);
+    let code_scanning = read(AlertSource::CodeScanning).await?;
+    let dependabot = read(AlertSource::Dependabot).await?;
+    let secret_scanning = read(AlertSource::SecretScanning).await?;
     Ok(security_read(&code_scanning, dependabot, &secret_scanning))
 }
 
 /// The security posture of the three products' alerts.
-pub fn security_read(code_scanning: &Alerts, dependabot: Alerts, secret_scanning: &Alerts) -> SecurityRead {
+pub fn security_read(code_scanning: &Answer, dependabot: Answer, secret_scanning: &Answer) -> SecurityRead {
     let status = health::security(&feature(code_scanning), &feature(&dependabot), &feature(secret_scanning));
     let dependabot = match dependabot {
-        Alerts::Open(alerts) => alerts,
-        Alerts::Disabled { .. } => Vec::new(),
+        Answer::Known(Alerts::Open(alerts)) => alerts,
+        Answer::Known(Alerts::Disabled { .. }) | Answer::Unknown => Vec::new(),
     };
     SecurityRead { status, dependabot }
 }
@@ -168,18 +170,20 @@ async fn alerts(
     repo: &RepoRef,
     source: AlertSource,
     last: Option<&SecurityStatus>,
-) -> Result<Alerts, Error> {
-    match snapshot.and_then(|snapshot| snapshot.answer(repo, source, last)) {
+    enabled: Enablement,
+) -> Result<Answer, Error> {
+    match snapshot.and_then(|snapshot| snapshot.answer(repo, source, last, enabled)) {
         Some(known) => Ok(known),
-        None => Ok(github.open_alerts(repo, source).await?),
+        None => Ok(Answer::Known(github.open_alerts(repo, source).await?)),
     }
 }
 
-fn feature(alerts: &Alerts) -> FeatureAlerts {
-    match alerts {
-        Alerts::Disabled { .. } => FeatureAlerts::Disabled,
+fn feature(answer: &Answer) -> FeatureAlerts {
+    match answer {
+        Answer::Unknown => FeatureAlerts::Unknown,
+        Answer::Known(Alerts::Disabled { .. }) => FeatureAlerts::Disabled,
         // The GitHub layer lists open alerts only.
-        Alerts::Open(alerts) => FeatureAlerts::Listed(
+        Answer::Known(Alerts::Open(alerts)) => FeatureAlerts::Listed(
             alerts
                 .iter()
                 .map(|a| ObservedAlert { state: "open".to_owned(), severity: a.severity.clone().unwrap_or_default() })

@@ -29,7 +29,7 @@ use crate::controller::error::Error;
 use crate::controller::memo::Memo;
 use crate::crd::Repository;
 use crate::github::graphql::MAX_RUNS_READS_PER_QUERY;
-use crate::github::{self, GitHub, RunsRead, WorkflowRun};
+use crate::github::{self, GitHub, RepositoryRuns, RunsRead};
 
 /// How long a result a batch took for another repository waits for that repository's reconcile.
 pub const RESULT_LIFETIME: Duration = Duration::from_secs(60);
@@ -77,6 +77,8 @@ pub struct RunsSeen {
     pub at: Timestamp,
     /// Whether the newest build or test run was queued or running.
     pub in_progress: bool,
+    /// Whether Dependabot alerts were on, when the read said (GraphQL).
+    pub vulnerability_alerts: Option<bool>,
 }
 
 /// Whether a repository's runs are read (rather than its health kept as its status has it): on the first read in
@@ -108,8 +110,9 @@ pub struct RunsAsk {
     pub basis: u64,
 }
 
-/// A repository's newest default-branch runs, newest first; `None` when it does not exist.
-pub type Runs = Option<Vec<WorkflowRun>>;
+/// A repository's newest default-branch runs, newest first, and whether its Dependabot alerts are on; `None` when it
+/// does not exist.
+pub type Runs = Option<RepositoryRuns>;
 
 /// The batches of every Organization.
 pub struct RunsLoader {
@@ -222,7 +225,7 @@ pub async fn read_batch(github: &dyn GitHub, batch: Vec<RunsAsk>) -> Result<Vec<
     let mut runs = Vec::with_capacity(batch.len());
     for ask in &batch {
         runs.push(match observe::recent_runs(github, &ask.read.repo, &ask.branch, ask.read.runs).await {
-            Ok(found) => Some(found),
+            Ok(found) => Some(RepositoryRuns { runs: found, vulnerability_alerts: None }),
             Err(github::Error::NotFound { .. }) => None,
             Err(error) => return Err(error.into()),
         });
@@ -237,7 +240,7 @@ mod tests {
     use futures::channel::mpsc::{self, UnboundedReceiver};
 
     use super::*;
-    use crate::github::RepoRef;
+    use crate::github::{RepoRef, WorkflowRun};
 
     fn at(secs: i64) -> Timestamp {
         Timestamp::from_second(1_000_000 + secs).unwrap()
@@ -255,7 +258,7 @@ mod tests {
     /// One run whose id tells the repository (the length of its name) and the basis it was read for.
     fn runs_of(ask: &RunsAsk) -> Runs {
         let id = u64::try_from(ask.read.repo.name.len()).unwrap() * 1000 + ask.basis;
-        Some(vec![WorkflowRun {
+        let runs = vec![WorkflowRun {
             id,
             workflow_id: 1,
             name: Some("CI".into()),
@@ -270,11 +273,12 @@ mod tests {
             updated_at: None,
             html_url: None,
             path: Some(".github/workflows/ci.yml".into()),
-        }])
+        }];
+        Some(RepositoryRuns { runs, vulnerability_alerts: Some(true) })
     }
 
     fn id_of(runs: &Runs) -> u64 {
-        runs.as_ref().and_then(|runs| runs.first()).map(|run| run.id).unwrap()
+        runs.as_ref().and_then(|read| read.runs.first()).map(|run| run.id).unwrap()
     }
 
     fn loader() -> (RunsLoader, UnboundedReceiver<ObjectRef<Repository>>) {
@@ -305,7 +309,7 @@ mod tests {
     #[test]
     fn runs_are_read_again_only_when_something_may_have_changed() {
         let hour = Duration::from_secs(3600);
-        let seen = RunsSeen { basis: 1, at: at(0), in_progress: false };
+        let seen = RunsSeen { basis: 1, at: at(0), in_progress: false, vulnerability_alerts: None };
         assert!(runs_due(None, 1, true, at(0), hour), "never read in this process");
         assert!(runs_due(Some(&seen), 1, false, at(0), hour), "the status has no health");
         assert!(!runs_due(Some(&seen), 1, true, at(3599), hour), "nothing changed");

@@ -445,6 +445,7 @@ fn repository_field<'s>(
         "pushedAt" => leaf(json!(iso8601(repo.pushed_at))),
         "createdAt" => leaf(json!(iso8601(repo.created_at))),
         "updatedAt" => leaf(json!(iso8601(repo.updated_at))),
+        "hasVulnerabilityAlertsEnabled" => leaf(json!(crate::routes::security::dependabot_on(repo))),
         "primaryLanguage" => {
             Ok(repo.spec.language.as_deref().map_or(Resolved::Null, |l| Resolved::Object(Obj::Language(l))))
         }

@@ -6,6 +6,7 @@ use crate::state::SimState;
 
 pub mod actions;
 pub mod apps;
+pub mod code_security;
 pub mod commits;
 pub mod git;
 pub mod git_write;
@@ -200,6 +201,16 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", template: "/orgs/{org}/code-scanning/alerts", handler: security::org_code_scanning },
     Route { method: "GET", template: "/orgs/{org}/dependabot/alerts", handler: security::org_dependabot },
     Route { method: "GET", template: "/orgs/{org}/secret-scanning/alerts", handler: security::org_secret_scanning },
+    Route {
+        method: "GET",
+        template: "/orgs/{org}/code-security/configurations",
+        handler: code_security::list_configurations,
+    },
+    Route {
+        method: "GET",
+        template: "/orgs/{org}/code-security/configurations/{configuration_id}/repositories",
+        handler: code_security::list_repositories,
+    },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues", handler: issues::list_issues },
     Route { method: "POST", template: "/repos/{owner}/{repo}/issues", handler: issues::create_issue },
     Route { method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}", handler: issues::get_issue },

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use super::security::with_security_and_analysis;
 use super::{ApiError, Reply, RouteRequest};
 use crate::encoding::{base64_decode, base64_encode};
 use crate::git_object::EntryKind;
@@ -20,7 +21,7 @@ pub fn rate_limit(state: &mut SimState, _request: &RouteRequest<'_>) -> Result<R
     Ok(Reply::ok(json!({})))
 }
 
-/// `GET /orgs/{org}/repos`.
+/// `GET /orgs/{org}/repos` (each with `security_and_analysis` for an owner or security manager).
 pub fn list_org_repos(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let org = &request.params[0];
     if !state.orgs.contains(org) {
@@ -51,7 +52,10 @@ pub fn list_org_repos(state: &mut SimState, request: &RouteRequest<'_>) -> Resul
         order.then_with(|| a.spec.name.cmp(&b.spec.name))
     });
     let page = page_of(repos.len(), request.query("per_page"), request.query("page"));
-    let body: Vec<Value> = repos[page.range.clone()].iter().map(|r| repo_json(request.base_url, r)).collect();
+    let body: Vec<Value> = repos[page.range.clone()]
+        .iter()
+        .map(|r| with_security_and_analysis(state, request.caller, r, repo_json(request.base_url, r)))
+        .collect();
     let link = link_header(&format!("{}{}", request.base_url, request.path), &request.query, &page);
     Ok(Reply { status: 200, body: Some(Value::Array(body)), link })
 }
@@ -65,9 +69,10 @@ fn sort_time(repo: &Repo, sort: &str) -> i64 {
     }
 }
 
-/// `GET /repos/{owner}/{repo}`.
+/// `GET /repos/{owner}/{repo}` (with `security_and_analysis` for an owner or security manager).
 pub fn get_repo(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(repo_json(request.base_url, find_repo(state, request)?)))
+    let repo = find_repo(state, request)?;
+    Ok(Reply::ok(with_security_and_analysis(state, request.caller, repo, repo_json(request.base_url, repo))))
 }
 
 /// `GET /repos/{owner}/{repo}/languages`: the primary language with the byte count of all files.

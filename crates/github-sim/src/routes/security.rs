@@ -68,7 +68,8 @@ pub fn code_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result
     Ok(list(request, items))
 }
 
-fn code_scanning_on(repo: &Repo) -> bool {
+/// Whether code scanning is on: enabled, or the repository has code-scanning alerts.
+pub(crate) fn code_scanning_on(repo: &Repo) -> bool {
     repo.spec.security.code_scanning || !repo.spec.alerts.code_scanning.is_empty()
 }
 
@@ -137,13 +138,15 @@ pub fn dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Re
 
 /// Serves one page of `items` by cursor: Dependabot alerts page by `before` / `after` only; GitHub documents no
 /// `page` for these lists.
-fn cursor_list(request: &RouteRequest<'_>, items: Vec<Value>) -> Reply {
+pub(super) fn cursor_list(request: &RouteRequest<'_>, items: Vec<Value>) -> Reply {
     let base = format!("{}{}", request.base_url, request.path);
     let (range, link) = crate::pagination::cursor_page(items.len(), &base, &request.query);
     Reply { status: 200, body: Some(Value::Array(items[range].to_vec())), link }
 }
 
-fn dependabot_on(repo: &Repo) -> bool {
+/// Whether Dependabot alerts are on: enabled, or the repository has Dependabot alerts. GraphQL's
+/// `Repository.hasVulnerabilityAlertsEnabled` answers the same.
+pub(crate) fn dependabot_on(repo: &Repo) -> bool {
     repo.spec.security.dependabot || !repo.spec.alerts.dependabot.is_empty()
 }
 
@@ -187,7 +190,8 @@ pub fn secret_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Resu
     Ok(list(request, items))
 }
 
-fn secret_scanning_on(repo: &Repo) -> bool {
+/// Whether secret scanning is on: enabled, or the repository has secret-scanning alerts.
+pub(crate) fn secret_scanning_on(repo: &Repo) -> bool {
     repo.spec.security.secret_scanning || !repo.spec.alerts.secret_scanning.is_empty()
 }
 
@@ -212,7 +216,7 @@ fn org_repos<'a>(state: &'a SimState, request: &RouteRequest<'_>, refusal: u16) 
     if !state.orgs.contains(org) {
         return Err(ApiError::not_found());
     }
-    if !state.security_managers.get(org).is_some_and(|managers| managers.contains(request.caller)) {
+    if !state.is_security_manager(org, request.caller) {
         return Err(match refusal {
             403 => ApiError::new(403, "You must be an owner or security manager of this organization."),
             _ => ApiError::not_found(),
@@ -262,4 +266,29 @@ pub fn org_dependabot(state: &mut SimState, request: &RouteRequest<'_>) -> Resul
 pub fn org_secret_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
     let repos = org_repos(state, request, 404)?;
     Ok(numbered_pages(request, org_items(request, &repos, secret_scanning_on, secret_scanning_items)))
+}
+
+/// GitHub's `security-and-analysis` of a repository. Secret scanning as its alert list answers; push protection and
+/// Dependabot security updates are not modelled (disabled); `advanced_security` only on a private or internal
+/// repository, enabled when code or secret scanning is on (they need it there).
+fn security_and_analysis(repo: &Repo) -> Value {
+    let status = |on: bool| json!({"status": if on { "enabled" } else { "disabled" }});
+    let mut body = json!({
+        "secret_scanning": status(secret_scanning_on(repo)),
+        "secret_scanning_push_protection": status(false),
+        "dependabot_security_updates": status(false),
+    });
+    if let (true, Some(object)) = (repo.spec.visibility != "public", body.as_object_mut()) {
+        object.insert("advanced_security".into(), status(code_scanning_on(repo) || secret_scanning_on(repo)));
+    }
+    body
+}
+
+/// `view` (the repository shape of `repo`) with its `security_and_analysis` when `caller` is an owner or
+/// security manager of the owning organization; GitHub leaves the field out for anyone else.
+pub(crate) fn with_security_and_analysis(state: &SimState, caller: &str, repo: &Repo, mut view: Value) -> Value {
+    if let (true, Some(object)) = (state.is_security_manager(&repo.owner, caller), view.as_object_mut()) {
+        object.insert("security_and_analysis".into(), security_and_analysis(repo));
+    }
+    view
 }
