@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use super::observe::Target;
 use crate::controller::error::Error;
-use crate::crd::build_plan::RepositoryBuild;
+use crate::controller::memo::Memo;
+use crate::crd::build_plan::{RepositoryBuild, RepositoryBuildState};
 use crate::crd::well_known::CORRELATION_INPUT;
 use crate::github::{self, DispatchedRun, GitHub, RepoRef};
 use crate::plan::schedule::stop::RunToCancel;
@@ -95,6 +96,48 @@ pub struct Sent {
     pub untraceable: Vec<(String, String)>,
 }
 
+/// The runs that dispatch answers named, by the correlation id of their attempt, until a status write records them:
+/// writing the whole status again after each dispatch only to record its run id cost one more write per step, on
+/// the path of the next. Only runs whose dispatch carried the correlation id are kept here, so that after a restart
+/// the id finds them again on GitHub.
+#[derive(Debug, Default)]
+pub struct NamedRuns(Memo<String, i64>);
+
+impl NamedRuns {
+    /// Remembers the run GitHub named for the attempt with `correlation_id`.
+    pub fn remember(&self, correlation_id: &str, run_id: i64) {
+        self.0.insert(correlation_id.to_owned(), run_id);
+    }
+
+    /// Fills in the remembered run of each intent whose run the status does not name yet, so that tracking reads it
+    /// by id instead of looking for it.
+    pub fn fill(&self, repositories: &mut [RepositoryBuild]) {
+        let named = self.0.lock();
+        for entry in repositories.iter_mut().filter(|e| e.state == RepositoryBuildState::Dispatching) {
+            if let (None, Some(correlation_id)) = (entry.run_id, &entry.correlation_id) {
+                entry.run_id = named.get(correlation_id).copied();
+            }
+        }
+    }
+
+    /// Forgets the runs that `repositories`, as written, records.
+    pub fn forget_recorded(&self, repositories: &[RepositoryBuild]) {
+        self.forget(repositories.iter().filter(|e| e.run_id.is_some()));
+    }
+
+    /// Forgets every run of `repositories`: the plan goes.
+    pub fn forget_all(&self, repositories: &[RepositoryBuild]) {
+        self.forget(repositories.iter());
+    }
+
+    fn forget<'a>(&self, entries: impl Iterator<Item = &'a RepositoryBuild>) {
+        let mut named = self.0.lock();
+        for correlation_id in entries.filter_map(|e| e.correlation_id.as_ref()) {
+            named.remove(correlation_id);
+        }
+    }
+}
+
 /// Cancels the runs of the named entries (timed out). A run that already ended or vanished needs nothing.
 pub async fn cancel_runs(
     github: &dyn GitHub,
@@ -131,5 +174,33 @@ async fn cancel_run(github: &dyn GitHub, repo: &RepoRef, run_id: u64) -> Result<
         // 409: it completed meanwhile; 404: it is gone. Either way nothing runs any more.
         Err(github::Error::Conflict { .. } | github::Error::NotFound { .. }) => Ok(()),
         Err(error) => Err(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::schedule::entries::{dispatching, pending};
+
+    fn intent(name: &str, correlation_id: &str) -> RepositoryBuild {
+        dispatching(&pending(name), 1, correlation_id, k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_named_run_fills_its_intent_until_a_write_records_it() {
+        let named = NamedRuns::default();
+        named.remember("io-core-1", 7);
+        let mut repositories = vec![intent("core", "io-core-1"), intent("lib", "io-lib-1"), pending("api")];
+        named.fill(&mut repositories);
+        let run_ids: Vec<_> = repositories.iter().map(|e| e.run_id).collect();
+        assert_eq!(run_ids, [Some(7), None, None], "only the intent whose run was named");
+        named.forget_recorded(&[intent("core", "io-core-1")]);
+        let mut again = vec![intent("core", "io-core-1")];
+        named.fill(&mut again);
+        assert_eq!(again[0].run_id, Some(7), "not recorded yet: still remembered");
+        named.forget_recorded(&repositories);
+        let mut after = vec![intent("core", "io-core-1")];
+        named.fill(&mut after);
+        assert_eq!(after[0].run_id, None, "forgotten once a write recorded it");
     }
 }

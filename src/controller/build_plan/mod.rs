@@ -25,10 +25,11 @@ use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, finalizer, Event as FinalizerEvent};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{predicates, watcher, Predicate, PredicateConfig, WatchStreamExt};
 use kube::ResourceExt;
 
+use self::apply::NamedRuns;
 use self::observe::Target;
 use self::status::Situation;
 use super::cache::{self, Cache, Changed};
@@ -81,6 +82,9 @@ struct Shared {
     /// The Organizations of this shard: only their plans are reconciled here.
     organizations: Cache<Organization>,
     awaiting: Awaiting,
+    named_runs: NamedRuns,
+    /// The resourceVersion of each plan as a run's last status write left it.
+    written: Memo<ObjectRef<BuildPlan>, String>,
     settings: Settings,
 }
 
@@ -168,10 +172,23 @@ async fn run_on(
     repositories: Cache<Repository>,
     organizations: Cache<Organization>,
 ) {
-    let controller = Controller::new(scope.api::<BuildPlan>(ctx.client.clone()), watcher::Config::default());
+    // The plan's own status writes do not wake it (each reconcile says when to look again): a write would cost one
+    // more reconcile, which read the plan again and raced the next webhook's wake. A spec change, a wake annotation, a
+    // finalizer or a deletion (which moves the generation) still wake it.
+    let (store, writer) = reflector::store();
+    let api = scope.api::<BuildPlan>(ctx.client.clone());
+    let plans = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations).combine(predicates::finalizers),
+            PredicateConfig::default(),
+        );
+    let controller = Controller::for_stream(plans, store);
     // An Organization appearing lets its plans start.
     let controller = runtime::woken_by_their_organization(controller, &organizations);
-    let shared = Arc::new(Shared { repositories, organizations, awaiting: Awaiting::default(), settings });
+    let (awaiting, named_runs) = (Awaiting::default(), NamedRuns::default());
+    let written = Memo::default();
+    let shared = Arc::new(Shared { repositories, organizations, awaiting, named_runs, written, settings });
     // A plan waiting for discovery wakes when a repository it waits for is described (or first matches).
     let described = {
         let shared = shared.clone();
@@ -210,6 +227,7 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
             FinalizerEvent::Apply(plan) => apply(&plan, &ctx, &shared).await,
             FinalizerEvent::Cleanup(plan) => {
                 shared.awaiting.forget(&plan);
+                shared.written.remove(&ObjectRef::from_obj(plan.as_ref()));
                 cleanup(&plan, &ctx, &shared).await
             }
         }
@@ -227,7 +245,15 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
 
 /// Observe the plan, its Organization and its repositories; decide whether a run starts; move the run on.
 async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
-    let Some(plan) = observe::fresh(ctx, plan).await? else { return Ok(Action::await_change()) };
+    // A watch copy that is this process's last status write needs no read: nobody else writes the status, and the
+    // guarded write fails on any other change since.
+    let last_written = shared.written.get(&ObjectRef::from_obj(plan));
+    let fresh = if last_written.is_some() && plan.resource_version() == last_written {
+        Some(plan.clone())
+    } else {
+        observe::fresh(ctx, plan).await?
+    };
+    let Some(plan) = fresh else { return Ok(Action::await_change()) };
     let organization = match observe::organization(ctx, &plan, &shared.organizations).await? {
         Ok(organization) => organization,
         Err(blocker) => return blocked(ctx, &plan, &blocker).await,
@@ -237,9 +263,10 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
     shared.awaiting.forget(&plan);
     let now = ctx.clock.now();
     if plan.spec.suspend {
-        return suspend(ctx, &plan, &organization, &targets, shared.settings, now).await;
+        return suspend(ctx, &plan, &organization, &targets, shared, now).await;
     }
-    let current = plan.status.clone().unwrap_or_default();
+    let mut current = plan.status.clone().unwrap_or_default();
+    shared.named_runs.fill(&mut current.repositories);
     let run = match trigger_of(&plan, &current, now) {
         Trigger::Idle { until } => return idle(ctx, &plan, until, now).await,
         Trigger::Start { .. } if targets.is_empty() || !undescribed.is_empty() => {
@@ -264,7 +291,7 @@ async fn apply(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Actio
             trigger::fresh_run(&current, &run_id, &trigger::spec_digest(&plan.spec), scheduled_at, limit, now)
         }
     };
-    advance(ctx, &plan, github.as_ref(), &by_name, run, shared.settings, now).await
+    advance(ctx, &plan, github.as_ref(), &by_name, run, shared, now).await
 }
 
 /// Whether a run starts now, goes on, or waits.
@@ -288,10 +315,10 @@ async fn advance(
     github: &dyn GitHub,
     targets: &BTreeMap<&str, &Target>,
     mut run: BuildPlanStatus,
-    settings: Settings,
+    shared: &Shared,
     now: Timestamp,
 ) -> Result<Action, Error> {
-    let grace = signed(settings.dispatch_grace);
+    let grace = signed(shared.settings.dispatch_grace);
     let lost = observe::track(github, targets, &mut run.repositories, grace, now).await?.lost;
     let current: BTreeMap<String, _> = run.repositories.iter().map(|e| (e.name.clone(), e.clone())).collect();
     let built = if plan.spec.only_changed {
@@ -311,11 +338,20 @@ async fn advance(
     let timed_out: Vec<&str> = steps.cancel.iter().map(|c| c.repository.as_str()).collect();
     apply::cancel_runs(github, targets, &run.repositories, &timed_out).await?;
     let (next, intents) = record(&run, &steps, &lost, &built, now);
-    let written = carry_out(ctx, plan, github, targets, next, &intents, now).await?;
+    let written = carry_out(ctx, plan, github, targets, (next, &intents), &shared.named_runs, now).await?;
     let after = written.status.clone().unwrap_or_default();
+    shared.named_runs.forget_recorded(&after.repositories);
+    if let Some(version) = written.resource_version() {
+        shared.written.insert(ObjectRef::from_obj(&written), version);
+    }
     let objects = targets.iter().map(|(name, target)| (*name, &target.object)).collect();
     status::announce(ctx, &written, &objects, &plan.status.clone().unwrap_or_default(), &after);
-    Ok(requeue(&after, steps.requeue_at, settings, now))
+    // GitHub's answer failed an attempt after the steps were decided (refused, untraceable): decide again at once,
+    // as the plan's own status writes do not wake it.
+    if after.repositories.iter().any(|e| e.state == S::Failed && intents.contains(&e.name)) {
+        return Ok(Action::requeue(Duration::ZERO));
+    }
+    Ok(requeue(&after, steps.requeue_at, shared.settings, now))
 }
 
 /// The run's status once the steps are applied, and the repositories whose dispatch is to be sent: the new
@@ -349,24 +385,38 @@ fn record(
     (next, intents)
 }
 
-/// Records the status, intents included, and only then sends the dispatches; then records the runs GitHub's
-/// answers named (tracking reads them by id), and a dispatch GitHub refuses for good, or whose run can never be
-/// found, as a failed attempt. Returns the plan as last written.
+/// Records the status, intents included, and only then sends the dispatches; then remembers the runs GitHub's
+/// answers named (tracking reads them by id), and records a dispatch GitHub refuses for good, or whose run can never
+/// be found, as a failed attempt. `decided` is the status to record and the repositories it sends a dispatch to.
+/// Returns the plan as last written.
 async fn carry_out(
     ctx: &Context,
     plan: &BuildPlan,
     github: &dyn GitHub,
     targets: &BTreeMap<&str, &Target>,
-    mut next: BuildPlanStatus,
-    intents: &[String],
+    (mut next, intents): (BuildPlanStatus, &[String]),
+    named_runs: &NamedRuns,
     now: Timestamp,
 ) -> Result<BuildPlan, Error> {
     record_commands(&mut next, targets, intents);
     next.conditions = status::conditions(plan, Situation::Run, &next, &Time(now));
     let written = status::write(ctx, plan, next.clone()).await?;
     let to_send: Vec<_> = next.repositories.iter().filter(|e| intents.contains(&e.name)).collect();
-    let sent = apply::send(github, targets, &to_send).await?;
+    let mut sent = apply::send(github, targets, &to_send).await?;
     ctx.metrics.record_dispatches(sent.accepted, sent.unanswered, sent.refused.len());
+    // A named run that its correlation id finds again is only remembered: the next reconcile records it with what
+    // it observes of it. One nothing else would find is recorded at once.
+    sent.named.retain(|(name, run)| {
+        let traceable = targets.get(name.as_str()).is_some_and(|target| target.takes_correlation_id());
+        let entry = next.repositories.iter().find(|e| e.name == *name);
+        match entry.and_then(|e| e.correlation_id.as_deref()).filter(|_| traceable) {
+            Some(correlation_id) => {
+                named_runs.remember(correlation_id, i64::try_from(run.id).unwrap_or(i64::MAX));
+                false
+            }
+            None => true,
+        }
+    });
     if sent.refused.is_empty() && sent.named.is_empty() && sent.untraceable.is_empty() {
         return Ok(written);
     }
@@ -408,17 +458,19 @@ async fn suspend(
     plan: &BuildPlan,
     organization: &Organization,
     targets: &[Target],
-    settings: Settings,
+    shared: &Shared,
     now: Timestamp,
 ) -> Result<Action, Error> {
     let mut run = plan.status.clone().unwrap_or_default();
+    shared.named_runs.fill(&mut run.repositories);
     if run.repositories.iter().any(|e| in_flight(e.state)) {
         let github = ctx.github.for_organization_recent(&ctx.client, organization).await?;
-        let (by_name, grace) = (by_name(targets), signed(settings.dispatch_grace));
+        let (by_name, grace) = (by_name(targets), signed(shared.settings.dispatch_grace));
         let tracked = observe::track(github.as_ref(), &by_name, &mut run.repositories, grace, now).await?;
         if !cancel_in_flight(github.as_ref(), &by_name, &run.repositories, &tracked.runs, grace, now).await? {
-            return Ok(Action::requeue(settings.dispatch_recheck));
+            return Ok(Action::requeue(shared.settings.dispatch_recheck));
         }
+        shared.named_runs.forget_all(&run.repositories);
         run.repositories = run.repositories.iter().map(entries::suspended).collect();
     }
     run.conditions = status::conditions(plan, Situation::Suspended, &run, &Time(now));
@@ -434,7 +486,9 @@ async fn suspend(
 async fn cleanup(plan: &BuildPlan, ctx: &Context, shared: &Shared) -> Result<Action, Error> {
     ctx.metrics.forget_build_plan(&namespace_of(plan)?, &plan.name_any());
     let Some(plan) = observe::fresh(ctx, plan).await? else { return Ok(Action::await_change()) };
-    let run = plan.status.clone().unwrap_or_default();
+    let mut run = plan.status.clone().unwrap_or_default();
+    shared.named_runs.fill(&mut run.repositories);
+    shared.named_runs.forget_all(&run.repositories);
     if !run.repositories.iter().any(|e| in_flight(e.state)) {
         return Ok(Action::await_change());
     }
