@@ -21,7 +21,12 @@ eval "$(scripts/control-plane.sh env)"
 
 say "2/6  Building the operator and the GitHub simulator"
 cargo build --quiet --bin infinity-orchestrator && cargo build --quiet -p github-sim --bin github-sim
-operator=target/debug/infinity-orchestrator
+# Where cargo put them: CARGO_TARGET_DIR or a configured target-dir moves them out of ./target.
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+operator="$target_dir/debug/infinity-orchestrator" sim="$target_dir/debug/github-sim"
+for binary in "$operator" "$sim"; do
+  [ -x "$binary" ] || { echo "demo: $binary was not built (cargo build failed?)" >&2; exit 1; }
+done
 sim_port=$(free_port) webhook_port=$(free_port) metrics_port=$(free_port)
 api_url="http://127.0.0.1:$sim_port"
 webhook_secret=$(openssl rand -hex 16)
@@ -29,7 +34,7 @@ webhook_secret=$(openssl rand -hex 16)
 say "3/6  A simulated GitHub organization at $api_url (16 repositories, webhooks to the operator)"
 # Simulated time starts now, so that run times read like real ones.
 { cat config/demo/github-org.yaml; echo "start_epoch_secs: $(date +%s)"; } >"$work/github-org.yaml"
-target/debug/github-sim --fixture "$work/github-org.yaml" --addr "127.0.0.1:$sim_port" --speed 1 \
+"$sim" --fixture "$work/github-org.yaml" --addr "127.0.0.1:$sim_port" --speed 1 \
   --webhook-url "http://127.0.0.1:$webhook_port/webhook" --webhook-secret "$webhook_secret" >"$work/github-sim.log" 2>&1 &
 sim_pid=$!
 operator_pid=
@@ -44,7 +49,16 @@ cleanup() {
   return 0
 }
 trap cleanup EXIT
-for _ in $(seq 50); do curl -fs "$api_url/_sim/clock" >/dev/null && break; sleep 0.2; done
+# Stop at once, with its last words, when the simulator does not come up.
+for attempt in $(seq 50); do
+  curl -fs "$api_url/_sim/clock" >/dev/null && break
+  if ! kill -0 "$sim_pid" 2>/dev/null || [ "$attempt" = 50 ]; then
+    echo "demo: the GitHub simulator did not start; $work/github-sim.log says:" >&2
+    tail -n 20 "$work/github-sim.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
 
 say "4/6  CRDs, and examples/ in a fresh namespace, pointed at the simulator"
 "$operator" crd | kubectl apply -f - >/dev/null
@@ -75,7 +89,8 @@ say "5/6  The operator (log: $work/operator.log)"
 "$operator" run --namespace "$ns" --webhook-addr "127.0.0.1:$webhook_port" --metrics-addr "127.0.0.1:$metrics_port" \
   >"$work/operator.log" 2>&1 &
 operator_pid=$!
-python3 scripts/demo_watch.py --namespace "$ns" --timeout "${IO_DEMO_TIMEOUT:-300}"
+python3 scripts/demo_watch.py --namespace "$ns" --timeout "${IO_DEMO_TIMEOUT:-300}" \
+  --operator-pid "$operator_pid" --operator-log "$work/operator.log"
 
 say "6/6  Summary"
 kubectl get repositories -n "$ns" -o custom-columns='REPOSITORY:.spec.name,LANGUAGE:.status.language,BUILD:.status.buildCommand,DEPENDS ON:.status.dependencies[*].repository,HEALTHY:.status.conditions[?(@.type=="Healthy")].status'

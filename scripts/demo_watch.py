@@ -11,6 +11,7 @@ ran with.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -54,10 +55,33 @@ def progress_line(orgs, plans, policies):
     return " | ".join(parts)
 
 
-def watch(namespace, timeout):
+def operator_stopped(pid, log):
+    """Whether the operator process `pid` has ended; if so, says so with the end of its log `log`."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+        # A child that ended but was not reaped yet still answers: read its state.
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().split(") ", 1)[1].startswith("Z"):
+                raise ProcessLookupError
+        return False
+    except (ProcessLookupError, FileNotFoundError):
+        print(f"the operator stopped; the end of {log}:", file=sys.stderr)
+        try:
+            with open(log) as lines:
+                sys.stderr.writelines(lines.readlines()[-20:])
+        except OSError:
+            pass
+        return True
+
+
+def watch(namespace, timeout, operator_pid=None, operator_log=None):
     seen, last_line, started = set(), None, time.monotonic()
     synced_at = None
     while True:
+        if operator_stopped(operator_pid, operator_log):
+            return 1
         for event in sorted(kubectl_json(namespace, "events"), key=lambda e: e["metadata"].get("creationTimestamp", "")):
             uid = event["metadata"]["uid"]
             if uid in seen:
@@ -159,6 +183,8 @@ def main():
     parser.add_argument("--timeout", type=int, default=300)
     parser.add_argument("--github-writes", action="store_true")
     parser.add_argument("--plan-summary", action="store_true")
+    parser.add_argument("--operator-pid", type=int, help="stop at once, with its log's end, when it ends")
+    parser.add_argument("--operator-log")
     args = parser.parse_args()
     if args.plan_summary:
         plan_summary(json.load(sys.stdin))
@@ -166,7 +192,7 @@ def main():
     if args.github_writes:
         github_writes(json.load(sys.stdin))
         return 0
-    return watch(args.namespace, args.timeout)
+    return watch(args.namespace, args.timeout, args.operator_pid, args.operator_log)
 
 
 if __name__ == "__main__":
