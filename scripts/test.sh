@@ -12,6 +12,7 @@ fi
 
 scripts/control-plane.sh install
 scripts/helm-tools.sh >/dev/null
+scripts/test-packages.sh
 IO_GITHUB_OPENAPI=$(scripts/github-openapi.sh)
 export IO_GITHUB_OPENAPI
 IO_GITHUB_OPENAPI_WEBHOOKS=$(scripts/github-openapi-webhooks.sh)
@@ -39,6 +40,7 @@ else
   echo "[test] clippy is not installed with this toolchain: lints not checked" >&2
 fi
 
+scripts/check-alerts.sh
 cargo nextest run --workspace --no-fail-fast "$@"
 
 # Fuzzing, on request: each cargo-fuzz target of fuzz/ for IO_FUZZ_SECONDS (for example 30) when a nightly

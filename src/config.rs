@@ -100,6 +100,19 @@ pub struct MonitoringConfig {
     pub health_full_read_interval: Duration,
     /// Failed default-branch runs in a row that make one unhealthy.
     pub failure_threshold: u32,
+    /// Whether each repository's health is exported as metrics series of its own (counts by Organization always
+    /// are): two series per repository, so off unless asked for.
+    pub repository_metrics: bool,
+    /// The most repositories given series of their own, the unhealthy first; the others are counted in
+    /// `infinity_orchestrator_repository_metrics_omitted`.
+    pub repository_metrics_limit: u32,
+}
+
+impl MonitoringConfig {
+    /// The cap on repositories with metrics series of their own, when they are asked for.
+    pub fn per_repository_metrics(&self) -> Option<usize> {
+        self.repository_metrics.then_some(self.repository_metrics_limit as usize)
+    }
 }
 
 /// `self_healing.*`: which healing actions any policy may take.
@@ -128,6 +141,8 @@ impl Default for OperatorConfig {
                 health_check_interval: Duration::from_secs(15 * 60),
                 health_full_read_interval: Duration::from_secs(6 * 3600),
                 failure_threshold: 3,
+                repository_metrics: false,
+                repository_metrics_limit: 500,
             },
             self_healing: SelfHealingConfig { auto_retry: true, auto_update_dependencies: true, create_issues: true },
             webhook: WebhookConfig { recovery_interval: Duration::from_secs(5 * 60) },
@@ -239,6 +254,20 @@ const KEYS: &[Key] = &[
         name: "monitoring.failure_threshold",
         apply: |c, v| {
             c.monitoring.failure_threshold = whole(v, 1, 100)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "monitoring.repository_metrics",
+        apply: |c, v| {
+            c.monitoring.repository_metrics = boolean(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "monitoring.repository_metrics_limit",
+        apply: |c, v| {
+            c.monitoring.repository_metrics_limit = whole(v, 1, 10_000)?;
             Ok(())
         },
     },
@@ -544,6 +573,21 @@ self_healing:
             let named = "budget.background_share_percent: expected a whole number from 1 to 100";
             assert!(error.contains(named), "{error}");
         }
+    }
+
+    #[test]
+    fn per_repository_metrics_are_off_unless_asked_for_and_capped() {
+        assert_eq!(OperatorConfig::default().monitoring.per_repository_metrics(), None);
+        let config = from_file("monitoring:\n  repository_metrics: true\n").unwrap();
+        assert_eq!(config.monitoring.per_repository_metrics(), Some(500));
+        let flags = ["monitoring.repository_metrics=true".to_owned(), "monitoring.repository_metrics_limit=50".into()];
+        let config = OperatorConfig::resolve(None, &BTreeMap::new(), &flags).unwrap();
+        assert_eq!(config.monitoring.per_repository_metrics(), Some(50));
+        let error = from_file("monitoring:\n  repository_metrics_limit: 0\n").unwrap_err().to_string();
+        assert!(
+            error.contains("monitoring.repository_metrics_limit: expected a whole number from 1 to 10000"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use infinity_orchestrator::config::OperatorConfig;
 use infinity_orchestrator::crd::duration::HumanDuration;
+use infinity_orchestrator::github::app_manifest::{app_manifest, ManifestRequest};
+use infinity_orchestrator::github::permissions::Feature;
 use infinity_orchestrator::scope::Scope;
 use infinity_orchestrator::server::leader::LeaseTimings;
 use infinity_orchestrator::server::{self, LeaderElection, RunOptions};
@@ -15,8 +17,48 @@ use infinity_orchestrator::{crd, inventory, manifest, report};
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// The kubeconfig context to use, as kubectl's `--context`; the current context when unset. The kubeconfig is
+    /// found as kubectl finds it: KUBECONFIG, else ~/.kube/config (or the in-cluster service account).
+    #[arg(long, global = true)]
+    context: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The file name under which kubectl finds the binary as its plugin `kubectl infinity`.
+const KUBECTL_PLUGIN: &str = "kubectl-infinity";
+
+/// The command line, with usage and help naming `kubectl infinity` when run as that plugin.
+fn parse_cli() -> Cli {
+    let invoked_as = std::env::args_os().next().map(PathBuf::from);
+    let plugin = invoked_as.as_deref().and_then(std::path::Path::file_name).is_some_and(|name| name == KUBECTL_PLUGIN);
+    let mut command = Cli::command();
+    if plugin {
+        command = command.name(KUBECTL_PLUGIN).bin_name("kubectl infinity");
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
+/// The `--context` given, set once before any command connects (see [`kube_client`]).
+static KUBE_CONTEXT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// A client for the `--context` given, else the default (in-cluster, KUBECONFIG or ~/.kube/config).
+async fn kube_client() -> anyhow::Result<kube::Client> {
+    let Some(context) = KUBE_CONTEXT.get().cloned().flatten() else {
+        return kube::Client::try_default().await.context("connecting to the Kubernetes API server");
+    };
+    let kubeconfig =
+        kube::config::Kubeconfig::read().context("reading the kubeconfig (KUBECONFIG, else ~/.kube/config)")?;
+    if !kubeconfig.contexts.iter().any(|named| named.name == context) {
+        let known: Vec<&str> = kubeconfig.contexts.iter().map(|named| named.name.as_str()).collect();
+        anyhow::bail!("context {context:?} not found in the kubeconfig; its contexts: {}", known.join(", "));
+    }
+    let options = kube::config::KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .with_context(|| format!("loading the kubeconfig context {context:?}"))?;
+    kube::Client::try_from(config).context("connecting to the Kubernetes API server")
 }
 
 #[derive(Subcommand)]
@@ -45,6 +87,25 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "md")]
         format: report::Format,
+        /// A BuildPlan (in the same namespace) whose run the HTML page shows as a timeline.
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Print an Organization's dependency graph (SVG, Graphviz DOT or Mermaid), with dependency cycles and unhealthy
+    /// repositories marked.
+    Graph(GraphArgs),
+    /// Print a BuildPlan's current run as an SVG timeline: one bar per repository from dispatch to conclusion,
+    /// coloured by outcome, the critical path marked.
+    PlanTimeline(PlanTimelineArgs),
+    /// Print a GitHub App manifest (the manifest flow's JSON) asking for exactly the permissions and webhook events
+    /// the enabled features need; post it to https://github.com/organizations/ORG/settings/apps/new.
+    AppManifest(AppManifestArgs),
+    /// Show what each Organization, BuildPlan and HealingPolicy of a namespace is doing (Ready, Reconciling,
+    /// Stalled, and why), with repository counts and build progress, on one screen.
+    Status {
+        /// Namespace to show; the kubeconfig context's namespace when unset, as kubectl.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
     },
     /// Print the CustomResourceDefinitions as YAML, or write one file per kind into a directory.
     Crd {
@@ -52,6 +113,53 @@ enum Command {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+}
+
+/// Flags of `graph`.
+#[derive(clap::Args)]
+struct GraphArgs {
+    /// Name of the Organization object (not the GitHub login).
+    #[arg(long)]
+    org: String,
+    /// Namespace of the Organization.
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "svg")]
+    format: report::graph::GraphFormat,
+}
+
+/// Flags of `plan-timeline`.
+#[derive(clap::Args)]
+struct PlanTimelineArgs {
+    /// Name of the BuildPlan object.
+    name: String,
+    /// Namespace of the BuildPlan.
+    #[arg(short = 'n', long, default_value = "default")]
+    namespace: String,
+}
+
+/// Flags of `app-manifest`.
+#[derive(clap::Args)]
+struct AppManifestArgs {
+    /// The GitHub organization's login.
+    #[arg(long)]
+    org: String,
+    /// The operator's webhook receiver, as GitHub reaches it (`https://HOST/webhook`).
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// The App's homepage.
+    #[arg(long, default_value = env!("CARGO_PKG_REPOSITORY"))]
+    url: String,
+    /// Leave a feature (and the permissions and events only it needs) out; repeatable: builds, health, security,
+    /// healing, onboarding, webhooks.
+    #[arg(long, value_name = "FEATURE", value_parser = parse_feature)]
+    without: Vec<Feature>,
+}
+
+fn parse_feature(name: &str) -> Result<Feature, String> {
+    let names: Vec<&str> = Feature::ALL.map(Feature::name).to_vec();
+    Feature::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| format!("not one of {}", names.join(", ")))
 }
 
 /// Flags of `run`.
@@ -100,8 +208,9 @@ struct RunArgs {
     /// Override one configuration key, over the file and IO_<KEY> environment variables; repeatable. Keys:
     /// discovery.scan_interval, build.max_parallel, build.timeout_minutes, build.retry_attempts,
     /// build.poll_interval, monitoring.health_check_interval, monitoring.health_full_read_interval,
-    /// monitoring.failure_threshold, self_healing.auto_retry, self_healing.auto_update_dependencies,
-    /// self_healing.create_issues, webhook.recovery_interval, budget.background_share_percent.
+    /// monitoring.failure_threshold, monitoring.repository_metrics, monitoring.repository_metrics_limit,
+    /// self_healing.auto_retry, self_healing.auto_update_dependencies, self_healing.create_issues,
+    /// webhook.recovery_interval, budget.background_share_percent.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 }
@@ -127,7 +236,8 @@ fn cap_malloc_arenas() {
 }
 
 async fn run_command() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_cli();
+    KUBE_CONTEXT.get_or_init(|| cli.context.clone());
     match cli.command {
         Command::Run(args) => run(*args).await,
         Command::Manifest { org, namespace } => {
@@ -135,20 +245,52 @@ async fn run_command() -> anyhow::Result<()> {
             print!("{}", manifest::build(&org, &repositories).to_json());
             Ok(())
         }
-        Command::Report { org, namespace, format } => {
-            let repositories = read_repositories(&namespace, &org).await?;
-            print!("{}", report::build(&org, &repositories, k8s_openapi::jiff::Timestamp::now()).render(format));
+        Command::Report { org, namespace, format, plan } => {
+            print!("{}", compliance_report(&org, &namespace, format, plan.as_deref()).await?);
+            Ok(())
+        }
+        Command::Graph(args) => {
+            print!("{}", graph(&args).await?);
+            Ok(())
+        }
+        Command::PlanTimeline(args) => {
+            print!("{}", plan_timeline(&args).await?);
+            Ok(())
+        }
+        Command::AppManifest(args) => {
+            let features: Vec<Feature> = Feature::ALL.into_iter().filter(|f| !args.without.contains(f)).collect();
+            let request = ManifestRequest {
+                org: &args.org,
+                webhook_url: args.webhook_url.as_deref(),
+                homepage: &args.url,
+                features: &features,
+            };
+            let manifest = app_manifest(&request).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&manifest)?);
+            Ok(())
+        }
+        Command::Status { namespace } => {
+            print!("{}", status(namespace).await?);
             Ok(())
         }
         Command::Crd { out_dir } => print_crds(out_dir),
     }
 }
 
+/// What `status` prints.
+async fn status(namespace: Option<String>) -> anyhow::Result<String> {
+    let client = kube_client().await?;
+    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_owned());
+    let (organizations, plans, policies) = inventory::namespace_objects(&client, &namespace).await?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    Ok(report::status::render(&namespace, &organizations, &plans, &policies, now))
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format);
     // A bad configuration stops the operator before it touches anything, naming the key.
     let config = OperatorConfig::load(args.config.as_deref(), &args.set).context("invalid configuration")?;
-    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
+    let client = kube_client().await?;
     let identity = args
         .identity
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -181,8 +323,40 @@ async fn read_repositories(
     namespace: &str,
     organization: &str,
 ) -> anyhow::Result<Vec<infinity_orchestrator::crd::Repository>> {
-    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
+    let client = kube_client().await?;
     Ok(inventory::organization_repositories(&client, namespace, organization).await?)
+}
+
+/// The compliance report of `org`, with `plan`'s run as a timeline in the HTML page.
+async fn compliance_report(
+    org: &str,
+    namespace: &str,
+    format: report::Format,
+    plan: Option<&str>,
+) -> anyhow::Result<String> {
+    let repositories = read_repositories(namespace, org).await?;
+    let mut compliance = report::build(org, &repositories, k8s_openapi::jiff::Timestamp::now());
+    if let Some(plan) = plan {
+        let client = kube_client().await?;
+        let plan = inventory::build_plan(&client, namespace, plan).await?;
+        compliance.timeline_svg = Some(report::timeline::svg(&plan, &repositories));
+    }
+    Ok(compliance.render(format))
+}
+
+/// What `graph` prints.
+async fn graph(args: &GraphArgs) -> anyhow::Result<String> {
+    let repositories = read_repositories(&args.namespace, &args.org).await?;
+    Ok(report::graph::Graph::of(&args.org, &repositories).render(args.format))
+}
+
+/// What `plan-timeline` prints: the plan's run, in the dependency order of its Organization's repositories.
+async fn plan_timeline(args: &PlanTimelineArgs) -> anyhow::Result<String> {
+    let client = kube_client().await?;
+    let plan = inventory::build_plan(&client, &args.namespace, &args.name).await?;
+    let organization = &plan.spec.organization_ref.name;
+    let repositories = inventory::organization_repositories(&client, &args.namespace, organization).await?;
+    Ok(report::timeline::svg(&plan, &repositories))
 }
 
 /// Completes on SIGINT or SIGTERM (what Kubernetes sends before it kills a pod).

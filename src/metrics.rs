@@ -1,9 +1,15 @@
 //! The operator's Prometheus metrics, named `infinity_orchestrator_*` with units in the name. Labels are bounded
-//! (controller kind, result, error category), never a formatted error. The one exception is BuildPlan progress,
-//! labelled by the plan's namespace and name like kube-state-metrics' object gauges: there are few plans, and their
-//! series are removed when the plan is deleted.
+//! (controller kind, result, error category), never a formatted error. The exceptions are labelled by an object's
+//! namespace and name like kube-state-metrics' object gauges: BuildPlan progress and repository health by
+//! Organization (there are few plans and Organizations, and their series go with them), and, only when asked for,
+//! each repository's health, for at most a configured number of repositories.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use kube::runtime::reflector::Store;
+use kube::ResourceExt;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,8 +19,11 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::crd::build_plan::RepositoryBuildState;
+use crate::crd::condition::find_condition;
+use crate::crd::{ConditionStatus, HasConditions, Repository};
 use crate::github::spending::{resource_name, BudgetOutlook, Purpose};
 use crate::github::{RateBudget, RequestObserver};
+use crate::plan::health::HEALTHY;
 
 /// Labels of a reconcile outcome.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -133,6 +142,112 @@ pub struct CredentialBudgetLabels {
     pub resource: &'static str,
 }
 
+/// Labels of the repositories of one Organization in one health.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OrganizationHealthLabels {
+    /// The Organization's namespace.
+    pub namespace: String,
+    /// The Organization's name.
+    pub organization: String,
+    /// `healthy`, `unhealthy` or `unknown`: the repositories' `Healthy` condition.
+    pub health: &'static str,
+}
+
+/// Labels naming one repository (its Repository object), for the opt-in per-repository series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RepositoryLabels {
+    /// The object's namespace.
+    pub namespace: String,
+    /// Its Organization's name.
+    pub organization: String,
+    /// The object's name.
+    pub repository: String,
+}
+
+/// A repository's health as its `Healthy` condition says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RepositoryHealth {
+    /// The condition is False: its default-branch builds fail.
+    Unhealthy,
+    /// The condition is True.
+    Healthy,
+    /// No verdict yet.
+    Unknown,
+}
+
+impl RepositoryHealth {
+    /// Every health, in the order the capped per-repository series prefer them (and of their discriminants).
+    pub const ALL: [RepositoryHealth; 3] = [Self::Unhealthy, Self::Healthy, Self::Unknown];
+
+    /// The `health` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unhealthy => "unhealthy",
+            Self::Healthy => "healthy",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// What `repo`'s `Healthy` condition says.
+    pub fn of(repo: &Repository) -> Self {
+        match find_condition(repo.conditions(), HEALTHY).map(|c| &c.status) {
+            Some(ConditionStatus::True) => Self::Healthy,
+            Some(ConditionStatus::False) => Self::Unhealthy,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// One repository as the health metrics see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepositorySample {
+    /// Namespace, Organization and object name.
+    pub labels: RepositoryLabels,
+    /// Its `Healthy` condition.
+    pub health: RepositoryHealth,
+    /// `status.health.score`, when read.
+    pub score: Option<i32>,
+}
+
+impl RepositorySample {
+    /// What the metrics need of `repo`.
+    pub fn of(repo: &Repository) -> Self {
+        let labels = RepositoryLabels {
+            namespace: repo.namespace().unwrap_or_default(),
+            organization: repo.spec.organization_ref.name.clone(),
+            repository: repo.name_any(),
+        };
+        let score = repo.status.as_ref().and_then(|s| s.health.as_ref()).map(|h| h.score);
+        RepositorySample { labels, health: RepositoryHealth::of(repo), score }
+    }
+}
+
+/// The repositories given series of their own when at most `limit` may be, and how many with a verdict were left
+/// out. Those without a verdict have nothing to say yet; the unhealthy come first (they are what one looks for),
+/// then by namespace and name, so that the set stays the same from scrape to scrape.
+pub fn capped_repositories(mut samples: Vec<RepositorySample>, limit: usize) -> (Vec<RepositorySample>, usize) {
+    samples.retain(|sample| sample.health != RepositoryHealth::Unknown);
+    samples.sort_by_cached_key(|s| (s.health, s.labels.namespace.clone(), s.labels.repository.clone()));
+    let omitted = samples.len().saturating_sub(limit);
+    samples.truncate(limit);
+    (samples, omitted)
+}
+
+/// The opt-in per-repository series, and their cap.
+struct PerRepository {
+    limit: usize,
+    healthy: Family<RepositoryLabels, Gauge>,
+    score: Family<RepositoryLabels, Gauge>,
+    omitted: Gauge,
+}
+
+/// Where repository health is read at each scrape: the controllers' watch cache while they run.
+#[derive(Default)]
+struct RepositorySource {
+    store: Option<Store<Repository>>,
+    per_repository: Option<PerRepository>,
+}
+
 /// A reconcile under way, counted in `reconciles_in_flight` while this lives.
 pub struct ReconcileInFlight(Gauge);
 
@@ -185,6 +300,9 @@ pub struct Metrics {
     pub build_dispatches: Family<DispatchLabels, Counter>,
     /// Discovery passes that held removals, and held removals later carried out, by outcome.
     pub discovery_prune_holds: Family<PruneHoldLabels, Counter>,
+    /// Repositories by Organization and health, read from the watch cache at each scrape.
+    pub repositories: Family<OrganizationHealthLabels, Gauge>,
+    repository_source: Mutex<RepositorySource>,
 }
 
 impl Default for Metrics {
@@ -307,6 +425,12 @@ impl Default for Metrics {
             "Discovery passes that held removals their listing did not justify, and held removals carried out, by outcome",
             discovery_prune_holds.clone(),
         );
+        let repositories = Family::<OrganizationHealthLabels, Gauge>::default();
+        registry.register(
+            "repositories",
+            "Repositories of each Organization by health (healthy, unhealthy, unknown), while this process leads",
+            repositories.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -329,6 +453,8 @@ impl Default for Metrics {
             build_plan_repositories,
             build_dispatches,
             discovery_prune_holds,
+            repositories,
+            repository_source: Mutex::default(),
         }
     }
 }
@@ -363,6 +489,36 @@ impl RequestObserver for Metrics {
 }
 
 impl Metrics {
+    /// Adds each repository's health as series of its own, for at most `limit` repositories (none: not at all).
+    pub fn with_repository_metrics(mut self, limit: Option<usize>) -> Self {
+        let Some(limit) = limit else { return self };
+        let per_repository =
+            PerRepository { limit, healthy: Family::default(), score: Family::default(), omitted: Gauge::default() };
+        self.registry.register(
+            "repository_healthy",
+            "1 while the repository's Healthy condition is True, 0 while False (monitoring.repository_metrics)",
+            per_repository.healthy.clone(),
+        );
+        self.registry.register(
+            "repository_health_score",
+            "The repository's health score, 0 (failing) to 100 (monitoring.repository_metrics)",
+            per_repository.score.clone(),
+        );
+        self.registry.register(
+            "repository_metrics_omitted",
+            "Repositories left out of the per-repository series by monitoring.repository_metrics_limit",
+            per_repository.omitted.clone(),
+        );
+        self.repository_source.get_mut().unwrap_or_else(PoisonError::into_inner).per_repository = Some(per_repository);
+        self
+    }
+
+    /// Reads repository health from `store` at each scrape from now on; `None` (when the controllers stop) drops
+    /// the repository series.
+    pub fn observe_repositories(&self, store: Option<Store<Repository>>) {
+        self.repository_source.lock().unwrap_or_else(PoisonError::into_inner).store = store;
+    }
+
     /// Says which shard this process is (`""` when unsharded).
     pub fn set_shard(&self, shard: &str) {
         self.shard_info.get_or_create(&ShardLabels { shard: shard.to_owned() }).set(1);
@@ -433,8 +589,49 @@ impl Metrics {
         }
     }
 
+    /// Sets the repository series from what `source` holds now: every health of every Organization seen (zeros
+    /// included), and the capped per-repository series when asked for.
+    fn refresh_repositories(&self, source: &RepositorySource) {
+        let samples: Vec<RepositorySample> = source
+            .store
+            .as_ref()
+            .map(|store| store.state().iter().map(|repo| RepositorySample::of(repo)).collect())
+            .unwrap_or_default();
+        let mut by_organization: BTreeMap<(&str, &str), [i64; 3]> = BTreeMap::new();
+        for sample in &samples {
+            let counts = by_organization.entry((&sample.labels.namespace, &sample.labels.organization)).or_default();
+            counts[sample.health as usize] += 1;
+        }
+        self.repositories.clear();
+        for ((namespace, organization), counts) in by_organization {
+            for (health, count) in RepositoryHealth::ALL.into_iter().zip(counts) {
+                let labels = OrganizationHealthLabels {
+                    namespace: namespace.to_owned(),
+                    organization: organization.to_owned(),
+                    health: health.as_str(),
+                };
+                self.repositories.get_or_create(&labels).set(count);
+            }
+        }
+        let Some(per_repository) = &source.per_repository else { return };
+        per_repository.healthy.clear();
+        per_repository.score.clear();
+        let (exported, omitted) = capped_repositories(samples, per_repository.limit);
+        per_repository.omitted.set(i64::try_from(omitted).unwrap_or(i64::MAX));
+        for sample in exported {
+            let healthy = i64::from(sample.health == RepositoryHealth::Healthy);
+            per_repository.healthy.get_or_create(&sample.labels).set(healthy);
+            if let Some(score) = sample.score {
+                per_repository.score.get_or_create(&sample.labels).set(i64::from(score));
+            }
+        }
+    }
+
     /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        // Held while encoding, so that two scrapes at once do not interleave their refreshes.
+        let source = self.repository_source.lock().unwrap_or_else(PoisonError::into_inner);
+        self.refresh_repositories(&source);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
@@ -502,5 +699,100 @@ mod tests {
         assert!(text.contains(r#"infinity_orchestrator_build_dispatches_total{outcome="refused"} 1"#), "{text}");
         metrics.forget_build_plan("ns", "nightly");
         assert!(!metrics.encode().unwrap().contains("nightly"));
+    }
+
+    /// A Repository object of `organization` whose `Healthy` condition is `healthy` (none when `None`).
+    fn repository(name: &str, organization: &str, healthy: Option<&str>, score: i32) -> Repository {
+        let conditions = match healthy {
+            Some(status) => serde_json::json!([{ "type": "Healthy", "status": status, "reason": "R", "message": "",
+                                                 "lastTransitionTime": "2026-11-25T00:00:00Z" }]),
+            None => serde_json::json!([]),
+        };
+        let health = serde_json::json!({ "score": score, "windowRuns": 5, "successRatePercent": score,
+                                         "consecutiveFailures": 0 });
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
+            "kind": "Repository",
+            "metadata": { "name": name, "namespace": "ns" },
+            "spec": { "organizationRef": { "name": organization }, "name": name },
+            "status": { "conditions": conditions, "health": health },
+        }))
+        .unwrap()
+    }
+
+    fn store_of(repositories: Vec<Repository>) -> Store<Repository> {
+        let (store, mut writer) = kube::runtime::reflector::store();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Init);
+        for repo in repositories {
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::InitApply(repo));
+        }
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::InitDone);
+        store
+    }
+
+    fn sample(name: &str, health: RepositoryHealth) -> RepositorySample {
+        let labels = RepositoryLabels { namespace: "ns".into(), organization: "acme".into(), repository: name.into() };
+        RepositorySample { labels, health, score: None }
+    }
+
+    #[test]
+    fn the_cap_keeps_the_unhealthy_first_then_by_name_and_counts_the_rest() {
+        use RepositoryHealth::{Healthy, Unhealthy, Unknown};
+        let samples = vec![
+            sample("d", Healthy),
+            sample("c", Unhealthy),
+            sample("b", Healthy),
+            sample("new", Unknown),
+            sample("a", Unhealthy),
+        ];
+        let names = |kept: &[RepositorySample]| kept.iter().map(|s| s.labels.repository.clone()).collect::<Vec<_>>();
+        let (kept, omitted) = capped_repositories(samples.clone(), 3);
+        assert_eq!((names(&kept), omitted), (vec!["a".to_owned(), "c".into(), "b".into()], 1));
+        let (kept, omitted) = capped_repositories(samples.clone(), 1);
+        assert_eq!((names(&kept), omitted), (vec!["a".to_owned()], 3));
+        // Room for all: only those without a verdict are left out, and not counted as omitted.
+        let (kept, omitted) = capped_repositories(samples, 100);
+        assert_eq!((kept.len(), omitted), (4, 0));
+    }
+
+    #[test]
+    fn repository_health_is_counted_by_organization_and_per_repository_only_when_asked_and_capped() {
+        let store = || {
+            store_of(vec![
+                repository("api", "acme", Some("False"), 20),
+                repository("web", "acme", Some("True"), 100),
+                repository("docs", "acme", None, 90),
+                repository("lib", "globex", Some("True"), 95),
+            ])
+        };
+        let plain = Metrics::default();
+        assert!(!plain.encode().unwrap().contains("infinity_orchestrator_repositories{"), "no cache, no series");
+        plain.observe_repositories(Some(store()));
+        let text = plain.encode().unwrap();
+        let series = |org: &str, health: &str| {
+            format!(r#"infinity_orchestrator_repositories{{namespace="ns",organization="{org}",health="{health}"}}"#)
+        };
+        for (org, health, count) in
+            [("acme", "unhealthy", 1), ("acme", "healthy", 1), ("acme", "unknown", 1), ("globex", "healthy", 1)]
+        {
+            assert!(text.contains(&format!("{} {count}\n", series(org, health))), "{org} {health} in {text}");
+        }
+        assert!(text.contains(&format!("{} 0\n", series("globex", "unhealthy"))), "zeros included: {text}");
+        assert!(!text.contains("repository_healthy"), "per-repository series are opt-in: {text}");
+
+        let capped = Metrics::default().with_repository_metrics(Some(2));
+        capped.observe_repositories(Some(store()));
+        let text = capped.encode().unwrap();
+        let of = |name: &str, org: &str| format!(r#"{{namespace="ns",organization="{org}",repository="{name}"}}"#);
+        assert!(text.contains(&format!("infinity_orchestrator_repository_healthy{} 0\n", of("api", "acme"))), "{text}");
+        assert!(text.contains(&format!("infinity_orchestrator_repository_health_score{} 20\n", of("api", "acme"))));
+        assert!(text.contains(&format!("infinity_orchestrator_repository_healthy{} 1\n", of("lib", "globex"))));
+        assert!(!text.contains(r#"repository="web""#), "beyond the cap of 2: {text}");
+        assert!(!text.contains(r#"repository="docs""#), "no verdict yet: {text}");
+        assert!(text.contains("infinity_orchestrator_repository_metrics_omitted 1\n"), "{text}");
+
+        capped.observe_repositories(None);
+        let text = capped.encode().unwrap();
+        assert!(!text.contains("infinity_orchestrator_repositories{") && !text.contains(r#"repository="api""#));
     }
 }

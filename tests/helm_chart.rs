@@ -84,6 +84,79 @@ fn helm_lint_is_clean_and_the_values_schema_bites() {
     assert!(with_monitor.contains("kind: ServiceMonitor"), "{with_monitor}");
 }
 
+/// Every object `helm template` renders with `args`.
+fn rendered_documents(args: &[&str]) -> Vec<serde_json::Value> {
+    let chart_dir = chart();
+    let mut template = vec!["template", RELEASE, chart_dir.as_str()];
+    template.extend_from_slice(args);
+    let rendered = ok(run("helm", &template, None), "helm template");
+    rendered
+        .split("\n---")
+        .filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok())
+        .filter(|doc| doc.is_object())
+        .collect()
+}
+
+#[test]
+fn the_alerts_and_the_dashboard_come_only_with_their_toggles() {
+    let chart_dir = chart();
+    let toggles = [
+        "--set",
+        "serviceMonitor.enabled=true",
+        "--set",
+        "prometheusRule.enabled=true",
+        "--set",
+        "prometheusRule.additionalLabels.release=kube-prometheus-stack",
+        "--set",
+        "grafanaDashboard.enabled=true",
+        "--set",
+        "grafanaDashboard.annotations.grafana_folder=Platform",
+        "--set",
+        "config.monitoring.repository_metrics=true",
+    ];
+    for extra in [&[][..], &toggles[..]] {
+        let mut lint = vec!["lint", "--strict", chart_dir.as_str()];
+        lint.extend_from_slice(extra);
+        let text = ok(run("helm", &lint, None), "helm lint");
+        assert!(text.contains("1 chart(s) linted, 0 chart(s) failed"), "{text}");
+        assert!(!text.contains("[WARNING]") && !text.contains("[ERROR]") && !text.contains("[INFO]"), "{text}");
+    }
+    let kinds = |documents: &[serde_json::Value]| -> Vec<String> {
+        documents.iter().map(|d| format!("{}/{}", d["kind"].as_str().unwrap(), d["metadata"]["name"])).collect()
+    };
+    let defaults = rendered_documents(&[]);
+    assert!(!defaults.iter().any(|d| d["kind"] == "PrometheusRule"), "{:?}", kinds(&defaults));
+    assert!(!defaults.iter().any(|d| d["metadata"]["labels"]["grafana_dashboard"] == "1"), "{:?}", kinds(&defaults));
+
+    let all_on = rendered_documents(&toggles);
+    let named = |kind: &str, name: &str| {
+        all_on.iter().find(|d| d["kind"] == kind && d["metadata"]["name"] == name).cloned().unwrap_or_else(|| {
+            panic!("no {kind} {name} in {:?}", kinds(&all_on));
+        })
+    };
+    let chart_file = |path: &str| std::fs::read_to_string(repo_root().join("charts/infinity-orchestrator").join(path));
+    // The PrometheusRule carries the rule file promtool checks, as it is.
+    let rule = named("PrometheusRule", FULLNAME);
+    assert_eq!(rule["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    let alerts: serde_json::Value = serde_yaml::from_str(&chart_file("files/alerts.yaml").unwrap()).unwrap();
+    assert_eq!(rule["spec"]["groups"], alerts["groups"]);
+    let names: Vec<&str> =
+        alerts["groups"][0]["rules"].as_array().unwrap().iter().filter_map(|r| r["alert"].as_str()).collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    // The dashboard, for Grafana's sidecar, byte for byte the file the cross-check reads.
+    let dashboard = named("ConfigMap", &format!("{FULLNAME}-dashboard"));
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(dashboard["metadata"]["annotations"]["grafana_folder"], "Platform");
+    let json = dashboard["data"]["infinity-orchestrator.json"].as_str().unwrap();
+    assert_eq!(json.trim_end(), chart_file("files/dashboard.json").unwrap().trim_end());
+    let parsed: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(parsed["uid"], "infinity-orchestrator");
+    let config = named("ConfigMap", &format!("{FULLNAME}-config"));
+    assert!(config["data"]["orchestrator.yml"].as_str().unwrap().contains("repository_metrics: true"), "{config}");
+    let monitor = named("ServiceMonitor", FULLNAME);
+    assert_eq!(monitor["spec"]["endpoints"][0]["honorLabels"], true, "the alerts read the objects' own namespace");
+}
+
 #[test]
 fn each_shard_gets_a_deployment_a_service_and_a_lease_of_its_own() {
     let chart_dir = chart();

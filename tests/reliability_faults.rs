@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use github_sim::faults::SecondaryLimit;
 use github_sim::fixture::{OutcomeFixture, OutcomeKind};
-use github_sim::{FaultConfig, Fixture, LoggedRequest, SimOptions, Simulator};
+use github_sim::{FaultConfig, Fixture, LoggedRequest, OpeningFault, SimOptions, Simulator};
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
 use infinity_orchestrator::crd::HealingPolicy;
 use serde_json::json;
@@ -29,6 +29,8 @@ use support::{cluster, eventually, namespace};
 fn faults(seed: u64, lost: f64, lost_paths: &[&str]) -> FaultConfig {
     FaultConfig {
         seed,
+        // Each fault the tests must see comes at least once, however few requests the run's timing makes.
+        opening: vec![OpeningFault::ServerError, OpeningFault::Timeout],
         server_error_rate: 0.10,
         timeout_rate: 0.02,
         // The simulator holds a timed-out request this long, then answers 504. The operator's own deadline is 30 s
@@ -36,8 +38,8 @@ fn faults(seed: u64, lost: f64, lost_paths: &[&str]) -> FaultConfig {
         timeout_secs: Some(2),
         write_lost_response_rate: lost,
         write_lost_response_paths: lost_paths.iter().map(|p| p.to_string()).collect(),
-        // Every 40 GitHub requests, 2 s of 403s with `retry-after`.
-        secondary_limit: Some(SecondaryLimit { after_requests: 40, retry_after_secs: 2, ..SecondaryLimit::default() }),
+        // Every 25 GitHub requests, 2 s of 403s with `retry-after` (a run makes 40 at the least).
+        secondary_limit: Some(SecondaryLimit { after_requests: 25, retry_after_secs: 2, ..SecondaryLimit::default() }),
         ..FaultConfig::default()
     }
 }

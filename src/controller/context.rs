@@ -7,6 +7,7 @@ use kube::runtime::events::Reporter;
 use kube::Client;
 
 use super::detection_cache::DetectionCache;
+use super::discovered::DiscoveredHandover;
 use super::events::EventRecorder;
 use super::github_clients::GitHubClients;
 use super::repository::org_alerts::OrgAlerts;
@@ -38,6 +39,8 @@ pub struct Context {
     pub github: Arc<GitHubClients>,
     /// What discovery read of each repository, kept between passes.
     pub detections: Arc<DetectionCache>,
+    /// Discovery's findings on their way to the Repository controller, which writes them.
+    pub discovered: Arc<DiscoveredHandover>,
     /// Each Organization's open security alerts, read by the Repository and HealingPolicy controllers alike.
     pub org_alerts: Arc<OrgAlerts>,
     /// The operator's configuration: values for what objects leave unset, and guard rails.
@@ -74,6 +77,7 @@ impl Context {
             github: Arc::new(GitHubClients::observed_by(metrics.clone(), DEFAULT_BACKGROUND_SHARE_PERCENT)),
             metrics,
             detections: Arc::new(DetectionCache::default()),
+            discovered: Arc::new(DiscoveredHandover::default()),
             org_alerts: Arc::new(OrgAlerts::default()),
             config: Arc::new(OperatorConfig::default()),
             shard: Shard::Unsharded,

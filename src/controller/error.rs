@@ -20,6 +20,12 @@ pub enum Error {
         #[source]
         source: crate::github::Error,
     },
+    /// Discovery handed Repository statuses over, and the Repository controller did not write them in time.
+    #[error("the Repository controller did not write the statuses of Organization {organization} within {waited:?}")]
+    HandoverTimedOut { organization: String, waited: Duration },
+    /// Discovery has Repository statuses to hand over, and no Repository controller runs in this process.
+    #[error("no Repository controller runs in this process to write the discovered statuses")]
+    NoRepositoryController,
 }
 
 impl Error {
@@ -30,6 +36,8 @@ impl Error {
             Error::Kube(_) => "KubeApi",
             Error::MissingNamespace { .. } => "MissingNamespace",
             Error::Credentials { .. } => "Credentials",
+            Error::HandoverTimedOut { .. } => "HandoverTimedOut",
+            Error::NoRepositoryController => "NoRepositoryController",
             Error::GitHub { source } => match source {
                 crate::github::Error::NotFound { .. } => "GitHubNotFound",
                 crate::github::Error::Permission { status: 401, .. } => "GitHubUnauthorized",
@@ -52,6 +60,8 @@ impl Error {
             // It does not go away by waiting; look rarely.
             Error::MissingNamespace { .. } => Duration::from_secs(300),
             Error::Credentials { .. } => Duration::from_secs(30),
+            // Starting up or shutting down: the controller is there in a moment, or the process is gone.
+            Error::HandoverTimedOut { .. } | Error::NoRepositoryController => Duration::from_secs(5),
             // Waiting for the reset is the only thing that helps; a minute of margin is plenty.
             Error::GitHub { source: crate::github::Error::RateLimited { until } } => {
                 let now = k8s_openapi::jiff::Timestamp::now();

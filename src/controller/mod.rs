@@ -4,6 +4,7 @@ pub mod build_plan;
 pub mod cache;
 pub mod context;
 pub mod detection_cache;
+pub mod discovered;
 pub mod error;
 pub mod events;
 pub mod github_clients;
@@ -51,6 +52,8 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     let sharded = || watcher::Config::default().labels(&ctx.shard.selector());
     let (repositories, repository_changes) = Cache::selected(scope.api::<Repository>(ctx.client.clone()), sharded());
     let (owned, organization_changes) = Cache::selected(scope.api::<Organization>(ctx.client.clone()), sharded());
+    // Repository health metrics come from the cache while this process leads (and so fills it).
+    ctx.metrics.observe_repositories(Some(repositories.store().clone()));
     let organizations = Controller::for_stream(organization_changes, owned.store().clone())
         // The manifest ConfigMap: an edit or a deletion is put right.
         .owns(scope.api::<ConfigMap>(ctx.client.clone()), managed);
@@ -70,6 +73,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), owned.clone()),
         healing_policy::run(ctx.clone(), &scope, shutdown, repositories, owned),
     );
+    ctx.metrics.observe_repositories(None);
 }
 
 /// The Organizations whose manifest a change of their Repository objects may change, as the shared cache tells the

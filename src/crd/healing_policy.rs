@@ -284,7 +284,8 @@ pub struct HealingPolicyStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` (the policy is evaluated), `Stalled` (the spec needs a change).
+    /// `Ready` (the policy is evaluated), `Reconciling` (its first evaluation waits for the Organization's
+    /// credentials), `Stalled` (the spec needs a change).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

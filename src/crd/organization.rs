@@ -202,7 +202,8 @@ pub struct OrganizationStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` (reason `Synced` once discovery completed), `Stalled` (the spec or its Secret needs a change) and
+    /// `Ready` (reason `Synced` once discovery completed), `Reconciling` (a pass for a spec not discovered yet goes on
+    /// or is retried), `Stalled` (the spec or its Secret needs a change) and
     /// `Degraded` (discovery completed with warnings: a dependency cycle, repositories that could not be read);
     /// `ManifestTooLarge` while the repository manifest does not fit its ConfigMap even gzipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

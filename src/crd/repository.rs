@@ -106,7 +106,7 @@ pub struct RepositoryStatus {
     pub observed_generation: Option<i64>,
     /// `Ready` (discovered and described), `Discovered` (the GitHub repository exists and passes the filters; false
     /// with reason `GoneFromGitHub` once not), `Healthy` (recent runs pass), `DetectionWarning` (a manifest could
-    /// not be read), `Stalled`.
+    /// not be read), `Reconciling` (waiting for discovery to describe it), `Stalled`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::error::{Error, Result};
 use super::octocrab::OctocrabGitHub;
+use super::permissions::{Access, Need, Permission};
 use super::rate_limit::after;
 use super::types::{BlobRead, BlobText, HeadTree, RepoRef, RepositoryRuns, RunsRead, WorkflowRun};
 
@@ -453,7 +454,11 @@ impl OctocrabGitHub {
             let asked: Vec<(&RepoRef, Option<&str>)> =
                 pages.iter().map(|(index, after)| (&reads[*index].repo, after.as_deref())).collect();
             let suites = pages.iter().map(|(index, _)| reads[*index].runs).max().unwrap_or(1);
-            let vulnerability_alerts = !self.vulnerability_alerts_refused.load(Ordering::Relaxed);
+            // An installation not granted Dependabot alerts would be refused the field in every answer.
+            let granted = self.transport.granted_permissions();
+            let dependabot = Need { permission: Permission::VulnerabilityAlerts, access: Access::Read };
+            let vulnerability_alerts = !self.vulnerability_alerts_refused.load(Ordering::Relaxed)
+                && granted.is_none_or(|granted| granted.grants(dependabot));
             match self.transport.graphql(&runs_request(&asked, suites, vulnerability_alerts)).await {
                 Ok(reply) if vulnerability_alerts && refuses_vulnerability_alerts(&reply.body) => {
                     let field = VULNERABILITY_ALERTS;

@@ -1,6 +1,7 @@
 //! The only door to GitHub: the [`GitHub`] port that controllers use as `Arc<dyn GitHub>`, and its implementation
 //! over octocrab with App auth, an ETag cache, rate-limit waiting, write pacing, retries and dispatch dedupe.
 
+pub mod app_manifest;
 pub mod auth;
 pub mod cache;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod graphql;
 pub mod hook_deliveries;
 pub mod observe;
 pub mod octocrab;
+pub mod permissions;
 pub mod rate_limit;
 pub mod spending;
 pub mod transport;
@@ -116,6 +118,10 @@ pub trait GitHub: Send + Sync {
     fn server_time(&self) -> Option<Timestamp>;
     /// The credential's current primary budget (does not spend any).
     async fn rate_limit(&self) -> Result<RateBudget>;
+    /// The permissions GitHub granted the App installation, as its latest installation-token answer said (no
+    /// request); `None` for a token credential or before the first exchange. Operations that need one it lacks are
+    /// refused with [`Error::Permission`] without a request.
+    fn granted_permissions(&self) -> Option<permissions::Granted>;
     /// What each of the credential's budgets is being spent on, and the stretch it asks of background intervals,
     /// from the answers seen so far (no request).
     fn budget_outlook(&self) -> Vec<spending::BudgetOutlook>;

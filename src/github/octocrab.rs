@@ -15,6 +15,7 @@ use super::auth::Credentials;
 use super::error::{Error, Result};
 use super::hook_deliveries::HookDeliveryPage;
 use super::observe::RequestObserver;
+use super::permissions::{Granted, Operation};
 use super::rate_limit::RateBudget;
 use super::transport::{Repeat, Sleeper, TokioSleeper, Transport, TransportPolicy};
 use super::types::*;
@@ -79,17 +80,37 @@ impl std::fmt::Debug for GitHubConfig {
 }
 
 impl GitHubConfig {
-    /// Defaults for `base_url` and `credentials`.
+    /// Defaults for `base_url` and `credentials`: on an Enterprise Server (`…/api/v3`), REST API version
+    /// [`super::API_VERSION_2022_11_28`], the one every release with dated versions knows (a newer one is a 400 on
+    /// every request there); [`super::API_VERSION`] elsewhere.
     pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        let base_url = base_url.into();
+        let api_version = match is_enterprise_server(&base_url) {
+            true => super::API_VERSION_2022_11_28,
+            false => super::API_VERSION,
+        };
         GitHubConfig {
-            base_url: base_url.into(),
+            base_url,
             credentials,
             policy: TransportPolicy::default(),
             dispatch: DispatchPolicy::default(),
             observer: None,
-            api_version: super::API_VERSION.to_owned(),
+            api_version: api_version.to_owned(),
         }
     }
+}
+
+/// The scheme and host of an API URL, octocrab's base URI: every URL we send is absolute, and octocrab puts its base
+/// URI's path in front of any path outside it, which would send an Enterprise Server's GraphQL (`/api/graphql`,
+/// beside its REST base `/api/v3`) to `/api/v3/api/graphql`.
+fn origin_of(base_url: &str) -> Option<String> {
+    let uri: http::Uri = base_url.parse().ok()?;
+    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+}
+
+/// Whether an API URL is an Enterprise Server's (`https://HOST/api/v3`).
+pub fn is_enterprise_server(base_url: &str) -> bool {
+    base_url.trim_end_matches('/').ends_with("/api/v3")
 }
 
 /// The octocrab-backed [`GitHub`].
@@ -113,11 +134,9 @@ impl OctocrabGitHub {
     pub fn with_time(config: GitHubConfig, clock: Arc<dyn Clock>, sleeper: Arc<dyn Sleeper>) -> Result<Self> {
         let config_error = |e: octocrab::Error| Error::Config { message: format!("octocrab client: {e}") };
         let base = config.base_url.trim_end_matches('/').to_string();
-        let client = octocrab::Octocrab::builder()
-            .base_uri(base.as_str())
-            .map_err(config_error)?
-            .build()
-            .map_err(config_error)?;
+        let origin = origin_of(&base).ok_or_else(|| Error::Config { message: format!("{base:?} is not a URL") })?;
+        let client =
+            octocrab::Octocrab::builder().base_uri(origin).map_err(config_error)?.build().map_err(config_error)?;
         let transport = Transport::new(client, &base, config.credentials, clock, sleeper, config.policy)
             .with_observer(config.observer)
             .with_api_version(config.api_version);
@@ -190,7 +209,26 @@ fn decode_base64(encoded: &str, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::Unexpected { status: 200, message: format!("content of {what} is not base64: {e}") })
 }
 
+/// Where a repository's workflows live: a commit that changes them needs the `workflows` permission.
+const WORKFLOWS_DIR: &str = ".github/workflows/";
+
 impl OctocrabGitHub {
+    /// Refuses, without a request, an operation that needs a permission the installation was not granted: GitHub
+    /// would answer 403 "Resource not accessible by integration" every time.
+    async fn permitted(&self, operation: Operation) -> Result<()> {
+        if operation.needs().is_empty() {
+            return Ok(());
+        }
+        let Some(granted) = self.transport.granted_permissions_now().await? else { return Ok(()) };
+        let missing = granted.missing_for(operation);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        let message = format!("the GitHub App installation was not granted {}", missing.join(", "));
+        Err(Error::Permission { status: 403, message })
+    }
+
     /// A blob's bytes by its sha (`GET /git/blobs/{sha}`, base64; blobs up to 100 MB).
     async fn blob(&self, repo: &RepoRef, sha: &str) -> Result<Vec<u8>> {
         let v = self.get_json(&self.repo_url(repo, &format!("/git/blobs/{}", encode(sha)))).await?;
@@ -302,21 +340,25 @@ pub fn says_feature_disabled(message: &str) -> bool {
 #[async_trait]
 impl GitHub for OctocrabGitHub {
     async fn list_org_repos(&self, org: &str) -> Result<Vec<Repository>> {
+        self.permitted(Operation::ListOrgRepos).await?;
         let url = self.transport.url(&format!("/orgs/{}/repos?type=all&per_page=100", encode(org)));
         self.transport.get_all_kept_compact(&url).await
     }
 
     async fn repository(&self, repo: &RepoRef) -> Result<Repository> {
+        self.permitted(Operation::Repository).await?;
         let url = self.repo_url(repo, "");
         self.transport.get(&url).await?.json(&url)
     }
 
     async fn languages(&self, repo: &RepoRef) -> Result<Languages> {
+        self.permitted(Operation::Languages).await?;
         let url = self.repo_url(repo, "/languages");
         self.transport.get(&url).await?.json(&url)
     }
 
     async fn topics(&self, repo: &RepoRef) -> Result<Vec<String>> {
+        self.permitted(Operation::Topics).await?;
         let v = self.get_json(&self.repo_url(repo, "/topics")).await?;
         Ok(v.get("names")
             .and_then(Value::as_array)
@@ -325,6 +367,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn branch_head(&self, repo: &RepoRef, branch: &str) -> Result<Option<String>> {
+        self.permitted(Operation::BranchHead).await?;
         match self.get_json(&self.repo_url(repo, &format!("/git/ref/heads/{}", encode_path(branch)))).await {
             Ok(v) => Ok(v.pointer("/object/sha").and_then(Value::as_str).map(str::to_string)),
             Err(Error::NotFound { .. }) => Ok(None),
@@ -333,6 +376,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn tree(&self, repo: &RepoRef, git_ref: &str) -> Result<Tree> {
+        self.permitted(Operation::Tree).await?;
         let url = self.repo_url(repo, &format!("/git/trees/{}?recursive=1", encode_path(git_ref)));
         self.transport.get(&url).await?.json(&url)
     }
@@ -345,19 +389,23 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn tree_level(&self, repo: &RepoRef, tree_sha: &str) -> Result<Tree> {
+        self.permitted(Operation::TreeLevel).await?;
         let url = self.repo_url(repo, &format!("/git/trees/{}", encode(tree_sha)));
         self.transport.get(&url).await?.json(&url)
     }
 
     async fn repository_trees(&self, node_ids: &[String]) -> Result<Vec<Option<HeadTree>>> {
+        self.permitted(Operation::RepositoryTrees).await?;
         self.graphql_trees(node_ids).await
     }
 
     async fn blob_texts(&self, reads: &[BlobRead]) -> Result<Vec<Option<BlobText>>> {
+        self.permitted(Operation::BlobTexts).await?;
         self.graphql_files(reads).await
     }
 
     async fn file_contents(&self, repo: &RepoRef, path: &str, git_ref: Option<&str>) -> Result<Option<FileContents>> {
+        self.permitted(Operation::FileContents).await?;
         let query = git_ref.map(|r| format!("?ref={}", encode(r))).unwrap_or_default();
         let url = self.repo_url(repo, &format!("/contents/{}{query}", encode_path(path)));
         let v = match self.get_json(&url).await {
@@ -379,14 +427,17 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn workflows(&self, repo: &RepoRef) -> Result<Vec<Workflow>> {
+        self.permitted(Operation::Workflows).await?;
         self.transport.get_all(&self.repo_url(repo, "/actions/workflows?per_page=100"), Some("workflows"), None).await
     }
 
     async fn default_branch_runs_batch(&self, reads: &[RunsRead]) -> Result<Vec<Option<RepositoryRuns>>> {
+        self.permitted(Operation::DefaultBranchRunsBatch).await?;
         self.graphql_default_branch_runs(reads).await
     }
 
     async fn workflow_runs(&self, repo: &RepoRef, filter: &RunFilter) -> Result<Vec<WorkflowRun>> {
+        self.permitted(Operation::WorkflowRuns).await?;
         let mut query = vec!["per_page=100".to_string()];
         if let Some(branch) = &filter.branch {
             query.push(format!("branch={}", encode(branch)));
@@ -410,16 +461,19 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn workflow_run(&self, repo: &RepoRef, run_id: u64) -> Result<WorkflowRun> {
+        self.permitted(Operation::WorkflowRun).await?;
         let url = self.repo_url(repo, &format!("/actions/runs/{run_id}"));
         self.transport.get(&url).await?.json(&url)
     }
 
     async fn run_jobs(&self, repo: &RepoRef, run_id: u64) -> Result<Vec<Job>> {
+        self.permitted(Operation::RunJobs).await?;
         let url = self.repo_url(repo, &format!("/actions/runs/{run_id}/jobs?per_page=100"));
         self.transport.get_all(&url, Some("jobs"), None).await
     }
 
     async fn open_alerts(&self, repo: &RepoRef, source: AlertSource) -> Result<Alerts> {
+        self.permitted(Operation::OpenAlerts(source)).await?;
         let url = self.repo_url(repo, &format!("/{}/alerts?state=open&per_page=100", product_path(source)));
         match self.transport.get_all::<Value>(&url, None, None).await {
             Ok(alerts) => Ok(Alerts::Open(alerts.iter().map(|a| alert_from(source, a)).collect())),
@@ -431,6 +485,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn org_open_alerts(&self, org: &str, source: AlertSource) -> Result<Vec<RepoAlert>> {
+        self.permitted(Operation::OrgOpenAlerts(source)).await?;
         // `Link` leads on by page number (code and secret scanning) or by cursor (Dependabot) alike.
         let path = format!("/orgs/{}/{}/alerts?state=open&per_page=100", encode(org), product_path(source));
         let alerts: Vec<Value> = self.transport.get_all(&self.transport.url(&path), None, None).await?;
@@ -438,6 +493,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn code_scanning_default_setup_repositories(&self, org: &str) -> Result<Vec<String>> {
+        self.permitted(Operation::CodeScanningDefaultSetupRepositories).await?;
         let org = encode(org);
         let url = self.transport.url(&format!("/orgs/{org}/code-security/configurations?per_page=100"));
         let configurations: Vec<CodeSecurityConfiguration> = self.transport.get_all_kept_compact(&url).await?;
@@ -458,6 +514,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>> {
+        self.permitted(Operation::IssuesByLabel).await?;
         let state = match state {
             IssueState::Open => "open",
             IssueState::Closed => "closed",
@@ -471,6 +528,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn branch_commits(&self, repo: &RepoRef, branch: &str, limit: usize) -> Result<Vec<Commit>> {
+        self.permitted(Operation::BranchCommits).await?;
         let per_page = limit.clamp(1, 100);
         let url = self.repo_url(repo, &format!("/commits?sha={}&per_page={per_page}", encode(branch)));
         let items: Vec<Value> = self.transport.get_all(&url, None, Some(limit)).await?;
@@ -527,6 +585,10 @@ impl GitHub for OctocrabGitHub {
         }
     }
 
+    fn granted_permissions(&self) -> Option<Granted> {
+        self.transport.granted_permissions()
+    }
+
     fn budget_outlook(&self) -> Vec<super::spending::BudgetOutlook> {
         self.transport.budget_outlook()
     }
@@ -539,22 +601,26 @@ impl GitHub for OctocrabGitHub {
         inputs: &std::collections::BTreeMap<String, String>,
         correlation_id: Option<&str>,
     ) -> Result<Option<DispatchedRun>> {
+        self.permitted(Operation::DispatchWorkflow).await?;
         self.dispatch_deduplicated(repo, workflow, git_ref, inputs, correlation_id).await
     }
 
     async fn rerun_failed_jobs(&self, repo: &RepoRef, run_id: u64) -> Result<()> {
+        self.permitted(Operation::RerunFailedJobs).await?;
         // Not repeated: a second re-run would start another attempt.
         let url = self.repo_url(repo, &format!("/actions/runs/{run_id}/rerun-failed-jobs"));
         self.write(Method::POST, &url, &json!({}), Repeat::Never).await.map(drop)
     }
 
     async fn cancel_run(&self, repo: &RepoRef, run_id: u64) -> Result<()> {
+        self.permitted(Operation::CancelRun).await?;
         // Cancelling twice is harmless, so the request is repeated on transient failures.
         let url = self.repo_url(repo, &format!("/actions/runs/{run_id}/cancel"));
         self.transport.send(Method::POST, &url, None, Repeat::Safe).await.map(drop)
     }
 
     async fn create_issue(&self, repo: &RepoRef, fields: &IssueFields) -> Result<Issue> {
+        self.permitted(Operation::CreateIssue).await?;
         let body = serde_json::to_value(IssueFields { state: None, ..fields.clone() })
             .map_err(|e| Error::decode("issue fields", e))?;
         let v = self.write(Method::POST, &self.repo_url(repo, "/issues"), &body, Repeat::Never).await?;
@@ -562,6 +628,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn update_issue(&self, repo: &RepoRef, number: u64, fields: &IssueFields) -> Result<Issue> {
+        self.permitted(Operation::UpdateIssue).await?;
         // PATCH sets fields to values: repeating it is safe.
         let body = serde_json::to_value(fields).map_err(|e| Error::decode("issue fields", e))?;
         let v =
@@ -570,6 +637,7 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn comment_issue(&self, repo: &RepoRef, number: u64, body: &str) -> Result<()> {
+        self.permitted(Operation::CommentIssue).await?;
         let url = self.repo_url(repo, &format!("/issues/{number}/comments"));
         self.write(Method::POST, &url, &json!({ "body": body }), Repeat::Never).await.map(drop)
     }
@@ -580,6 +648,8 @@ impl GitHub for OctocrabGitHub {
     }
 
     async fn open_pull_request(&self, repo: &RepoRef, change: &PullRequestChange) -> Result<PullRequest> {
+        let workflow_files = change.files.iter().any(|f| f.path.starts_with(WORKFLOWS_DIR));
+        self.permitted(Operation::OpenPullRequest { workflow_files }).await?;
         self.open_pull_request_idempotent(repo, change).await
     }
 }
@@ -587,6 +657,21 @@ impl GitHub for OctocrabGitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn octocrab_is_based_on_the_origin_only() {
+        assert_eq!(origin_of("https://ghe.example.com:8443/api/v3").as_deref(), Some("https://ghe.example.com:8443"));
+        assert_eq!(origin_of("https://api.github.com").as_deref(), Some("https://api.github.com"));
+        assert_eq!(origin_of("api.github.com/api/v3"), None);
+    }
+
+    #[test]
+    fn an_enterprise_server_is_asked_for_the_api_version_it_knows() {
+        let config = |url: &str| GitHubConfig::new(url, Credentials::Token("t".into())).api_version;
+        assert_eq!(config("https://ghe.example.com/api/v3"), crate::github::API_VERSION_2022_11_28);
+        assert_eq!(config("https://ghe.example.com/api/v3/"), crate::github::API_VERSION_2022_11_28);
+        assert_eq!(config("https://api.github.com"), crate::github::API_VERSION);
+    }
 
     #[test]
     fn encodes_query_values_and_paths() {

@@ -17,6 +17,7 @@ use super::auth::{app_jwt_claims, sign_app_jwt, Credentials, InstallationToken};
 use super::cache::{CacheKey, CachedResponse, EtagCache};
 use super::error::{classify, final_error, Error, Failure, ResponseFacts, Result};
 use super::observe::{route_template, RequestObserver};
+use super::permissions::Granted;
 use super::rate_limit::{
     after, creates_content, secondary_limit_delay, until, Backoff, BudgetGate, BudgetTracker, RateBudget, RateResource,
     SecondaryLimitHint, WritePacer, OTHER_WRITES_PER_MINUTE, SECONDARY_LIMIT_MIN_WAIT,
@@ -137,6 +138,8 @@ pub struct Transport {
     credentials: Credentials,
     credential_id: String,
     installation_token: tokio::sync::Mutex<Option<InstallationToken>>,
+    /// The permissions the latest installation-token answer granted.
+    granted: Mutex<Option<Granted>>,
     cache: Mutex<EtagCache>,
     budgets: Mutex<BudgetTracker>,
     spending: Mutex<SpendingLedger>,
@@ -197,6 +200,7 @@ impl Transport {
             credential_id: credentials.id(),
             credentials,
             installation_token: tokio::sync::Mutex::new(None),
+            granted: Mutex::new(None),
             cache: Mutex::new(EtagCache::new(policy.cache_bytes)),
             budgets: Mutex::new(BudgetTracker::default()),
             spending: Mutex::new(SpendingLedger::new(policy.background_share_percent)),
@@ -230,6 +234,7 @@ impl Transport {
     }
 
     fn observe_exchange(&self, method: &Method, url: &str, status: Option<u16>, started: std::time::Instant) {
+        tracing::debug!(%method, url, ?status, elapsed_ms = started.elapsed().as_millis(), "GitHub answered");
         if let Some(observer) = &self.observer {
             let path = url.strip_prefix(self.base.as_str()).unwrap_or(url);
             observer.exchange(method.as_str(), &route_template(path), status, started.elapsed());
@@ -639,6 +644,21 @@ impl Transport {
         }
     }
 
+    /// The permissions the latest installation-token answer granted; `None` for a token or before the first one.
+    pub fn granted_permissions(&self) -> Option<Granted> {
+        lock(&self.granted).clone()
+    }
+
+    /// The permissions of the installation, exchanging the App JWT for a token first when none is cached (so that
+    /// they are known before the first request); `None` for a token credential.
+    pub async fn granted_permissions_now(&self) -> Result<Option<Granted>> {
+        if let Credentials::Token(_) = self.credentials {
+            return Ok(None);
+        }
+        self.authorization().await?;
+        Ok(self.granted_permissions())
+    }
+
     /// What each budget of this credential is being spent on.
     pub fn budget_outlook(&self) -> Vec<BudgetOutlook> {
         lock(&self.spending).outlook(self.now())
@@ -679,6 +699,8 @@ impl Transport {
         struct Answer {
             token: String,
             expires_at: Timestamp,
+            #[serde(default)]
+            permissions: std::collections::BTreeMap<String, String>,
         }
         let url = self.url(&format!("/app/installations/{installation_id}/access_tokens"));
         let request = http::Request::post(&url)
@@ -708,6 +730,7 @@ impl Transport {
             });
         }
         let answer: Answer = serde_json::from_str(&text).map_err(|e| Error::decode("installation token", e))?;
+        *lock(&self.granted) = Some(Granted::from_answer(&answer.permissions));
         Ok(InstallationToken { token: answer.token, expires_at: answer.expires_at })
     }
 }

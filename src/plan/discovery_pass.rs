@@ -12,7 +12,7 @@ use super::dependencies::{repository_dependencies, with_declared, AmbiguousPacka
 use super::depgraph::{Cycle, DependencyGraph};
 use super::detect::{self, RepositoryDescription};
 use super::installed_workflows;
-use super::readiness::READY;
+use super::readiness::{READY, RECONCILING};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::repository::{PullRequestReference, RepositoryDependency, RepositorySpec, RepositoryStatus};
 use crate::crd::well_known::{LANGUAGE_LABEL, TOPIC_LABEL_PREFIX};
@@ -374,14 +374,25 @@ pub fn discovered_condition(found: bool, generation: Option<i64>, now: &Time) ->
     }
 }
 
-/// The Organization's `Ready` and `Degraded` conditions after a successful pass.
+/// The Organization's conditions as a pass for a generation not discovered yet starts: `Reconciling` true, kept
+/// through failed passes (they are retried, and `Ready` says why they failed) until one succeeds. The rest as they
+/// are, so that a retry that changes nothing costs no write.
+pub fn discovering_conditions(current: &[Condition], generation: Option<i64>, now: &Time) -> Vec<Condition> {
+    let mut next = current.to_vec();
+    let message = "Discovering the organization's repositories for the current spec";
+    let (status, reason) = (ConditionStatus::True, "Discovering");
+    set_condition(&mut next, Condition::new(RECONCILING, status, reason, message, generation, now.clone()));
+    next
+}
+
+/// The Organization's `Ready` and `Degraded` conditions after a successful pass; nothing is under way any more.
 pub fn synced_conditions(
     current: &[Condition],
     outcome: &DiscoveryOutcome,
     generation: Option<i64>,
     now: &Time,
 ) -> Vec<Condition> {
-    let mut next: Vec<Condition> = current.to_vec();
+    let mut next: Vec<Condition> = current.iter().filter(|c| c.r#type != RECONCILING).cloned().collect();
     let count = outcome.statuses.len();
     let message = format!("Discovered {count} repositor{}", if count == 1 { "y" } else { "ies" });
     set_condition(&mut next, Condition::new(READY, ConditionStatus::True, SYNCED, &message, generation, now.clone()));
@@ -636,6 +647,19 @@ mod tests {
         assert_eq!((degraded.status, degraded.reason.as_str()), (ConditionStatus::True, "DependencyCycle"));
         assert!(degraded.message.contains("a → b → a"), "{}", degraded.message);
         assert_eq!(find_condition(&conditions, READY).unwrap().message, "Discovered 4 repositories");
+    }
+
+    #[test]
+    fn a_pass_for_a_new_generation_is_reconciling_through_failures_until_one_succeeds() {
+        let started = discovering_conditions(&synced(1), Some(2), &Time(at(5)));
+        let reconciling = find_condition(&started, RECONCILING).unwrap();
+        assert_eq!((reconciling.status, reconciling.observed_generation), (ConditionStatus::True, Some(2)));
+        assert_eq!(find_condition(&started, READY), find_condition(&synced(1), READY), "Ready waits for the pass");
+        let failed = failed_conditions(&started, "GitHubUnavailable", "502", Some(2), &Time(at(6)));
+        assert_eq!(discovering_conditions(&failed, Some(2), &Time(at(9))), failed, "a retry writes nothing new");
+        let done = synced_conditions(&failed, &outcome("o", &BTreeMap::new(), &BTreeMap::new()), Some(2), &Time(at(9)));
+        assert!(find_condition(&done, RECONCILING).is_none());
+        assert_eq!(find_condition(&done, READY).unwrap().status, ConditionStatus::True);
     }
 
     #[test]

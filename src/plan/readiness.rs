@@ -1,4 +1,5 @@
-//! Turns the outcome of a prerequisite check into the `Ready` and `Stalled` conditions of an object.
+//! Turns the outcome of a prerequisite check into the `Ready`, `Reconciling` and `Stalled` conditions of an object,
+//! in kstatus's shape: `Reconciling` and `Stalled` are abnormal-true, present only while they hold.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -9,6 +10,8 @@ use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 pub const READY: &str = "Ready";
 /// Set while the object cannot progress until someone changes its spec or the data it points to.
 pub const STALLED: &str = "Stalled";
+/// Set while the work the spec asks for is under way; removed once `Ready` says how it ended.
+pub const RECONCILING: &str = "Reconciling";
 
 /// What an object says when its prerequisites are met but its work has not produced a result yet.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +99,9 @@ pub fn transition<'a>(
 }
 
 /// The conditions an object should carry after a prerequisite check, computed from those it carries now so that
-/// transition times only move when a status changes. `Stalled` is dropped when nothing stalls.
+/// transition times only move when a status changes. Prerequisites met: `Ready` unknown and `Reconciling` true until
+/// the caller sets `Ready` from the work's result (and drops `Reconciling`). Blocked: `Ready` false, `Reconciling`
+/// dropped, and `Stalled` true only when a person must act.
 pub fn conditions(
     current: &[Condition],
     outcome: &Result<(), Blocker>,
@@ -115,8 +120,10 @@ pub fn conditions(
         Ok(()) => {
             next.retain(|c| c.r#type != STALLED);
             set_condition(&mut next, condition(READY, ConditionStatus::Unknown, accepted.reason, accepted.message));
+            set_condition(&mut next, condition(RECONCILING, ConditionStatus::True, accepted.reason, accepted.message));
         }
         Err(Blocker { kind, reason, message }) => {
+            next.retain(|c| c.r#type != RECONCILING);
             set_condition(&mut next, condition(READY, ConditionStatus::False, reason, message));
             match kind {
                 BlockerKind::Stalled => {
@@ -162,6 +169,19 @@ mod tests {
         let ready = find_condition(&after, READY).unwrap();
         assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::Unknown, "Accepted"));
         assert_eq!(ready.last_transition_time, at(20));
+    }
+
+    #[test]
+    fn accepted_work_is_reconciling_until_a_blocker_ends_it() {
+        let accepted = conditions(&[], &Ok(()), ACCEPTED, Some(2), &at(10));
+        let reconciling = find_condition(&accepted, RECONCILING).unwrap();
+        assert_eq!((reconciling.status, reconciling.reason.as_str()), (ConditionStatus::True, "Accepted"));
+        assert_eq!(reconciling.observed_generation, Some(2));
+        let blocked = conditions(&accepted, &stalled(), ACCEPTED, Some(3), &at(20));
+        assert!(find_condition(&blocked, RECONCILING).is_none(), "a person must act: nothing is under way");
+        assert_eq!(find_condition(&blocked, STALLED).unwrap().status, ConditionStatus::True);
+        let waiting = Err(Blocker { kind: BlockerKind::Waiting, reason: "OrganizationNotFound", message: "x".into() });
+        assert!(find_condition(&conditions(&accepted, &waiting, ACCEPTED, None, &at(20)), RECONCILING).is_none());
     }
 
     #[test]

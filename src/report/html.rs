@@ -1,9 +1,9 @@
-//! The report as one self-contained HTML page (no scripts, no external resources).
+//! The report as one self-contained HTML page (no scripts, no external resources), its pictures inline SVG.
 
-use super::{cells, Cell, Report, HEADERS};
+use super::{cells, trend, Cell, Report, HEADERS};
 
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
+/// Escapes text for HTML (and SVG) element content and attribute values.
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -38,15 +38,20 @@ pub(super) fn render(report: &Report) -> String {
                 Cell::Text(text) => format!("<td>{}</td>", escape(&text)),
             })
             .collect();
-        rows.push_str(&format!("<tr{class}>{rendered}</tr>\n"));
+        let chart = row.health.as_ref().map_or_else(|| "-".to_owned(), trend::svg);
+        rows.push_str(&format!("<tr{class}>{rendered}<td class=\"trend\">{chart}</td></tr>\n"));
     }
-    let headers: String = HEADERS.iter().map(|h| format!("<th>{h}</th>")).collect();
+    let headers: String = HEADERS.iter().chain(["Health trend"].iter()).map(|h| format!("<th>{h}</th>")).collect();
+    let timeline = report.timeline_svg.as_ref().map_or_else(String::new, |svg| {
+        format!("<h2>Build plan run</h2>\n<figure class=\"timeline\">\n{svg}</figure>\n")
+    });
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Compliance report: {org}</title>
+<link rel="icon" href="data:,">
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1b1f24; }}
 table {{ border-collapse: collapse; width: 100%; }}
@@ -54,6 +59,8 @@ th, td {{ border: 1px solid #d0d7de; padding: .35rem .6rem; text-align: left; }}
 th {{ background: #f6f8fa; }}
 tr.bad td {{ background: #ffebe9; }}
 td:nth-child(2), td:nth-child(3), td:nth-child(5), td:nth-child(6), td:nth-child(10) {{ text-align: right; }}
+td.trend {{ padding: .1rem .4rem; }}
+figure {{ margin: 1rem 0; overflow-x: auto; }}
 </style>
 </head>
 <body>
@@ -61,6 +68,10 @@ td:nth-child(2), td:nth-child(3), td:nth-child(5), td:nth-child(6), td:nth-child
 <p>Generated {generated}. {repos} repositories: {unhealthy} unhealthy, {unmeasured} not measured yet; open alerts:
 {code} code scanning, {dependabot} Dependabot, {secrets} secret scanning. Worst first; alerts are
 critical/high/medium/low.</p>
+<h2>Dependency graph</h2>
+<figure class="graph">
+{graph}</figure>
+{timeline}<h2>Repositories</h2>
 <table>
 <thead><tr>{headers}</tr></thead>
 <tbody>
@@ -77,6 +88,7 @@ critical/high/medium/low.</p>
         code = t.code_scanning_alerts,
         dependabot = t.dependabot_alerts,
         secrets = t.secret_scanning_alerts,
+        graph = report.graph_svg,
     )
 }
 
@@ -100,5 +112,20 @@ mod tests {
         assert!(html.contains("<td>leaky&lt;script&gt;</td>"), "{html}");
         assert!(!html.contains("leaky<script>"));
         assert!(html.contains("<a href=\"https://github.com/acme/api/actions/runs/7\">failure</a>"));
+    }
+
+    #[test]
+    fn embeds_the_graph_the_trends_and_a_given_timeline() {
+        let mut report = sample();
+        let html = report.render(Format::Html);
+        assert_eq!(html.matches("<g class=\"node ").count(), 4, "{html}");
+        assert!(html.contains("<figure class=\"graph\">\n<svg xmlns=\"http://www.w3.org/2000/svg\""), "{html}");
+        let trends =
+            html.matches("<td class=\"trend\"><svg xmlns=\"http://www.w3.org/2000/svg\" class=\"health-trend\"");
+        assert_eq!(trends.count(), 3, "the repository not measured yet has none: {html}");
+        assert!(!html.contains("Build plan run"));
+        report.timeline_svg = Some("<svg class=\"plan-timeline\"></svg>\n".to_owned());
+        let html = report.render(Format::Html);
+        assert!(html.contains("<h2>Build plan run</h2>\n<figure class=\"timeline\">\n<svg class=\"plan-timeline\">"));
     }
 }

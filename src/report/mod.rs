@@ -1,14 +1,20 @@
 //! The compliance report: health and security across an Organization's repositories, worst first, as Markdown for
-//! people, JSON for tooling and a self-contained HTML page. Pure: the caller reads the Repository objects.
+//! people, JSON for tooling and a self-contained HTML page with pictures (the dependency graph, health trends and,
+//! when a BuildPlan is given, its run's timeline). Pure: the caller reads the objects.
 
+pub mod graph;
 mod html;
+mod layout;
 mod markdown;
+pub mod status;
+pub mod timeline;
+mod trend;
 
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
 use crate::crd::condition::find_condition;
-use crate::crd::repository::AlertCounts;
+use crate::crd::repository::{AlertCounts, HealthStatus};
 use crate::crd::{HasConditions, Repository};
 
 /// Output format.
@@ -33,6 +39,12 @@ pub struct Report {
     pub totals: Totals,
     /// One row per repository, worst first.
     pub repositories: Vec<Row>,
+    /// The dependency graph as SVG, for the HTML page.
+    #[serde(skip)]
+    pub graph_svg: String,
+    /// A BuildPlan run's timeline as SVG ([`timeline::svg`]), for the HTML page, when one is given.
+    #[serde(skip)]
+    pub timeline_svg: Option<String>,
 }
 
 /// Sums over the report's repositories.
@@ -85,6 +97,9 @@ pub struct Row {
     pub disabled_features: Vec<String>,
     /// Security features whose state is not known (on without open alerts, or off).
     pub unknown_features: Vec<String>,
+    /// The health measured, for the HTML page's trend chart.
+    #[serde(skip)]
+    pub health: Option<HealthStatus>,
 }
 
 /// How much attention a repository needs: the health it lacks (100 − score; 0 when unmeasured) plus weighted open
@@ -118,7 +133,14 @@ pub fn build(organization: &str, repositories: &[Repository], now: Timestamp) ->
         secret_scanning_alerts: sum(&|r| r.secret_scanning),
     };
     // Whole seconds: the report is read by people.
-    Report { organization: organization.to_owned(), generated_at: format!("{now:.0}"), totals, repositories: rows }
+    Report {
+        organization: organization.to_owned(),
+        generated_at: format!("{now:.0}"),
+        totals,
+        repositories: rows,
+        graph_svg: graph::Graph::of(organization, repositories).svg(),
+        timeline_svg: None,
+    }
 }
 
 fn row(repo: &Repository) -> Row {
@@ -144,6 +166,7 @@ fn row(repo: &Repository) -> Row {
         secret_scanning: security.secret_scanning,
         disabled_features: security.disabled_features,
         unknown_features: security.unknown_features,
+        health: status.health.clone(),
     };
     row.risk = risk(&row);
     row

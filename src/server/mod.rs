@@ -79,7 +79,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
     let shutdown = shutdown.shared();
-    let metrics = Arc::new(Metrics::default());
+    let repository_metrics = options.config.monitoring.per_repository_metrics();
+    let metrics = Arc::new(Metrics::default().with_repository_metrics(repository_metrics));
     metrics.set_shard(&options.shard.to_string());
     let readiness = Arc::new(Readiness::default());
     let listener = http::bind(options.metrics_addr)

@@ -69,6 +69,7 @@ pub async fn bed_with(mut fixture: Fixture) -> Bed {
         public_key_pem: Some(TEST_APP_PUBLIC_KEY.into()),
         installations: vec![INSTALLATION_ID],
         token_lifetime_secs: None,
+        permissions: Default::default(),
     });
     let sim = Arc::new(Simulator::start(fixture, SimOptions::default()).await.expect("the simulator starts"));
     let time =

@@ -38,7 +38,9 @@ impl OperatorProcess {
     }
 
     fn launch(cluster: &TestCluster, namespace: &str, extra: &[&str], webhook_port: Option<u16>) -> Self {
-        Self::launch_logging(cluster, namespace, extra, webhook_port, "info")
+        // `IO_TEST_OPERATOR_LOG=debug` (a `RUST_LOG` filter) looks closer at a test that fails.
+        let rust_log = std::env::var("IO_TEST_OPERATOR_LOG").unwrap_or_else(|_| "info".to_owned());
+        Self::launch_logging(cluster, namespace, extra, webhook_port, &rust_log)
     }
 
     fn launch_logging(
@@ -124,8 +126,22 @@ impl OperatorProcess {
 impl Drop for OperatorProcess {
     fn drop(&mut self) {
         self.kill();
+        // A failing test shows what the operator was doing: CI keeps no temporary files.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_LINES_SHOWN_ON_FAILURE)..];
+            eprintln!("--- last {} lines of the operator's log {} ---", tail.len(), self.log.display());
+            for line in tail {
+                eprintln!("{line}");
+            }
+            eprintln!("--- end of the operator's log ---");
+        }
     }
 }
+
+/// Enough to see the last reconciles of each controller, few enough to read in a CI log.
+const LOG_LINES_SHOWN_ON_FAILURE: usize = 200;
 
 /// A port nothing listens on right now, and that this test process has not handed out before: the kernel may give a
 /// port just released to the next ask, and an operator given the same port for metrics and webhooks cannot start

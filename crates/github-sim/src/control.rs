@@ -12,6 +12,7 @@ use crate::state::SimState;
 pub fn set_faults(state: &mut SimState, faults: FaultConfig) {
     state.fault_rng = fastrand::Rng::with_seed(faults.seed);
     state.secondary = crate::faults::SecondaryWindow::default();
+    state.fault_decisions = 0;
     state.faults = faults;
 }
 

@@ -94,6 +94,9 @@ pub fn secondary_answer(limit: &SecondaryLimit, remaining_secs: u32, rng: &mut f
 pub struct FaultConfig {
     /// Seed of the fault RNG.
     pub seed: u64,
+    /// The faults of the first requests after these faults were set, in order, before the random draws take over:
+    /// a test that must see a fault gets it whatever number of requests its timing makes.
+    pub opening: Vec<OpeningFault>,
     /// Probability of answering 500/502/503 without processing.
     pub server_error_rate: f64,
     /// Probability of processing, then answering 502.
@@ -122,6 +125,16 @@ pub struct FaultConfig {
     pub run_listing_delay_secs: Option<[i64; 2]>,
     /// Overrides the fixture's `api_versions` (the `X-GitHub-Api-Version` values accepted).
     pub api_versions: Option<Vec<String>>,
+}
+
+/// A fault an [`FaultConfig::opening`] request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpeningFault {
+    /// Answered 502 without processing.
+    ServerError,
+    /// Held for `timeout_secs`, not processed.
+    Timeout,
 }
 
 /// What to do with one GitHub request.
@@ -172,6 +185,24 @@ pub fn decide(config: &FaultConfig, rng: &mut fastrand::Rng) -> FaultDecision {
     decide_for(config, rng, "GET", "")
 }
 
+/// The fault of the request that follows `served` requests since the faults were set: an opening one while
+/// [`FaultConfig::opening`] lasts, else drawn as [`decide_for`] does.
+pub fn decide_next(
+    config: &FaultConfig,
+    served: &mut usize,
+    rng: &mut fastrand::Rng,
+    method: &str,
+    path: &str,
+) -> FaultDecision {
+    let opening = config.opening.get(*served);
+    *served += 1;
+    match opening {
+        Some(OpeningFault::ServerError) => FaultDecision::ServerError(502),
+        Some(OpeningFault::Timeout) => FaultDecision::Timeout,
+        None => decide_for(config, rng, method, path),
+    }
+}
+
 /// Like [`decide`], for a request of `method` on `path` (`write_lost_response_rate` applies to writes only).
 pub fn decide_for(config: &FaultConfig, rng: &mut fastrand::Rng, method: &str, path: &str) -> FaultDecision {
     let roll = rng.f64();
@@ -217,6 +248,19 @@ mod tests {
         assert_eq!(first, run());
         let errors = first.iter().filter(|d| matches!(d, FaultDecision::ServerError(_))).count();
         assert!((60..140).contains(&errors), "{errors}");
+    }
+
+    #[test]
+    fn opening_faults_come_first_then_the_draws_of_the_seed() {
+        let drawn = FaultConfig { seed: 7, server_error_rate: 0.5, ..Default::default() };
+        let opening = FaultConfig { opening: vec![OpeningFault::Timeout, OpeningFault::ServerError], ..drawn.clone() };
+        let run = |config: &FaultConfig| {
+            let (mut rng, mut served) = (fastrand::Rng::with_seed(config.seed), 0);
+            (0..50).map(|_| decide_next(config, &mut served, &mut rng, "GET", "/x")).collect::<Vec<_>>()
+        };
+        let (plain, opened) = (run(&drawn), run(&opening));
+        assert_eq!(opened[..2], [FaultDecision::Timeout, FaultDecision::ServerError(502)]);
+        assert_eq!(opened[2..], plain[..48], "the seed's draws follow");
     }
 
     #[test]

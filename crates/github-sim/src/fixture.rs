@@ -75,6 +75,9 @@ pub struct AppFixture {
     pub installations: Vec<u64>,
     /// Lifetime of installation tokens (default 3600 s, GitHub's hour).
     pub token_lifetime_secs: Option<i64>,
+    /// The permissions each installation was granted (`{"contents": "read", "actions": "write"}`), by installation
+    /// id; `metadata: read` is every App's. An installation not listed has every permission a route needs.
+    pub permissions: BTreeMap<u64, BTreeMap<String, String>>,
 }
 
 /// One organization.
@@ -613,6 +616,14 @@ impl Fixture {
             check(app.id > 0 && !app.installations.is_empty(), || {
                 format!("App {}: needs an id and at least one installation", app.id)
             })?;
+            for (installation, permissions) in &app.permissions {
+                check(app.installations.contains(installation), || {
+                    format!("App {}: permissions of {installation}, which is not one of its installations", app.id)
+                })?;
+                for (permission, level) in permissions {
+                    check_one_of(level, &["read", "write"], &format!("App {}: {installation}: {permission}", app.id))?;
+                }
+            }
         }
         self.orgs.iter().try_for_each(OrgFixture::validate)?;
         self.orgs.iter().flat_map(|o| &o.repos).try_for_each(RepoFixture::validate)

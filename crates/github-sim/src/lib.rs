@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod content_creation;
 pub mod control;
 pub mod encoding;
+pub mod enterprise;
 pub mod etag;
 pub mod faults;
 pub mod fixture;
@@ -23,7 +24,7 @@ pub mod views;
 pub mod webhook;
 pub mod workflow_file;
 
-pub use faults::FaultConfig;
+pub use faults::{FaultConfig, OpeningFault};
 pub use fixture::Fixture;
 pub use server::{SimError, SimHandle, SimOptions, Simulator};
 pub use state::LoggedRequest;

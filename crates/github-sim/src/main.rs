@@ -28,13 +28,20 @@ struct Args {
     /// Largest GraphQL answer, in bytes of JSON, before it is answered as GitHub's timeout (502).
     #[arg(long, default_value_t = github_sim::graphql::DEFAULT_MAX_RESPONSE_BYTES)]
     graphql_max_response_bytes: usize,
+    /// Serve as GitHub Enterprise Server: REST under `/api/v3`, GraphQL at `/api/graphql`.
+    #[arg(long)]
+    enterprise_server: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let fixture = Fixture::from_file(&args.fixture)?;
-    let options = SimOptions { addr: args.addr, graphql_max_response_bytes: args.graphql_max_response_bytes };
+    let options = SimOptions {
+        addr: args.addr,
+        graphql_max_response_bytes: args.graphql_max_response_bytes,
+        enterprise_server: args.enterprise_server,
+    };
     let handle = Simulator::start(fixture, options).await?;
     if let (Some(url), Some(secret)) = (args.webhook_url, args.webhook_secret) {
         handle.set_webhook(github_sim::webhook::WebhookTarget { url, secret });

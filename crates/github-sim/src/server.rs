@@ -13,7 +13,7 @@ use crate::content_creation::is_content_creating;
 use crate::control;
 use crate::encoding::percent_decode;
 use crate::etag::{if_none_match_matches, strong_etag};
-use crate::faults::{decide_for, secondary_answer, secondary_refusal, FaultConfig, FaultDecision};
+use crate::faults::{decide_next, secondary_answer, secondary_refusal, FaultConfig, FaultDecision};
 use crate::fixture::{Fixture, RepoFixture};
 use crate::rate_limit::{Budget, Charge};
 use crate::routes::{find_route, ApiError, RouteRequest, DOCS};
@@ -30,6 +30,10 @@ pub struct SimOptions {
     /// Largest GraphQL answer, in bytes of JSON, served before it is answered as GitHub's timeout (default
     /// [`crate::graphql::DEFAULT_MAX_RESPONSE_BYTES`], 5 MB).
     pub graphql_max_response_bytes: usize,
+    /// Serve as GitHub Enterprise Server (see [`crate::enterprise`]): REST under `/api/v3`, GraphQL at
+    /// `/api/graphql`, `X-GitHub-Enterprise-*` headers, only `2022-11-28` accepted unless the fixture lists versions.
+    /// Default false: github.com.
+    pub enterprise_server: bool,
 }
 
 impl Default for SimOptions {
@@ -37,6 +41,7 @@ impl Default for SimOptions {
         SimOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             graphql_max_response_bytes: crate::graphql::DEFAULT_MAX_RESPONSE_BYTES,
+            enterprise_server: false,
         }
     }
 }
@@ -77,6 +82,7 @@ pub struct SimHandle {
 struct Shared {
     state: Arc<Mutex<SimState>>,
     base_url: String,
+    enterprise_server: bool,
 }
 
 fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
@@ -94,12 +100,21 @@ impl Simulator {
             .await
             .map_err(|source| SimError::Bind { addr: options.addr, source })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind { addr: options.addr, source })?;
-        let base_url = format!("http://{local}");
         let mut initial = SimState::from_fixture(&fixture);
+        let base_url = if options.enterprise_server {
+            initial.enterprise_host = Some(local.to_string());
+            if fixture.api_versions.is_none() {
+                initial.api_versions = crate::enterprise::API_VERSIONS.iter().map(|v| v.to_string()).collect();
+            }
+            format!("http://{local}{}", crate::enterprise::API_PREFIX)
+        } else {
+            format!("http://{local}")
+        };
         initial.base_url = base_url.clone();
         initial.graphql_max_response_bytes = options.graphql_max_response_bytes;
         let state = Arc::new(Mutex::new(initial));
-        let shared = Shared { state: state.clone(), base_url: base_url.clone() };
+        let shared =
+            Shared { state: state.clone(), base_url: base_url.clone(), enterprise_server: options.enterprise_server };
         let app = axum::Router::new().fallback(move |request: Request<Body>| serve(shared.clone(), request));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -115,7 +130,7 @@ impl Simulator {
 }
 
 impl SimHandle {
-    /// Base URL such as `http://127.0.0.1:41234` (use as the API URL).
+    /// The API URL, such as `http://127.0.0.1:41234` (`http://127.0.0.1:41234/api/v3` as an Enterprise Server).
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -266,8 +281,22 @@ impl Drop for SimHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // A failing test shows what the simulator was asked last: CI keeps nothing else.
+        if std::thread::panicking() {
+            let log = lock(&self.state).log.clone();
+            let tail = &log[log.len().saturating_sub(REQUESTS_SHOWN_ON_FAILURE)..];
+            eprintln!("--- last {} of {} requests to the simulator at {} ---", tail.len(), log.len(), self.base_url);
+            for request in tail {
+                let query = request.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+                eprintln!("{} {} {}{query} -> {}", request.seq, request.method, request.url_path, request.status);
+            }
+            eprintln!("--- end of the simulator's requests ---");
+        }
     }
 }
+
+/// Enough to see what each client was doing last, few enough to read in a CI log.
+const REQUESTS_SHOWN_ON_FAILURE: usize = 60;
 
 /// Records queued events as deliveries and sends them on a background task, recording how each attempt went.
 fn flush_webhooks(state: &Arc<Mutex<SimState>>) {
@@ -348,7 +377,12 @@ fn rate_headers(budget: &Budget) -> Vec<(String, String)> {
 }
 
 async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
+    let control = request.uri().path().starts_with("/_sim/");
     let mut response = serve_github_or_control(shared.clone(), request).await;
+    if shared.enterprise_server && !control {
+        let version = HeaderValue::from_static(crate::enterprise::VERSION);
+        response.headers_mut().insert("x-github-enterprise-version", version);
+    }
     let now = lock(&shared.state).now;
     if let Ok(date) = HeaderValue::from_str(&crate::clock::http_date(now)) {
         response.headers_mut().insert(axum::http::header::DATE, date);
@@ -360,17 +394,25 @@ async fn serve(shared: Shared, request: Request<Body>) -> Response<Body> {
 async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str().to_string();
-    let path = percent_decode(parts.uri.path());
+    let url_path = percent_decode(parts.uri.path());
     let raw_query = parts.uri.query().map(str::to_string);
     let bytes = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
     let body: Value =
         if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
 
-    if path.starts_with("/_sim/") {
-        let (status, reply) = control::handle(&mut lock(&shared.state), &method, &path, &body);
+    if url_path.starts_with("/_sim/") {
+        let (status, reply) = control::handle(&mut lock(&shared.state), &method, &url_path, &body);
         flush_webhooks(&shared.state);
         return json_response(status, Some(&reply), Vec::new());
     }
+    let path = if shared.enterprise_server {
+        match crate::enterprise::route_path(&url_path) {
+            Some(path) => path,
+            None => return outside_the_api(&mut lock(&shared.state), &method, url_path, raw_query, &body),
+        }
+    } else {
+        url_path
+    };
 
     if crate::graphql::is_graphql(&method, &path) {
         // GitHub's schema takes seconds to parse the first time: never while holding the state, nor on a worker
@@ -384,7 +426,10 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
         let refusal = faults.secondary_limit.and_then(|limit| secondary_refusal(&limit, &mut state.secondary, now));
         match refusal {
             Some(retry_after) => (FaultDecision::SecondaryLimit(retry_after), faults),
-            None => (decide_for(&faults, &mut state.fault_rng, &method, &path), faults),
+            None => {
+                let state = &mut *state;
+                (decide_next(&faults, &mut state.fault_decisions, &mut state.fault_rng, &method, &path), faults)
+            }
         }
     };
     if faults.latency_ms > 0 {
@@ -444,6 +489,23 @@ async fn serve_github_or_control(shared: Shared, request: Request<Body>) -> Resp
     if decision == FaultDecision::LateResponse {
         // The work is done; only the answer is late, so a client that times out cannot tell what happened.
         tokio::time::sleep(Duration::from_secs(faults.timeout_secs.unwrap_or(30))).await;
+    }
+    response
+}
+
+/// An Enterprise Server's answer to a path outside its API (github.com's bare paths among them): its web UI's 404,
+/// logged under the path as sent.
+fn outside_the_api(
+    state: &mut SimState,
+    method: &str,
+    url_path: String,
+    raw_query: Option<String>,
+    body: &Value,
+) -> Response<Body> {
+    let response =
+        finish(state, method, &url_path, raw_query, None, body, 404, Some(ApiError::not_found().body()), false, vec![]);
+    if let Some(entry) = state.log.last_mut() {
+        entry.url_path = url_path;
     }
     response
 }
@@ -540,6 +602,15 @@ fn respond(
             let response = finish(state, &method, &path, raw_query, label, &body, 403, Some(message), counted, headers);
             return mark_fault(state, "content_creation", response);
         }
+    }
+
+    // An installation without the route's permission is refused (and charged), as GitHub does.
+    let template = find_route(&method, &path).map(|(route, _)| route.template);
+    let refusal = template.and_then(|t| crate::routes::permissions::refusal(state, &token, &method, t));
+    if let Some((message, header)) = refusal {
+        let mut headers = rate_headers(state.budget(&token));
+        headers.push(header);
+        return finish(state, &method, &path, raw_query, label, &body, 403, Some(message), counted, headers);
     }
 
     let query = parse_query(raw_query.as_deref());
@@ -731,6 +802,10 @@ fn finish(
         seq: state.last_seq,
         method: method.to_string(),
         path: path.to_string(),
+        url_path: match state.enterprise_host {
+            Some(_) => crate::enterprise::url_path(path),
+            None => path.to_string(),
+        },
         query,
         status,
         counted,

@@ -41,8 +41,11 @@ pub struct LoggedRequest {
     pub seq: u64,
     /// HTTP method.
     pub method: String,
-    /// Path without query.
+    /// Path without query, as GitHub's descriptions name it (on an Enterprise Server, without its `/api/v3`).
     pub path: String,
+    /// Path without query, as the client sent it (`/api/v3/…` and `/api/graphql` on an Enterprise Server).
+    #[serde(default)]
+    pub url_path: String,
     /// Raw query string, if any.
     pub query: Option<String>,
     /// Status answered.
@@ -431,6 +434,9 @@ pub struct App {
     pub installations: Vec<u64>,
     /// Lifetime of the installation tokens it gets.
     pub token_lifetime_secs: i64,
+    /// The permissions of the installations the fixture lists them for (`metadata: read` included); the others have
+    /// every permission a route needs (see `routes::permissions`).
+    pub permissions: HashMap<u64, BTreeMap<String, String>>,
 }
 
 /// A code security configuration an organization's fixture declares, with the repositories attached to it (by id,
@@ -463,6 +469,13 @@ pub fn installation_budget_key(installation_id: u64) -> String {
     format!("installation:{installation_id}")
 }
 
+/// An installation's listed permissions plus `metadata: read`, which GitHub grants every App.
+fn with_metadata(listed: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut granted = listed.clone();
+    granted.entry("metadata".to_owned()).or_insert_with(|| "read".to_owned());
+    granted
+}
+
 /// GitHub's lifetime of an installation token.
 pub const INSTALLATION_TOKEN_SECS: i64 = 3600;
 
@@ -491,6 +504,8 @@ pub struct SimState {
     pub installation_tokens: HashMap<String, IssuedToken>,
     /// Secondary-limit window state.
     pub secondary: SecondaryWindow,
+    /// Requests whose fault was decided since the faults were set (see [`crate::faults::decide_next`]).
+    pub fault_decisions: usize,
     /// Content creations per budget key, for the content-creation secondary limit.
     pub content_creation: crate::content_creation::ContentCreation,
     /// Accepted credentials.
@@ -525,6 +540,8 @@ pub struct SimState {
     pub outcome_rng: fastrand::Rng,
     /// The simulator's base URL, for URLs in webhook payloads.
     pub base_url: String,
+    /// The host (`127.0.0.1:PORT`) when serving as GitHub Enterprise Server (see [`crate::enterprise`]).
+    pub enterprise_host: Option<String>,
     /// Where webhooks go.
     pub webhook: Option<crate::webhook::WebhookTarget>,
     /// Events waiting for delivery.
@@ -566,10 +583,12 @@ impl SimState {
                     public_key_pem: a.public_key_pem.clone(),
                     installations: a.installations.clone(),
                     token_lifetime_secs: a.token_lifetime_secs.unwrap_or(INSTALLATION_TOKEN_SECS),
+                    permissions: a.permissions.iter().map(|(id, listed)| (*id, with_metadata(listed))).collect(),
                 })
                 .collect(),
             installation_tokens: HashMap::new(),
             secondary: SecondaryWindow::default(),
+            fault_decisions: 0,
             content_creation: crate::content_creation::ContentCreation::new(
                 fixture.content_creation.unwrap_or_default(),
             ),
@@ -592,6 +611,7 @@ impl SimState {
             fault_rng: fastrand::Rng::with_seed(0),
             outcome_rng: fastrand::Rng::with_seed(fixture.seed),
             base_url: String::new(),
+            enterprise_host: None,
             webhook: None,
             outbox: Vec::new(),
             deliveries: 0,

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::runs::{phase_at, QUEUE_SECS};
 use crate::state::{sha_of, Repo, Run, SimState, Workflow};
 use crate::workflow_file;
@@ -17,8 +18,8 @@ fn owner_json(base: &str, login: &str) -> Value {
 pub fn user_json(base: &str, login: &str, kind: &str) -> Value {
     json!({
         "login": login, "id": u64::from_str_radix(&sha_of(login)[..8], 16).unwrap_or(1), "node_id": format!("O_{login}"),
-        "avatar_url": format!("{base}/avatars/{login}"), "gravatar_id": "",
-        "url": format!("{base}/users/{login}"), "html_url": format!("{base}/{login}"),
+        "avatar_url": format!("{}/avatars/{login}", html_root(base)), "gravatar_id": "",
+        "url": format!("{base}/users/{login}"), "html_url": format!("{}/{login}", html_root(base)),
         "followers_url": "", "following_url": "", "gists_url": "", "starred_url": "",
         "subscriptions_url": "", "organizations_url": "", "repos_url": format!("{base}/orgs/{login}/repos"),
         "events_url": "", "received_events_url": "", "type": kind, "site_admin": false,
@@ -34,7 +35,7 @@ pub fn organization_json(base: &str, login: &str) -> Value {
         "repos_url": format!("{api}/repos"), "events_url": format!("{api}/events"), "hooks_url": format!("{api}/hooks"),
         "issues_url": format!("{api}/issues"), "members_url": format!("{api}/members{{/member}}"),
         "public_members_url": format!("{api}/public_members{{/member}}"),
-        "avatar_url": format!("{base}/avatars/{login}"), "description": null,
+        "avatar_url": format!("{}/avatars/{login}", html_root(base)), "description": null,
     })
 }
 
@@ -45,7 +46,7 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
     let mut body = json!({
         "id": repo.id, "node_id": format!("R_{}", repo.id), "name": repo.spec.name, "full_name": full_name,
         "private": repo.spec.visibility != "public", "visibility": repo.spec.visibility,
-        "owner": owner_json(base, &repo.owner), "html_url": format!("{base}/{full_name}"),
+        "owner": owner_json(base, &repo.owner), "html_url": format!("{}/{full_name}", html_root(base)),
         "description": null, "fork": repo.spec.fork, "url": api,
         "archived": repo.spec.archived, "disabled": false, "default_branch": repo.spec.default_branch,
         "topics": repo.spec.topics, "language": repo.spec.language,
@@ -55,8 +56,8 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
         "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
         "open_issues": repo.open_issues_count, "open_issues_count": repo.open_issues_count, "network_count": 0, "subscribers_count": 0,
         "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false, "has_discussions": false,
-        "clone_url": format!("{base}/{full_name}.git"), "git_url": format!("git://sim/{full_name}.git"),
-        "ssh_url": format!("git@sim:{full_name}.git"), "svn_url": format!("{base}/{full_name}"),
+        "clone_url": format!("{}/{full_name}.git", html_root(base)), "git_url": format!("git://sim/{full_name}.git"),
+        "ssh_url": format!("git@sim:{full_name}.git"), "svn_url": format!("{}/{full_name}", html_root(base)),
     });
     if let Some(object) = body.as_object_mut() {
         object.insert("has_downloads".into(), json!(true));
@@ -138,8 +139,8 @@ pub fn workflow_json(base: &str, repo: &Repo, workflow: &Workflow) -> Value {
         "path": workflow.spec.path, "state": state,
         "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
         "url": format!("{api}/actions/workflows/{}", workflow.id),
-        "html_url": format!("{base}/{}/{}/blob/{}/{}", repo.owner, repo.spec.name, repo.spec.default_branch, workflow.spec.path),
-        "badge_url": format!("{base}/{}/{}/workflows/{}/badge.svg", repo.owner, repo.spec.name, name),
+        "html_url": format!("{}/{}/{}/blob/{}/{}", html_root(base), repo.owner, repo.spec.name, repo.spec.default_branch, workflow.spec.path),
+        "badge_url": format!("{}/{}/{}/workflows/{}/badge.svg", html_root(base), repo.owner, repo.spec.name, name),
     })
 }
 
@@ -160,7 +161,7 @@ pub fn run_json(base: &str, state: &SimState, run: &Run) -> Value {
         "path": path, "run_number": run.id, "run_attempt": run.run_attempt, "event": run.event,
         "status": phase.status, "conclusion": phase.conclusion.map(|c| c.as_str()),
         "workflow_id": run.workflow_id, "url": format!("{api}/actions/runs/{}", run.id),
-        "html_url": format!("{base}/{}/{}/actions/runs/{}", run.owner, run.repo, run.id),
+        "html_url": format!("{}/{}/{}/actions/runs/{}", html_root(base), run.owner, run.repo, run.id),
         "pull_requests": [], "created_at": iso8601(run.first_created_at), "updated_at": iso8601(phase.updated_at),
         "run_started_at": iso8601(run.created_at + QUEUE_SECS),
         "jobs_url": format!("{api}/actions/runs/{}/jobs", run.id),

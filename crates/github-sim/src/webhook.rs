@@ -335,7 +335,11 @@ pub fn take_outbox(state: &mut crate::state::SimState) -> Vec<Attempt> {
             }
         };
         let body = event.payload.to_string();
-        let headers = request_headers(&target, hook_target(state, &event.payload), &event.event, &guid, &body);
+        let mut headers = request_headers(&target, hook_target(state, &event.payload), &event.event, &guid, &body);
+        if let Some(host) = &state.enterprise_host {
+            headers.push(("X-GitHub-Enterprise-Version".into(), crate::enterprise::VERSION.into()));
+            headers.push(("X-GitHub-Enterprise-Host".into(), host.clone()));
+        }
         let id = attempt_id(state.delivery_log.len() + 1);
         let field = |object: &str| event.payload.get(object).and_then(|o| o.get("id")).and_then(Value::as_u64);
         state.delivery_log.push(Delivery {

@@ -38,6 +38,7 @@ async fn an_app_jwt_buys_an_installation_token_that_expires() {
         public_key_pem: Some(APP_PUBLIC_KEY.into()),
         installations: vec![70],
         token_lifetime_secs: Some(600),
+        permissions: Default::default(),
     }];
     let sim = Simulator::start(fixture, SimOptions::default()).await.expect("start");
     let base = sim.base_url().to_string();
@@ -86,4 +87,54 @@ async fn an_invalid_fixture_is_refused_with_its_reason() {
     let yaml = "orgs:\n- login: acme\n  repos:\n  - name: api\n    runs: [{workflow: missing.yml}]\n";
     let error = Fixture::from_yaml(yaml).expect_err("a run of a workflow that does not exist");
     assert!(error.to_string().contains("unknown workflow"), "{error}");
+}
+
+#[tokio::test]
+async fn an_installation_is_refused_the_routes_and_fields_of_permissions_it_was_not_granted() {
+    let mut fixture = Fixture::generated_org("acme", 1);
+    let granted = [("contents", "read"), ("actions", "read"), ("checks", "read")];
+    fixture.apps = vec![AppFixture {
+        id: 7,
+        public_key_pem: Some(APP_PUBLIC_KEY.into()),
+        installations: vec![70, 71],
+        token_lifetime_secs: None,
+        permissions: [(70, granted.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())].into(),
+    }];
+    let sim = Simulator::start(fixture, SimOptions::default()).await.expect("start");
+    let base = sim.base_url().to_string();
+    let now = sim.now();
+    let app_jwt = jwt(APP_KEY, json!({"iat": now - 60, "exp": now + 540, "iss": "7"}));
+
+    let answer = exchange(&base, 70, &app_jwt).await.json();
+    let expected = json!({"actions": "read", "checks": "read", "contents": "read", "metadata": "read"});
+    assert_eq!(answer["permissions"], expected, "the token answer names what was granted, metadata included");
+    let token = format!("Bearer {}", answer["token"].as_str().expect("token"));
+    let auth = [("Authorization", token.as_str())];
+    assert_eq!(call(&base, "GET", "/repos/acme/repo-00000/actions/runs", &auth, None).await.status, 200);
+    for (method, path, needs) in [
+        ("GET", "/repos/acme/repo-00000/dependabot/alerts", "vulnerability_alerts=read"),
+        ("POST", "/repos/acme/repo-00000/actions/workflows/ci.yml/dispatches", "actions=write"),
+        ("GET", "/repos/acme/repo-00000/issues", "issues=read"),
+    ] {
+        let body = (method == "POST").then(|| json!({"ref": "main"}));
+        let refused = call(&base, method, path, &auth, body).await;
+        assert_eq!(refused.status, 403, "{method} {path}");
+        assert_eq!(refused.json()["message"], "Resource not accessible by integration", "{method} {path}");
+        assert_eq!(refused.header("x-accepted-github-permissions"), Some(needs), "{method} {path}");
+    }
+    let query = "{ repository(owner: \"acme\", name: \"repo-00000\") { name hasVulnerabilityAlertsEnabled } }";
+    let graphql = call(&base, "POST", "/graphql", &auth, Some(json!({ "query": query }))).await.json();
+    // The field is non-null, so the refusal nulls the repository, as on GitHub.
+    assert_eq!(graphql["data"]["repository"], serde_json::Value::Null, "{graphql}");
+    assert_eq!(graphql["errors"][0]["type"], "FORBIDDEN", "{graphql}");
+    assert_eq!(graphql["errors"][0]["path"], json!(["repository", "hasVulnerabilityAlertsEnabled"]), "{graphql}");
+
+    let everything = exchange(&base, 71, &app_jwt).await.json();
+    assert_eq!(everything["permissions"]["vulnerability_alerts"], "read", "unlisted installations get everything");
+    assert_eq!(everything["permissions"]["actions"], "write");
+    let token = format!("Bearer {}", everything["token"].as_str().expect("token"));
+    let alerts =
+        call(&base, "GET", "/repos/acme/repo-00000/dependabot/alerts", &[("Authorization", &token)], None).await;
+    assert_ne!(alerts.json()["message"], "Resource not accessible by integration", "{}", alerts.body);
+    sim.assert_conformant();
 }

@@ -31,6 +31,7 @@ async fn app_sim() -> SimHandle {
         public_key_pem: Some(APP_PUBLIC_KEY.into()),
         installations: vec![70],
         token_lifetime_secs: None,
+        permissions: Default::default(),
     }];
     Simulator::start(fixture, SimOptions::default()).await.expect("start")
 }

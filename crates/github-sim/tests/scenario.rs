@@ -163,6 +163,7 @@ async fn every_route_conforms_to_githubs_description() {
         public_key_pem: Some(APP_PUBLIC_KEY.into()),
         installations: vec![678],
         token_lifetime_secs: None,
+        permissions: Default::default(),
     }];
     let sim = Simulator::start(fixture, SimOptions::default()).await.expect("start");
     let base = sim.base_url().to_string();

@@ -53,7 +53,12 @@ pub async fn send(
                 sent_out.accepted += 1;
                 sent_out.untraceable.push((intent.name.clone(), untraceable(workflow, "GitHub's answer (204)")));
             }
-            Err(error @ (github::Error::Validation { .. } | github::Error::NotFound { .. })) => {
+            // A 403 is final too: the App installation lacks `actions: write` (the client knows it without asking).
+            Err(
+                error @ (github::Error::Validation { .. }
+                | github::Error::NotFound { .. }
+                | github::Error::Permission { status: 403, .. }),
+            ) => {
                 sent_out.refused.push((intent.name.clone(), error.to_string()));
             }
             Err(error) if error.is_transient() && correlation.is_none() => {

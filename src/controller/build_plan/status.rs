@@ -17,13 +17,11 @@ use crate::crd::condition::{Condition, ConditionStatus};
 use crate::crd::BuildPlan;
 use crate::plan::prerequisites::{Blocker, BlockerKind};
 use crate::plan::readiness::set_condition;
-use crate::plan::readiness::{self, READY};
+use crate::plan::readiness::{self, READY, RECONCILING};
 use crate::plan::schedule::entries;
 use crate::plan::schedule::trigger::is_terminal;
 use crate::plan::schedule::ScheduleError;
 
-/// True while a run has repositories left to build.
-pub const RECONCILING: &str = "Reconciling";
 /// At most this many repositories are named in a condition message.
 const NAMES_IN_MESSAGE: usize = 20;
 

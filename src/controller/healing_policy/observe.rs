@@ -9,7 +9,7 @@ use crate::controller::repository::observe as repository_reads;
 use crate::controller::repository::org_alerts::OrgSnapshot;
 use crate::crd::healing_policy::{AlertSeverity, HealingPolicySpec, PolicyPullRequest};
 use crate::crd::Repository;
-use crate::github::{AlertSource, Alerts, GitHub, Issue, IssueState, RepoRef, SecurityAlert};
+use crate::github::{self, AlertSource, Alerts, GitHub, Issue, IssueState, RepoRef, SecurityAlert};
 use crate::plan::build_commands;
 use crate::plan::detect::OPERATOR_WORKFLOW;
 use crate::plan::heal::{
@@ -127,9 +127,11 @@ async fn dependabot_alerts(
 ) -> Result<Vec<DependabotAlert>, Error> {
     let alerts = match snapshot {
         Some(snapshot) => snapshot.dependabot(repo),
-        None => match github.open_alerts(repo, AlertSource::Dependabot).await? {
-            Alerts::Open(alerts) => alerts,
-            Alerts::Disabled { .. } => return Ok(Vec::new()),
+        None => match github.open_alerts(repo, AlertSource::Dependabot).await {
+            Ok(Alerts::Open(alerts)) => alerts,
+            // Off in the repository, or not granted to the App installation: no dependency to bump.
+            Ok(Alerts::Disabled { .. }) | Err(github::Error::Permission { status: 403, .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(error.into()),
         },
     };
     Ok(alerts.iter().filter_map(dependabot_alert).collect())

@@ -23,7 +23,7 @@ use crate::crd::well_known::REQUESTED_AT;
 use crate::crd::{HealingPolicy, Repository};
 use crate::plan::heal::{self, marker::IssueMarker};
 use crate::plan::prerequisites;
-use crate::plan::readiness::{self, set_condition, Polarity, READY};
+use crate::plan::readiness::{self, set_condition, Polarity, READY, RECONCILING};
 
 /// Most pull requests and withheld decisions the status keeps (their schema's bound).
 const LIST_LIMIT: usize = 100;
@@ -152,6 +152,8 @@ fn count(matched: usize) -> i32 {
 fn ready(policy: &HealingPolicy, evaluation: &Evaluation, matched: usize, now: Time) -> Vec<Condition> {
     let generation = policy.meta().generation;
     let mut conditions = readiness::conditions(policy.conditions(), &Ok(()), HealingPolicy::ACCEPTED, generation, &now);
+    // Evaluated: `Ready` says how it went, nothing is under way any more.
+    conditions.retain(|c| c.r#type != RECONCILING);
     let mut summary = format!(
         "{matched} repositories selected, {} looked at, {} actions decided, {} held back",
         evaluation.looked_at,

@@ -2,64 +2,44 @@
 //! owner, and the spec of objects the operator created), its discovered status, and the pruning or marking of
 //! objects whose repository is gone. Every write is skipped when the object already says it.
 //!
-//! Field managers: under server-side apply a manager owns exactly the fields of its last apply, so two writers
-//! that share a manager would remove each other's fields, and (on API servers before 1.22, which do not tell the
-//! status subresource apart in `managedFields`) an object write and a status write under one manager would take
-//! ownership from each other on every pass. Hence one manager per writer: [`OBJECT_MANAGER`] for the objects,
-//! [`DISCOVERY_MANAGER`] for their discovered status; each controller's own status stays under `FIELD_MANAGER`.
+//! The objects are applied under [`OBJECT_MANAGER`]. Their status has one writer, the Repository controller:
+//! discovery hands its part over ([`DiscoveredHandover`]) and waits until it is written, so that a completed pass
+//! still means every object describes what it found.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use futures::channel::oneshot;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::controller::context::{Context, FIELD_MANAGER};
+use crate::controller::discovered::{DiscoveredHandover, DiscoveredPart};
 use crate::controller::error::Error;
-use crate::controller::status::{announce_transition, write_status, Guard, StatusPart};
-use crate::crd::condition::{find_condition, Condition, ConditionStatus};
-use crate::crd::repository::RepositoryStatus;
+use crate::crd::condition::{find_condition, ConditionStatus};
 use crate::crd::well_known::{LANGUAGE_LABEL, MANAGED_BY_LABEL, ORGANIZATION_LABEL, SHARD_LABEL, TOPIC_LABEL_PREFIX};
 use crate::crd::{Organization, Repository};
 use crate::plan::discovery_pass::{self, DiscoveredStatus, DETECTION_WARNING, DISCOVERED};
-use crate::plan::readiness::{keep_transition_time, Polarity};
+use crate::plan::readiness::keep_transition_time;
 use crate::plan::repository_sync::{RepositorySync, RepositoryToApply};
 
 /// The field manager of the Repository objects the Organization controller writes (metadata and spec).
 pub const OBJECT_MANAGER: &str = "infinity-orchestrator-organization";
-/// The field manager of the status fields discovery writes on Repository objects.
-pub const DISCOVERY_MANAGER: &str = "infinity-orchestrator-discovery";
 
-/// The share of a Repository's status discovery owns: the discovered fields and the `Discovered` and
-/// `DetectionWarning` conditions. A field it leaves out is applied away.
-#[derive(Debug, PartialEq, Serialize)]
-struct DiscoveredPart {
-    #[serde(flatten)]
-    fields: DiscoveredStatus,
-    conditions: Vec<Condition>,
-}
-
-impl StatusPart for DiscoveredPart {
-    type Object = Repository;
-    const MANAGER: &'static str = DISCOVERY_MANAGER;
-    fn of(repo: &Repository) -> Self {
-        let none = RepositoryStatus::default();
-        let status = repo.status.as_ref().unwrap_or(&none);
-        let conditions =
-            [DISCOVERED, DETECTION_WARNING].iter().filter_map(|t| find_condition(&status.conditions, t)).cloned();
-        DiscoveredPart { fields: DiscoveredStatus::of(status), conditions: conditions.collect() }
-    }
-}
+/// How long a pass waits for the Repository controller to write what it handed over before it fails (and is tried
+/// again): far beyond a write, a health read, and a queue of 10,000 of them.
+const HANDOVER_WAIT: Duration = Duration::from_secs(600);
 
 /// How many writes one pass made, for the log.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Writes {
     /// Objects created or changed.
     pub objects: usize,
-    /// Statuses changed.
+    /// Statuses handed over to be written.
     pub statuses: usize,
     /// Objects deleted.
     pub deleted: usize,
@@ -89,6 +69,7 @@ pub async fn apply(
         sync.apply.iter().filter_map(|target| statuses.get(&target.github_name).map(|status| (target, status)));
     let mut in_flight = FuturesUnordered::new();
     let mut first_error = None;
+    let mut handed_over = Vec::new();
     loop {
         while in_flight.len() < WRITES_IN_FLIGHT {
             let Some((target, status)) = targets.next() else { break };
@@ -99,7 +80,8 @@ pub async fn apply(
         match in_flight.next().await {
             Some(Ok((object, status))) => {
                 writes.objects += usize::from(object);
-                writes.statuses += usize::from(status);
+                writes.statuses += usize::from(status.is_some());
+                handed_over.extend(status);
             }
             Some(Err(error)) => first_error = first_error.or(Some(error)),
             None => break,
@@ -114,14 +96,20 @@ pub async fn apply(
     }
     for name in &sync.mark_gone {
         if let Some(object) = by_name.get(name) {
-            mark_gone(ctx, object).await?;
+            handed_over.extend(mark_gone(ctx, object)?);
         }
     }
+    // A receiver completes when its part is written, or when it never will be (the object went, the controller
+    // stopped): either way there is nothing more to wait for.
+    let all_written = futures::future::join_all(handed_over);
+    tokio::time::timeout(HANDOVER_WAIT, all_written)
+        .await
+        .map_err(|_| Error::HandoverTimedOut { organization: org.name_any(), waited: HANDOVER_WAIT })?;
     Ok(writes)
 }
 
-/// One kept repository: its object, then its status, each only when it says something new. Returns which were
-/// written.
+/// One kept repository: its object, then its status, each only when it says something new. Returns whether the
+/// object was written, and the wait for its status's write when one was handed over.
 async fn apply_one(
     ctx: &Context,
     org: &Organization,
@@ -130,7 +118,7 @@ async fn apply_one(
     current: Option<&Repository>,
     status: &DiscoveredStatus,
     warning: Option<&str>,
-) -> Result<(bool, bool), Error> {
+) -> Result<(bool, Option<oneshot::Receiver<()>>), Error> {
     let desired = desired_object(org, target, status);
     let written;
     // The status is written on the object as it stands after its own write: a new object's conditions name the
@@ -143,7 +131,7 @@ async fn apply_one(
             (&written, true)
         }
     };
-    let status_written = apply_status(ctx, object, status, warning).await?;
+    let status_written = hand_over_status(ctx, object, status, warning)?;
     Ok((object_written, status_written))
 }
 
@@ -199,14 +187,14 @@ fn object_says(object: &Repository, desired: &Value) -> bool {
     labels_match && no_stale_label && owned && spec_matches
 }
 
-/// Applies the discovered status and the `Discovered` and `DetectionWarning` conditions unless the object says
-/// them already. Returns whether it wrote. A warning that appears is also told in an Event.
-async fn apply_status(
+/// Hands the discovered status and the `Discovered` and `DetectionWarning` conditions over to the Repository
+/// controller unless the object says them already (or will). Returns the wait for their write.
+fn hand_over_status(
     ctx: &Context,
     object: &Repository,
     status: &DiscoveredStatus,
     warning: Option<&str>,
-) -> Result<bool, Error> {
+) -> Result<Option<oneshot::Receiver<()>>, Error> {
     let now = ctx.clock.now_time();
     let generation = object.metadata.generation;
     let before = DiscoveredPart::of(object);
@@ -216,23 +204,34 @@ async fn apply_status(
     let detection = discovery_pass::detection_condition(warning, generation, &now);
     let detection = keep_transition_time(previous(DETECTION_WARNING), detection);
     let part = DiscoveredPart { fields: status.clone(), conditions: vec![found, detection] };
-    let Some(written) = write_status(ctx, object, &part, Guard::None).await? else { return Ok(false) };
-    let conditions = (before.conditions.as_slice(), part.conditions.as_slice());
-    announce_transition(ctx, &written, conditions, DETECTION_WARNING, Polarity::Negative, "Discover").await;
-    Ok(true)
+    hand_over(&ctx.discovered, object, part)
+}
+
+/// Hands `part` over unless `object` says it (or will); an error when no Repository controller runs to write it.
+fn hand_over(
+    handover: &DiscoveredHandover,
+    object: &Repository,
+    part: DiscoveredPart,
+) -> Result<Option<oneshot::Receiver<()>>, Error> {
+    if handover.says(object, &part) {
+        return Ok(None);
+    }
+    match handover.hand_over(ObjectRef::from_obj(object), part) {
+        Some(written) => Ok(Some(written)),
+        None => Err(Error::NoRepositoryController),
+    }
 }
 
 /// Marks an object whose repository is gone from GitHub (or no longer passes the filters): `Discovered=False,
-/// reason=GoneFromGitHub`, which the Repository controller turns into `Ready=False`. The discovered fields are
-/// applied again as they are, because leaving them out of the apply would remove them.
-async fn mark_gone(ctx: &Context, object: &Repository) -> Result<(), Error> {
+/// reason=GoneFromGitHub`, which the Repository controller turns into `Ready=False`. The discovered fields stay as
+/// they are.
+fn mark_gone(ctx: &Context, object: &Repository) -> Result<Option<oneshot::Receiver<()>>, Error> {
     let before = DiscoveredPart::of(object);
     if find_condition(&before.conditions, DISCOVERED).is_some_and(|c| c.status == ConditionStatus::False) {
-        return Ok(());
+        return Ok(None);
     }
     let gone = discovery_pass::discovered_condition(false, object.metadata.generation, &ctx.clock.now_time());
     let warning = find_condition(&before.conditions, DETECTION_WARNING).cloned();
     let part = DiscoveredPart { conditions: [gone].into_iter().chain(warning).collect(), fields: before.fields };
-    write_status(ctx, object, &part, Guard::None).await?;
-    Ok(())
+    hand_over(&ctx.discovered, object, part)
 }

@@ -20,11 +20,13 @@ mod apply;
 mod budget;
 mod graphql_reads;
 pub mod observe;
+mod permissions;
 
 use crate::controller::detection_cache::LastPass;
 use crate::controller::error::Error;
 use budget::BUDGET_CONSTRAINED;
 use observe::discover;
+use permissions::PERMISSIONS_MISSING;
 
 use crate::controller::status::{announce_transition, namespace_of, publish_event, write_status, Guard, StatusPart};
 use crate::crd::condition::{find_condition, Condition, ConditionStatus};
@@ -81,6 +83,12 @@ pub async fn reconcile(
             let (action, passed) = match discovery_pass::sync_due(&sync_history(&ctx, org.as_ref()), now.0) {
                 Err(next_due) => (requeue_at(&ctx, next_due), false),
                 Ok(trigger) => {
+                    // Said before a pass for a generation not discovered yet, for `kubectl wait` and GitOps tools.
+                    if trigger == SyncTrigger::Spec {
+                        let generation = org.metadata.generation;
+                        next.conditions = discovery_pass::discovering_conditions(&next.conditions, generation, &now);
+                        write_status(&ctx, org.as_ref(), &next, Guard::None).await?;
+                    }
                     let charge = Charge { purpose: purpose_of(org.as_ref(), trigger), stretch: stretch(&ctx, &org) };
                     (charge.scope(sync(&ctx, org.as_ref(), &namespace, trigger, &mut next)).await?, true)
                 }
@@ -122,6 +130,7 @@ pub async fn reconcile(
         .await;
     announce_transition(&ctx, org.as_ref(), conditions, DEGRADED, Polarity::Negative, "Discover").await;
     announce_transition(&ctx, org.as_ref(), conditions, BUDGET_CONSTRAINED, Polarity::Negative, "Budget").await;
+    announce_transition(&ctx, org.as_ref(), conditions, PERMISSIONS_MISSING, Polarity::Negative, "Permissions").await;
     if write_status(&ctx, org.as_ref(), &next, Guard::None).await?.is_some() {
         announce_transition(&ctx, org.as_ref(), conditions, READY, Polarity::Positive, "Reconcile").await;
     }
@@ -205,19 +214,21 @@ async fn sync(
     let started = ctx.clock.now_time();
     let github = ctx.github.for_organization(&ctx.client, org).await?;
     let cache_key = format!("{namespace}/{org_name}");
-    let discovery =
-        match discover(github.as_ref(), &org.spec.login, &org.spec.discovery, &ctx.detections, &cache_key).await {
-            Ok(discovery) => discovery,
-            Err(error) => {
-                ctx.detections.record_pass(&cache_key, None);
-                let error = Error::from(error);
-                let reason = error.category();
-                let message = format!("Listing the repositories of {} failed: {error}", org.spec.login);
-                next.conditions =
-                    discovery_pass::failed_conditions(&next.conditions, reason, &message, generation, &started);
-                return Ok(Action::requeue(error.retry_after()));
-            }
-        };
+    let discovered = discover(github.as_ref(), &org.spec.login, &org.spec.discovery, &ctx.detections, &cache_key).await;
+    // Known once discovery's first request exchanged the App's token.
+    permissions::record(next, github.granted_permissions().as_ref(), generation, &started);
+    let discovery = match discovered {
+        Ok(discovery) => discovery,
+        Err(error) => {
+            ctx.detections.record_pass(&cache_key, None);
+            let error = Error::from(error);
+            let reason = error.category();
+            let message = format!("Listing the repositories of {} failed: {error}", org.spec.login);
+            next.conditions =
+                discovery_pass::failed_conditions(&next.conditions, reason, &message, generation, &started);
+            return Ok(Action::requeue(error.retry_after()));
+        }
+    };
     let secret_scanning = discovery.secret_scanning.iter().map(|(name, on)| (name.as_str(), *on));
     ctx.org_alerts.note_listing(org, secret_scanning);
     // The pass was decided on the spec this reconcile started with. A newer one (say `prune: Retain`, patched just

@@ -25,6 +25,7 @@ use futures::channel::mpsc;
 use futures::Stream;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -36,6 +37,7 @@ use self::org_alerts::Enablement;
 use self::runs_loader::{runs_due, RunsAsk, RunsBasis, RunsLoader, RunsSeen, LOOKAHEAD};
 use super::cache::{self, Cache};
 use super::context::{Context, FIELD_MANAGER};
+use super::discovered::{DiscoveredPart, DISCOVERY_CONDITIONS, DISCOVERY_MANAGER};
 use super::error::Error;
 use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
@@ -49,10 +51,10 @@ use crate::crd::well_known::{GITHUB_DELIVERY_PREFIX, MANAGED_BY_LABEL, REQUESTED
 use crate::crd::{HealingPolicy, Organization, Repository};
 use crate::github::spending::{stretch_of, Charge, Purpose};
 use crate::github::{self, GitHub, RepositoryRuns, RunsRead};
-use crate::plan::discovery_pass::{DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
+use crate::plan::discovery_pass::{DiscoveredStatus, DETECTION_WARNING, DISCOVERED, GONE_FROM_GITHUB};
 use crate::plan::health::{self, HEALTHY};
 use crate::plan::prerequisites::{self, Blocker, BlockerKind};
-use crate::plan::readiness::{self, keep_transition_time, set_condition, Polarity, READY};
+use crate::plan::readiness::{self, keep_transition_time, set_condition, Polarity, READY, RECONCILING};
 use crate::scope::Scope;
 
 /// How many Repository reconciles run at once: more than a runs batch holds, so that batches fill.
@@ -78,7 +80,10 @@ pub async fn run(
     let controller = Controller::for_stream(changes, repositories.store().clone()).with_config(config);
     let by_policy = controller.store();
     let (wake, read_ahead) = mpsc::unbounded();
-    let controller = runtime::woken_by_their_organization(controller, &organizations).reconcile_on(read_ahead);
+    let handed_over = ctx.discovered.listen();
+    let controller = runtime::woken_by_their_organization(controller, &organizations)
+        .reconcile_on(read_ahead)
+        .reconcile_on(handed_over);
     let runs = RunsLoader::new(wake, runs_loader::GATHER);
     let shared = Arc::new(Shared { policies, organizations, repositories, reads: Reads::default(), runs });
     let controller = controller
@@ -91,7 +96,10 @@ pub async fn run(
         let charge = Charge { purpose: Purpose::Health, stretch: health_stretch(&ctx, &repo) };
         charge.scope(reconcile(repo, ctx, shared))
     };
+    let discovered = ctx.discovered.clone();
     cache::run_beside(policy_changes, runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
+    // Nobody writes what discovery hands over from now on: its passes stop waiting.
+    discovered.release_all();
 }
 
 /// What reconciles share: the policies, this shard's Organizations and Repositories, when each repository was last
@@ -119,28 +127,18 @@ struct LastRead {
     runs: Option<RunsSeen>,
 }
 
-/// The conditions discovery writes under its own field manager. This controller leaves them out of its writes:
-/// applying a copy would take their ownership and could put back a value read before discovery changed it.
-const DISCOVERY_CONDITIONS: &[&str] = &[DISCOVERED, DETECTION_WARNING];
-
-/// The share of a Repository's status this controller owns: all but what discovery writes.
-#[derive(Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What this controller decides of a Repository's status: all but discovery's part.
+#[derive(Debug, PartialEq)]
 struct OwnStatus {
     observed_generation: Option<i64>,
     /// All conditions but [`DISCOVERY_CONDITIONS`].
     conditions: Vec<Condition>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     health: Option<HealthStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     security: Option<SecurityStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     last_sync_time: Option<Time>,
 }
 
-impl StatusPart for OwnStatus {
-    type Object = Repository;
-    const MANAGER: &'static str = FIELD_MANAGER;
+impl OwnStatus {
     fn of(repo: &Repository) -> Self {
         let status = repo.status.as_ref();
         OwnStatus {
@@ -153,14 +151,75 @@ impl StatusPart for OwnStatus {
     }
 }
 
+/// A Repository's whole status, which this controller alone writes under [`FIELD_MANAGER`]: its own part and the
+/// part discovery hands over ([`crate::controller::discovered`]), in one request.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WholeStatus {
+    #[serde(flatten)]
+    discovered: DiscoveredStatus,
+    observed_generation: Option<i64>,
+    /// Discovery's conditions, then this controller's.
+    conditions: Vec<Condition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<HealthStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    security: Option<SecurityStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_sync_time: Option<Time>,
+}
+
+impl WholeStatus {
+    fn new(discovered: DiscoveredPart, own: OwnStatus) -> Self {
+        WholeStatus {
+            discovered: discovered.fields,
+            observed_generation: own.observed_generation,
+            conditions: discovered.conditions.into_iter().chain(own.conditions).collect(),
+            health: own.health,
+            security: own.security,
+            last_sync_time: own.last_sync_time,
+        }
+    }
+}
+
+impl StatusPart for WholeStatus {
+    type Object = Repository;
+    const MANAGER: &'static str = FIELD_MANAGER;
+    fn of(repo: &Repository) -> Self {
+        WholeStatus::new(DiscoveredPart::of(repo), OwnStatus::of(repo))
+    }
+}
+
 fn own_conditions(conditions: &[Condition]) -> Vec<Condition> {
     conditions.iter().filter(|c| !DISCOVERY_CONDITIONS.contains(&c.r#type.as_str())).cloned().collect()
 }
 
-/// One reconcile: observe the Organization and GitHub, judge the health, write the status.
-async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
+/// How long a read waits when the reconcile also writes what discovery handed over: discovery's pass waits for that
+/// write, and a health read may be held back for hours when the budget runs short.
+const HANDED_OVER_READ_WAIT: Duration = Duration::from_secs(10);
+
+/// One reconcile: observe the Organization and GitHub, judge the health, write the status (with what discovery
+/// handed over, if anything).
+async fn reconcile(observed: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
+    let key = ObjectRef::from_obj(observed.as_ref());
+    // Discovery's part as it was handed over, when this copy of the object does not show it yet.
+    let handed = ctx.discovered.overlay(&observed);
+    let unwritten = handed.as_ref().and_then(|(part, unwritten)| unwritten.then(|| part.clone()));
+    let repo = match &handed {
+        Some((part, _)) => Arc::new(with_discovered(&observed, part)),
+        None => observed.clone(),
+    };
     // Until its Organization's new shard relabels it, a moved Organization's object is still in this shard's cache.
-    if repo.spec.suspend || !runtime::owns_organization_of(&ctx, &shared.organizations, repo.as_ref()).await? {
+    if !runtime::owns_organization_of(&ctx, &shared.organizations, repo.as_ref()).await? {
+        ctx.discovered.release(&key);
+        return Ok(Action::await_change());
+    }
+    if repo.spec.suspend {
+        // Not read while suspended; what discovery found is still written.
+        if let Some(part) = &unwritten {
+            write(&ctx, &observed, &repo, OwnStatus::of(&repo)).await?;
+            ctx.discovered.written(&key, part);
+        }
         return Ok(Action::await_change());
     }
     if awaits_discovery(&repo) {
@@ -168,12 +227,13 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
     }
     shared.policies.filled().await;
     let settings = read_settings(&ctx, &shared, &repo);
-    let (key, interval) = (ObjectRef::from_obj(repo.as_ref()), settings.interval);
+    let interval = settings.interval;
     let now = ctx.clock.now();
     if repo.status.as_ref().is_some_and(|s| s.health.is_some()) {
         assume_read_within(&shared.reads, &key, &settings.trigger, now, interval, fastrand::f64());
     }
-    if let Some(wait) = wait_before_reading(&shared.reads, &key, &settings.trigger, now, interval) {
+    let wait = wait_before_reading(&shared.reads, &key, &settings.trigger, now, interval);
+    if let (Some(wait), None) = (wait, &unwritten) {
         return Ok(Action::requeue(wait));
     }
     let namespace = namespace_of(repo.as_ref())?;
@@ -189,23 +249,51 @@ async fn reconcile(repo: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>
         security: status.security.clone(),
         last_sync_time: status.last_sync_time.clone(),
     };
-    // A repository discovery found gone has nothing left to read on GitHub.
-    let readable = if found_gone(&repo) { None } else { runs_ask(&repo, settings.window) };
-    // Only a read of GitHub is remembered: an Organization appearing changes nothing of the repository's own, so a
-    // remembered visit without a read would keep it waiting for the interval.
-    let read = matches!((&organization, &readable), (Some(_), Some(_)));
+    // A repository discovery found gone has nothing left to read on GitHub, and one read recently is here only to
+    // write what discovery handed over.
+    let readable = if found_gone(&repo) || wait.is_some() { None } else { runs_ask(&repo, settings.window) };
+    let mut requeue = wait.unwrap_or_else(|| jittered(interval));
+    let mut read = false;
     let mut runs_seen = shared.reads.get(&key).and_then(|last| last.runs);
     if let (Some(org), Some(ask)) = (organization, readable) {
-        let found = read_github(&ctx, &shared, &repo, &org, ask, &settings, now).await?;
-        runs_seen = found.runs_seen.or(runs_seen);
-        judge(&repo, &mut next, found.health, found.security, &settings.thresholds, &ctx);
+        let reading = read_github(&ctx, &shared, &repo, &org, ask, &settings, now);
+        let found = match &unwritten {
+            None => Some(reading.await?),
+            Some(part) => match tokio::time::timeout(HANDED_OVER_READ_WAIT, reading).await {
+                Ok(Ok(found)) => Some(found),
+                Ok(Err(error)) => {
+                    write(&ctx, &observed, &repo, next).await?;
+                    ctx.discovered.written(&key, part);
+                    return Err(error);
+                }
+                // Written without the read, which the next reconcile makes at once.
+                Err(_) => {
+                    requeue = Duration::ZERO;
+                    None
+                }
+            },
+        };
+        if let Some(found) = found {
+            read = true;
+            runs_seen = found.runs_seen.or(runs_seen);
+            judge(&repo, &mut next, found.health, found.security, &settings.thresholds, &ctx);
+        }
     }
-    write(&ctx, &repo, next).await?;
+    write(&ctx, &observed, &repo, next).await?;
+    if let Some(part) = &unwritten {
+        ctx.discovered.written(&key, part);
+    }
     if read {
         let requested_at = repo.annotations().get(REQUESTED_AT).cloned();
         shared.reads.insert(key, LastRead { trigger: settings.trigger, at: now, requested_at, runs: runs_seen });
     }
-    Ok(Action::requeue(jittered(interval)))
+    Ok(Action::requeue(requeue))
+}
+
+/// `repo` with discovery's `part` in its status.
+fn with_discovered(repo: &Repository, part: &DiscoveredPart) -> Repository {
+    let status = part.applied_to(&repo.status.clone().unwrap_or_default());
+    Repository { status: Some(status), ..repo.clone() }
 }
 
 /// Whether `repo` is an object discovery made and has not described yet. Discovery writes its status right after
@@ -417,6 +505,7 @@ fn next_conditions(repo: &Repository, organization_found: bool, ctx: &Context) -
         // `next` says Unknown (accepted) at this point: the transition time to keep is the one the object has.
         let ready = Condition::new(READY, ConditionStatus::True, reason, message, generation, now);
         set_condition(&mut next, keep_transition_time(find_condition(repo.conditions(), READY), ready));
+        next.retain(|c| c.r#type != RECONCILING);
     }
     next
 }
@@ -460,13 +549,38 @@ fn judge(
     next.security = Some(security);
 }
 
-/// Writes the status this controller owns, and announces the transitions of `Ready` and `Healthy`.
-async fn write(ctx: &Context, repo: &Repository, next: OwnStatus) -> Result<(), Error> {
-    write_status(ctx, repo, &next, Guard::None).await?;
-    let conditions = (repo.conditions(), next.conditions.as_slice());
+/// Writes `repo`'s whole status with `next` as this controller's part, on `observed` (the object as the cache
+/// has it, which `repo` may be ahead of by what discovery handed over), and announces the transitions of `Ready`,
+/// `Healthy` and `DetectionWarning`.
+async fn write(ctx: &Context, observed: &Repository, repo: &Repository, next: OwnStatus) -> Result<(), Error> {
+    let whole = WholeStatus::new(DiscoveredPart::of(repo), next);
+    let written = write_status(ctx, observed, &whole, Guard::None).await?;
+    let conditions = (observed.conditions(), whole.conditions.as_slice());
     // Thousands are made at once: each one starting out fine is no news.
-    announce_transition(ctx, repo, conditions, READY, Polarity::PositiveQuietAtFirst, "Reconcile").await;
-    announce_transition(ctx, repo, conditions, HEALTHY, Polarity::PositiveQuietAtFirst, "JudgeHealth").await;
+    announce_transition(ctx, observed, conditions, READY, Polarity::PositiveQuietAtFirst, "Reconcile").await;
+    announce_transition(ctx, observed, conditions, HEALTHY, Polarity::PositiveQuietAtFirst, "JudgeHealth").await;
+    announce_transition(ctx, observed, conditions, DETECTION_WARNING, Polarity::Negative, "Discover").await;
+    if let Some(written) = written {
+        take_over_discovery_fields(ctx, &written).await?;
+    }
+    Ok(())
+}
+
+/// Releases the status fields an earlier version's discovery applied under its own field manager, now that this
+/// controller applies them too: left with that manager, a field discovery stops setting would never be removed.
+/// Once per object, on its first write after an upgrade.
+async fn take_over_discovery_fields(ctx: &Context, written: &Repository) -> Result<(), Error> {
+    let by_discovery = written.managed_fields().iter().any(|entry| entry.manager.as_deref() == Some(DISCOVERY_MANAGER));
+    if !by_discovery {
+        return Ok(());
+    }
+    let api: Api<Repository> = Api::namespaced(ctx.client.clone(), &namespace_of(written)?);
+    // An apply that sets nothing leaves the manager owning nothing; what this controller co-owns stays.
+    let nothing = serde_json::json!({
+        "apiVersion": Repository::api_version(&()), "kind": Repository::kind(&()), "status": {}
+    });
+    let params = PatchParams::apply(DISCOVERY_MANAGER).force();
+    api.patch_status(&written.name_any(), &params, &Patch::Apply(&nothing)).await?;
     Ok(())
 }
 
@@ -589,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    fn the_status_this_controller_writes_leaves_out_what_discovery_owns_and_what_is_unknown() {
+    fn the_whole_status_carries_discovery_s_part_first_and_leaves_out_what_is_unknown() {
         let at = Time(Timestamp::from_second(1_000_000).unwrap());
         let condition = |r#type: &str| json!(Condition::new(r#type, ConditionStatus::True, "R", "", None, at.clone()));
         let repo: Repository = serde_json::from_value(json!({
@@ -598,13 +712,44 @@ mod tests {
             "spec": { "organizationRef": { "name": "acme" }, "name": "api" },
             "status": {
                 "observedGeneration": 2, "fullName": "acme/api", "headSha": "abc",
-                "conditions": [condition(READY), condition(DISCOVERED), condition(DETECTION_WARNING), condition(HEALTHY)],
+                "conditions": [condition(READY), condition(DISCOVERED), condition(HEALTHY), condition(DETECTION_WARNING)],
             },
         }))
         .unwrap();
-        let written = serde_json::to_value(OwnStatus::of(&repo)).unwrap();
-        let expected = json!({ "observedGeneration": 2, "conditions": [condition(READY), condition(HEALTHY)] });
+        let written = serde_json::to_value(WholeStatus::of(&repo)).unwrap();
+        let conditions = [DISCOVERED, DETECTION_WARNING, READY, HEALTHY].map(condition);
+        let expected = json!({
+            "fullName": "acme/api", "headSha": "abc", "archived": false, "observedGeneration": 2,
+            "conditions": conditions,
+        });
         assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn a_handed_over_part_replaces_discovery_s_fields_and_conditions_and_keeps_the_rest() {
+        let at = Time(Timestamp::from_second(1_000_000).unwrap());
+        let condition =
+            |r#type: &str, reason: &str| Condition::new(r#type, ConditionStatus::True, reason, "", None, at.clone());
+        let repo: Repository = serde_json::from_value(json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
+            "metadata": { "name": "api", "namespace": "ns", "generation": 2 },
+            "spec": { "organizationRef": { "name": "acme" }, "name": "api" },
+            "status": {
+                "fullName": "acme/api", "headSha": "abc", "buildCommand": "make",
+                "health": { "score": 90, "successRatePercent": 90, "consecutiveFailures": 0, "windowRuns": 10, "flaky": false },
+                "conditions": [condition(READY, "Discovered"), condition(DISCOVERED, "FoundOnGitHub")],
+            },
+        }))
+        .unwrap();
+        let fields =
+            DiscoveredStatus { full_name: "acme/api".into(), head_sha: Some("def".into()), ..Default::default() };
+        let part = DiscoveredPart { fields, conditions: vec![condition(DISCOVERED, "Again")] };
+        let after = with_discovered(&repo, &part);
+        assert_eq!(DiscoveredPart::of(&after), part, "discovery's part is the one handed over");
+        let status = after.status.as_ref().unwrap();
+        assert_eq!(status.build_command, None, "a field discovery no longer sets is gone");
+        assert_eq!(status.health, repo.status.as_ref().unwrap().health, "this controller's part stays");
+        assert_eq!(OwnStatus::of(&after), OwnStatus::of(&repo));
     }
 
     #[test]

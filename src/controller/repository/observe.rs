@@ -174,7 +174,12 @@ async fn alerts(
 ) -> Result<Answer, Error> {
     match snapshot.and_then(|snapshot| snapshot.answer(repo, source, last, enabled)) {
         Some(known) => Ok(known),
-        None => Ok(Answer::Known(github.open_alerts(repo, source).await?)),
+        None => match github.open_alerts(repo, source).await {
+            Ok(alerts) => Ok(Answer::Known(alerts)),
+            // The App installation was not granted the product's permission: the rest of health goes on.
+            Err(github::Error::Permission { status: 403, .. }) => Ok(Answer::Unknown),
+            Err(error) => Err(error.into()),
+        },
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::resolve::{Context, Obj, Resolved};
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::runs::{phase_at, RunPhase};
 use crate::state::{Repo, Run, SimState, Workflow};
 
@@ -69,7 +70,8 @@ pub(super) fn workflow_run_field<'s>(
     Some(match name {
         "databaseId" => Resolved::Leaf(json!(run.id)),
         "url" => {
-            Resolved::Leaf(json!(format!("{}/{}/{}/actions/runs/{}", context.base_url, run.owner, run.repo, run.id)))
+            let web = html_root(context.base_url);
+            Resolved::Leaf(json!(format!("{web}/{}/{}/actions/runs/{}", run.owner, run.repo, run.id)))
         }
         "createdAt" => Resolved::Leaf(json!(iso8601(run.first_created_at))),
         "updatedAt" => Resolved::Leaf(json!(iso8601(phase(context, run).updated_at))),

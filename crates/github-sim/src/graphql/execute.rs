@@ -14,6 +14,7 @@ use super::cost::Cost;
 use super::resolve::{resolve, Context, FieldError, Obj, Resolved};
 use super::{error_json, location_of, value_json};
 use crate::rate_limit::Budget;
+use crate::routes::permissions::Permissions;
 use crate::state::SimState;
 
 /// What a query answered.
@@ -45,11 +46,13 @@ pub(super) fn run(
     operation: &Operation,
     variables: &Map<String, Value>,
     state: &SimState,
+    permissions: Option<Permissions>,
     base_url: &str,
     budget: &Budget,
     cost: &Cost,
 ) -> Outcome {
-    let context = Context { state, base_url, variables, budget: *budget, cost: *cost, suites: Default::default() };
+    let suites = Default::default();
+    let context = Context { state, permissions, base_url, variables, budget: *budget, cost: *cost, suites };
     let mut executor = Executor { schema, document, context, errors: Vec::new(), violations: Vec::new() };
     let data = if operation.operation_type.is_query() {
         match executor.selection_sets(&Obj::Query, &[&operation.selection_set], &mut Vec::new()) {

@@ -252,7 +252,9 @@ pub(crate) fn answer(state: &mut SimState, budget_key: &str, who: &str, request:
     }
     let budget = *budget;
     let base_url = state.base_url.clone();
-    let outcome = execute::run(&schema, &document, operation, &variables, state, &base_url, &budget, &cost);
+    let permissions = crate::routes::permissions::of_caller(state, budget_key);
+    let outcome =
+        execute::run(&schema, &document, operation, &variables, state, permissions, &base_url, &budget, &cost);
     let mut body = Map::new();
     if !outcome.errors.is_empty() {
         body.insert("errors".into(), Value::Array(outcome.errors));

@@ -12,8 +12,10 @@ use super::checks::{self, SuitesByCommit};
 use super::cost::Cost;
 use crate::clock::iso8601;
 use crate::encoding::{base64_decode, base64_encode};
+use crate::enterprise::html_root;
 use crate::git_object::{EntryKind, TreeEntry};
 use crate::rate_limit::Budget;
+use crate::routes::permissions::{grants, Permissions, NOT_ACCESSIBLE};
 use crate::state::{GitCommit, Repo, Run, SimState, Workflow};
 
 /// GitHub truncates `Blob.text` of large files; the simulator at 512 KiB (`isTruncated: true`).
@@ -22,6 +24,8 @@ pub const BLOB_TEXT_LIMIT: usize = 512 * 1024;
 /// What the resolvers read.
 pub(super) struct Context<'s> {
     pub state: &'s SimState,
+    /// The installation's permissions; `None` for a plain token.
+    pub permissions: Option<Permissions>,
     pub base_url: &'s str,
     pub variables: &'s Map<String, Value>,
     pub budget: Budget,
@@ -76,6 +80,10 @@ pub(super) struct FieldError {
 impl FieldError {
     fn not_found(message: String) -> Self {
         FieldError { message, kind: Some("NOT_FOUND"), unserved: false }
+    }
+    /// GitHub's refusal of a field the installation lacks the permission for.
+    fn forbidden() -> Self {
+        FieldError { message: NOT_ACCESSIBLE.to_owned(), kind: Some("FORBIDDEN"), unserved: false }
     }
     fn unserved(what: String) -> Self {
         FieldError { message: format!("github-sim does not serve {what}"), kind: None, unserved: true }
@@ -166,6 +174,14 @@ fn only(obj: &Obj<'_>, field: &Field, served: &[&str]) -> Result<(), FieldError>
             Err(FieldError::unserved(format!("the argument `{}` of `{}.{}`", extra.name, obj.type_name(), field.name)))
         }
         None => Ok(()),
+    }
+}
+
+/// Refuses a field whose data needs `permission` (read) when the installation lacks it.
+fn permitted(context: &Context<'_>, permission: &str) -> Result<(), FieldError> {
+    match &context.permissions {
+        Some(granted) if !grants(granted, permission, "read") => Err(FieldError::forbidden()),
+        _ => Ok(()),
     }
 }
 
@@ -298,6 +314,7 @@ pub(super) fn resolve<'s>(context: &Context<'s>, obj: &Obj<'s>, field: &Field) -
             }
             "checkSuites" => {
                 only(obj, field, &["first", "last"])?;
+                permitted(context, "checks")?;
                 let bound =
                     |name| argument(field, name, context.variables).and_then(|v| v.as_u64()).map(|n| n as usize);
                 let suites = checks::suites_of(context, repo, &commit.sha);
@@ -437,7 +454,7 @@ fn repository_field<'s>(
         "databaseId" => leaf(json!(repo.id)),
         "name" => leaf(json!(repo.spec.name)),
         "nameWithOwner" => leaf(json!(full_name)),
-        "url" => leaf(json!(format!("{}/{full_name}", context.base_url))),
+        "url" => leaf(json!(format!("{}/{full_name}", html_root(context.base_url)))),
         "isArchived" => leaf(json!(repo.spec.archived)),
         "isFork" => leaf(json!(repo.spec.fork)),
         "isPrivate" => leaf(json!(repo.spec.visibility != "public")),
@@ -445,7 +462,10 @@ fn repository_field<'s>(
         "pushedAt" => leaf(json!(iso8601(repo.pushed_at))),
         "createdAt" => leaf(json!(iso8601(repo.created_at))),
         "updatedAt" => leaf(json!(iso8601(repo.updated_at))),
-        "hasVulnerabilityAlertsEnabled" => leaf(json!(crate::routes::security::dependabot_on(repo))),
+        "hasVulnerabilityAlertsEnabled" => {
+            permitted(context, "vulnerability_alerts")?;
+            leaf(json!(crate::routes::security::dependabot_on(repo)))
+        }
         "primaryLanguage" => {
             Ok(repo.spec.language.as_deref().map_or(Resolved::Null, |l| Resolved::Object(Obj::Language(l))))
         }

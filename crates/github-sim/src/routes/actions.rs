@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::{iso8601, parse_date};
+use crate::enterprise::html_root;
 use crate::fixture::WorkflowFixture;
 use crate::pagination::{link_header, page_of};
 use crate::runs::{phase_at, render_run_name};
@@ -162,7 +163,7 @@ pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Repl
         return Ok(Reply::ok(json!({
             "workflow_run_id": id,
             "run_url": format!("{}/repos/{owner}/{name}/actions/runs/{id}", request.base_url),
-            "html_url": format!("{}/{owner}/{name}/actions/runs/{id}", request.base_url),
+            "html_url": format!("{}/{owner}/{name}/actions/runs/{id}", html_root(request.base_url)),
         })));
     }
     Ok(Reply::empty(204))
@@ -276,7 +277,7 @@ pub fn list_jobs(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Rep
         "id": job_id, "node_id": format!("J_{job_id}"), "run_id": run.id, "run_attempt": run.run_attempt,
         "run_url": format!("{api}/actions/runs/{}", run.id), "head_sha": run.head_sha, "head_branch": run.head_branch,
         "workflow_name": workflow_name, "name": "build", "url": format!("{api}/actions/jobs/{job_id}"),
-        "html_url": format!("{}/{}/{}/actions/runs/{}/job/{job_id}", request.base_url, run.owner, run.repo, run.id),
+        "html_url": format!("{}/{}/{}/actions/runs/{}/job/{job_id}", html_root(request.base_url), run.owner, run.repo, run.id),
         "status": phase.status, "conclusion": phase.conclusion.map(|c| c.as_str()),
         "created_at": iso8601(run.created_at), "started_at": started.clone().unwrap_or_else(|| iso8601(run.created_at)),
         "completed_at": completed, "check_run_url": format!("{api}/check-runs/{job_id}"),

@@ -97,12 +97,18 @@ pub fn create_installation_token(state: &mut SimState, request: &RouteRequest<'_
         .and_then(|id| state.apps.iter().find(|a| a.id == id))
         .filter(|app| app.installations.contains(&installation_id))
         .ok_or_else(ApiError::not_found)?;
+    let permissions = super::permissions::of_installation(app, installation_id);
     let expires_at = state.now + app.token_lifetime_secs;
     let serial = state.next_id();
     let token = format!("ghs_{}", &sha_of(&format!("installation-token:{installation_id}:{serial}"))[..36]);
     state.installation_tokens.insert(token.clone(), IssuedToken { installation_id, expires_at });
     Ok(Reply::with_status(
         201,
-        json!({"token": token, "expires_at": iso8601(expires_at), "permissions": {}, "repository_selection": "all"}),
+        json!({
+            "token": token,
+            "expires_at": iso8601(expires_at),
+            "permissions": permissions,
+            "repository_selection": "all",
+        }),
     ))
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::security::cursor_list;
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::state::{Repo, SimState};
 use crate::views::simple_repo_json;
 
@@ -91,7 +92,7 @@ fn configuration_json(base: &str, org: &str, configuration: &Configuration<'_>) 
         "secret_scanning_non_provider_patterns": "not_set", "private_vulnerability_reporting": "not_set",
         "enforcement": "unenforced",
         "url": format!("{base}/orgs/{org}/code-security/configurations/{id}"),
-        "html_url": format!("{base}/organizations/{org}/settings/security_products/configurations/{html_path}"),
+        "html_url": format!("{}/organizations/{org}/settings/security_products/configurations/{html_path}", html_root(base)),
         "created_at": configuration.created_at, "updated_at": configuration.created_at,
     })
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::pagination::{link_header, page_of};
 use crate::state::{GitCommit, Repo, SimState};
 
@@ -26,12 +27,12 @@ pub fn commit_json(base: &str, repo: &Repo, commit: &GitCommit) -> Value {
         .iter()
         .map(|p| {
             json!({"sha": p, "url": format!("{api}/commits/{p}"),
-                "html_url": format!("{base}/{}/{}/commit/{p}", repo.owner, repo.spec.name)})
+                "html_url": format!("{}/{}/{}/commit/{p}", html_root(base), repo.owner, repo.spec.name)})
         })
         .collect();
     json!({
         "sha": sha, "node_id": format!("C_{sha}"), "url": format!("{api}/commits/{sha}"),
-        "html_url": format!("{base}/{}/{}/commit/{sha}", repo.owner, repo.spec.name),
+        "html_url": format!("{}/{}/{}/commit/{sha}", html_root(base), repo.owner, repo.spec.name),
         "comments_url": format!("{api}/commits/{sha}/comments"), "author": null, "committer": null, "parents": parents,
         "commit": {
             "url": format!("{api}/git/commits/{sha}"), "author": person, "committer": person, "message": commit.message,

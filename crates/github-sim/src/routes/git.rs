@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::commits::commit_json;
 use super::{ApiError, Reply, RouteRequest};
+use crate::enterprise::html_root;
 use crate::fixture::GitLimits;
 use crate::git_object::EntryKind;
 use crate::state::{Repo, SimState};
@@ -36,7 +37,7 @@ pub fn get_branch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Re
         "name": branch, "commit": commit_json(request.base_url, repo, commit), "protected": false,
         "protection": {"enabled": false, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
         "protection_url": format!("{api}/branches/{branch}/protection"),
-        "_links": {"self": format!("{api}/branches/{branch}"), "html": format!("{}/{}/{}/tree/{branch}", request.base_url, repo.owner, repo.spec.name)},
+        "_links": {"self": format!("{api}/branches/{branch}"), "html": format!("{}/{}/{}/tree/{branch}", html_root(request.base_url), repo.owner, repo.spec.name)},
     })))
 }
 

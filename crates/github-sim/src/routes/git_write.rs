@@ -9,6 +9,7 @@ use super::commits::git_person;
 use super::git::{ref_json, tree_json};
 use super::{ApiError, Reply, RouteRequest};
 use crate::encoding::{base64_decode, base64_encode};
+use crate::enterprise::html_root;
 use crate::state::{blob_sha_of, GitCommit, Repo, SimState};
 
 fn repo_mut<'a>(state: &'a mut SimState, request: &RouteRequest<'_>) -> Result<&'a mut Repo, ApiError> {
@@ -101,7 +102,7 @@ pub fn create_tree(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
 /// GitHub's `git-commit` shape.
 pub fn git_commit_json(base: &str, repo: &Repo, commit: &GitCommit) -> Value {
     let api = format!("{base}/repos/{}/{}", repo.owner, repo.spec.name);
-    let html = format!("{base}/{}/{}/commit", repo.owner, repo.spec.name);
+    let html = format!("{}/{}/{}/commit", html_root(base), repo.owner, repo.spec.name);
     let sha = &commit.sha;
     let parents: Vec<Value> = commit
         .parents

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::pagination::{link_header, page_of};
 use crate::state::{Issue, SimState, BOT_LOGIN};
 use crate::views::user_json;
@@ -23,7 +24,7 @@ fn issue_json(base: &str, issue: &Issue) -> Value {
         "body": issue.body, "state": issue.state, "locked": false, "labels": labels, "assignee": null,
         "milestone": null, "comments": issue.comments.len(), "user": user_json(base, &issue.creator, "Bot"),
         "url": format!("{api}/issues/{}", issue.number),
-        "html_url": format!("{base}/{}/{}/issues/{}", issue.owner, issue.repo, issue.number),
+        "html_url": format!("{}/{}/{}/issues/{}", html_root(base), issue.owner, issue.repo, issue.number),
         "comments_url": format!("{api}/issues/{}/comments", issue.number),
         "events_url": format!("{api}/issues/{}/events", issue.number),
         "labels_url": format!("{api}/issues/{}/labels{{/name}}", issue.number), "repository_url": api,
@@ -37,7 +38,7 @@ fn comment_json(base: &str, (owner, repo, number): Conversation<'_>, comment: &(
     json!({
         "id": comment.0, "node_id": format!("IC_{}", comment.0), "body": comment.1,
         "user": user_json(base, BOT_LOGIN, "Bot"), "url": format!("{api}/issues/comments/{}", comment.0),
-        "html_url": format!("{base}/{owner}/{repo}/issues/{number}#issuecomment-{}", comment.0),
+        "html_url": format!("{}/{owner}/{repo}/issues/{number}#issuecomment-{}", html_root(base), comment.0),
         "issue_url": format!("{api}/issues/{number}"),
         "created_at": iso8601(comment.2), "updated_at": iso8601(comment.2),
     })
@@ -131,7 +132,7 @@ fn pull_as_issue_json(base: &str, pull: &crate::state::Pull) -> Value {
         comments: pull.comments.clone(),
     };
     let mut json = issue_json(base, &issue);
-    let html = format!("{base}/{}/{}/pull/{}", pull.owner, pull.repo, pull.number);
+    let html = format!("{}/{}/{}/pull/{}", html_root(base), pull.owner, pull.repo, pull.number);
     if let Some(object) = json.as_object_mut() {
         object.insert(
             "pull_request".into(),

@@ -12,6 +12,7 @@ pub mod git;
 pub mod git_write;
 pub mod hook_deliveries;
 pub mod issues;
+pub mod permissions;
 pub mod pulls;
 pub mod repos;
 pub mod security;

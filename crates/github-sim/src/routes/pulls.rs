@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::pagination::{link_header, page_of};
 use crate::state::{Pull, Repo, SimState, BOT_LOGIN};
 use crate::views::{repo_json, user_json};
@@ -19,7 +20,7 @@ fn branch_end(base: &str, repo: &Repo, branch: &str) -> Value {
 /// GitHub's `pull-request-simple` shape (the list item); `full` adds the fields of `pull-request`.
 pub fn pull_json(base: &str, repo: &Repo, pull: &Pull, full: bool) -> Value {
     let api = format!("{base}/repos/{}/{}", pull.owner, pull.repo);
-    let html = format!("{base}/{}/{}/pull/{}", pull.owner, pull.repo, pull.number);
+    let html = format!("{}/{}/{}/pull/{}", html_root(base), pull.owner, pull.repo, pull.number);
     let n = pull.number;
     let href = |url: String| json!({"href": url});
     let mut body = json!({

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::security::with_security_and_analysis;
 use super::{ApiError, Reply, RouteRequest};
 use crate::encoding::{base64_decode, base64_encode};
+use crate::enterprise::html_root;
 use crate::git_object::EntryKind;
 use crate::pagination::{link_header, page_of};
 use crate::state::{Repo, SimState};
@@ -123,9 +124,10 @@ fn entry_json(base: &str, repo: &Repo, git_ref: &str, path: &str, kind: EntryKin
         EntryKind::Blob => ("blob", "blobs"),
         EntryKind::Tree => ("tree", "trees"),
     };
-    let html_url = format!("{base}/{owner}/{name}/{html_kind}/{git_ref}/{path}");
+    let html_url = format!("{}/{owner}/{name}/{html_kind}/{git_ref}/{path}", html_root(base));
     let git_url = format!("{base}/repos/{owner}/{name}/git/{git_kind}/{sha}");
-    let download_url = (kind == EntryKind::Blob).then(|| format!("{base}/raw/{owner}/{name}/{git_ref}/{path}"));
+    let download_url =
+        (kind == EntryKind::Blob).then(|| format!("{}/raw/{owner}/{name}/{git_ref}/{path}", html_root(base)));
     json!({
         "type": if kind == EntryKind::Blob { "file" } else { "dir" }, "size": size,
         "name": path.rsplit('/').next().unwrap_or(path), "path": path, "sha": sha, "url": url,

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Reply, RouteRequest};
 use crate::clock::iso8601;
+use crate::enterprise::html_root;
 use crate::fixture::{CodeScanningAlertFixture, DependabotAlertFixture, SecretScanningAlertFixture};
 use crate::pagination::{link_header, page_of};
 use crate::state::{sha_of, Repo, SimState};
@@ -37,7 +38,7 @@ fn admits(filter: Option<&str>, state: &str) -> bool {
 
 fn code_scanning_json(base: &str, repo: &Repo, number: usize, alert: &CodeScanningAlertFixture) -> Value {
     let api = format!("{base}/repos/{}/{}/code-scanning/alerts/{number}", repo.owner, repo.spec.name);
-    let html = format!("{base}/{}/{}/security/code-scanning/{number}", repo.owner, repo.spec.name);
+    let html = format!("{}/{}/{}/security/code-scanning/{number}", html_root(base), repo.owner, repo.spec.name);
     let tool = alert.tool.clone().unwrap_or_else(|| "CodeQL".into());
     json!({
         "number": number, "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
@@ -88,7 +89,7 @@ fn code_scanning_items(request: &RouteRequest<'_>, repo: &Repo) -> Vec<(usize, V
 
 fn dependabot_json(base: &str, repo: &Repo, number: usize, alert: &DependabotAlertFixture) -> Value {
     let api = format!("{base}/repos/{}/{}/dependabot/alerts/{number}", repo.owner, repo.spec.name);
-    let html = format!("{base}/{}/{}/security/dependabot/{number}", repo.owner, repo.spec.name);
+    let html = format!("{}/{}/{}/security/dependabot/{number}", html_root(base), repo.owner, repo.spec.name);
     let package = json!({"ecosystem": alert.ecosystem, "name": alert.package});
     let ghsa = alert.ghsa_id.clone().unwrap_or_else(|| {
         let h = sha_of(&format!("{}:{}", alert.ecosystem, alert.package));
@@ -171,7 +172,7 @@ fn secret_scanning_json(base: &str, repo: &Repo, number: usize, alert: &SecretSc
     let resolved = alert.state == "resolved";
     json!({
         "number": number, "created_at": iso8601(repo.created_at), "updated_at": iso8601(repo.created_at),
-        "url": api, "html_url": format!("{base}/{}/{}/security/secret-scanning/{number}", repo.owner, repo.spec.name),
+        "url": api, "html_url": format!("{}/{}/{}/security/secret-scanning/{number}", html_root(base), repo.owner, repo.spec.name),
         "locations_url": format!("{api}/locations"), "state": alert.state,
         "resolution": if resolved { Some("revoked") } else { None },
         "resolved_at": if resolved { Some(iso8601(repo.created_at)) } else { None }, "resolved_by": null,
