@@ -73,12 +73,31 @@ impl DiscoveredPart {
 
 /// One Repository's part between discovery and its write.
 #[derive(Debug)]
-struct Handed {
-    part: DiscoveredPart,
-    /// Whether the Repository controller wrote it.
-    written: bool,
-    /// Discovery passes waiting for the write.
-    waiters: Vec<oneshot::Sender<()>>,
+enum Handed {
+    /// Waiting for the Repository controller to write it, with the discovery passes waiting for the write.
+    Unwritten { part: Box<DiscoveredPart>, waiters: Vec<oneshot::Sender<()>> },
+    /// Written, not yet seen in the cache: only its digest is kept (at 10,000 repositories the parts themselves
+    /// would hold 10 MiB for nothing).
+    Written { digest: u64 },
+}
+
+/// What a reconcile is to make of the part handed over for its object.
+#[derive(Debug, PartialEq)]
+pub enum Overlay {
+    /// Nothing handed over, or the object shows it: the object as it is.
+    None,
+    /// This part, not yet written: to be written with the reconcile's own.
+    Unwritten(Box<DiscoveredPart>),
+    /// Written, and this copy of the object is older than the write: its watch event is on its way.
+    Stale,
+}
+
+/// A digest of `part`, to tell later whether a copy of the object shows it.
+fn digest(part: &DiscoveredPart) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(part).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The parts discovery handed over and the Repository controller has not yet seen in its cache.
@@ -96,18 +115,16 @@ impl DiscoveredHandover {
         let (sender, receiver) = oneshot::channel();
         {
             let mut parts = self.parts.lock();
-            let handed = parts.entry(object.clone()).or_insert_with(|| Handed {
-                part: part.clone(),
-                written: false,
-                waiters: Vec::new(),
-            });
-            if handed.part != part || !handed.written {
-                handed.part = part;
-                handed.written = false;
-                handed.waiters.push(sender);
-            } else {
-                // Written already: nothing to wait for.
-                drop(sender);
+            match parts.get_mut(&object) {
+                // Written already: nothing to wait for (the sender is dropped).
+                Some(Handed::Written { digest: written }) if *written == digest(&part) => {}
+                Some(Handed::Unwritten { part: held, waiters }) => {
+                    **held = part;
+                    waiters.push(sender);
+                }
+                _ => {
+                    parts.insert(object.clone(), Handed::Unwritten { part: Box::new(part), waiters: vec![sender] });
+                }
             }
         }
         if !self.wakes.wake(object.clone()) {
@@ -120,34 +137,40 @@ impl DiscoveredHandover {
     /// Whether `repo` says `part` already, or will once the part handed over for it is written.
     pub fn says(&self, repo: &Repository, part: &DiscoveredPart) -> bool {
         match self.parts.lock().get(&ObjectRef::from_obj(repo)) {
-            Some(handed) => handed.part == *part,
+            Some(Handed::Unwritten { part: held, .. }) => **held == *part,
+            Some(Handed::Written { digest: written }) => *written == digest(part),
             None => DiscoveredPart::of(repo) == *part,
         }
     }
 
-    /// The part `repo` is to carry when this copy of it does not show it yet: one handed over and not written, or
-    /// written but not yet in this copy; with whether it still waits for its write. An entry the copy already
-    /// shows is forgotten.
-    pub fn overlay(&self, repo: &Repository) -> Option<(DiscoveredPart, bool)> {
+    /// What a reconcile of this copy of `repo` is to make of the part handed over for it. An entry the copy shows
+    /// is forgotten.
+    pub fn overlay(&self, repo: &Repository) -> Overlay {
         let key = ObjectRef::from_obj(repo);
         let mut parts = self.parts.lock();
-        let handed = parts.get(&key)?;
-        if handed.written && DiscoveredPart::of(repo) == handed.part {
-            parts.remove(&key);
-            return None;
+        match parts.get(&key) {
+            None => Overlay::None,
+            Some(Handed::Unwritten { part, .. }) => Overlay::Unwritten(part.clone()),
+            Some(Handed::Written { digest: written }) if *written == digest(&DiscoveredPart::of(repo)) => {
+                parts.remove(&key);
+                Overlay::None
+            }
+            Some(Handed::Written { .. }) => Overlay::Stale,
         }
-        Some((handed.part.clone(), !handed.written))
     }
 
     /// Records that `part` was written on `object`, and tells the discovery passes waiting for it. A newer part
     /// handed over meanwhile stays to be written.
     pub fn written(&self, object: &ObjectRef<Repository>, part: &DiscoveredPart) {
         let mut parts = self.parts.lock();
-        let Some(handed) = parts.get_mut(object).filter(|handed| handed.part == *part) else { return };
-        handed.written = true;
-        for waiter in handed.waiters.drain(..) {
+        let Some(Handed::Unwritten { part: held, waiters }) = parts.get_mut(object) else { return };
+        if **held != *part {
+            return;
+        }
+        for waiter in waiters.drain(..) {
             let _ = waiter.send(());
         }
+        parts.insert(object.clone(), Handed::Written { digest: digest(part) });
     }
 
     /// Forgets what was handed over for `object` (gone, or no longer this process's), releasing its waiters.
@@ -212,14 +235,15 @@ mod tests {
         assert_eq!(wakes.next().await, Some(key.clone()), "the reconcile is woken");
         assert!(handover.says(&stale, &part("new")), "a pass does not hand the same part over again");
         assert!(!handover.says(&stale, &part("newer")));
-        assert_eq!(handover.overlay(&stale), Some((part("new"), true)));
+        assert_eq!(handover.overlay(&stale), Overlay::Unwritten(Box::new(part("new"))));
         assert!(written.try_recv().unwrap().is_none(), "not written yet");
 
         handover.written(&key, &part("new"));
         assert_eq!(written.try_recv(), Ok(Some(())), "the pass waiting for it goes on");
-        assert_eq!(handover.overlay(&stale), Some((part("new"), false)), "a stale copy still gets the part");
-        assert_eq!(handover.overlay(&showing(&part("new"))), None, "the cache shows it: forgotten");
-        assert_eq!(handover.overlay(&stale), None);
+        assert_eq!(handover.overlay(&stale), Overlay::Stale, "a copy older than the write is not written from");
+        assert!(handover.says(&stale, &part("new")), "nor handed over again");
+        assert_eq!(handover.overlay(&showing(&part("new"))), Overlay::None, "the cache shows it: forgotten");
+        assert_eq!(handover.overlay(&stale), Overlay::None);
         assert!(handover.says(&showing(&part("new")), &part("new")));
     }
 
@@ -232,7 +256,7 @@ mod tests {
         let mut second = handover.hand_over(key.clone(), part("b")).unwrap();
         handover.written(&key, &part("a"));
         assert!(second.try_recv().unwrap().is_none(), "the older part's write is not this one's");
-        assert_eq!(handover.overlay(&showing(&part("a"))), Some((part("b"), true)));
+        assert_eq!(handover.overlay(&showing(&part("a"))), Overlay::Unwritten(Box::new(part("b"))));
         handover.written(&key, &part("b"));
         assert_eq!((first.try_recv(), second.try_recv()), (Ok(Some(())), Ok(Some(()))));
     }
@@ -242,7 +266,7 @@ mod tests {
         let handover = DiscoveredHandover::default();
         let key = ObjectRef::from_obj(&repository(None));
         assert!(handover.hand_over(key.clone(), part("a")).is_none(), "no Repository controller listens");
-        assert_eq!(handover.overlay(&repository(None)), None);
+        assert_eq!(handover.overlay(&repository(None)), Overlay::None);
 
         let wakes = handover.listen();
         let mut gone = handover.hand_over(key.clone(), part("a")).unwrap();

@@ -49,12 +49,13 @@ pub struct Writes {
 /// not to crowd out other clients (client-go's default QPS is 5 with bursts of 10; the server's max-inflight is 400).
 const WRITES_IN_FLIGHT: usize = 16;
 
-/// Applies the pass: every kept repository's object and status, then the gone ones.
+/// Applies the pass: every kept repository's object and status, then the gone ones. Each status handed over is
+/// taken out of `statuses`, which keeps its keys.
 pub async fn apply(
     ctx: &Context,
     org: &Organization,
     sync: &RepositorySync,
-    statuses: &BTreeMap<String, DiscoveredStatus>,
+    statuses: &mut BTreeMap<String, DiscoveredStatus>,
     warnings: &BTreeMap<String, String>,
     existing: &[Repository],
 ) -> Result<Writes, Error> {
@@ -65,8 +66,12 @@ pub async fn apply(
     // Each write's future made only when a slot frees: made up front, 10,000 of them held 100 MiB. (A stream's `map`
     // closure over borrowed items trips the compiler's higher-ranked lifetime check when the reconcile must be
     // `Send`, hence the loop.)
-    let mut targets =
-        sync.apply.iter().filter_map(|target| statuses.get(&target.github_name).map(|status| (target, status)));
+    // Each status moves into what is handed over (held until written, it would otherwise be held twice); the map
+    // keeps its keys.
+    let mut targets = sync
+        .apply
+        .iter()
+        .filter_map(|target| statuses.get_mut(&target.github_name).map(|status| (target, std::mem::take(status))));
     let mut in_flight = FuturesUnordered::new();
     let mut first_error = None;
     let mut handed_over = Vec::new();
@@ -116,10 +121,10 @@ async fn apply_one(
     api: &Api<Repository>,
     target: &RepositoryToApply,
     current: Option<&Repository>,
-    status: &DiscoveredStatus,
+    status: DiscoveredStatus,
     warning: Option<&str>,
 ) -> Result<(bool, Option<oneshot::Receiver<()>>), Error> {
-    let desired = desired_object(org, target, status);
+    let desired = desired_object(org, target, &status);
     let written;
     // The status is written on the object as it stands after its own write: a new object's conditions name the
     // generation that write gave it.
@@ -192,7 +197,7 @@ fn object_says(object: &Repository, desired: &Value) -> bool {
 fn hand_over_status(
     ctx: &Context,
     object: &Repository,
-    status: &DiscoveredStatus,
+    status: DiscoveredStatus,
     warning: Option<&str>,
 ) -> Result<Option<oneshot::Receiver<()>>, Error> {
     let now = ctx.clock.now_time();
@@ -203,7 +208,7 @@ fn hand_over_status(
         keep_transition_time(previous(DISCOVERED), discovery_pass::discovered_condition(true, generation, &now));
     let detection = discovery_pass::detection_condition(warning, generation, &now);
     let detection = keep_transition_time(previous(DETECTION_WARNING), detection);
-    let part = DiscoveredPart { fields: status.clone(), conditions: vec![found, detection] };
+    let part = DiscoveredPart { fields: status, conditions: vec![found, detection] };
     hand_over(&ctx.discovered, object, part)
 }
 

@@ -262,7 +262,7 @@ async fn sync(
         .collect();
     let mut outcome = discovery_pass::outcome(&org.spec.login, &discovery.kept, &objects);
     onboard(ctx, org, github.as_ref(), &mut outcome.statuses).await;
-    let writes = apply::apply(ctx, org, &plan, &outcome.statuses, &outcome.warnings, &existing).await?;
+    let writes = apply::apply(ctx, org, &plan, &mut outcome.statuses, &outcome.warnings, &existing).await?;
     record_prune_verdict(ctx, &current, &verdict, confirmation, next, &started).await;
     tracing::info!(
         ?trigger,

@@ -37,7 +37,7 @@ use self::org_alerts::Enablement;
 use self::runs_loader::{runs_due, RunsAsk, RunsBasis, RunsLoader, RunsSeen, LOOKAHEAD};
 use super::cache::{self, Cache};
 use super::context::{Context, FIELD_MANAGER};
-use super::discovered::{DiscoveredPart, DISCOVERY_CONDITIONS, DISCOVERY_MANAGER};
+use super::discovered::{DiscoveredPart, Overlay, DISCOVERY_CONDITIONS, DISCOVERY_MANAGER};
 use super::error::Error;
 use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
@@ -194,6 +194,10 @@ fn own_conditions(conditions: &[Condition]) -> Vec<Condition> {
     conditions.iter().filter(|c| !DISCOVERY_CONDITIONS.contains(&c.r#type.as_str())).cloned().collect()
 }
 
+/// When a copy of the object older than this controller's last write is looked at again, should the write's watch
+/// event not have come by then.
+const STALE_COPY_RECHECK: Duration = Duration::from_secs(5);
+
 /// How long a read waits when the reconcile also writes what discovery handed over: discovery's pass waits for that
 /// write, and a health read may be held back for hours when the budget runs short.
 const HANDED_OVER_READ_WAIT: Duration = Duration::from_secs(10);
@@ -203,10 +207,14 @@ const HANDED_OVER_READ_WAIT: Duration = Duration::from_secs(10);
 async fn reconcile(observed: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
     let key = ObjectRef::from_obj(observed.as_ref());
     // Discovery's part as it was handed over, when this copy of the object does not show it yet.
-    let handed = ctx.discovered.overlay(&observed);
-    let unwritten = handed.as_ref().and_then(|(part, unwritten)| unwritten.then(|| part.clone()));
-    let repo = match &handed {
-        Some((part, _)) => Arc::new(with_discovered(&observed, part)),
+    let unwritten = match ctx.discovered.overlay(&observed) {
+        Overlay::None => None,
+        Overlay::Unwritten(part) => Some(*part),
+        // Written from a later copy: this one would write back what discovery said before.
+        Overlay::Stale => return Ok(Action::requeue(STALE_COPY_RECHECK)),
+    };
+    let repo = match &unwritten {
+        Some(part) => Arc::new(with_discovered(&observed, part)),
         None => observed.clone(),
     };
     // Until its Organization's new shard relabels it, a moved Organization's object is still in this shard's cache.
