@@ -18,6 +18,7 @@ use infinity_orchestrator::github::permissions::{Access, Operation};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use support::operated_plans::WallClock;
 use support::{cluster, events_about, eventually, namespace, RunningOperator};
 
 const APP_KEY: &str = include_str!("support/github_test_app_key.pem");
@@ -64,7 +65,7 @@ fn now_secs() -> i64 {
 /// `acme/core` (a build workflow taking the correlation id, a passing run, Dependabot on with an open alert),
 /// reached through App 12345's installation 678, which was granted neither `vulnerability_alerts` nor
 /// `actions: write`. The sim's clock follows the wall clock, on which the operator signs its App JWTs.
-async fn simulator() -> (Arc<SimHandle>, tokio::task::JoinHandle<()>) {
+async fn simulator() -> (Arc<SimHandle>, WallClock) {
     let workflow = "name: build\nrun-name: \"build ${{ inputs.correlation_id }}\"\non:\n  workflow_dispatch:\n    \
                     inputs:\n      correlation_id: { required: false }\njobs: {}\n";
     let fixture: Fixture = serde_json::from_value(json!({
@@ -88,17 +89,8 @@ async fn simulator() -> (Arc<SimHandle>, tokio::task::JoinHandle<()>) {
     .expect("a valid fixture");
     fixture.validate().expect("a valid fixture");
     let sim = Arc::new(Simulator::start(fixture, SimOptions::default()).await.expect("starting github-sim"));
-    let clock = sim.clone();
-    let follower = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let behind = now_secs() - clock.now();
-            if behind > 0 {
-                clock.advance_clock(behind as u64);
-            }
-        }
-    });
-    (sim, follower)
+    let clock = WallClock::start(&sim);
+    (sim, clock)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +98,7 @@ async fn a_missing_permission_is_a_condition_not_a_stream_of_403s() {
     let cluster = cluster().await;
     let client = &cluster.client;
     let ns = namespace(client, "app-permissions").await;
-    let (sim, follower) = simulator().await;
+    let (sim, _clock) = simulator().await;
     let secret: Secret = serde_json::from_value(json!({ "metadata": { "name": "github-app" }, "stringData": {
         "appId": "12345", "installationId": "678", "privateKey": APP_KEY } }))
     .expect("a Secret");
@@ -171,5 +163,4 @@ async fn a_missing_permission_is_a_condition_not_a_stream_of_403s() {
     sim.assert_conformant();
 
     operator.shutdown().await;
-    follower.abort();
 }

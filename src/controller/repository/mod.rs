@@ -224,9 +224,8 @@ async fn reconcile(observed: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Sha
     }
     if repo.spec.suspend {
         // Not read while suspended; what discovery found is still written.
-        if let Some(part) = &unwritten {
-            write(&ctx, &observed, &repo, OwnStatus::of(&repo)).await?;
-            ctx.discovered.written(&key, part);
+        if unwritten.is_some() {
+            write(&ctx, &observed, &repo, OwnStatus::of(&repo), unwritten.as_ref()).await?;
         }
         return Ok(Action::await_change());
     }
@@ -270,8 +269,7 @@ async fn reconcile(observed: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Sha
             Some(part) => match tokio::time::timeout(HANDED_OVER_READ_WAIT, reading).await {
                 Ok(Ok(found)) => Some(found),
                 Ok(Err(error)) => {
-                    write(&ctx, &observed, &repo, next).await?;
-                    ctx.discovered.written(&key, part);
+                    write(&ctx, &observed, &repo, next, Some(part)).await?;
                     return Err(error);
                 }
                 // Written without the read, which the next reconcile makes at once.
@@ -287,10 +285,7 @@ async fn reconcile(observed: Arc<Repository>, ctx: Arc<Context>, shared: Arc<Sha
             judge(&repo, &mut next, found.health, found.security, &settings.thresholds, &ctx);
         }
     }
-    write(&ctx, &observed, &repo, next).await?;
-    if let Some(part) = &unwritten {
-        ctx.discovered.written(&key, part);
-    }
+    write(&ctx, &observed, &repo, next, unwritten.as_ref()).await?;
     if read {
         let requested_at = repo.annotations().get(REQUESTED_AT).cloned();
         shared.reads.insert(key, LastRead { trigger: settings.trigger, at: now, requested_at, runs: runs_seen });
@@ -559,8 +554,14 @@ fn judge(
 
 /// Writes `repo`'s whole status with `next` as this controller's part, on `observed` (the object as the cache
 /// has it, which `repo` may be ahead of by what discovery handed over), and announces the transitions of `Ready`,
-/// `Healthy` and `DetectionWarning`.
-async fn write(ctx: &Context, observed: &Repository, repo: &Repository, next: OwnStatus) -> Result<(), Error> {
+/// `Healthy` and `DetectionWarning`. `handed`, the part discovery handed over, is then known written.
+async fn write(
+    ctx: &Context,
+    observed: &Repository,
+    repo: &Repository,
+    next: OwnStatus,
+    handed: Option<&DiscoveredPart>,
+) -> Result<(), Error> {
     let whole = WholeStatus::new(DiscoveredPart::of(repo), next);
     let written = write_status(ctx, observed, &whole, Guard::None).await?;
     let conditions = (observed.conditions(), whole.conditions.as_slice());
@@ -570,6 +571,9 @@ async fn write(ctx: &Context, observed: &Repository, repo: &Repository, next: Ow
     announce_transition(ctx, observed, conditions, DETECTION_WARNING, Polarity::Negative, "Discover").await;
     if let Some(written) = written {
         take_over_discovery_fields(ctx, &written).await?;
+    }
+    if let Some(part) = handed {
+        ctx.discovered.written(&ObjectRef::from_obj(observed), part);
     }
     Ok(())
 }
