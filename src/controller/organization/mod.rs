@@ -130,7 +130,6 @@ pub async fn reconcile(
         .await;
     announce_transition(&ctx, org.as_ref(), conditions, DEGRADED, Polarity::Negative, "Discover").await;
     announce_transition(&ctx, org.as_ref(), conditions, BUDGET_CONSTRAINED, Polarity::Negative, "Budget").await;
-    announce_transition(&ctx, org.as_ref(), conditions, PERMISSIONS_MISSING, Polarity::Negative, "Permissions").await;
     if write_status(&ctx, org.as_ref(), &next, Guard::None).await?.is_some() {
         announce_transition(&ctx, org.as_ref(), conditions, READY, Polarity::Positive, "Reconcile").await;
     }
@@ -215,8 +214,14 @@ async fn sync(
     let github = ctx.github.for_organization(&ctx.client, org).await?;
     let cache_key = format!("{namespace}/{org_name}");
     let discovered = discover(github.as_ref(), &org.spec.login, &org.spec.discovery, &ctx.detections, &cache_key).await;
-    // Known once discovery's first request exchanged the App's token.
+    // Known once discovery's first request exchanged the App's token, and said at once: the rest of the pass may
+    // wait minutes for the Repository controller's writes, and whoever installs the App needs to know now.
     permissions::record(next, github.granted_permissions().as_ref(), generation, &started);
+    let conditions = (org.conditions(), next.conditions.as_slice());
+    if permissions::changed(conditions) {
+        write_status(ctx, org, next, Guard::None).await?;
+        announce_transition(ctx, org, conditions, PERMISSIONS_MISSING, Polarity::Negative, "Permissions").await;
+    }
     let discovery = match discovered {
         Ok(discovery) => discovery,
         Err(error) => {

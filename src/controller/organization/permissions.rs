@@ -5,7 +5,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::crd::condition::{Condition, ConditionStatus};
+use crate::crd::condition::{find_condition, Condition, ConditionStatus};
 use crate::crd::organization::OrganizationStatus;
 use crate::github::permissions::{Feature, Granted};
 use crate::plan::readiness::set_condition;
@@ -39,6 +39,15 @@ pub fn record(next: &mut OrganizationStatus, granted: Option<&Granted>, generati
     set_condition(&mut next.conditions, condition);
 }
 
+/// Whether `after` says something else of the permissions than `before` (the status, reason or message of
+/// `PermissionsMissing`; its transition time aside).
+pub fn changed((before, after): (&[Condition], &[Condition])) -> bool {
+    let said = |conditions: &[Condition]| {
+        find_condition(conditions, PERMISSIONS_MISSING).map(|c| (c.status, c.reason.clone(), c.message.clone()))
+    };
+    said(before) != said(after)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -46,7 +55,6 @@ mod tests {
     use k8s_openapi::jiff::Timestamp;
 
     use super::*;
-    use crate::crd::condition::find_condition;
     use crate::github::permissions::{needed_by, Permission};
 
     fn granted(pairs: &[(&str, &str)]) -> Granted {
@@ -81,5 +89,18 @@ mod tests {
 
         record(&mut next, None, Some(2), &now);
         assert!(find_condition(&next.conditions, PERMISSIONS_MISSING).is_none(), "a token has no App permissions");
+    }
+
+    #[test]
+    fn a_change_is_what_the_condition_says_not_when() {
+        let all: Vec<(&str, &str)> = needed_by(&Feature::ALL).into_iter().map(|(p, a)| (p.key(), a.key())).collect();
+        let mut first = OrganizationStatus::default();
+        record(&mut first, Some(&granted(&all)), Some(1), &Time(Timestamp::UNIX_EPOCH));
+        assert!(changed((&[], &first.conditions)), "said for the first time");
+        let mut later = first.clone();
+        record(&mut later, Some(&granted(&all)), Some(2), &Time(Timestamp::from_second(60).unwrap()));
+        assert!(!changed((&first.conditions, &later.conditions)), "the same grant, read again");
+        record(&mut later, Some(&granted(&all[1..])), Some(2), &Time(Timestamp::from_second(60).unwrap()));
+        assert!(changed((&first.conditions, &later.conditions)), "a permission taken away");
     }
 }
