@@ -72,18 +72,18 @@ enum Command {
         /// Name of the Organization object (not the GitHub login).
         #[arg(long)]
         org: String,
-        /// Namespace of the Organization.
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// Namespace of the Organization; the kubeconfig context's namespace when unset, as kubectl.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
     },
     /// Print the compliance report of an Organization: health and security of its repositories, worst first.
     Report {
         /// Name of the Organization object (not the GitHub login).
         #[arg(long)]
         org: String,
-        /// Namespace of the Organization.
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// Namespace of the Organization; the kubeconfig context's namespace when unset, as kubectl.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "md")]
         format: report::Format,
@@ -121,9 +121,9 @@ struct GraphArgs {
     /// Name of the Organization object (not the GitHub login).
     #[arg(long)]
     org: String,
-    /// Namespace of the Organization.
-    #[arg(short = 'n', long, default_value = "default")]
-    namespace: String,
+    /// Namespace of the Organization; the kubeconfig context's namespace when unset, as kubectl.
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "svg")]
     format: report::graph::GraphFormat,
@@ -134,9 +134,9 @@ struct GraphArgs {
 struct PlanTimelineArgs {
     /// Name of the BuildPlan object.
     name: String,
-    /// Namespace of the BuildPlan.
-    #[arg(short = 'n', long, default_value = "default")]
-    namespace: String,
+    /// Namespace of the BuildPlan; the kubeconfig context's namespace when unset, as kubectl.
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
 }
 
 /// Flags of `app-manifest`.
@@ -241,11 +241,12 @@ async fn run_command() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run(*args).await,
         Command::Manifest { org, namespace } => {
-            let repositories = read_repositories(&namespace, &org).await?;
+            let repositories = read_repositories(&namespace_or_context(namespace).await?, &org).await?;
             print!("{}", manifest::build(&org, &repositories).to_json());
             Ok(())
         }
         Command::Report { org, namespace, format, plan } => {
+            let namespace = namespace_or_context(namespace).await?;
             print!("{}", compliance_report(&org, &namespace, format, plan.as_deref()).await?);
             Ok(())
         }
@@ -274,6 +275,14 @@ async fn run_command() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Crd { out_dir } => print_crds(out_dir),
+    }
+}
+
+/// `namespace`, else the kubeconfig context's (or the service account's) namespace, as kubectl.
+async fn namespace_or_context(namespace: Option<String>) -> anyhow::Result<String> {
+    match namespace {
+        Some(namespace) => Ok(namespace),
+        None => Ok(kube_client().await?.default_namespace().to_owned()),
     }
 }
 
@@ -346,16 +355,17 @@ async fn compliance_report(
 
 /// What `graph` prints.
 async fn graph(args: &GraphArgs) -> anyhow::Result<String> {
-    let repositories = read_repositories(&args.namespace, &args.org).await?;
+    let repositories = read_repositories(&namespace_or_context(args.namespace.clone()).await?, &args.org).await?;
     Ok(report::graph::Graph::of(&args.org, &repositories).render(args.format))
 }
 
 /// What `plan-timeline` prints: the plan's run, in the dependency order of its Organization's repositories.
 async fn plan_timeline(args: &PlanTimelineArgs) -> anyhow::Result<String> {
     let client = kube_client().await?;
-    let plan = inventory::build_plan(&client, &args.namespace, &args.name).await?;
+    let namespace = args.namespace.clone().unwrap_or_else(|| client.default_namespace().to_owned());
+    let plan = inventory::build_plan(&client, &namespace, &args.name).await?;
     let organization = &plan.spec.organization_ref.name;
-    let repositories = inventory::organization_repositories(&client, &args.namespace, organization).await?;
+    let repositories = inventory::organization_repositories(&client, &namespace, organization).await?;
     Ok(report::timeline::svg(&plan, &repositories))
 }
 

@@ -129,6 +129,20 @@ async fn kubectl_infinity_status_shows_what_each_object_is_doing_in_the_context_
     serde_json::from_str::<serde_json::Value>(&text(&output).0).expect("the manifest is JSON");
     let output = kubectl(&cluster, &bed, &["infinity", "graph", "--org", "acme", "-n", &ns, "--context", CONTEXT]);
     assert!(output.status.success() && text(&output).0.contains("<svg"), "{}", text(&output).1);
+    // They too take the context's namespace without -n: the objects exist only in `ns`, and a namespace without
+    // them is an error ("Organization acme not found").
+    let output = kubectl(&cluster, &bed, &["infinity", "--context", CONTEXT, "manifest", "--org", "acme"]);
+    assert!(output.status.success(), "{}", text(&output).1);
+    serde_json::from_str::<serde_json::Value>(&text(&output).0).expect("the manifest is JSON");
+    let output = kubectl(&cluster, &bed, &["infinity", "--context", CONTEXT, "report", "--org", "acme"]);
+    assert!(output.status.success(), "{}", text(&output).1);
+    let output = kubectl(&cluster, &bed, &["infinity", "--context", CONTEXT, "plan-timeline", "nightly"]);
+    assert!(output.status.success() && text(&output).0.contains("<svg"), "{}", text(&output).1);
+    let output =
+        kubectl(&cluster, &bed, &["infinity", "--context", CONTEXT, "manifest", "--org", "acme", "-n", "default"]);
+    assert!(!output.status.success(), "-n still wins over the context's namespace");
+    let output = kubectl(&cluster, &bed, &["infinity", "--context", CONTEXT, "graph", "--org", "acme"]);
+    assert!(output.status.success() && text(&output).0.contains("<svg"), "{}", text(&output).1);
 
     // Help names the plugin as kubectl users type it.
     let output = kubectl(&cluster, &bed, &["infinity", "--help"]);
