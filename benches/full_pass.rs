@@ -196,7 +196,12 @@ fn organization(repos: usize) -> Fixture {
                 }
             })
             .collect();
-        repo.security = SecurityFixture { code_scanning: i % 2 == 0, dependabot: true, secret_scanning: true };
+        repo.security = SecurityFixture {
+            code_scanning: i % 2 == 0,
+            dependabot: true,
+            secret_scanning: true,
+            ..Default::default()
+        };
         if i % 10 == 0 {
             repo.alerts.dependabot.push(DependabotAlertFixture {
                 package: "time".into(),

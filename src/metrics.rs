@@ -96,6 +96,15 @@ pub struct DispatchLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a healing action.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealingActionLabels {
+    /// The action as the audit trail names it (`Rerun`, `OpenIssue`, `EnableDependabotAlerts`, …).
+    pub action: String,
+    /// `Enforced`, `DryRun`, `Failed` or `Refused`.
+    pub outcome: String,
+}
+
 /// Labels of a held prune.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PruneHoldLabels {
@@ -153,6 +162,15 @@ pub struct OrganizationHealthLabels {
     pub health: &'static str,
 }
 
+/// Labels of one Organization.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OrganizationLabels {
+    /// The Organization's namespace.
+    pub namespace: String,
+    /// The Organization's name.
+    pub organization: String,
+}
+
 /// Labels naming one repository (its Repository object), for the opt-in per-repository series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RepositoryLabels {
@@ -207,6 +225,8 @@ pub struct RepositorySample {
     pub health: RepositoryHealth,
     /// `status.health.score`, when read.
     pub score: Option<i32>,
+    /// `status.health.flakyRatePercent`, when read.
+    pub flaky_rate_percent: Option<i32>,
 }
 
 impl RepositorySample {
@@ -217,8 +237,9 @@ impl RepositorySample {
             organization: repo.spec.organization_ref.name.clone(),
             repository: repo.name_any(),
         };
-        let score = repo.status.as_ref().and_then(|s| s.health.as_ref()).map(|h| h.score);
-        RepositorySample { labels, health: RepositoryHealth::of(repo), score }
+        let health = repo.status.as_ref().and_then(|s| s.health.as_ref());
+        let (score, flaky_rate_percent) = (health.map(|h| h.score), health.map(|h| h.flaky_rate_percent));
+        RepositorySample { labels, health: RepositoryHealth::of(repo), score, flaky_rate_percent }
     }
 }
 
@@ -238,6 +259,7 @@ struct PerRepository {
     limit: usize,
     healthy: Family<RepositoryLabels, Gauge>,
     score: Family<RepositoryLabels, Gauge>,
+    flaky_rate: Family<RepositoryLabels, Gauge>,
     omitted: Gauge,
 }
 
@@ -302,6 +324,10 @@ pub struct Metrics {
     pub discovery_prune_holds: Family<PruneHoldLabels, Counter>,
     /// Repositories by Organization and health, read from the watch cache at each scrape.
     pub repositories: Family<OrganizationHealthLabels, Gauge>,
+    /// Repositories of each Organization with flaky failures in their health window, read likewise.
+    pub flaky_repositories: Family<OrganizationLabels, Gauge>,
+    /// Healing actions decided, by action and outcome (each also in a HealingPolicy's status and an Event).
+    pub healing_actions: Family<HealingActionLabels, Counter>,
     repository_source: Mutex<RepositorySource>,
 }
 
@@ -431,6 +457,19 @@ impl Default for Metrics {
             "Repositories of each Organization by health (healthy, unhealthy, unknown), while this process leads",
             repositories.clone(),
         );
+        let flaky_repositories = Family::<OrganizationLabels, Gauge>::default();
+        registry.register(
+            "flaky_repositories",
+            "Repositories of each Organization with a flaky failure in their health window (flakyRatePercent above \
+             0), while this process leads",
+            flaky_repositories.clone(),
+        );
+        let healing_actions = Family::<HealingActionLabels, Counter>::default();
+        registry.register(
+            "healing_actions",
+            "Healing actions HealingPolicies decided, by action and outcome (DryRun: recorded only)",
+            healing_actions.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -454,6 +493,8 @@ impl Default for Metrics {
             build_dispatches,
             discovery_prune_holds,
             repositories,
+            flaky_repositories,
+            healing_actions,
             repository_source: Mutex::default(),
         }
     }
@@ -492,8 +533,13 @@ impl Metrics {
     /// Adds each repository's health as series of its own, for at most `limit` repositories (none: not at all).
     pub fn with_repository_metrics(mut self, limit: Option<usize>) -> Self {
         let Some(limit) = limit else { return self };
-        let per_repository =
-            PerRepository { limit, healthy: Family::default(), score: Family::default(), omitted: Gauge::default() };
+        let per_repository = PerRepository {
+            limit,
+            healthy: Family::default(),
+            score: Family::default(),
+            flaky_rate: Family::default(),
+            omitted: Gauge::default(),
+        };
         self.registry.register(
             "repository_healthy",
             "1 while the repository's Healthy condition is True, 0 while False (monitoring.repository_metrics)",
@@ -503,6 +549,12 @@ impl Metrics {
             "repository_health_score",
             "The repository's health score, 0 (failing) to 100 (monitoring.repository_metrics)",
             per_repository.score.clone(),
+        );
+        self.registry.register(
+            "repository_flaky_rate_percent",
+            "Share of the repository's failed runs in its health window judged flaky, in percent \
+             (monitoring.repository_metrics)",
+            per_repository.flaky_rate.clone(),
         );
         self.registry.register(
             "repository_metrics_omitted",
@@ -598,9 +650,17 @@ impl Metrics {
             .map(|store| store.state().iter().map(|repo| RepositorySample::of(repo)).collect())
             .unwrap_or_default();
         let mut by_organization: BTreeMap<(&str, &str), [i64; 3]> = BTreeMap::new();
+        let mut flaky_by_organization: BTreeMap<(&str, &str), i64> = BTreeMap::new();
         for sample in &samples {
-            let counts = by_organization.entry((&sample.labels.namespace, &sample.labels.organization)).or_default();
-            counts[sample.health as usize] += 1;
+            let organization = (sample.labels.namespace.as_str(), sample.labels.organization.as_str());
+            by_organization.entry(organization).or_default()[sample.health as usize] += 1;
+            *flaky_by_organization.entry(organization).or_default() +=
+                i64::from(sample.flaky_rate_percent.is_some_and(|rate| rate > 0));
+        }
+        self.flaky_repositories.clear();
+        for ((namespace, organization), count) in flaky_by_organization {
+            let labels = OrganizationLabels { namespace: namespace.to_owned(), organization: organization.to_owned() };
+            self.flaky_repositories.get_or_create(&labels).set(count);
         }
         self.repositories.clear();
         for ((namespace, organization), counts) in by_organization {
@@ -616,6 +676,7 @@ impl Metrics {
         let Some(per_repository) = &source.per_repository else { return };
         per_repository.healthy.clear();
         per_repository.score.clear();
+        per_repository.flaky_rate.clear();
         let (exported, omitted) = capped_repositories(samples, per_repository.limit);
         per_repository.omitted.set(i64::try_from(omitted).unwrap_or(i64::MAX));
         for sample in exported {
@@ -623,6 +684,9 @@ impl Metrics {
             per_repository.healthy.get_or_create(&sample.labels).set(healthy);
             if let Some(score) = sample.score {
                 per_repository.score.get_or_create(&sample.labels).set(i64::from(score));
+            }
+            if let Some(rate) = sample.flaky_rate_percent {
+                per_repository.flaky_rate.get_or_create(&sample.labels).set(i64::from(rate));
             }
         }
     }
@@ -708,8 +772,9 @@ mod tests {
                                                  "lastTransitionTime": "2026-11-25T00:00:00Z" }]),
             None => serde_json::json!([]),
         };
+        // The score's complement stands in for a flaky rate: 0 for a healthy repository.
         let health = serde_json::json!({ "score": score, "windowRuns": 5, "successRatePercent": score,
-                                         "consecutiveFailures": 0 });
+                                         "consecutiveFailures": 0, "flakyRatePercent": 100 - score });
         serde_json::from_value(serde_json::json!({
             "apiVersion": "orchestrator.infinityxone.io/v1alpha1",
             "kind": "Repository",
@@ -732,7 +797,7 @@ mod tests {
 
     fn sample(name: &str, health: RepositoryHealth) -> RepositorySample {
         let labels = RepositoryLabels { namespace: "ns".into(), organization: "acme".into(), repository: name.into() };
-        RepositorySample { labels, health, score: None }
+        RepositorySample { labels, health, score: None, flaky_rate_percent: None }
     }
 
     #[test]
@@ -778,6 +843,11 @@ mod tests {
             assert!(text.contains(&format!("{} {count}\n", series(org, health))), "{org} {health} in {text}");
         }
         assert!(text.contains(&format!("{} 0\n", series("globex", "unhealthy"))), "zeros included: {text}");
+        let flaky =
+            |org: &str| format!(r#"infinity_orchestrator_flaky_repositories{{namespace="ns",organization="{org}"}}"#);
+        assert!(text.contains(&format!("{} 2\n", flaky("acme"))), "api (80 %) and docs (10 %): {text}");
+        assert!(text.contains(&format!("{} 1\n", flaky("globex"))), "lib (5 %): {text}");
+        assert!(!text.contains("repository_flaky_rate_percent"), "per-repository series are opt-in: {text}");
         assert!(!text.contains("repository_healthy"), "per-repository series are opt-in: {text}");
 
         let capped = Metrics::default().with_repository_metrics(Some(2));
@@ -787,6 +857,10 @@ mod tests {
         assert!(text.contains(&format!("infinity_orchestrator_repository_healthy{} 0\n", of("api", "acme"))), "{text}");
         assert!(text.contains(&format!("infinity_orchestrator_repository_health_score{} 20\n", of("api", "acme"))));
         assert!(text.contains(&format!("infinity_orchestrator_repository_healthy{} 1\n", of("lib", "globex"))));
+        let rate =
+            |name: &str, org: &str| format!("infinity_orchestrator_repository_flaky_rate_percent{}", of(name, org));
+        assert!(text.contains(&format!("{} 80\n", rate("api", "acme"))), "{text}");
+        assert!(text.contains(&format!("{} 5\n", rate("lib", "globex"))), "{text}");
         assert!(!text.contains(r#"repository="web""#), "beyond the cap of 2: {text}");
         assert!(!text.contains(r#"repository="docs""#), "no verdict yet: {text}");
         assert!(text.contains("infinity_orchestrator_repository_metrics_omitted 1\n"), "{text}");

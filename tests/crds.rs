@@ -127,6 +127,7 @@ fn words_for(keyword: &str) -> &'static str {
         "maximum" => "less than or equal to",
         "minLength" => "at least",
         "maxLength" | "maxItems" => "at most",
+        "minItems" => "at least",
         "required" => "Required value",
         other => panic!("no words known for the keyword {other}"),
     }
@@ -222,6 +223,15 @@ fn invalid_objects() -> Vec<Invalid> {
 
     let mut policy = |change, field, keyword| row("healingpolicies", "HealingPolicy", change, field, keyword);
     policy(json!({ "mode": "Yolo" }), "spec.mode", "enum");
+    policy(json!({ "autoMerge": ["Everything"] }), "spec.autoMerge", "enum");
+    let rungs = |rungs: serde_json::Value| json!({ "escalation": { "rungs": rungs } });
+    policy(rungs(json!([])), "spec.escalation.rungs", "minItems");
+    let five = ["Rerun", "Issue", "FixPullRequest", "RollbackPullRequest", "Rerun"].map(|a| json!({ "action": a }));
+    policy(rungs(json!(five)), "spec.escalation.rungs", "maxItems");
+    policy(rungs(json!([{ "action": "Pray" }])), "spec.escalation.rungs.action", "enum");
+    policy(rungs(json!([{ "window": "1m" }])), "spec.escalation.rungs.action", "required");
+    let window = |v: &str| rungs(json!([{ "action": "Issue", "window": v }]));
+    durations(&mut policy, &window, "spec.escalation.rungs.window");
     durations(&mut policy, &|v| json!({ "interval": v }), "spec.interval");
     durations(&mut policy, &|v| json!({ "cooldown": v }), "spec.cooldown");
     durations(&mut policy, &|v| json!({ "actions": { "rerun": { "backoff": v } } }), "spec.actions.rerun.backoff");

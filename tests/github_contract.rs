@@ -483,6 +483,7 @@ async fn a_pull_request_creates_a_branch_with_the_changes_once() {
         ],
         title: "Raise serde".into(),
         body: "Opened by Infinity Orchestrator.".into(),
+        draft: false,
     };
     let first = github.open_pull_request(&repo, &change).await.expect("open");
     let again = github.open_pull_request(&repo, &change).await.expect("idempotent");
@@ -651,6 +652,7 @@ async fn a_burst_of_issues_and_pull_requests_over_the_content_limit_is_waited_ou
             files: vec![FileChange { path: format!("docs/{round}.md"), content: Some("x\n".into()) }],
             title: format!("change {round}"),
             body: "Opened by Infinity Orchestrator.".into(),
+            draft: false,
         };
         github.open_pull_request(&repo, &change).await.expect("pull request");
     }

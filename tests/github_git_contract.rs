@@ -91,6 +91,7 @@ async fn branches_with_slashes_are_created_read_and_pulled() {
         body: "b".into(),
         commit_message: "c".into(),
         files: vec![FileChange { path: ".github/workflows/x.yml".into(), content: Some("on: push\n".into()) }],
+        draft: false,
     };
     let opened = github.open_pull_request(&repo, &change).await.expect("pull request");
     let again = github.open_pull_request(&repo, &change).await.expect("the same pull request");

@@ -178,7 +178,8 @@ async fn dry_run_records_decisions_and_writes_nothing_to_github() {
     let cluster = cluster().await;
     let client = &cluster.client;
     let ns = namespace(client, "healing-dryrun").await;
-    let mut api = failing_repository("api", &["failure", "failure", "failure"]);
+    // One failure: not judged deterministic yet, so the escalation ladder starts with a re-run.
+    let mut api = failing_repository("api", &["failure"]);
     api.push_str(
         "        alerts:\n          dependabot:\n            - {package: serde, ecosystem: cargo, severity: high, \
          vulnerable_version_range: \"< 0.2.0\", first_patched_version: 0.2.0, manifest_path: Cargo.toml, state: open}\n",
@@ -194,9 +195,12 @@ async fn dry_run_records_decisions_and_writes_nothing_to_github() {
         &ns,
         "heal",
         json!({ "mode": "DryRun", "interval": "1s",
-        "cooldown": "1s", "maxActionsPerRepositoryPerHour": 100,
+        "cooldown": "1s", "maxActionsPerRepositoryPerHour": 100, "thresholds": { "consecutiveFailures": 1 },
         "actions": { "rerun": { "enabled": true }, "dependencyUpdate": { "enabled": true },
-                     "rollback": { "enabled": true, "afterConsecutiveFailures": 3 } } }),
+                     "rollback": { "enabled": true, "afterConsecutiveFailures": 3 } },
+        // The ladder climbs re-run → issue → dependency update, a second per rung.
+        "escalation": { "rungs": [{ "action": "Rerun", "window": "1s" }, { "action": "Issue", "window": "1s" },
+                                  { "action": "FixPullRequest" }] } }),
     )
     .await;
     let _operator = RunningOperator::start(client.clone(), &ns);

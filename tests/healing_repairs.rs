@@ -52,7 +52,9 @@ async fn a_breaking_commit_gets_a_config_repair_and_one_rollback_pull_request() 
         json!({ "mode": "Enforce", "interval": "1s", "cooldown": "1s",
         "maxActionsPerRepositoryPerHour": 100,
         "actions": { "issue": { "enabled": false }, "configRepair": { "enabled": true },
-                     "rollback": { "enabled": true, "afterConsecutiveFailures": 3 } } }),
+                     "rollback": { "enabled": true, "afterConsecutiveFailures": 3 } },
+        // The escalation ladder tries the rollback a window after the repair; a short one keeps the test quick.
+        "escalation": { "rungs": [{ "action": "FixPullRequest", "window": "1s" }, { "action": "RollbackPullRequest" }] } }),
     )
     .await;
     // The failing runs are dispatched by hand on a head discovery has not seen (no webhooks here): only a full read

@@ -109,6 +109,7 @@ async fn a_repository_without_a_dispatchable_workflow_gets_one_onboarding_pull_r
             ".github/workflows/test-template.yml",
             ".github/workflows/deploy-template.yml",
             ".github/workflows/notify-template.yml",
+            ".github/workflows/lockfile-update.yml",
         ]
     );
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use github_sim::faults::SecondaryLimit;
 use github_sim::fixture::{OutcomeFixture, OutcomeKind};
-use github_sim::{FaultConfig, Fixture, LoggedRequest, OpeningFault, SimOptions, Simulator};
+use github_sim::{FaultConfig, Fixture, LoggedRequest, OpeningFault, SimHandle, SimOptions, Simulator};
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
 use infinity_orchestrator::crd::HealingPolicy;
 use serde_json::json;
@@ -72,6 +72,24 @@ fn faults_seen(log: &[LoggedRequest]) -> BTreeMap<String, usize> {
     seen
 }
 
+/// Spends the primary budget for `window_secs` of sim time, again each time the window passes unmet, until a
+/// request meets it (a 403 of the spent budget in the simulator's log). One window alone may pass unseen: a
+/// BuildPlan reading runs by the ids its dispatches named may send nothing for longer than a window.
+async fn spend_primary_budget_until_met(sim: &SimHandle, window_secs: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        sim.set_rate_limit(5000, 0, i64::from(window_secs));
+        let armed = std::time::Instant::now();
+        while armed.elapsed() < Duration::from_secs(u64::from(window_secs)) {
+            if faults_seen(&sim.requests()).contains_key("primary_limit") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(std::time::Instant::now() < deadline, "no request met the spent primary budget in 120 s");
+    }
+}
+
 /// A 12-repository plan in four layers with one failing repository of the second layer (one with dependents),
 /// built under the faults of `seed`, with the primary budget spent for 5 s once three repositories are dispatched.
 async fn build_plan_under_faults(seed: u64) {
@@ -98,9 +116,7 @@ async fn build_plan_under_faults(seed: u64) {
         (processed_dispatches(&sim.requests()).len() >= 3).then_some(())
     })
     .await;
-    // Spent for 15 s: the operator reads runs by the id their dispatch answer named and so may send nothing for
-    // several seconds; the window must hold a request for the spent budget to be met at all.
-    sim.set_rate_limit(5000, 0, 15);
+    spend_primary_budget_until_met(&sim, 15).await;
 
     let plan = until_phase(&plans, "faulty", BuildPlanPhase::Failed, Duration::from_secs(180)).await;
     assert_plan_end(&sim, &plan, &expected);
@@ -210,9 +226,9 @@ async fn an_enforcing_healing_policy_under_faults_opens_each_issue_and_pull_requ
     })
     .await;
     let lost_phase = faults_seen(&sim.requests());
-    // Then half the answers to every write are lost, and the primary budget is spent for 5 s.
+    // Then half the answers to every write are lost, and the primary budget is spent for 5 s at a time.
     sim.set_faults(faults(12, 0.5, &[]));
-    sim.set_rate_limit(5000, 0, 5);
+    spend_primary_budget_until_met(&sim, 5).await;
     let status = eventually("both issues and the pull request recorded", Duration::from_secs(120), || async {
         let status = policies.get("heal").await.ok()?.status?;
         (status.open_issues.len() >= 2 && !status.pull_requests.is_empty()).then_some(status)

@@ -45,6 +45,26 @@ pub struct HealingPolicySpec {
     #[serde(default)]
     pub actions: HealingActions,
 
+    /// The escalation ladder a failing repository climbs, per problem past the thresholds: each rung is tried only
+    /// when the one below did not heal the repository within its window, and a healed repository drops back to the
+    /// bottom. Default: `Rerun` (30m), `Issue` (4h), `FixPullRequest` (24h), `RollbackPullRequest`.
+    #[serde(default)]
+    pub escalation: Escalation,
+
+    /// The kinds of pull requests the policy opened that it also merges, once they may be merged: through GitHub's
+    /// auto-merge when the repository allows it, else itself once every required status check (branch protection
+    /// and rulesets) and every other check on the head commit passed. Never a draft, never past branch protection.
+    /// Empty (the default): nothing is merged. `Rollback` pull requests merge only when listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // A set of an enum's values: at most the three, each once.
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub auto_merge: Vec<AutoMergeAction>,
+
+    /// Security features the policy turns on in the selected repositories where GitHub reports them off, once per
+    /// repository and feature, audited like every action (and only recorded in `DryRun`). All off by default.
+    #[serde(default)]
+    pub enable_security_features: SecurityFeatures,
+
     /// Least time between two actions of the same kind on the same repository.
     #[serde(default = "default_cooldown")]
     pub cooldown: HumanDuration,
@@ -78,6 +98,119 @@ fn default_cooldown() -> HumanDuration {
 }
 fn default_max_actions_per_hour() -> i32 {
     5
+}
+
+/// The escalation ladder: its rungs, bottom first.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Escalation {
+    /// The rungs, bottom first, each action at most once. A rung whose action is turned off in `actions`, that is
+    /// not listed, or that has nothing to do for the repository is passed over. The actions of the rungs below the
+    /// current one stay allowed (the issue is commented on while a pull request is tried).
+    #[serde(default = "default_rungs")]
+    #[schemars(length(min = 1, max = 4))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["action"]))]
+    pub rungs: Vec<EscalationRung>,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation { rungs: default_rungs() }
+    }
+}
+
+fn default_rungs() -> Vec<EscalationRung> {
+    [
+        EscalationAction::Rerun,
+        EscalationAction::Issue,
+        EscalationAction::FixPullRequest,
+        EscalationAction::RollbackPullRequest,
+    ]
+    .into_iter()
+    .map(|action| EscalationRung { action, window: None })
+    .collect()
+}
+
+/// One rung of the escalation ladder.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EscalationRung {
+    /// What this rung does: `Rerun` (re-run the failed jobs), `Issue` (open one issue per problem),
+    /// `FixPullRequest` (a config-repair pull request when the orchestrator workflow is broken, a dependency-update
+    /// pull request when Dependabot alerts apply) or `RollbackPullRequest` (revert the commit that turned the
+    /// default branch red).
+    pub action: EscalationAction,
+    /// How long this rung has to heal the repository before the next one is tried. Unset: `Rerun` 30m, `Issue` 4h,
+    /// `FixPullRequest` 24h, `RollbackPullRequest` 24h (the top rung's window only matters when rungs are
+    /// reordered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<HumanDuration>,
+}
+
+impl EscalationRung {
+    /// The window, or the action's default when unset or not parseable.
+    pub fn window(&self) -> std::time::Duration {
+        self.window.as_ref().and_then(HumanDuration::to_std).unwrap_or_else(|| self.action.default_window())
+    }
+}
+
+/// What a rung of the escalation ladder does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EscalationAction {
+    /// Re-run the failed jobs (`actions.rerun`).
+    Rerun,
+    /// Open an issue per problem, comment when it gets worse (`actions.issue`).
+    Issue,
+    /// A pull request that fixes the cause: config repair (`actions.configRepair`) or dependency update
+    /// (`actions.dependencyUpdate`).
+    FixPullRequest,
+    /// A pull request reverting the commit that turned the branch red (`actions.rollback`).
+    RollbackPullRequest,
+}
+
+impl EscalationAction {
+    /// The name status and Events use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationAction::Rerun => "Rerun",
+            EscalationAction::Issue => "Issue",
+            EscalationAction::FixPullRequest => "FixPullRequest",
+            EscalationAction::RollbackPullRequest => "RollbackPullRequest",
+        }
+    }
+
+    /// The window of a rung that names none: long enough for what the rung does to show (re-runs and their
+    /// backoff; a person answering an issue; a pull request reviewed and merged).
+    pub fn default_window(self) -> std::time::Duration {
+        let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+        match self {
+            EscalationAction::Rerun => std::time::Duration::from_secs(30 * 60),
+            EscalationAction::Issue => hours(4),
+            EscalationAction::FixPullRequest | EscalationAction::RollbackPullRequest => hours(24),
+        }
+    }
+}
+
+/// A kind of pull request the policy opens that `autoMerge` may list.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AutoMergeAction {
+    /// Dependency-update pull requests (`actions.dependencyUpdate`).
+    DependencyUpdate,
+    /// Config-repair pull requests (`actions.configRepair`).
+    ConfigRepair,
+    /// Rollback pull requests (`actions.rollback`).
+    Rollback,
+}
+
+impl AutoMergeAction {
+    /// The name `PolicyPullRequest.action` records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoMergeAction::DependencyUpdate => "DependencyUpdate",
+            AutoMergeAction::ConfigRepair => "ConfigRepair",
+            AutoMergeAction::Rollback => "Rollback",
+        }
+    }
 }
 
 /// Whether decisions are carried out.
@@ -277,6 +410,32 @@ fn default_rollback_after() -> i32 {
     5
 }
 
+/// Security features a policy turns on where they are off. Turning them on needs the GitHub App's repository
+/// `administration: write` permission.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityFeatures {
+    /// Dependabot alerts (and the dependency graph), through `PUT /repos/{owner}/{repo}/vulnerability-alerts`.
+    #[serde(default)]
+    pub dependabot_alerts: bool,
+    /// Dependabot security updates, through `PUT /repos/{owner}/{repo}/automated-security-fixes`. GitHub needs
+    /// Dependabot alerts on first: with `dependabotAlerts` both are turned on, without it only where alerts are on.
+    #[serde(default)]
+    pub dependabot_security_updates: bool,
+    /// Secret scanning, through the repository's `security_and_analysis`: where the plan allows it, that is on
+    /// public repositories, and on private or internal ones with GitHub Advanced Security (or Secret Protection)
+    /// enabled. Elsewhere the decision is held back with the reason instead of being sent.
+    #[serde(default)]
+    pub secret_scanning: bool,
+}
+
+impl SecurityFeatures {
+    /// Whether any feature is asked for.
+    pub fn any(&self) -> bool {
+        self.dependabot_alerts || self.dependabot_security_updates || self.secret_scanning
+    }
+}
+
 /// Observed state of a HealingPolicy.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -307,10 +466,32 @@ pub struct HealingPolicyStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub pull_requests: Vec<PolicyPullRequest>,
+    /// Where each failing repository stands on the escalation ladder, per problem: the current rung, when it was
+    /// reached and when the climb began. A repository drops off once healthy again. At most 500, the highest rungs
+    /// kept (one dropped starts again at the bottom).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 500))]
+    pub escalations: Vec<EscalationState>,
     /// Decisions held back by a cooldown, the per-hour cap or a bound, from the last evaluation, at most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub withheld: Vec<WithheldDecision>,
+}
+
+/// Where one repository stands on the escalation ladder for one problem.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EscalationState {
+    /// GitHub name of the repository.
+    pub repository: String,
+    /// The problem past the thresholds, such as `ConsecutiveFailures`.
+    pub problem: String,
+    /// The current rung: `Rerun`, `Issue`, `FixPullRequest` or `RollbackPullRequest`.
+    pub rung: EscalationAction,
+    /// When the current rung was reached; the next is tried once its window has passed.
+    pub reached_at: Time,
+    /// When the problem was first seen past the thresholds (the ladder's start).
+    pub since: Time,
 }
 
 /// A pull request the policy opened.
@@ -328,6 +509,41 @@ pub struct PolicyPullRequest {
     /// Its page on GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// For a dependency update whose manifest has a lockfile beside it: the lockfile the lockfile-update workflow
+    /// brings in line on the pull request's branch. The pull request is a draft until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockfile: Option<PullRequestLockfile>,
+}
+
+/// The lockfile a dependency-update pull request waits for.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestLockfile {
+    /// Path of the lockfile, beside the manifest.
+    pub path: String,
+    /// Path of the manifest the pull request edits.
+    pub manifest: String,
+    /// The workflow's `ecosystem` input: `npm`, `pnpm`, `yarn`, `cargo`, `go` or `poetry`.
+    pub ecosystem: String,
+    /// The package raised.
+    pub package: String,
+    /// The version it was raised to; the lockfile must lock it (or later).
+    pub version: String,
+    /// `AwaitingDispatch` (the workflow is not dispatched yet, see `message`), `Dispatched` (its run is awaited),
+    /// `Ready` (the lockfile is consistent and the pull request was marked ready for review), `Failed` (the
+    /// workflow ran and the lockfile is still behind: a person decides) or `Closed` (the pull request was closed
+    /// first). Every state but `Ready` keeps the pull request a draft.
+    pub state: String,
+    /// When the operator last dispatched the lockfile-update workflow for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatched_at: Option<Time>,
+    /// The workflow run, when GitHub named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    /// What it waits for, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub message: Option<String>,
 }
 
 /// A decision the policy made but did not carry out yet.
@@ -353,11 +569,15 @@ pub struct AuditedAction {
     pub time: Time,
     /// GitHub name of the repository.
     pub repository: String,
-    /// `Rerun`, `OpenIssue`, `CommentIssue`, `CloseIssue`, `DependencyUpdate`, `ConfigRepair` or `Rollback`.
+    /// `Rerun`, `OpenIssue`, `CommentIssue`, `CloseIssue`, `DependencyUpdate`, `ConfigRepair`, `Rollback`,
+    /// `ClosePullRequest` (a rollback no longer needed once healed), or, for a pull request `autoMerge` lists, `MergePullRequest` or `EnableAutoMerge`; for `enableSecurityFeatures`,
+    /// `EnableDependabotAlerts`, `EnableDependabotSecurityUpdates` or `EnableSecretScanning`.
     pub action: String,
     /// Why the policy acted.
     pub reason: String,
-    /// `Enforced` when sent to GitHub, `DryRun` when only recorded, `Failed` when GitHub refused it.
+    /// `Enforced` when sent to GitHub, `DryRun` when only recorded, `Failed` when GitHub refused it; `Refused` when
+    /// GitHub answered that the repository's plan or settings do not allow a security feature (not tried again for a
+    /// day).
     pub outcome: String,
     /// The run, issue or pull request the action produced.
     #[serde(default, skip_serializing_if = "Option::is_none")]

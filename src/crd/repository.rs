@@ -237,6 +237,18 @@ pub struct HealthStatus {
     /// Whether some commit failed and then passed without a change (a flaky build or test).
     #[serde(default)]
     pub flaky: bool,
+    /// Share of the failed runs in the window judged flaky, in percent (re-run attempts count one each): a failure
+    /// is flaky when its commit passed the same workflow afterwards, or, while that workflow has failed fewer than 3
+    /// times in a row, when the commit passed it before or its outcome changed at least 3 times among its newest 10
+    /// runs. 0 without failures.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub flaky_rate_percent: i32,
+    /// The workflows with flaky failures in the window, most flaky failures first (then highest share, then
+    /// name); at most 5.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub flakiest_workflows: Vec<FlakyWorkflow>,
     /// The most recent completed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunReference>,
@@ -246,6 +258,28 @@ pub struct HealthStatus {
     /// When a run last failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure_time: Option<Time>,
+}
+
+/// A workflow with flaky failures in the health window.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FlakyWorkflow {
+    /// The workflow's name (its file when GitHub gave no name).
+    #[schemars(length(max = 255))]
+    pub name: String,
+    /// The workflow's file, such as `.github/workflows/ci.yml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
+    pub path: Option<String>,
+    /// Its failed runs in the window judged flaky (re-run attempts count one each).
+    #[schemars(range(min = 0))]
+    pub flaky_failures: i32,
+    /// Its failed runs in the window.
+    #[schemars(range(min = 0))]
+    pub failures: i32,
+    /// `flakyFailures` × 100 / `failures`, rounded down.
+    #[schemars(range(min = 0, max = 100))]
+    pub flaky_rate_percent: i32,
 }
 
 /// A GitHub Actions run.

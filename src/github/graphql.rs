@@ -23,7 +23,7 @@ use super::error::{Error, Result};
 use super::octocrab::OctocrabGitHub;
 use super::permissions::{Access, Need, Permission};
 use super::rate_limit::after;
-use super::types::{BlobRead, BlobText, HeadTree, RepoRef, RepositoryRuns, RunsRead, WorkflowRun};
+use super::types::{BlobRead, BlobText, HeadTree, MergeMethod, RepoRef, RepositoryRuns, RunsRead, WorkflowRun};
 
 /// GitHub refuses `nodes(ids:)` with more ids than this.
 pub const MAX_NODES_PER_QUERY: usize = 100;
@@ -119,6 +119,14 @@ const RUNS_QUERIES_IN_FLIGHT: usize = 4;
 
 /// Whether a repository's Dependabot alerts are on: read along with its runs (a scalar costs no point), unless
 /// GitHub refuses it to the credential.
+/// Takes a pull request out of draft; GitHub answers with the pull request as it is now.
+const MARK_READY_MUTATION: &str =
+    "mutation($id: ID!) { markPullRequestReadyForReview(input: { pullRequestId: $id }) { pullRequest { isDraft } } }";
+
+const ENABLE_AUTO_MERGE_MUTATION: &str = "mutation($id: ID!, $method: PullRequestMergeMethod!, $head: GitObjectID!) { \
+     enablePullRequestAutoMerge(input: { pullRequestId: $id, mergeMethod: $method, expectedHeadOid: $head }) { \
+     pullRequest { autoMergeRequest { mergeMethod } } } }";
+
 const VULNERABILITY_ALERTS: &str = "hasVulnerabilityAlertsEnabled";
 
 /// What the runs query reads of a repository; `after` is the history cursor a follow-up page goes on from.
@@ -401,6 +409,44 @@ impl OctocrabGitHub {
         }
         let reply = self.transport.graphql(&trees_request(node_ids)).await?;
         parse_trees(&reply.body, node_ids.len(), self.graphql_reset())
+    }
+
+    /// See [`super::GitHub::mark_pull_request_ready`]. Marking a pull request that is ready already changes
+    /// nothing, so a repeat after a lost answer is harmless.
+    pub(super) async fn graphql_mark_ready(&self, node_id: &str) -> Result<()> {
+        let request = json!({ "query": MARK_READY_MUTATION, "variables": { "id": node_id } });
+        let reply = self.transport.graphql(&request).await?;
+        let what = "the markPullRequestReadyForReview mutation";
+        let (data, errors) = data_and_errors(&reply.body, what, self.graphql_reset())?;
+        match data.pointer("/markPullRequestReadyForReview/pullRequest/isDraft").and_then(Value::as_bool) {
+            Some(false) => Ok(()),
+            _ => {
+                let message = errors.first().map_or_else(|| format!("{what}: still a draft"), |e| e.message.clone());
+                Err(Error::GraphQL { message, partial: false })
+            }
+        }
+    }
+
+    /// See [`super::GitHub::enable_auto_merge`].
+    pub(super) async fn graphql_enable_auto_merge(
+        &self,
+        node_id: &str,
+        head_sha: &str,
+        method: MergeMethod,
+    ) -> Result<()> {
+        let variables = json!({ "id": node_id, "method": method.graphql(), "head": head_sha });
+        let request = json!({ "query": ENABLE_AUTO_MERGE_MUTATION, "variables": variables });
+        let reply = self.transport.graphql(&request).await?;
+        let what = "the enablePullRequestAutoMerge mutation";
+        let (data, errors) = data_and_errors(&reply.body, what, self.graphql_reset())?;
+        match data.pointer("/enablePullRequestAutoMerge/pullRequest/autoMergeRequest/mergeMethod") {
+            Some(Value::String(_)) => Ok(()),
+            _ => {
+                let message =
+                    errors.first().map_or_else(|| format!("{what}: auto-merge is not on"), |e| e.message.clone());
+                Err(Error::GraphQL { message, partial: false })
+            }
+        }
     }
 
     /// See [`super::GitHub::blob_texts`].

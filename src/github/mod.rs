@@ -102,6 +102,22 @@ pub trait GitHub: Send + Sync {
     /// The names of `org`'s repositories attached (or enforced) to a code security configuration whose code
     /// scanning default setup is enabled (all pages, conditionally). Refused like [`GitHub::org_open_alerts`].
     async fn code_scanning_default_setup_repositories(&self, org: &str) -> Result<Vec<String>>;
+    /// Whether Dependabot alerts are on (`GET /repos/{owner}/{repo}/vulnerability-alerts`: 204 on, 404 off).
+    async fn vulnerability_alerts_enabled(&self, repo: &RepoRef) -> Result<bool>;
+    /// Whether Dependabot security updates are on (`GET /repos/{owner}/{repo}/automated-security-fixes`; GitHub
+    /// answers 404 while Dependabot alerts are off: then `false`).
+    async fn automated_security_fixes_enabled(&self, repo: &RepoRef) -> Result<bool>;
+    /// The repository's visibility and `security_and_analysis` (`GET /repos/{owner}/{repo}`, read afresh).
+    async fn repository_security(&self, repo: &RepoRef) -> Result<RepositorySecurity>;
+    /// One pull request, with what merging it depends on.
+    async fn pull_request(&self, repo: &RepoRef, number: u64) -> Result<PullRequestDetails>;
+    /// How the repository lets pull requests merge.
+    async fn merge_settings(&self, repo: &RepoRef) -> Result<MergeSettings>;
+    /// The status checks merging into `branch` requires: branch protection's (from the branch) and the active
+    /// rulesets' (`GET /repos/{owner}/{repo}/rules/branches/{branch}`), without repeats.
+    async fn required_status_checks(&self, repo: &RepoRef, branch: &str) -> Result<Vec<String>>;
+    /// The check runs and commit statuses `sha` reports (all pages).
+    async fn commit_checks(&self, repo: &RepoRef, sha: &str) -> Result<Vec<CommitCheck>>;
     /// Issues carrying every label in `labels` (pull requests excluded).
     async fn issues_by_label(&self, repo: &RepoRef, labels: &[String], state: IssueState) -> Result<Vec<Issue>>;
     /// The newest `limit` commits of `branch`.
@@ -163,4 +179,29 @@ pub trait GitHub: Send + Sync {
     /// Creates `change.branch` from the default branch's head with the file changes and opens a pull request;
     /// idempotent by branch name (an existing branch or open PR is reused).
     async fn open_pull_request(&self, repo: &RepoRef, change: &PullRequestChange) -> Result<PullRequest>;
+    /// Merges pull request `number` by `method` if its head is still `head_sha` (GitHub answers 409 otherwise, so a
+    /// newer push is never merged unseen); GitHub refuses (405) what branch protection does not allow yet. Returns
+    /// the merge commit's sha.
+    async fn merge_pull_request(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        head_sha: &str,
+        method: MergeMethod,
+    ) -> Result<String>;
+    /// Turns GitHub's auto-merge on for the pull request whose node id is `node_id`, by `method`, expecting head
+    /// `head_sha` (GraphQL `enablePullRequestAutoMerge`): GitHub merges it once branch protection allows.
+    async fn enable_auto_merge(&self, node_id: &str, head_sha: &str, method: MergeMethod) -> Result<()>;
+    /// Marks the draft pull request whose GraphQL node id is `node_id` ready for review (GraphQL
+    /// `markPullRequestReadyForReview`: REST cannot take a pull request out of draft).
+    async fn mark_pull_request_ready(&self, node_id: &str) -> Result<()>;
+    /// Turns Dependabot alerts (and the dependency graph) on (`PUT /repos/{owner}/{repo}/vulnerability-alerts`).
+    async fn enable_vulnerability_alerts(&self, repo: &RepoRef) -> Result<()>;
+    /// Turns Dependabot security updates on (`PUT /repos/{owner}/{repo}/automated-security-fixes`); GitHub refuses
+    /// it while Dependabot alerts are off.
+    async fn enable_automated_security_fixes(&self, repo: &RepoRef) -> Result<()>;
+    /// Turns secret scanning on (`PATCH /repos/{owner}/{repo}` with `security_and_analysis.secret_scanning`);
+    /// GitHub refuses it with [`Error::Validation`] where the plan does not allow it (a private repository without
+    /// Advanced Security).
+    async fn enable_secret_scanning(&self, repo: &RepoRef) -> Result<()>;
 }

@@ -492,6 +492,30 @@ impl GitHub for OctocrabGitHub {
         alerts.iter().map(|alert| repo_alert_from(source, alert)).collect()
     }
 
+    async fn vulnerability_alerts_enabled(&self, repo: &RepoRef) -> Result<bool> {
+        self.permitted(Operation::VulnerabilityAlertsEnabled).await?;
+        match self.transport.get(&self.repo_url(repo, "/vulnerability-alerts")).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn automated_security_fixes_enabled(&self, repo: &RepoRef) -> Result<bool> {
+        self.permitted(Operation::AutomatedSecurityFixesEnabled).await?;
+        match self.get_json(&self.repo_url(repo, "/automated-security-fixes")).await {
+            Ok(v) => Ok(v.get("enabled").and_then(Value::as_bool).unwrap_or(false)),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn repository_security(&self, repo: &RepoRef) -> Result<RepositorySecurity> {
+        self.permitted(Operation::RepositorySecurity).await?;
+        let url = self.repo_url(repo, "");
+        self.transport.get(&url).await?.json(&url)
+    }
+
     async fn code_scanning_default_setup_repositories(&self, org: &str) -> Result<Vec<String>> {
         self.permitted(Operation::CodeScanningDefaultSetupRepositories).await?;
         let org = encode(org);
@@ -647,10 +671,155 @@ impl GitHub for OctocrabGitHub {
         self.update_issue(repo, number, &fields).await
     }
 
+    async fn enable_vulnerability_alerts(&self, repo: &RepoRef) -> Result<()> {
+        self.permitted(Operation::EnableVulnerabilityAlerts).await?;
+        // Turning on what is on changes nothing: safe to repeat.
+        let url = self.repo_url(repo, "/vulnerability-alerts");
+        self.transport.send(Method::PUT, &url, None, Repeat::Safe).await.map(drop)
+    }
+
+    async fn enable_automated_security_fixes(&self, repo: &RepoRef) -> Result<()> {
+        self.permitted(Operation::EnableAutomatedSecurityFixes).await?;
+        let url = self.repo_url(repo, "/automated-security-fixes");
+        self.transport.send(Method::PUT, &url, None, Repeat::Safe).await.map(drop)
+    }
+
+    async fn enable_secret_scanning(&self, repo: &RepoRef) -> Result<()> {
+        self.permitted(Operation::EnableSecretScanning).await?;
+        let body = json!({ "security_and_analysis": { "secret_scanning": { "status": "enabled" } } });
+        self.write(Method::PATCH, &self.repo_url(repo, ""), &body, Repeat::Safe).await.map(drop)
+    }
+
     async fn open_pull_request(&self, repo: &RepoRef, change: &PullRequestChange) -> Result<PullRequest> {
         let workflow_files = change.files.iter().any(|f| f.path.starts_with(WORKFLOWS_DIR));
         self.permitted(Operation::OpenPullRequest { workflow_files }).await?;
         self.open_pull_request_idempotent(repo, change).await
+    }
+
+    async fn mark_pull_request_ready(&self, node_id: &str) -> Result<()> {
+        self.permitted(Operation::MarkPullRequestReady).await?;
+        self.graphql_mark_ready(node_id).await
+    }
+
+    async fn pull_request(&self, repo: &RepoRef, number: u64) -> Result<PullRequestDetails> {
+        self.permitted(Operation::PullRequest).await?;
+        #[derive(Deserialize)]
+        struct End {
+            #[serde(rename = "ref")]
+            name: String,
+            sha: String,
+        }
+        #[derive(Deserialize)]
+        struct Pull {
+            node_id: String,
+            state: String,
+            #[serde(default)]
+            draft: bool,
+            #[serde(default)]
+            merged_at: Option<String>,
+            head: End,
+            base: End,
+            #[serde(default)]
+            auto_merge: Option<Value>,
+            #[serde(default)]
+            html_url: Option<String>,
+        }
+        let url = self.repo_url(repo, &format!("/pulls/{number}"));
+        let pull: Pull = self.transport.get(&url).await?.json(&url)?;
+        Ok(PullRequestDetails {
+            number,
+            node_id: pull.node_id,
+            state: pull.state,
+            draft: pull.draft,
+            merged: pull.merged_at.is_some(),
+            head_ref: pull.head.name,
+            head_sha: pull.head.sha,
+            base_ref: pull.base.name,
+            auto_merge: pull.auto_merge.is_some_and(|auto| !auto.is_null()),
+            html_url: pull.html_url,
+        })
+    }
+
+    async fn merge_settings(&self, repo: &RepoRef) -> Result<MergeSettings> {
+        self.permitted(Operation::MergeSettings).await?;
+        let url = self.repo_url(repo, "");
+        self.transport.get(&url).await?.json(&url)
+    }
+
+    async fn required_status_checks(&self, repo: &RepoRef, branch: &str) -> Result<Vec<String>> {
+        self.permitted(Operation::RequiredStatusChecks).await?;
+        let branch_url = self.repo_url(repo, &format!("/branches/{}", encode_path(branch)));
+        let found = self.get_json(&branch_url).await?;
+        let mut required: Vec<String> = Vec::new();
+        if found.get("protected").and_then(Value::as_bool) == Some(true) {
+            let checks = found.pointer("/protection/required_status_checks");
+            let contexts = checks.and_then(|c| c.get("contexts")).and_then(Value::as_array).into_iter().flatten();
+            let named = checks.and_then(|c| c.get("checks")).and_then(Value::as_array).into_iter().flatten();
+            required.extend(contexts.filter_map(Value::as_str).map(str::to_owned));
+            required.extend(named.filter_map(|check| check.get("context")?.as_str().map(str::to_owned)));
+        }
+        let rules_url = self.repo_url(repo, &format!("/rules/branches/{}?per_page=100", encode_path(branch)));
+        let rules: Vec<Value> = self.transport.get_all(&rules_url, None, None).await?;
+        for rule in
+            rules.iter().filter(|rule| rule.get("type").and_then(Value::as_str) == Some("required_status_checks"))
+        {
+            let checks =
+                rule.pointer("/parameters/required_status_checks").and_then(Value::as_array).into_iter().flatten();
+            required.extend(checks.filter_map(|check| check.get("context")?.as_str().map(str::to_owned)));
+        }
+        required.sort();
+        required.dedup();
+        Ok(required)
+    }
+
+    async fn commit_checks(&self, repo: &RepoRef, sha: &str) -> Result<Vec<CommitCheck>> {
+        self.permitted(Operation::CommitChecks).await?;
+        let runs_url = self.repo_url(repo, &format!("/commits/{}/check-runs?per_page=100", encode(sha)));
+        let runs: Vec<Value> = self.transport.get_all(&runs_url, Some("check_runs"), None).await?;
+        let status_url = self.repo_url(repo, &format!("/commits/{}/status?per_page=100", encode(sha)));
+        let statuses: Vec<Value> = self.transport.get_all(&status_url, Some("statuses"), None).await?;
+        let text = |value: &Value, field: &str| value.get(field).and_then(Value::as_str).map(str::to_owned);
+        let mut checks: Vec<CommitCheck> = runs
+            .iter()
+            .map(|run| CommitCheck {
+                name: text(run, "name").unwrap_or_default(),
+                status: text(run, "status").unwrap_or_default(),
+                conclusion: text(run, "conclusion"),
+                is_status: false,
+            })
+            .collect();
+        checks.extend(statuses.iter().map(|status| CommitCheck {
+            name: text(status, "context").unwrap_or_default(),
+            status: text(status, "state").unwrap_or_default(),
+            conclusion: None,
+            is_status: true,
+        }));
+        Ok(checks)
+    }
+
+    async fn merge_pull_request(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        head_sha: &str,
+        method: MergeMethod,
+    ) -> Result<String> {
+        self.permitted(Operation::MergePullRequest).await?;
+        let url = self.repo_url(repo, &format!("/pulls/{number}/merge"));
+        // The head sha makes a repeat safe: a second merge is refused (405), never a merge of something else.
+        let body = json!({ "sha": head_sha, "merge_method": method.rest() });
+        #[derive(Deserialize)]
+        struct Merged {
+            sha: String,
+        }
+        let merged = self.write(Method::PUT, &url, &body, Repeat::Safe).await?;
+        let merged: Merged = serde_json::from_value(merged).map_err(|error| Error::decode(url, error))?;
+        Ok(merged.sha)
+    }
+
+    async fn enable_auto_merge(&self, node_id: &str, head_sha: &str, method: MergeMethod) -> Result<()> {
+        self.permitted(Operation::EnableAutoMerge).await?;
+        self.graphql_enable_auto_merge(node_id, head_sha, method).await
     }
 }
 

@@ -16,8 +16,10 @@ pub enum Permission {
     Contents,
     /// Repository "Actions": workflows, runs, jobs.
     Actions,
-    /// Repository "Checks": check suites (the runs query reads runs through them).
+    /// Repository "Checks": check suites (the runs query reads runs through them) and a commit's check runs.
     Checks,
+    /// Repository "Commit statuses": a commit's statuses.
+    Statuses,
     /// Repository "Workflows": commits that change `.github/workflows/`.
     Workflows,
     /// Repository "Issues".
@@ -32,15 +34,18 @@ pub enum Permission {
     SecretScanningAlerts,
     /// Organization "Administration": the organization's code security configurations.
     OrganizationAdministration,
+    /// Repository "Administration": a repository's settings, among them its security features.
+    Administration,
 }
 
 impl Permission {
     /// Every permission, in the manifest's order.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::Metadata,
         Permission::Contents,
         Permission::Actions,
         Permission::Checks,
+        Permission::Statuses,
         Permission::Workflows,
         Permission::Issues,
         Permission::PullRequests,
@@ -48,6 +53,7 @@ impl Permission {
         Permission::VulnerabilityAlerts,
         Permission::SecretScanningAlerts,
         Permission::OrganizationAdministration,
+        Permission::Administration,
     ];
 
     /// The key in the manifest and in the installation-token answer.
@@ -57,6 +63,7 @@ impl Permission {
             Permission::Contents => "contents",
             Permission::Actions => "actions",
             Permission::Checks => "checks",
+            Permission::Statuses => "statuses",
             Permission::Workflows => "workflows",
             Permission::Issues => "issues",
             Permission::PullRequests => "pull_requests",
@@ -64,6 +71,7 @@ impl Permission {
             Permission::VulnerabilityAlerts => "vulnerability_alerts",
             Permission::SecretScanningAlerts => "secret_scanning_alerts",
             Permission::OrganizationAdministration => "organization_administration",
+            Permission::Administration => "administration",
         }
     }
 
@@ -132,11 +140,13 @@ pub enum Feature {
     Onboarding,
     /// Webhook deliveries and their recovery.
     Webhooks,
+    /// Turning repositories' security features on (a HealingPolicy's `enableSecurityFeatures`).
+    Hardening,
 }
 
 impl Feature {
     /// Every feature.
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Feature::Discovery,
         Feature::Builds,
         Feature::Health,
@@ -144,6 +154,7 @@ impl Feature {
         Feature::Healing,
         Feature::Onboarding,
         Feature::Webhooks,
+        Feature::Hardening,
     ];
 
     /// Its name on the command line and in messages.
@@ -156,6 +167,7 @@ impl Feature {
             Feature::Healing => "healing",
             Feature::Onboarding => "onboarding",
             Feature::Webhooks => "webhooks",
+            Feature::Hardening => "hardening",
         }
     }
 
@@ -167,7 +179,7 @@ impl Feature {
             Feature::Security => &["code_scanning_alert", "dependabot_alert", "secret_scanning_alert"],
             Feature::Healing => &["issues", "pull_request"],
             Feature::Onboarding => &["pull_request"],
-            Feature::Webhooks => &[],
+            Feature::Webhooks | Feature::Hardening => &[],
         }
     }
 }
@@ -211,6 +223,19 @@ pub enum Operation {
     UpdateIssue,
     CommentIssue,
     CloseIssue,
+    VulnerabilityAlertsEnabled,
+    AutomatedSecurityFixesEnabled,
+    RepositorySecurity,
+    EnableVulnerabilityAlerts,
+    EnableAutomatedSecurityFixes,
+    EnableSecretScanning,
+    MarkPullRequestReady,
+    PullRequest,
+    MergeSettings,
+    RequiredStatusChecks,
+    CommitChecks,
+    MergePullRequest,
+    EnableAutoMerge,
     /// Opening a pull request; `workflow_files` when its changes touch `.github/workflows/`.
     OpenPullRequest {
         workflow_files: bool,
@@ -257,6 +282,19 @@ impl Operation {
             UpdateIssue,
             CommentIssue,
             CloseIssue,
+            VulnerabilityAlertsEnabled,
+            AutomatedSecurityFixesEnabled,
+            RepositorySecurity,
+            EnableVulnerabilityAlerts,
+            EnableAutomatedSecurityFixes,
+            EnableSecretScanning,
+            MarkPullRequestReady,
+            PullRequest,
+            MergeSettings,
+            RequiredStatusChecks,
+            CommitChecks,
+            MergePullRequest,
+            EnableAutoMerge,
             OpenPullRequest { workflow_files: false },
             OpenPullRequest { workflow_files: true },
         ];
@@ -304,6 +342,19 @@ impl Operation {
             UpdateIssue => "update_issue",
             CommentIssue => "comment_issue",
             CloseIssue => "close_issue",
+            VulnerabilityAlertsEnabled => "vulnerability_alerts_enabled",
+            AutomatedSecurityFixesEnabled => "automated_security_fixes_enabled",
+            RepositorySecurity => "repository_security",
+            EnableVulnerabilityAlerts => "enable_vulnerability_alerts",
+            EnableAutomatedSecurityFixes => "enable_automated_security_fixes",
+            EnableSecretScanning => "enable_secret_scanning",
+            MarkPullRequestReady => "mark_pull_request_ready",
+            PullRequest => "pull_request",
+            MergeSettings => "merge_settings",
+            RequiredStatusChecks => "required_status_checks",
+            CommitChecks => "commit_checks",
+            MergePullRequest => "merge_pull_request",
+            EnableAutoMerge => "enable_auto_merge",
             OpenPullRequest { .. } => "open_pull_request",
         }
     }
@@ -317,7 +368,12 @@ impl Operation {
             SecretScanningAlerts, SecurityEvents, VulnerabilityAlerts,
         };
         match self {
-            ListOrgRepos | Repository | Languages | Topics => vec![read(Metadata)],
+            ListOrgRepos | Repository | Languages | Topics | RepositorySecurity => vec![read(Metadata)],
+            // GitHub: "Administration" read to check, write to enable (docs: permissions required for GitHub Apps).
+            VulnerabilityAlertsEnabled | AutomatedSecurityFixesEnabled => vec![read(Permission::Administration)],
+            EnableVulnerabilityAlerts | EnableAutomatedSecurityFixes | EnableSecretScanning => {
+                vec![write(Permission::Administration)]
+            }
             BranchHead | Tree | DefaultBranchTree | TreeLevel | RepositoryTrees | BlobTexts | FileContents
             | BranchCommits => vec![read(Contents)],
             Workflows | WorkflowRuns | WorkflowRun | RunJobs | FindRunByCorrelation => vec![read(Actions)],
@@ -334,6 +390,16 @@ impl Operation {
             CreateIssue | UpdateIssue | CommentIssue | CloseIssue => vec![write(Issues)],
             DispatchWorkflow | RerunFailedJobs | CancelRun => vec![write(Actions)],
             OpenPullRequest { workflow_files: false } => vec![write(Contents), write(PullRequests)],
+            // GraphQL's markPullRequestReadyForReview (REST cannot take a pull request out of draft).
+            MarkPullRequestReady => vec![write(PullRequests)],
+            PullRequest => vec![read(PullRequests)],
+            // The repository's settings; a branch with its protection, and the rules on it.
+            MergeSettings => vec![read(Metadata)],
+            RequiredStatusChecks => vec![read(Contents)],
+            CommitChecks => vec![read(Checks), read(Permission::Statuses)],
+            // Merging writes the base branch; auto-merge is a merge GitHub carries out later for the App.
+            MergePullRequest => vec![write(Contents)],
+            EnableAutoMerge => vec![write(Contents), write(PullRequests)],
             OpenPullRequest { workflow_files: true } => {
                 vec![write(Contents), write(PullRequests), write(Permission::Workflows)]
             }
@@ -357,8 +423,11 @@ impl Operation {
             BranchHead | FileContents => &[Discovery, Builds, Healing],
             Tree | TreeLevel => &[Discovery, Healing],
             Workflows | DefaultBranchRunsBatch => &[Health],
-            WorkflowRuns | RunJobs => &[Builds, Health],
-            WorkflowRun | FindRunByCorrelation | DispatchWorkflow | CancelRun => &[Builds],
+            RunJobs => &[Builds, Health],
+            // Healing dispatches the lockfile-update workflow and follows its runs on a pull request's branch.
+            WorkflowRuns => &[Builds, Health, Healing],
+            DispatchWorkflow => &[Builds, Healing],
+            WorkflowRun | FindRunByCorrelation | CancelRun => &[Builds],
             OpenAlerts(AlertSource::Dependabot) => &[Security, Healing],
             OpenAlerts(_) | OrgOpenAlerts(_) | CodeScanningDefaultSetupRepositories => &[Security],
             IssuesByLabel
@@ -368,9 +437,22 @@ impl Operation {
             | UpdateIssue
             | CommentIssue
             | CloseIssue
+            | MarkPullRequestReady
+            | PullRequest
+            | MergeSettings
+            | RequiredStatusChecks
+            | CommitChecks
+            | MergePullRequest
+            | EnableAutoMerge
             | OpenPullRequest { workflow_files: false } => &[Healing],
             OpenPullRequest { workflow_files: true } => &[Onboarding],
             AppHookDeliveries | RedeliverAppHookDelivery => &[Webhooks],
+            VulnerabilityAlertsEnabled
+            | AutomatedSecurityFixesEnabled
+            | RepositorySecurity
+            | EnableVulnerabilityAlerts
+            | EnableAutomatedSecurityFixes
+            | EnableSecretScanning => &[Hardening],
             ServerTime | RateLimit | GrantedPermissions | BudgetOutlook => &[Discovery],
         }
     }

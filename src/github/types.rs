@@ -430,6 +430,8 @@ pub struct PullRequestChange {
     pub title: String,
     /// PR body.
     pub body: String,
+    /// Open it as a draft (GitHub's `draft`): not ready for review, and not mergeable, until marked ready.
+    pub draft: bool,
 }
 
 /// A pull request.
@@ -444,6 +446,94 @@ pub struct PullRequest {
     pub html_url: Option<String>,
 }
 
+/// A pull request as merging reads it (`GET /repos/{owner}/{repo}/pulls/{pull_number}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullRequestDetails {
+    /// Number.
+    pub number: u64,
+    /// GraphQL node id (for GraphQL's pull-request mutations).
+    pub node_id: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Whether it is a draft.
+    pub draft: bool,
+    /// Whether it was merged.
+    pub merged: bool,
+    /// Head branch.
+    pub head_ref: String,
+    /// Head commit.
+    pub head_sha: String,
+    /// Base branch.
+    pub base_ref: String,
+    /// Whether GitHub's auto-merge is on for it.
+    pub auto_merge: bool,
+    /// Web URL.
+    pub html_url: Option<String>,
+}
+
+/// How a repository lets pull requests merge (`GET /repos/{owner}/{repo}`): an absent field is GitHub's default
+/// (every merge method allowed, auto-merge not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct MergeSettings {
+    /// `allow_auto_merge`.
+    #[serde(default)]
+    pub allow_auto_merge: Option<bool>,
+    /// `allow_merge_commit`.
+    #[serde(default)]
+    pub allow_merge_commit: Option<bool>,
+    /// `allow_squash_merge`.
+    #[serde(default)]
+    pub allow_squash_merge: Option<bool>,
+    /// `allow_rebase_merge`.
+    #[serde(default)]
+    pub allow_rebase_merge: Option<bool>,
+}
+
+/// How a pull request is merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeMethod {
+    /// A merge commit.
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base.
+    Rebase,
+}
+
+impl MergeMethod {
+    /// REST's `merge_method`.
+    pub fn rest(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+
+    /// GraphQL's `PullRequestMergeMethod`.
+    pub fn graphql(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "MERGE",
+            MergeMethod::Squash => "SQUASH",
+            MergeMethod::Rebase => "REBASE",
+        }
+    }
+}
+
+/// One check of a commit: a check run (by name) or a commit status (by context).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitCheck {
+    /// The check run's name or the status's context.
+    pub name: String,
+    /// A check run's `status` (`queued`, `in_progress`, `completed`, …) or a status's `state` (`pending`,
+    /// `success`, `failure`, `error`).
+    pub status: String,
+    /// A completed check run's `conclusion`; `None` for statuses and unfinished runs.
+    pub conclusion: Option<String>,
+    /// Whether it is a commit status rather than a check run.
+    pub is_status: bool,
+}
+
 /// The run a dispatch started, as GitHub's answer names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DispatchedRun {
@@ -451,6 +541,71 @@ pub struct DispatchedRun {
     pub id: u64,
     /// Its page (`html_url`).
     pub url: Option<String>,
+}
+
+/// A repository's visibility and security settings, from `GET /repos/{owner}/{repo}`: what turning a security
+/// feature on depends on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct RepositorySecurity {
+    /// Whether it is private (or internal).
+    #[serde(default)]
+    pub private: bool,
+    /// `public`, `private` or `internal`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// Its `security_and_analysis`; GitHub shows it only to an owner or security manager of the organization (or
+    /// an admin of the repository), so `None` says nothing about the features.
+    #[serde(default)]
+    pub security_and_analysis: Option<SecurityAndAnalysis>,
+}
+
+impl RepositorySecurity {
+    /// Whether anyone may see it: secret scanning needs no Advanced Security there.
+    pub fn is_public(&self) -> bool {
+        match self.visibility.as_deref() {
+            Some(visibility) => visibility == "public",
+            None => !self.private,
+        }
+    }
+
+    /// Whether secret scanning is on; `None` when GitHub does not say.
+    pub fn secret_scanning(&self) -> Option<bool> {
+        self.security_and_analysis.as_ref()?.secret_scanning.as_ref().map(FeatureStatus::enabled)
+    }
+
+    /// Whether GitHub Advanced Security is on; `None` when GitHub does not say (it leaves it out on public
+    /// repositories, and for callers who may not see `security_and_analysis`).
+    pub fn advanced_security(&self) -> Option<bool> {
+        self.security_and_analysis.as_ref()?.advanced_security.as_ref().map(FeatureStatus::enabled)
+    }
+}
+
+/// The parts of GitHub's `security-and-analysis` the operator reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct SecurityAndAnalysis {
+    /// GitHub Advanced Security (private and internal repositories).
+    #[serde(default)]
+    pub advanced_security: Option<FeatureStatus>,
+    /// Secret scanning.
+    #[serde(default)]
+    pub secret_scanning: Option<FeatureStatus>,
+    /// Dependabot security updates.
+    #[serde(default)]
+    pub dependabot_security_updates: Option<FeatureStatus>,
+}
+
+/// One feature's `status`: `enabled` or `disabled`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct FeatureStatus {
+    /// `enabled` or `disabled`.
+    pub status: String,
+}
+
+impl FeatureStatus {
+    /// Whether the status is `enabled`.
+    pub fn enabled(&self) -> bool {
+        self.status == "enabled"
+    }
 }
 
 #[cfg(test)]

@@ -100,9 +100,22 @@ impl OctocrabGitHub {
         if self.branch_head(repo, &change.branch).await?.is_none() {
             self.create_branch_with_changes(repo, &base, change).await?;
         }
-        let body = json!({ "title": change.title, "head": change.branch, "base": base, "body": change.body });
+        let mut body = json!({ "title": change.title, "head": change.branch, "base": base, "body": change.body });
+        if change.draft {
+            body["draft"] = Value::Bool(true);
+        }
         // Safe to repeat: a second create answers 422 "already exists", and we return the existing PR.
-        match self.write(Method::POST, &self.repo_url(repo, "/pulls"), &body, Repeat::Safe).await {
+        let mut created = self.write(Method::POST, &self.repo_url(repo, "/pulls"), &body, Repeat::Safe).await;
+        if let Err(Error::Validation { message }) = &created {
+            // A repository whose plan has no drafts refuses them with 422: it is opened ready instead, and the
+            // caller sees `draft: false` when it reads the pull request.
+            let message = message.to_ascii_lowercase();
+            if change.draft && message.contains("draft") && !message.contains("already exists") {
+                body["draft"] = Value::Bool(false);
+                created = self.write(Method::POST, &self.repo_url(repo, "/pulls"), &body, Repeat::Safe).await;
+            }
+        }
+        match created {
             Ok(v) => serde_json::from_value(v).map_err(|e| Error::decode("pull request", e)),
             Err(Error::Validation { message }) if message.to_ascii_lowercase().contains("already exists") => {
                 self.open_pull_for_branch(repo, &change.branch).await?.ok_or(Error::Validation { message })

@@ -13,6 +13,7 @@
 //!   belongs to neither); `Slower` above 120 % of the older median, `Faster` below 80 %, else `Stable`. Needs four
 //!   decisive runs.
 //! - **Flaky**: a commit that failed and later passed, judged per sha across runs and re-run attempts.
+//! - **Flaky rate** and **flakiest workflows**: per workflow, by the rules of `plan::flaky`.
 //! - **Score**: success rate − 10 per consecutive failure (at most 50) − 10 when flaky, clamped to 0..=100; 0 when
 //!   the window holds no decisive run (no evidence is not health).
 
@@ -23,7 +24,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::crd::condition::ConditionStatus;
 use crate::crd::healing_policy::HealingThresholds;
-use crate::crd::repository::{AlertCounts, HealthStatus, RunReference, SecurityStatus};
+use crate::crd::repository::{AlertCounts, FlakyWorkflow, HealthStatus, RunReference, SecurityStatus};
+use crate::plan::flaky;
 
 /// The condition type the verdict is written under.
 pub const HEALTHY: &str = "Healthy";
@@ -70,6 +72,12 @@ pub struct ObservedRun {
     pub started_at: Option<Timestamp>,
     /// When the attempt completed.
     pub completed_at: Timestamp,
+    /// The workflow's id: flakiness is judged per workflow.
+    pub workflow_id: u64,
+    /// The workflow's name (its file when the read gave no name).
+    pub workflow_name: String,
+    /// The workflow's file, such as `.github/workflows/ci.yml`, when known.
+    pub workflow_path: Option<String>,
 }
 
 impl ObservedRun {
@@ -107,6 +115,7 @@ pub fn health(runs: &[ObservedRun], window: usize) -> HealthStatus {
     let consecutive_failures = decisive.iter().take_while(|r| r.outcome() == RunOutcome::Failed).count();
     let durations: Vec<i64> = decisive.iter().map(|r| r.duration_seconds()).collect();
     let flaky = is_flaky(&sorted);
+    let flakiness = flaky::summary(runs, window);
     let score = if decisive.is_empty() {
         0
     } else {
@@ -124,6 +133,18 @@ pub fn health(runs: &[ObservedRun], window: usize) -> HealthStatus {
         p90_duration_seconds: nearest_rank(&durations, 90),
         duration_trend: duration_trend(&durations).map(|trend| trend.as_str().to_owned()),
         flaky,
+        flaky_rate_percent: to_i32(flakiness.rate_percent()),
+        flakiest_workflows: flakiness
+            .flakiest
+            .iter()
+            .map(|workflow| FlakyWorkflow {
+                name: at_most(&workflow.name, FLAKY_WORKFLOW_TEXT),
+                path: workflow.path.as_deref().map(|path| at_most(path, FLAKY_WORKFLOW_TEXT)),
+                flaky_failures: to_i32(workflow.flaky_failures),
+                failures: to_i32(workflow.failures),
+                flaky_rate_percent: to_i32(workflow.rate_percent()),
+            })
+            .collect(),
         last_run: sorted.first().map(|run| RunReference {
             id: run.id,
             url: run.url.clone(),
@@ -134,6 +155,14 @@ pub fn health(runs: &[ObservedRun], window: usize) -> HealthStatus {
         last_success_time,
         last_failure_time,
     }
+}
+
+/// The schema's bound on `flakiestWorkflows[].name` and `.path`.
+const FLAKY_WORKFLOW_TEXT: usize = 255;
+
+/// `text` cut to at most `max` characters, so an overlong workflow name cannot make the status invalid.
+fn at_most(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 fn to_i32(value: usize) -> i32 {
@@ -416,6 +445,9 @@ mod tests {
                     created_at: Timestamp::from_second(start).unwrap(),
                     started_at: Some(Timestamp::from_second(start).unwrap()),
                     completed_at: Timestamp::from_second(start + secs).unwrap(),
+                    workflow_id: 1,
+                    workflow_name: "CI".to_owned(),
+                    workflow_path: None,
                 }
             })
             .collect()
@@ -522,6 +554,27 @@ mod tests {
             assert_eq!(health(&runs(spec), 20).flaky, *expected, "{spec:?}");
         }
         assert_eq!(health(&runs(&[("a", "failure", 1, 1), ("a", "success", 2, 1)]), 20).score, 40, "50 % - 10 flaky");
+    }
+
+    #[test]
+    fn flaky_rate_and_flakiest_workflows_follow_plan_flaky() {
+        let mut all = runs(&[("a", "failure", 1, 1), ("a", "success", 1, 1), ("b", "failure", 1, 1)]);
+        all[2].workflow_id = 2;
+        all[2].workflow_name = "x".repeat(300);
+        let h = health(&all, 20);
+        assert_eq!(h.flaky_rate_percent, 50, "the failure on `a` is flaky, the one of workflow 2 is not");
+        let listed: Vec<(&str, i32, i32, i32)> = h
+            .flakiest_workflows
+            .iter()
+            .map(|w| (w.name.as_str(), w.flaky_failures, w.failures, w.flaky_rate_percent))
+            .collect();
+        assert_eq!(listed, vec![("CI", 1, 1, 100)]);
+        all[2].workflow_id = 1;
+        all[2].head_sha = "a".into();
+        let h = health(&all, 20);
+        assert_eq!(h.flakiest_workflows[0].name.chars().count(), 255, "cut to the schema's bound");
+        assert_eq!((h.flaky_rate_percent, h.flakiest_workflows[0].failures), (100, 2));
+        assert_eq!(health(&runs(&[("a", "success", 1, 1)]), 20).flaky_rate_percent, 0);
     }
 
     #[test]

@@ -12,13 +12,16 @@ use super::detect::{CommandsInEffect, WrittenCommands, BUILD_COMMAND_INPUT, TEST
 /// The dispatchable build workflow (`config/workflows/infinity-orchestrator.yml`).
 pub const BUILD_WORKFLOW: &str = include_str!("../../config/workflows/infinity-orchestrator.yml");
 
-/// The reusable templates the build workflow calls, by file name. GitHub runs reusable workflows only from
-/// `.github/workflows/` itself, so they go beside it, not in a subdirectory.
+/// The reusable templates the build workflow calls, and the lockfile-update workflow healing dispatches on
+/// dependency-update pull requests, by file name. GitHub runs reusable workflows only from `.github/workflows/`
+/// itself (and dispatches only workflows on the default branch), so they go beside it, not in a subdirectory.
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("build-template.yml", include_str!("../../config/workflows/reusable/build-template.yml")),
     ("test-template.yml", include_str!("../../config/workflows/reusable/test-template.yml")),
     ("deploy-template.yml", include_str!("../../config/workflows/reusable/deploy-template.yml")),
     ("notify-template.yml", include_str!("../../config/workflows/reusable/notify-template.yml")),
+    // Not called by the build workflow: the operator dispatches it on dependency-update pull requests.
+    ("lockfile-update.yml", include_str!("../../config/workflows/reusable/lockfile-update.yml")),
 ];
 
 /// Every file to install, `(path, contents)`: the build workflow at `workflow_path` with `commands` written into
@@ -282,6 +285,33 @@ mod tests {
                     assert_eq!(default, command);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_lockfile_workflow_is_installed_where_healing_dispatches_it_with_the_inputs_it_sends() {
+        let (_, text) = files(".github/workflows/infinity-orchestrator.yml", &CommandsInEffect::default())
+            .into_iter()
+            .find(|(path, _)| path == crate::plan::heal::lockfile::WORKFLOW_PATH)
+            .expect("installed");
+        let workflow: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+        let inputs = &workflow["on"]["workflow_dispatch"]["inputs"];
+        let update =
+            crate::plan::heal::lockfile::LockfileUpdate::new("a/package.json", "a/yarn.lock", "x", "1").unwrap();
+        for name in update.inputs().keys() {
+            assert!(inputs.get(name.as_str()).is_some(), "{name} is sent but not declared");
+        }
+        assert_eq!(inputs["ecosystem"]["required"].as_bool(), Some(true));
+        assert!(workflow["on"].get("workflow_call").is_some(), "reusable too");
+        assert_eq!(workflow["permissions"]["contents"].as_str(), Some("write"));
+        for tool in [
+            "npm install --package-lock-only",
+            "pnpm install --lockfile-only",
+            "cargo update -p",
+            "go mod tidy",
+            "poetry lock",
+        ] {
+            assert!(text.contains(tool), "{tool}");
         }
     }
 

@@ -7,6 +7,7 @@ pub mod dependencies;
 pub mod depgraph;
 pub mod detect;
 pub mod discovery_pass;
+pub mod flaky;
 pub mod glob;
 pub mod heal;
 pub mod health;

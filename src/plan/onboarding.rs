@@ -71,7 +71,9 @@ fn body(commands: &CommandsInEffect, workflow_path: &str) -> String {
         "This repository has no workflow Infinity Orchestrator can dispatch, so it cannot build it in dependency \
          order with the rest of the organization.\n\n\
          This pull request adds `{workflow_path}` and the reusable templates it calls, beside it in \
-         `.github/workflows/` (GitHub runs reusable workflows only from there). The commands in effect for this \
+         `.github/workflows/` (GitHub runs reusable workflows only from there), and `lockfile-update.yml`, which a \
+         HealingPolicy dispatches on its dependency-update pull requests to bring the lockfile in line with the \
+         raised manifest. The commands in effect for this \
          repository (its Repository object's `spec.build.command` and `spec.test.command` when set, else what the \
          operator detected) are written into the workflow:\n\n\
          {}{}\n\

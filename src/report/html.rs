@@ -1,6 +1,6 @@
 //! The report as one self-contained HTML page (no scripts, no external resources), its pictures inline SVG.
 
-use super::{cells, trend, Cell, Report, HEADERS};
+use super::{cells, flaky_cells, trend, Cell, Report, FLAKY_HEADERS, FLAKY_INTRO, HEADERS, NO_FLAKY_WORKFLOWS};
 
 /// Escapes text for HTML (and SVG) element content and attribute values.
 pub(super) fn escape(text: &str) -> String {
@@ -41,6 +41,20 @@ pub(super) fn render(report: &Report) -> String {
         let chart = row.health.as_ref().map_or_else(|| "-".to_owned(), trend::svg);
         rows.push_str(&format!("<tr{class}>{rendered}<td class=\"trend\">{chart}</td></tr>\n"));
     }
+    let flakiest = if report.flakiest_workflows.is_empty() {
+        format!("<p>{}</p>\n", escape(NO_FLAKY_WORKFLOWS))
+    } else {
+        let headers: String = FLAKY_HEADERS.iter().map(|h| format!("<th>{h}</th>")).collect();
+        let lines: String = report
+            .flakiest_workflows
+            .iter()
+            .map(|line| {
+                let cells: String = flaky_cells(line).iter().map(|text| format!("<td>{}</td>", escape(text))).collect();
+                format!("<tr>{cells}</tr>\n")
+            })
+            .collect();
+        format!("<table class=\"flaky\">\n<thead><tr>{headers}</tr></thead>\n<tbody>\n{lines}</tbody>\n</table>\n")
+    };
     let headers: String = HEADERS.iter().chain(["Health trend"].iter()).map(|h| format!("<th>{h}</th>")).collect();
     let timeline = report.timeline_svg.as_ref().map_or_else(String::new, |svg| {
         format!("<h2>Build plan run</h2>\n<figure class=\"timeline\">\n{svg}</figure>\n")
@@ -58,14 +72,17 @@ table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border: 1px solid #d0d7de; padding: .35rem .6rem; text-align: left; }}
 th {{ background: #f6f8fa; }}
 tr.bad td {{ background: #ffebe9; }}
-td:nth-child(2), td:nth-child(3), td:nth-child(5), td:nth-child(6), td:nth-child(10) {{ text-align: right; }}
+td:nth-child(2), td:nth-child(3), td:nth-child(5), td:nth-child(6), td:nth-child(7), td:nth-child(11) {{ text-align: right; }}
+table.flaky td {{ text-align: left; }}
+table.flaky td:nth-child(4), table.flaky td:nth-child(5) {{ text-align: right; }}
 td.trend {{ padding: .1rem .4rem; }}
 figure {{ margin: 1rem 0; overflow-x: auto; }}
 </style>
 </head>
 <body>
 <h1>Compliance report: {org}</h1>
-<p>Generated {generated}. {repos} repositories: {unhealthy} unhealthy, {unmeasured} not measured yet; open alerts:
+<p>Generated {generated}. {repos} repositories: {unhealthy} unhealthy, {unmeasured} not measured yet, {flaky} with
+flaky failures; open alerts:
 {code} code scanning, {dependabot} Dependabot, {secrets} secret scanning. Worst first; alerts are
 critical/high/medium/low.</p>
 <h2>Dependency graph</h2>
@@ -77,7 +94,9 @@ critical/high/medium/low.</p>
 <tbody>
 {rows}</tbody>
 </table>
-</body>
+<h2>Flakiest workflows</h2>
+<p>{flaky_intro}</p>
+{flakiest}</body>
 </html>
 "#,
         org = escape(&report.organization),
@@ -85,6 +104,8 @@ critical/high/medium/low.</p>
         repos = t.repositories,
         unhealthy = t.unhealthy,
         unmeasured = t.unmeasured,
+        flaky = t.flaky,
+        flaky_intro = escape(FLAKY_INTRO),
         code = t.code_scanning_alerts,
         dependabot = t.dependabot_alerts,
         secrets = t.secret_scanning_alerts,
@@ -108,7 +129,12 @@ mod tests {
     #[test]
     fn one_row_per_repository_and_no_raw_markup_from_data() {
         let html = sample().render(Format::Html);
-        assert_eq!(html.matches("<tr").count(), 5, "a header row and four repositories");
+        assert_eq!(html.matches("<tr").count(), 5 + 3, "a header row and four repositories, and the flaky table's 3");
+        assert!(
+            html.contains("<td>api</td><td>e2e|&lt;tests&gt;</td><td>.github/workflows/e2e.yml</td><td>1 of 1</td>")
+        );
+        assert!(html.contains("<td>4</td><td>33%</td>"), "the flaky share after the streak: {html}");
+        assert!(html.contains("1 unhealthy, 1 not measured yet, 1 with\nflaky failures"), "{html}");
         assert!(html.contains("<td>leaky&lt;script&gt;</td>"), "{html}");
         assert!(!html.contains("leaky<script>"));
         assert!(html.contains("<a href=\"https://github.com/acme/api/actions/runs/7\">failure</a>"));

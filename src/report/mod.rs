@@ -14,7 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
 use crate::crd::condition::find_condition;
-use crate::crd::repository::{AlertCounts, HealthStatus};
+use crate::crd::repository::{AlertCounts, FlakyWorkflow, HealthStatus};
 use crate::crd::{HasConditions, Repository};
 
 /// Output format.
@@ -39,12 +39,26 @@ pub struct Report {
     pub totals: Totals,
     /// One row per repository, worst first.
     pub repositories: Vec<Row>,
+    /// The flakiest workflows across the repositories, most flaky failures first; at most [`FLAKIEST_LISTED`].
+    pub flakiest_workflows: Vec<FlakyWorkflowLine>,
     /// The dependency graph as SVG, for the HTML page.
     #[serde(skip)]
     pub graph_svg: String,
     /// A BuildPlan run's timeline as SVG ([`timeline::svg`]), for the HTML page, when one is given.
     #[serde(skip)]
     pub timeline_svg: Option<String>,
+}
+
+/// Most workflows the report's "Flakiest workflows" section lists.
+pub const FLAKIEST_LISTED: usize = 10;
+
+/// One workflow of one repository in the "Flakiest workflows" section.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FlakyWorkflowLine {
+    /// The repository's GitHub name.
+    pub repository: String,
+    /// The workflow, as `status.health.flakiestWorkflows` has it.
+    pub workflow: FlakyWorkflow,
 }
 
 /// Sums over the report's repositories.
@@ -56,6 +70,8 @@ pub struct Totals {
     pub unhealthy: usize,
     /// Repositories with no health measured yet.
     pub unmeasured: usize,
+    /// Repositories with a flaky failure in their health window.
+    pub flaky: usize,
     /// Open code-scanning alerts.
     pub code_scanning_alerts: i32,
     /// Open Dependabot alerts.
@@ -85,6 +101,8 @@ pub struct Row {
     pub consecutive_failures: Option<i32>,
     /// Whether a commit failed and then passed unchanged.
     pub flaky: bool,
+    /// Share of the failures in the health window judged flaky, in percent, once measured.
+    pub flaky_rate_percent: Option<i32>,
     /// How the last run ended, and its page.
     pub last_run: Option<(String, Option<String>)>,
     /// Open code-scanning alerts by severity.
@@ -128,16 +146,31 @@ pub fn build(organization: &str, repositories: &[Repository], now: Timestamp) ->
         repositories: rows.len(),
         unhealthy: rows.iter().filter(|r| r.healthy == "False").count(),
         unmeasured: rows.iter().filter(|r| r.health_score.is_none()).count(),
+        flaky: rows.iter().filter(|r| r.flaky_rate_percent.is_some_and(|rate| rate > 0)).count(),
         code_scanning_alerts: sum(&|r| total(&r.code_scanning)),
         dependabot_alerts: sum(&|r| total(&r.dependabot)),
         secret_scanning_alerts: sum(&|r| r.secret_scanning),
     };
+    let mut flakiest_workflows: Vec<FlakyWorkflowLine> = rows
+        .iter()
+        .flat_map(|row| {
+            let workflows = row.health.as_ref().map(|h| h.flakiest_workflows.clone()).unwrap_or_default();
+            workflows.into_iter().map(|workflow| FlakyWorkflowLine { repository: row.name.clone(), workflow })
+        })
+        .collect();
+    flakiest_workflows.sort_by(|a, b| {
+        (b.workflow.flaky_failures, b.workflow.flaky_rate_percent)
+            .cmp(&(a.workflow.flaky_failures, a.workflow.flaky_rate_percent))
+            .then_with(|| (&a.repository, &a.workflow.name).cmp(&(&b.repository, &b.workflow.name)))
+    });
+    flakiest_workflows.truncate(FLAKIEST_LISTED);
     // Whole seconds: the report is read by people.
     Report {
         organization: organization.to_owned(),
         generated_at: format!("{now:.0}"),
         totals,
         repositories: rows,
+        flakiest_workflows,
         graph_svg: graph::Graph::of(organization, repositories).svg(),
         timeline_svg: None,
     }
@@ -158,6 +191,7 @@ fn row(repo: &Repository) -> Row {
         success_rate_percent: health.as_ref().map(|h| h.success_rate_percent),
         consecutive_failures: health.as_ref().map(|h| h.consecutive_failures),
         flaky: health.as_ref().is_some_and(|h| h.flaky),
+        flaky_rate_percent: health.as_ref().map(|h| h.flaky_rate_percent),
         last_run: health
             .and_then(|h| h.last_run)
             .map(|run| (run.conclusion.unwrap_or_else(|| "in progress".to_owned()), run.url)),
@@ -193,13 +227,14 @@ enum Cell {
 }
 
 /// The table's column headers.
-const HEADERS: [&str; 12] = [
+const HEADERS: [&str; 13] = [
     "Repository",
     "Risk",
     "Health",
     "Healthy",
     "Success rate",
     "Failures in a row",
+    "Flaky failures",
     "Last run",
     "Code scanning",
     "Dependabot",
@@ -209,7 +244,7 @@ const HEADERS: [&str; 12] = [
 ];
 
 /// A row's cells, in the order of [`HEADERS`].
-fn cells(row: &Row) -> [Cell; 12] {
+fn cells(row: &Row) -> [Cell; 13] {
     let dash_or = |value: Option<String>| Cell::Text(value.unwrap_or_else(|| "-".to_owned()));
     let last_run = match &row.last_run {
         Some((conclusion, Some(url))) => Cell::Link { text: conclusion.clone(), url: url.clone() },
@@ -228,6 +263,7 @@ fn cells(row: &Row) -> [Cell; 12] {
         Cell::Text(healthy),
         dash_or(row.success_rate_percent.map(|s| format!("{s}%"))),
         dash_or(row.consecutive_failures.map(|n| n.to_string())),
+        dash_or(row.flaky_rate_percent.map(|rate| format!("{rate}%"))),
         last_run,
         Cell::Text(severity_counts(&row.code_scanning)),
         Cell::Text(severity_counts(&row.dependabot)),
@@ -236,6 +272,29 @@ fn cells(row: &Row) -> [Cell; 12] {
         dash_or(listed(&row.unknown_features)),
     ]
 }
+
+/// The "Flakiest workflows" section's column headers.
+const FLAKY_HEADERS: [&str; 5] = ["Repository", "Workflow", "File", "Flaky failures", "Flaky share"];
+
+/// A line of the "Flakiest workflows" section, in the order of [`FLAKY_HEADERS`].
+fn flaky_cells(line: &FlakyWorkflowLine) -> [String; 5] {
+    let workflow = &line.workflow;
+    [
+        line.repository.clone(),
+        workflow.name.clone(),
+        workflow.path.clone().unwrap_or_else(|| "-".to_owned()),
+        format!("{} of {}", workflow.flaky_failures, workflow.failures),
+        format!("{}%", workflow.flaky_rate_percent),
+    ]
+}
+
+/// What the section says when no workflow had a flaky failure.
+const NO_FLAKY_WORKFLOWS: &str = "No flaky failure in the repositories' health windows.";
+
+/// What the section says above its table.
+const FLAKY_INTRO: &str = "A failure is flaky when its commit both passed and failed the same workflow, or when \
+                           the workflow's outcome flips between pass and fail; healing re-runs flaky failures and \
+                           does not escalate them.";
 
 /// `critical/high/medium/low`, or `-` when all are zero.
 fn severity_counts(counts: &AlertCounts) -> String {
@@ -270,6 +329,10 @@ mod tests {
         let failing = serde_json::json!({
             "language": "go",
             "health": { "score": 20, "windowRuns": 10, "successRatePercent": 40, "consecutiveFailures": 4,
+                        "flakyRatePercent": 33, "flakiestWorkflows": [
+                            { "name": "e2e|<tests>", "path": ".github/workflows/e2e.yml", "flakyFailures": 1,
+                              "failures": 1, "flakyRatePercent": 100 },
+                            { "name": "CI", "flakyFailures": 1, "failures": 2, "flakyRatePercent": 50 }],
                         "lastRun": { "id": 7, "conclusion": "failure", "url": "https://github.com/acme/api/actions/runs/7" } },
             "conditions": [{ "type": "Healthy", "status": "False", "reason": "ConsecutiveFailures", "message": "",
                              "lastTransitionTime": "2026-11-25T00:00:00Z" }],
@@ -301,6 +364,7 @@ mod tests {
                 repositories: 4,
                 unhealthy: 1,
                 unmeasured: 1,
+                flaky: 1,
                 code_scanning_alerts: 0,
                 dependabot_alerts: 1,
                 secret_scanning_alerts: 2
@@ -309,11 +373,41 @@ mod tests {
     }
 
     #[test]
+    fn flakiest_workflows_are_ordered_across_repositories_and_bounded() {
+        let status = |flaky: &[(&str, i32, i32)]| {
+            let workflows: Vec<serde_json::Value> = flaky
+                .iter()
+                .map(|(name, flaky, failures)| {
+                    serde_json::json!({ "name": name, "flakyFailures": flaky,
+                    "failures": failures, "flakyRatePercent": flaky * 100 / failures })
+                })
+                .collect();
+            serde_json::json!({ "health": { "score": 50, "windowRuns": 20, "successRatePercent": 50,
+                "consecutiveFailures": 0, "flakyRatePercent": 10, "flakiestWorkflows": workflows } })
+        };
+        let repos: Vec<Repository> =
+            (0..4).map(|i| repo(&format!("r{i}"), status(&[("a", i + 1, 4), ("b", 1, 4), ("c", 1, 2)]))).collect();
+        let report = build("acme", &repos, Timestamp::from_second(1_795_000_000).unwrap());
+        let listed: Vec<(&str, &str)> =
+            report.flakiest_workflows.iter().map(|l| (l.repository.as_str(), l.workflow.name.as_str())).collect();
+        assert_eq!(listed.len(), FLAKIEST_LISTED);
+        assert_eq!(listed[..4], [("r3", "a"), ("r2", "a"), ("r1", "a"), ("r0", "c")], "most flaky failures first");
+        assert_eq!(listed[4], ("r1", "c"), "then the higher share, then by repository");
+        assert_eq!(report.totals.flaky, 4);
+    }
+
+    #[test]
     fn json_lists_every_repository_with_health_and_alerts() {
         let json: serde_json::Value = serde_json::from_str(&sample().render(Format::Json)).unwrap();
         assert_eq!(json["organization"], "acme");
         assert_eq!(json["repositories"].as_array().unwrap().len(), 4);
         assert_eq!(json["repositories"][1]["consecutive_failures"], 4);
+        assert_eq!(json["repositories"][1]["flaky_rate_percent"], 33);
+        assert_eq!(json["repositories"][2]["flaky_rate_percent"], 0, "measured, no flaky failure");
+        assert_eq!(json["repositories"][3]["flaky_rate_percent"], serde_json::Value::Null, "not measured");
+        assert_eq!(json["flakiest_workflows"][0]["repository"], "api");
+        assert_eq!(json["flakiest_workflows"][0]["workflow"]["name"], "e2e|<tests>", "100 % before 50 %");
+        assert_eq!(json["flakiest_workflows"][1]["workflow"]["flakyRatePercent"], 50);
         assert_eq!(json["repositories"][0]["secret_scanning"], 2);
         assert_eq!(json["repositories"][0]["dependabot"]["critical"], 1);
         assert_eq!(json["repositories"][0]["unknown_features"], serde_json::json!(["codeScanning"]));

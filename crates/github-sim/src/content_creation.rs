@@ -34,6 +34,7 @@ pub const CONTENT_CREATING: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/issues"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("POST", "/repos/{owner}/{repo}/pulls"),
+    ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("POST", "/repos/{owner}/{repo}/git/blobs"),
     ("POST", "/repos/{owner}/{repo}/git/trees"),
     ("POST", "/repos/{owner}/{repo}/git/commits"),

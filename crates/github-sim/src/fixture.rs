@@ -188,6 +188,8 @@ pub struct RepoFixture {
     pub pull_requests: Vec<PullRequestFixture>,
     /// Past workflow runs, oldest first.
     pub runs: Vec<RunFixture>,
+    /// Merge settings, the status checks merges require, and the checks commits report.
+    pub merge: MergeFixture,
 }
 
 /// A commit of the default branch's history.
@@ -240,6 +242,8 @@ pub struct PullRequestFixture {
     pub state: String,
     /// Files changed on the head branch, path → content.
     pub files: BTreeMap<String, String>,
+    /// Whether it is a draft.
+    pub draft: bool,
 }
 
 impl Default for PullRequestFixture {
@@ -251,6 +255,7 @@ impl Default for PullRequestFixture {
             base: None,
             state: "open".into(),
             files: BTreeMap::new(),
+            draft: false,
         }
     }
 }
@@ -404,6 +409,11 @@ pub struct SecurityFixture {
     pub dependabot: bool,
     /// Secret scanning.
     pub secret_scanning: bool,
+    /// Dependabot security updates (GitHub turns them on only while Dependabot alerts are on).
+    pub dependabot_security_updates: bool,
+    /// GitHub Advanced Security (or Secret Protection) licensed and on for a private or internal repository: what
+    /// secret scanning needs there. Code or secret scanning being on implies it.
+    pub advanced_security: bool,
 }
 
 impl Default for RepoFixture {
@@ -424,6 +434,7 @@ impl Default for RepoFixture {
             issues: Vec::new(),
             pull_requests: Vec::new(),
             runs: Vec::new(),
+            merge: MergeFixture::default(),
         }
     }
 }
@@ -665,6 +676,55 @@ impl Fixture {
             ..Default::default()
         }
     }
+}
+
+/// A repository's merge settings, requirements and the checks its commits report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MergeFixture {
+    /// Whether auto-merge may be enabled on its pull requests (GitHub's `allow_auto_merge`, off by default).
+    pub allow_auto_merge: bool,
+    /// Whether merge commits are allowed (`allow_merge_commit`).
+    pub allow_merge_commit: bool,
+    /// Whether squash merges are allowed (`allow_squash_merge`).
+    pub allow_squash_merge: bool,
+    /// Whether rebase merges are allowed (`allow_rebase_merge`).
+    pub allow_rebase_merge: bool,
+    /// Branch protection: protected branch → the status checks it requires (contexts).
+    pub protected_branches: BTreeMap<String, Vec<String>>,
+    /// Rulesets' `required_status_checks` rules: branch → the status checks required.
+    pub ruleset_required_checks: BTreeMap<String, Vec<String>>,
+    /// The check runs every commit reports unless set per commit: name → `queued`, `in_progress`, or a
+    /// conclusion (`success`, `failure`, `neutral`, `skipped`, `cancelled`, `timed_out`, `action_required`).
+    pub check_runs: BTreeMap<String, String>,
+    /// The commit statuses every commit reports unless set per commit: context → `pending`, `success`,
+    /// `failure` or `error`.
+    pub statuses: BTreeMap<String, String>,
+}
+
+impl Default for MergeFixture {
+    fn default() -> Self {
+        MergeFixture {
+            allow_auto_merge: false,
+            allow_merge_commit: true,
+            allow_squash_merge: true,
+            allow_rebase_merge: true,
+            protected_branches: BTreeMap::new(),
+            ruleset_required_checks: BTreeMap::new(),
+            check_runs: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+        }
+    }
+}
+
+/// The checks one commit reports, set through the control API (they replace the fixture's for that commit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommitChecks {
+    /// Check runs: name → status or conclusion, as [`MergeFixture::check_runs`].
+    pub check_runs: BTreeMap<String, String>,
+    /// Statuses: context → state, as [`MergeFixture::statuses`].
+    pub statuses: BTreeMap<String, String>,
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub mod faults;
 pub mod fixture;
 pub mod git_object;
 pub mod graphql;
+pub mod lockfile;
+pub mod merging;
 pub mod pagination;
 pub mod rate_limit;
 pub mod routes;

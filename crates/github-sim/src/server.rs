@@ -220,6 +220,11 @@ impl SimHandle {
             .map(|p| (p.number, p.head.clone(), p.base.clone(), p.state.clone(), p.title.clone()))
             .collect()
     }
+    /// One pull request of a repository, whole (draft, merge and auto-merge state included).
+    pub fn pull_request(&self, owner: &str, name: &str, number: u64) -> Option<crate::state::Pull> {
+        let state = lock(&self.state);
+        state.pulls.iter().find(|p| p.owner == owner && p.repo == name && p.number == number).cloned()
+    }
     /// The issues of a repository (pull requests excluded), in creation order.
     pub fn issues(&self, owner: &str, name: &str) -> Vec<crate::state::Issue> {
         let state = lock(&self.state);
@@ -253,6 +258,20 @@ impl SimHandle {
         let sha = control::commit_files(&mut lock(&self.state), owner, name, files, message);
         flush_webhooks(&self.state);
         sha
+    }
+    /// Sets the check runs and statuses a commit (a sha, or a branch's head) reports, in place of the fixture's
+    /// `merge` checks, and merges the pull requests auto-merge was waiting for; false when the repository or the
+    /// ref does not exist.
+    pub fn set_commit_checks(
+        &self,
+        owner: &str,
+        name: &str,
+        git_ref: &str,
+        checks: crate::merging::CommitChecks,
+    ) -> bool {
+        let set = crate::merging::set_commit_checks(&mut lock(&self.state), owner, name, git_ref, checks);
+        flush_webhooks(&self.state);
+        set
     }
     /// Changes how future runs of a workflow (file name; every workflow when `None`) end.
     pub fn set_outcome(

@@ -126,6 +126,8 @@ pub struct Repo {
     pub tree_entries: HashMap<String, Vec<crate::git_object::TreeEntry>>,
     /// Blobs by sha.
     pub blobs: HashMap<String, String>,
+    /// Checks set per commit sha through the control API (others report the fixture's `merge` checks).
+    pub commit_checks: HashMap<String, crate::fixture::CommitChecks>,
 }
 
 /// A git commit object.
@@ -316,6 +318,8 @@ pub struct Run {
     pub run_attempt: u32,
     /// Sim time from which the runs lists show it (a dispatched run is listed only after a delay; by id at once).
     pub listed_at: i64,
+    /// The inputs it runs with (a dispatch's, defaults filled in); empty for other events.
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// A run of `repo` as a fixture describes it, created at `created` unless the fixture says when; `None` when it names
@@ -353,6 +357,7 @@ fn run_of_fixture(repo: &Repo, run: RunFixture, created: i64, id: impl FnOnce() 
         cancelled_at: None,
         run_attempt: 1,
         listed_at: created,
+        inputs: BTreeMap::new(),
     })
 }
 
@@ -421,6 +426,27 @@ pub struct Pull {
     pub closed_at: Option<i64>,
     /// Conversation comments (through the issues API, as on GitHub): (id, body, created_at).
     pub comments: Vec<(u64, String, i64)>,
+    /// Whether it is a draft (cannot be merged, nor get auto-merge).
+    pub draft: bool,
+    /// Sim time merged.
+    pub merged_at: Option<i64>,
+    /// The commit the merge made on the base branch.
+    pub merge_commit_sha: Option<String>,
+    /// Who merged it.
+    pub merged_by: Option<String>,
+    /// Its auto-merge request, while on.
+    pub auto_merge: Option<AutoMerge>,
+}
+
+/// A pull request's auto-merge request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoMerge {
+    /// `merge`, `squash` or `rebase`.
+    pub merge_method: String,
+    /// Who enabled it.
+    pub enabled_by: String,
+    /// Sim time it was enabled.
+    pub enabled_at: i64,
 }
 
 /// A GitHub App with its installations.
@@ -683,6 +709,7 @@ impl SimState {
             trees: HashMap::new(),
             tree_entries: HashMap::new(),
             blobs: HashMap::new(),
+            commit_checks: HashMap::new(),
         };
         let tree = repo.store_tree(repo.spec.files.clone());
         let history = repo.spec.commits.clone();
@@ -736,6 +763,7 @@ impl SimState {
             repo.commit_changes(&pull.head, &changes, &pull.title, now);
             let number = self.next_number(owner, &name);
             let closed = pull.state == "closed";
+            let draft = pull.draft;
             let id = self.next_id();
             self.pulls.push(Pull {
                 id,
@@ -752,6 +780,11 @@ impl SimState {
                 updated_at: now,
                 closed_at: closed.then_some(now),
                 comments: Vec::new(),
+                draft,
+                merged_at: None,
+                merge_commit_sha: None,
+                merged_by: None,
+                auto_merge: None,
             });
         }
         let past = repo.spec.runs.clone();
@@ -896,9 +929,54 @@ impl SimState {
                 events.push((action, run.owner.clone(), run.repo.clone(), body));
             }
         }
+        let lockfile_runs: Vec<(String, String, String, BTreeMap<String, String>)> = self
+            .runs
+            .iter()
+            .filter(|run| {
+                let phase =
+                    |at| crate::runs::phase_at(run.created_at, run.duration_secs, run.outcome, run.cancelled_at, at);
+                phase(before).status != "completed"
+                    && phase(self.now).conclusion == Some(crate::runs::Conclusion::Success)
+            })
+            .filter(|run| {
+                self.repo(&run.owner, &run.repo).is_some_and(|repo| {
+                    repo.workflows
+                        .iter()
+                        .any(|w| w.id == run.workflow_id && w.spec.path == crate::lockfile::WORKFLOW_PATH)
+                })
+            })
+            .map(|run| (run.owner.clone(), run.repo.clone(), run.head_branch.clone(), run.inputs.clone()))
+            .collect();
         for (action, owner, name, body) in events {
             self.emit("workflow_run", Some(action), &owner, &name, serde_json::json!({"workflow_run": body}));
         }
+        for (owner, name, branch, inputs) in lockfile_runs {
+            self.commit_lockfile(&owner, &name, &branch, &inputs);
+        }
+    }
+
+    /// What a successful run of the lockfile-update workflow does: commits the lockfile consistent with the
+    /// branch's manifest (see [`crate::lockfile`]) to the branch, as `github-actions[bot]`, unless it is so already.
+    fn commit_lockfile(&mut self, owner: &str, name: &str, branch: &str, inputs: &BTreeMap<String, String>) {
+        let now = self.now;
+        let Some(repo) = self.repo_mut(owner, name) else { return };
+        let Some(files) = repo.files_at(branch) else { return };
+        let Some((path, content)) = crate::lockfile::regenerate(files, inputs) else { return };
+        if files.get(&path) == Some(&content) {
+            return;
+        }
+        let Some(parent) = repo.branches.get(branch).cloned() else { return };
+        let mut files = files.clone();
+        files.insert(path, content);
+        let tree = repo.store_tree(files);
+        let message = format!(
+            "Update the lockfile for {} {}",
+            inputs.get("package").filter(|p| !p.is_empty()).map(String::as_str).unwrap_or("the manifest"),
+            inputs.get("version").map(String::as_str).unwrap_or_default()
+        );
+        let sha = repo.store_commit(&tree, vec![parent.clone()], message.trim_end(), "github-actions[bot]", now);
+        repo.set_branch(branch, &sha, now);
+        self.emit_push(owner, name, branch, Some(&parent), &sha);
     }
 
     /// The `graphql` budget of a budget key, rolled to now.

@@ -61,6 +61,15 @@ pub fn repo_json(base: &str, repo: &Repo) -> Value {
     });
     if let Some(object) = body.as_object_mut() {
         object.insert("has_downloads".into(), json!(true));
+        let merge = &repo.spec.merge;
+        for (field, allowed) in [
+            ("allow_auto_merge", merge.allow_auto_merge),
+            ("allow_merge_commit", merge.allow_merge_commit),
+            ("allow_squash_merge", merge.allow_squash_merge),
+            ("allow_rebase_merge", merge.allow_rebase_merge),
+        ] {
+            object.insert(field.into(), json!(allowed));
+        }
         for (field, suffix) in LINK_TEMPLATES {
             object.insert((*field).to_string(), json!(format!("{api}{suffix}")));
         }

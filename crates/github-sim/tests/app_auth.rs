@@ -115,8 +115,16 @@ async fn an_installation_is_refused_the_routes_and_fields_of_permissions_it_was_
         ("GET", "/repos/acme/repo-00000/dependabot/alerts", "vulnerability_alerts=read"),
         ("POST", "/repos/acme/repo-00000/actions/workflows/ci.yml/dispatches", "actions=write"),
         ("GET", "/repos/acme/repo-00000/issues", "issues=read"),
+        ("GET", "/repos/acme/repo-00000/vulnerability-alerts", "administration=read"),
+        ("PUT", "/repos/acme/repo-00000/vulnerability-alerts", "administration=write"),
+        ("PUT", "/repos/acme/repo-00000/automated-security-fixes", "administration=write"),
+        ("PATCH", "/repos/acme/repo-00000", "administration=write"),
     ] {
-        let body = (method == "POST").then(|| json!({"ref": "main"}));
+        let body = match method {
+            "POST" => Some(json!({"ref": "main"})),
+            "PATCH" => Some(json!({"security_and_analysis": {"secret_scanning": {"status": "enabled"}}})),
+            _ => None,
+        };
         let refused = call(&base, method, path, &auth, body).await;
         assert_eq!(refused.status, 403, "{method} {path}");
         assert_eq!(refused.json()["message"], "Resource not accessible by integration", "{method} {path}");

@@ -19,7 +19,12 @@ const OUTSIDER: (&str, &str) = ("authorization", "token outsider-token");
 fn fixture(count: usize) -> Fixture {
     let with_alerts = |i: usize| RepoFixture {
         name: format!("with-alerts-{i}"),
-        security: SecurityFixture { code_scanning: true, dependabot: true, secret_scanning: true },
+        security: SecurityFixture {
+            code_scanning: true,
+            dependabot: true,
+            secret_scanning: true,
+            ..Default::default()
+        },
         alerts: github_sim::fixture::AlertsFixture {
             code_scanning: vec![
                 CodeScanningAlertFixture { rule_id: "r".into(), path: "a.rs".into(), ..Default::default() },

@@ -19,7 +19,7 @@ fn repo(name: &str, visibility: &str, [code_scanning, dependabot, secret_scannin
     RepoFixture {
         name: name.into(),
         visibility: visibility.into(),
-        security: SecurityFixture { code_scanning, dependabot, secret_scanning },
+        security: SecurityFixture { code_scanning, dependabot, secret_scanning, ..Default::default() },
         ..Default::default()
     }
 }
@@ -248,5 +248,64 @@ async fn attached_repositories_page_by_cursor_both_ways_and_answer_304_while_unc
     let changed = call(base, "GET", path, &[AUTH, ("if-none-match", &etag)], None).await;
     assert_eq!(changed.status, 200, "a newly attached repository changes the list");
     assert!(names(&changed.json()).contains(&"scanned-later".to_string()));
+    sim.assert_conformant();
+}
+
+#[tokio::test]
+async fn dependabot_alerts_and_security_updates_are_turned_on_as_github_documents() {
+    let sim = Simulator::start(fixture(Vec::new()), SimOptions::default()).await.expect("start");
+    let base = sim.base_url();
+    let alerts = "/repos/acme/all-off/vulnerability-alerts";
+    let fixes = "/repos/acme/all-off/automated-security-fixes";
+    assert_eq!(call(base, "GET", alerts, &[AUTH], None).await.status, 404, "off");
+    assert_eq!(call(base, "GET", fixes, &[AUTH], None).await.status, 404, "no Dependabot: Not Found");
+    let refused = call(base, "PUT", fixes, &[AUTH], None).await;
+    assert_eq!(refused.status, 422, "security updates need Dependabot alerts on");
+    assert!(refused.json()["message"].as_str().unwrap_or_default().contains("Vulnerability alerts must be enabled"));
+
+    for _ in 0..2 {
+        let enabled = call(base, "PUT", alerts, &[AUTH], None).await;
+        assert_eq!((enabled.status, enabled.body.as_str()), (204, ""), "204 without a body, also when on already");
+    }
+    assert_eq!(call(base, "GET", alerts, &[AUTH], None).await.status, 204);
+    assert_eq!(call(base, "GET", "/repos/acme/all-off/dependabot/alerts", &[AUTH], None).await.status, 200);
+    assert_eq!(call(base, "GET", fixes, &[AUTH], None).await.json(), json!({"enabled": false, "paused": false}));
+    assert_eq!(call(base, "PUT", fixes, &[AUTH], None).await.status, 204);
+    assert_eq!(call(base, "GET", fixes, &[AUTH], None).await.json(), json!({"enabled": true, "paused": false}));
+    let repo = call(base, "GET", "/repos/acme/all-off", &[AUTH], None).await.json();
+    assert_eq!(repo["security_and_analysis"]["dependabot_security_updates"], json!({"status": "enabled"}));
+    sim.assert_conformant();
+}
+
+#[tokio::test]
+async fn secret_scanning_is_turned_on_where_the_plan_allows_it_and_refused_elsewhere() {
+    let sim = Simulator::start(fixture(Vec::new()), SimOptions::default()).await.expect("start");
+    let licensed = RepoFixture {
+        name: "licensed".into(),
+        visibility: "private".into(),
+        security: SecurityFixture { advanced_security: true, ..Default::default() },
+        ..Default::default()
+    };
+    sim.add_repo("acme", licensed);
+    sim.add_repo("acme", repo("plain", "private", [false; 3]));
+    let base = sim.base_url();
+    let enable = json!({"security_and_analysis": {"secret_scanning": {"status": "enabled"}}});
+
+    let refused = call(base, "PATCH", "/repos/acme/plain", &[AUTH], Some(enable.clone())).await;
+    assert_eq!(refused.status, 422, "private without Advanced Security: {}", refused.body);
+    assert!(refused.json()["message"].as_str().unwrap_or_default().contains("Advanced Security"));
+    let plain = call(base, "GET", "/repos/acme/plain", &[AUTH], None).await.json();
+    assert_eq!(plain["security_and_analysis"]["secret_scanning"], json!({"status": "disabled"}), "unchanged");
+
+    for name in ["all-off", "licensed"] {
+        let path = format!("/repos/acme/{name}");
+        let changed = call(base, "PATCH", &path, &[AUTH], Some(enable.clone())).await;
+        assert_eq!(changed.status, 200, "{name}: {}", changed.body);
+        assert_eq!(changed.json()["security_and_analysis"]["secret_scanning"], json!({"status": "enabled"}), "{name}");
+        let listed = call(base, "GET", &format!("{path}/secret-scanning/alerts"), &[AUTH], None).await;
+        assert_eq!(listed.status, 200, "{name}: its alert list answers now");
+    }
+    let unserved = call(base, "PATCH", "/repos/acme/all-off", &[AUTH], Some(json!({"description": "x"}))).await;
+    assert_eq!(unserved.status, 422, "a field the simulator does not serve is refused, not ignored");
     sim.assert_conformant();
 }

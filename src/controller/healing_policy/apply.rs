@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::controller::error::Error;
-use crate::crd::healing_policy::{OpenIssue, PolicyPullRequest};
+use crate::crd::healing_policy::{OpenIssue, PolicyPullRequest, PullRequestLockfile};
 use crate::github::{FileChange, GitHub, Issue, IssueFields, PullRequestChange, RepoRef};
+use crate::plan::heal::lockfile as heal_lockfile;
 use crate::plan::heal::marker::IssueMarker;
 use crate::plan::heal::revert::{self, ChangedPath};
 use crate::plan::heal::HealingAction;
@@ -72,17 +73,41 @@ pub async fn carry_out(
             github.close_issue(repo, issue_number(*number)).await.map_err(Error::from)?;
             Produced { link: issue_link(view, *number), closed_issue: Some(*number), ..Produced::default() }
         }
-        HealingAction::DependencyUpdate { branch, title, body, edits } => {
+        HealingAction::DependencyUpdate { branch, title, body, edits, lockfile } => {
             let files = edits.iter().map(|e| FileChange { path: e.path.clone(), content: Some(e.content.clone()) });
-            pull_request(github, view, "DependencyUpdate", branch, title, body, files.collect()).await?
+            let Some(lockfile) = lockfile else {
+                return Ok(
+                    pull_request(github, view, "DependencyUpdate", branch, title, body, files.collect(), false).await?
+                );
+            };
+            // A draft until the lockfile workflow brought the lockfile in line: `npm ci` and `cargo --locked`
+            // refuse a manifest its lockfile does not satisfy. The follow-up dispatches the workflow.
+            let body = format!(
+                "{body}\n\nThis pull request stays a draft until `{}` is brought in line by the `{}` workflow on its \
+                 branch; Infinity Orchestrator marks it ready for review then.",
+                lockfile.path,
+                heal_lockfile::WORKFLOW_FILE
+            );
+            let mut produced =
+                pull_request(github, view, "DependencyUpdate", branch, title, &body, files.collect(), true).await?;
+            if let Some(record) = produced.pull_request.as_mut() {
+                record.lockfile = Some(awaiting(lockfile));
+            }
+            produced
+        }
+        HealingAction::ClosePullRequest { number, comment } => {
+            // A pull request is an issue to GitHub: the issue endpoints comment on and close it.
+            github.comment_issue(repo, issue_number(*number), comment).await.map_err(Error::from)?;
+            let closed = github.close_issue(repo, issue_number(*number)).await.map_err(Error::from)?;
+            Produced { link: closed.html_url, ..Produced::default() }
         }
         HealingAction::ConfigRepair { branch, title, body, file } => {
             let files = vec![FileChange { path: file.path.clone(), content: Some(file.content.clone()) }];
-            pull_request(github, view, "ConfigRepair", branch, title, body, files).await?
+            pull_request(github, view, "ConfigRepair", branch, title, body, files, false).await?
         }
         HealingAction::Rollback { branch, title, body, revert_sha, parent_sha } => {
             let files = revert_files(github, repo, revert_sha, parent_sha).await?;
-            pull_request(github, view, "Rollback", branch, title, body, files).await?
+            pull_request(github, view, "Rollback", branch, title, body, files, false).await?
         }
     };
     Ok(produced)
@@ -119,7 +144,23 @@ async fn comment_and_raise_marker(
     Ok(())
 }
 
-/// Opens (or finds, by branch) the pull request and records it.
+/// The status record of a lockfile the workflow has not been dispatched for yet.
+fn awaiting(lockfile: &heal_lockfile::LockfileUpdate) -> PullRequestLockfile {
+    PullRequestLockfile {
+        path: lockfile.path.clone(),
+        manifest: lockfile.manifest.clone(),
+        ecosystem: lockfile.tool.ecosystem().to_owned(),
+        package: lockfile.package.clone(),
+        version: lockfile.version.clone(),
+        state: heal_lockfile::STATE_AWAITING_DISPATCH.to_owned(),
+        dispatched_at: None,
+        run_url: None,
+        message: None,
+    }
+}
+
+/// Opens (or finds, by branch) the pull request, a draft when `draft`, and records it.
+#[allow(clippy::too_many_arguments)]
 async fn pull_request(
     github: &dyn GitHub,
     view: &RepositoryView,
@@ -128,6 +169,7 @@ async fn pull_request(
     title: &str,
     body: &str,
     files: Vec<FileChange>,
+    draft: bool,
 ) -> Result<Produced, Error> {
     let change = PullRequestChange {
         branch: branch.to_owned(),
@@ -135,6 +177,7 @@ async fn pull_request(
         files,
         title: title.to_owned(),
         body: body.to_owned(),
+        draft,
     };
     let opened = github.open_pull_request(&view.repo, &change).await?;
     let record = PolicyPullRequest {
@@ -143,6 +186,7 @@ async fn pull_request(
         branch: branch.to_owned(),
         number: i64::try_from(opened.number).unwrap_or(i64::MAX),
         url: opened.html_url.clone(),
+        lockfile: None,
     };
     Ok(Produced { link: opened.html_url, pull_request: Some(record), ..Produced::default() })
 }

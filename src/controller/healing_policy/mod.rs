@@ -9,7 +9,10 @@
 //! recognised and cost no request.
 
 mod apply;
+mod lockfile;
+mod merge;
 pub mod observe;
+mod security;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -33,11 +36,12 @@ use super::organization_ref::{of_organization, OrganizationScoped};
 use super::repository::org_alerts::OrgSnapshot;
 use super::runtime;
 use super::status::{namespace_of, publish_event};
-use crate::crd::healing_policy::{AuditedAction, OpenIssue, PolicyPullRequest, WithheldDecision};
+use crate::crd::healing_policy::{AuditedAction, EscalationState, OpenIssue, PolicyPullRequest, WithheldDecision};
 use crate::crd::{HealingPolicy, Organization, Repository};
 use crate::github::spending::Purpose;
 use crate::github::GitHub;
-use crate::plan::heal::{self, attention, ActionHistory, Dispatch, PlannedAction};
+use crate::metrics::HealingActionLabels;
+use crate::plan::heal::{self, attention, security_features, ActionHistory, Dispatch, PlannedAction};
 use crate::scope::Scope;
 
 mod status;
@@ -173,6 +177,8 @@ struct Evaluation {
     open_issues: BTreeMap<String, Vec<OpenIssue>>,
     /// Pull requests opened now.
     pull_requests: Vec<PolicyPullRequest>,
+    /// The escalation ladders of the repositories looked at, after the decisions.
+    escalations: BTreeMap<String, Vec<EscalationState>>,
     /// Decisions held back.
     withheld: Vec<WithheldDecision>,
     /// The earliest time a held-back decision may go.
@@ -210,15 +216,21 @@ async fn evaluate(
     let mut evaluation = Evaluation::default();
     for repo in selected {
         let name = &repo.spec.name.0;
-        let open_issue = current.open_issues.iter().any(|issue| &issue.repository == name);
+        // Something the policy opened or climbed counts as an open issue: it has to be closed or dropped back (a
+        // ladder closes its rollback pull request as it drops back).
+        let open_issue = current.open_issues.iter().any(|issue| &issue.repository == name)
+            || current.escalations.iter().any(|ladder| &ladder.repository == name)
+            || current.pull_requests.iter().any(|pull| &pull.repository == name && lockfile::pending(pull));
         let status = repo.status.clone().unwrap_or_default();
-        if !attention::needs_attention(&policy.spec, &status, open_issue) {
-            continue;
+        if attention::needs_attention(&policy.spec, &status, open_issue) {
+            if let Err(error) = heal_repository(ctx, github, alerts, policy, repo, now, &mut evaluation).await {
+                tracing::warn!(repository = %name, %error, "could not evaluate the repository");
+                evaluation.errors.push(format!("{name}: {error}"));
+            }
         }
-        if let Err(error) = heal_repository(ctx, github, alerts, policy, repo, now, &mut evaluation).await {
-            tracing::warn!(repository = %name, %error, "could not evaluate the repository");
-            evaluation.errors.push(format!("{name}: {error}"));
-        }
+        // After the healing actions, which count against the same hourly cap.
+        security::enable_features(ctx, github, policy, repo, now, &mut evaluation).await;
+        merge::merge_pull_requests(ctx, github, policy, repo, now, &mut evaluation).await;
     }
     evaluation
 }
@@ -234,11 +246,15 @@ async fn heal_repository(
     evaluation: &mut Evaluation,
 ) -> Result<(), Error> {
     let recorded = policy.status.as_ref().map(|s| s.pull_requests.as_slice()).unwrap_or_default();
-    let Some(view) = observe::repository(github, alerts, &policy.spec, repo, recorded).await? else { return Ok(()) };
+    let Some(mut view) = observe::repository(github, alerts, &policy.spec, repo, recorded).await? else {
+        return Ok(());
+    };
+    let ladders = policy.status.as_ref().map(|s| s.escalations.as_slice()).unwrap_or_default();
+    view.observed.escalations = ladders.iter().filter(|l| l.repository == view.observed.name).cloned().collect();
     evaluation.looked_at += 1;
     let history = policy.status.as_ref().map(|s| s.actions.as_slice()).unwrap_or_default();
     let plan = heal::decide(&policy.spec, &view.observed, &ActionHistory { entries: history }, now);
-    let heal::HealingPlan { actions, withheld } = &plan;
+    let heal::HealingPlan { actions, withheld, escalations, ladder_changes } = &plan;
     let mut issues: BTreeMap<i64, OpenIssue> = status::owned_issue_records(&view);
     for planned in actions {
         let entry = match planned.dispatch {
@@ -260,7 +276,19 @@ async fn heal_repository(
         announce(ctx, policy, repo, &entry).await;
         evaluation.entries.insert(0, entry);
     }
+    // Dependency pull requests waiting for their lockfile, including one opened just now.
+    lockfile::follow_up_all(ctx, github, policy, repo, &view, recorded, now, evaluation).await;
     evaluation.open_issues.insert(view.observed.name.clone(), issues.into_values().collect());
+    evaluation.escalations.insert(view.observed.name.clone(), escalations.clone());
+    for change in ladder_changes {
+        // The rung as the Event's action: Events alike in reason and action fold into one series with one note.
+        let (reason, rung) = match (change.to, change.from) {
+            (Some(to), _) => ("Escalated", to.as_str()),
+            (None, from) => ("DroppedBack", from.map_or("Bottom", |from| from.as_str())),
+        };
+        let target = Some(repo.object_ref(&()));
+        publish_event(ctx, policy, target, EventType::Normal, reason, &change.why, rung).await;
+    }
     for held in withheld {
         evaluation.retry_at = match (evaluation.retry_at, held.retry_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -288,6 +316,9 @@ fn failed(planned: &PlannedAction, repository: &str, now: Timestamp, why: &str) 
 async fn announce(ctx: &Context, policy: &HealingPolicy, repo: &Repository, entry: &AuditedAction) {
     let link = entry.link.as_deref().map(|link| format!(" ({link})")).unwrap_or_default();
     let note = format!("{} {} on {}: {}{link}", entry.outcome, entry.action, entry.repository, entry.reason);
-    let event_type = if entry.outcome == "Failed" { EventType::Warning } else { EventType::Normal };
+    let labels = HealingActionLabels { action: entry.action.clone(), outcome: entry.outcome.clone() };
+    ctx.metrics.healing_actions.get_or_create(&labels).inc();
+    let refused = matches!(entry.outcome.as_str(), "Failed" | security_features::REFUSED);
+    let event_type = if refused { EventType::Warning } else { EventType::Normal };
     publish_event(ctx, policy, Some(repo.object_ref(&())), event_type, &entry.action, &note, "Heal").await;
 }

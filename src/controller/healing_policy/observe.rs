@@ -13,7 +13,8 @@ use crate::github::{self, AlertSource, Alerts, GitHub, Issue, IssueState, RepoRe
 use crate::plan::build_commands;
 use crate::plan::detect::OPERATOR_WORKFLOW;
 use crate::plan::heal::{
-    from_runs, manifest, marker, workflow, DependabotAlert, ObservedRepository, OwnedIssue, OwnedPullRequest, RedCommit,
+    from_runs, lockfile, manifest, marker, workflow, DependabotAlert, ObservedRepository, OwnedIssue, OwnedPullRequest,
+    RedCommit,
 };
 use crate::plan::health;
 
@@ -53,6 +54,7 @@ pub async fn repository(
         name: repository.spec.name.0.clone(),
         health: health::health(&runs.completed, window),
         latest_failed_run: from_runs::latest_failed_run(&runs.completed),
+        latest_failure_verdict: crate::plan::flaky::latest_failure(&runs.completed),
         run_in_progress: runs.in_progress,
         rerun_attempts: from_runs::rerun_attempts(&runs.completed),
         ..ObservedRepository::default()
@@ -63,6 +65,7 @@ pub async fn repository(
     if actions.dependency_update.enabled {
         observed.dependabot_alerts = dependabot_alerts(github, alerts, &repo).await?;
         observed.manifests = manifests(github, &repo, &observed.dependabot_alerts).await?;
+        observed.lockfiles = lockfiles(github, &repo, &observed.manifests).await?;
     }
     if actions.config_repair.enabled {
         let current = text_of(github, &repo, OPERATOR_WORKFLOW_PATH, None).await?;
@@ -103,7 +106,8 @@ async fn owned_issues(github: &dyn GitHub, repo: &RepoRef) -> Result<BTreeMap<i6
         .collect())
 }
 
-/// The pull requests recorded in status for this repository; one whose branch is gone is taken as closed.
+/// The pull requests recorded in status for this repository; one whose branch is gone is taken as closed, and a
+/// rollback pull request is asked for its state.
 async fn owned_pull_requests(
     github: &dyn GitHub,
     repo: &RepoRef,
@@ -112,7 +116,13 @@ async fn owned_pull_requests(
 ) -> Result<Vec<OwnedPullRequest>, Error> {
     let mut owned = Vec::new();
     for pull in recorded.iter().filter(|pull| pull.repository == name) {
-        let open = github.branch_head(repo, &pull.branch).await?.is_some();
+        let mut open = github.branch_head(repo, &pull.branch).await?.is_some();
+        // A rollback is closed once its repository healed: one merged or closed by a person is left alone. (A
+        // merged branch stays until someone deletes it, so only the pull request itself tells.)
+        if open && pull.action == "Rollback" {
+            let number = u64::try_from(pull.number).unwrap_or_default();
+            open = github.pull_request(repo, number).await?.state == "open";
+        }
         owned.push(OwnedPullRequest { number: pull.number, branch: pull.branch.clone(), open });
     }
     Ok(owned)
@@ -172,6 +182,24 @@ async fn manifests(
         }
     }
     Ok(manifests)
+}
+
+/// The lockfile beside each manifest that has one, the first of [`lockfile::candidate_paths`] that exists.
+async fn lockfiles(
+    github: &dyn GitHub,
+    repo: &RepoRef,
+    manifests: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut lockfiles = BTreeMap::new();
+    for manifest in manifests.keys() {
+        for candidate in lockfile::candidate_paths(manifest) {
+            if github.file_contents(repo, &candidate, None).await?.is_some() {
+                lockfiles.insert(manifest.clone(), candidate);
+                break;
+            }
+        }
+    }
+    Ok(lockfiles)
 }
 
 /// A file's text at `git_ref` (the default branch when `None`); `None` when absent (or not UTF-8, which no

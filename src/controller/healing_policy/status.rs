@@ -18,7 +18,7 @@ use crate::controller::error::Error;
 use crate::controller::organization_ref::OrganizationScoped;
 use crate::controller::status::{announce_transition, write_status, Guard, StatusPart};
 use crate::crd::condition::{Condition, ConditionStatus, HasConditions};
-use crate::crd::healing_policy::{HealingPolicyStatus, OpenIssue, PolicyPullRequest};
+use crate::crd::healing_policy::{EscalationState, HealingPolicyStatus, OpenIssue, PolicyPullRequest};
 use crate::crd::well_known::REQUESTED_AT;
 use crate::crd::{HealingPolicy, Repository};
 use crate::plan::heal::{self, marker::IssueMarker};
@@ -111,7 +111,11 @@ pub(super) async fn write_evaluated(
     open_issues.extend(evaluation.open_issues.values().flatten().cloned());
     open_issues.sort_by(|a, b| (&a.repository, a.number).cmp(&(&b.repository, b.number)));
     let mut pull_requests: Vec<PolicyPullRequest> = evaluation.pull_requests.clone();
-    pull_requests.extend(current.pull_requests.iter().filter(|p| !evaluation.pull_requests.contains(p)).cloned());
+    // A record the evaluation has again (a lockfile state moved) replaces the one of the same branch.
+    let again = |p: &PolicyPullRequest| {
+        evaluation.pull_requests.iter().any(|e| e.repository == p.repository && e.branch == p.branch)
+    };
+    pull_requests.extend(current.pull_requests.iter().filter(|p| !again(p)).cloned());
     pull_requests.truncate(LIST_LIMIT);
     let mut withheld = evaluation.withheld.clone();
     withheld.truncate(LIST_LIMIT);
@@ -124,8 +128,19 @@ pub(super) async fn write_evaluated(
         open_issues,
         pull_requests,
         withheld,
+        escalations: escalations(&current.escalations, evaluation),
     };
     write(ctx, policy, &status).await
+}
+
+/// The ladders after an evaluation: those of the repositories looked at replaced by what was decided, the others
+/// kept, within the schema's bound.
+fn escalations(current: &[EscalationState], evaluation: &Evaluation) -> Vec<EscalationState> {
+    let mut all: Vec<EscalationState> =
+        current.iter().filter(|l| !evaluation.escalations.contains_key(&l.repository)).cloned().collect();
+    all.extend(evaluation.escalations.values().flatten().cloned());
+    heal::ladder::bound_escalations(&mut all);
+    all
 }
 
 impl StatusPart for HealingPolicyStatus {

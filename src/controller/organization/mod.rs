@@ -428,6 +428,7 @@ async fn onboard(
                 .collect(),
             title: wanted.title.clone(),
             body: wanted.body.clone(),
+            draft: false,
         };
         let repo = RepoRef::new(&org.spec.login, &wanted.repository);
         let (event_type, reason, note) = match github.open_pull_request(&repo, &change).await {

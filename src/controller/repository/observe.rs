@@ -124,6 +124,14 @@ fn observed_run(run: &WorkflowRun) -> Option<ObservedRun> {
         created_at: run.created_at,
         started_at: None,
         completed_at: run.updated_at.unwrap_or(run.created_at),
+        workflow_id: run.workflow_id,
+        workflow_name: run
+            .name
+            .clone()
+            .filter(|name| !name.is_empty())
+            .or_else(|| run.path.clone())
+            .unwrap_or_else(|| run.workflow_id.to_string()),
+        workflow_path: run.path.clone(),
     })
 }
 
@@ -284,5 +292,20 @@ mod tests {
         assert!(only_deploys.in_progress, "without a build or test run, every run counts");
         let all = chosen_runs(&[run(2, deploy, "completed", Some("failure")), run(1, deploy, "queued", None)], None);
         assert_eq!(all.completed.iter().map(|r| r.id).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn an_observed_run_names_its_workflow_for_the_flaky_rules() {
+        let mut listed = run(3, (9, "CI", "ci.yml"), "completed", Some("failure"));
+        listed.run_attempt = Some(2);
+        let observed = observed_run(&listed).unwrap();
+        let workflow = (observed.workflow_id, observed.workflow_name.as_str(), observed.workflow_path.as_deref());
+        assert_eq!(workflow, (9, "CI", Some(".github/workflows/ci.yml")));
+        assert_eq!(observed.attempt, 2);
+        listed.name = None;
+        assert_eq!(observed_run(&listed).unwrap().workflow_name, ".github/workflows/ci.yml", "nameless: its file");
+        listed.path = None;
+        assert_eq!(observed_run(&listed).unwrap().workflow_name, "9", "neither: its id");
+        assert_eq!(observed_run(&run(4, (9, "CI", "ci.yml"), "in_progress", None)), None);
     }
 }

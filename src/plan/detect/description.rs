@@ -222,11 +222,13 @@ impl RepositoryDescription {
     /// the first (by name) that takes `correlation_id` (its run can be found again even when GitHub's answer is
     /// lost or names no run); else the first that accepts `workflow_dispatch` at all (GitHub's answer names the run
     /// it started, see `github::API_VERSION`). `None` when no workflow can be dispatched: the repository needs
-    /// onboarding.
+    /// onboarding. The operator's lockfile-update workflow is never one: it builds nothing.
     pub fn build_workflow(&self) -> Option<&str> {
-        let own = self.workflows.iter().find(|w| w.file == super::dispatchable_workflows::OPERATOR_WORKFLOW);
-        own.or_else(|| self.workflows.iter().find(|w| w.accepts_correlation_id()))
-            .or_else(|| self.workflows.first())
+        let candidates =
+            || self.workflows.iter().filter(|w| w.file != super::dispatchable_workflows::LOCKFILE_WORKFLOW);
+        let own = candidates().find(|w| w.file == super::dispatchable_workflows::OPERATOR_WORKFLOW);
+        own.or_else(|| candidates().find(|w| w.accepts_correlation_id()))
+            .or_else(|| candidates().next())
             .map(|w| w.file.as_str())
     }
 

@@ -9,6 +9,10 @@ const WORKFLOWS_DIRECTORY: &str = ".github/workflows";
 /// The workflow onboarding installs (from `config/workflows/`).
 pub const OPERATOR_WORKFLOW: &str = "infinity-orchestrator.yml";
 
+/// The operator's lockfile-update workflow, installed by onboarding and dispatched by healing on a dependency
+/// pull request's branch. It builds nothing, so it is never a build workflow.
+pub const LOCKFILE_WORKFLOW: &str = "lockfile-update.yml";
+
 /// The input the operator's workflow reads its build command from.
 pub const BUILD_COMMAND_INPUT: &str = "build_command";
 

@@ -78,7 +78,9 @@ pub use description::{
     BuildSystem, ConsumedDependency, DetectionWarning, DispatchableWorkflow, Ecosystem, ProducedPackage,
     RepositoryDescription, UnresolvedDependency,
 };
-pub use dispatchable_workflows::{WrittenCommands, BUILD_COMMAND_INPUT, OPERATOR_WORKFLOW, TEST_COMMAND_INPUT};
+pub use dispatchable_workflows::{
+    WrittenCommands, BUILD_COMMAND_INPUT, LOCKFILE_WORKFLOW, OPERATOR_WORKFLOW, TEST_COMMAND_INPUT,
+};
 pub use files::{github_repository, join as join_path, reads_directory};
 
 use crate::crd::repository::{BuildOverrides, TestOverrides};

@@ -86,6 +86,9 @@ mod tests {
             created_at: time,
             started_at: None,
             completed_at: time,
+            workflow_id: 1,
+            workflow_name: "CI".into(),
+            workflow_path: None,
         }
     }
 

@@ -17,9 +17,13 @@
 //!    sha (no owned pull request with its branch, open or closed, and no Rollback of that sha in the history).
 //! 6. **DependencyUpdate**: per manifest and package, alerts at or above `minSeverity` with a patched version,
 //!    raised to the highest first patched version; never when a pull request (open or closed) has the branch,
-//!    and not past `maxOpenPullRequests` open ones.
+//!    and not past `maxOpenPullRequests` open ones. With a lockfile beside the manifest the action carries it: the
+//!    pull request is a draft until the lockfile-update workflow brought the lockfile in line ([`lockfile`]).
 //!
-//! Then every candidate passes the gate: at most one action of a kind per evaluation and none within `cooldown`
+//! 7. **ClosePullRequest**: an open rollback pull request the policy opened, once the branch is green (see [`ladder`]).
+//!
+//! Then the escalation ladder ([`ladder`]) lets through what the rung each problem reached allows (and holds a
+//! deterministic failure's re-runs, a flaky failure's escalation), and every candidate passes the gate: at most one action of a kind per evaluation and none within `cooldown`
 //! of the last of its kind on this repository (the cooldown is "least time between two actions of the same kind"),
 //! and at most `maxActionsPerRepositoryPerHour` across kinds in the hour before `now`, history included. What the
 //! gate holds back is listed in [`HealingPlan::withheld`] with the time it may go. In `DryRun` the same plan is
@@ -28,10 +32,14 @@
 
 pub mod attention;
 pub mod from_runs;
+pub mod ladder;
+pub mod lockfile;
 pub mod manifest;
 pub mod marker;
+pub mod merge;
 pub mod revert;
 mod rules;
+pub mod security_features;
 pub mod workflow;
 
 use std::collections::BTreeMap;
@@ -40,7 +48,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::crd::healing_policy::{AlertSeverity, AuditedAction, HealingMode, HealingPolicySpec};
+use crate::crd::healing_policy::{AlertSeverity, AuditedAction, EscalationState, HealingMode, HealingPolicySpec};
 use crate::crd::repository::HealthStatus;
 use crate::plan::health::Problem;
 
@@ -59,6 +67,9 @@ pub struct ObservedRepository {
     pub health: HealthStatus,
     /// The latest completed default-branch run, when it failed; `None` when it passed.
     pub latest_failed_run: Option<FailedRun>,
+    /// What that failure is (`plan::flaky::latest_failure`): a flaky one is re-run and never escalated, a
+    /// deterministic one skips the re-run. `Undetermined` when there is no failure.
+    pub latest_failure_verdict: crate::plan::flaky::Verdict,
     /// Whether the newest default-branch run is still queued or running. Its outcome may change the verdict (a
     /// re-run in progress hides the attempt that failed), so re-runs and closing issues wait for it.
     pub run_in_progress: bool,
@@ -68,6 +79,9 @@ pub struct ObservedRepository {
     pub dependabot_alerts: Vec<DependabotAlert>,
     /// Current contents of the manifests the alerts name, by path; a missing path cannot be edited.
     pub manifests: BTreeMap<String, String>,
+    /// The lockfile beside each manifest in `manifests` that has one (manifest path → lockfile path): its pull
+    /// request waits for the lockfile-update workflow (see [`lockfile`]).
+    pub lockfiles: BTreeMap<String, String>,
     /// The orchestrator workflow, when it is missing or broken.
     pub workflow_defect: Option<WorkflowDefect>,
     /// The commit that turned the default branch red, while it is red.
@@ -76,6 +90,8 @@ pub struct ObservedRepository {
     pub owned_issues: Vec<OwnedIssue>,
     /// Pull requests, open or closed, whose head branch starts with [`marker::BRANCH_PREFIX`].
     pub owned_pull_requests: Vec<OwnedPullRequest>,
+    /// Where the repository stands on the escalation ladder, per problem, as status recorded it (see [`ladder`]).
+    pub escalations: Vec<EscalationState>,
 }
 
 /// A failed run that may be re-run.
@@ -213,6 +229,8 @@ pub enum ActionKind {
     Rollback,
     /// [`HealingAction::DependencyUpdate`].
     DependencyUpdate,
+    /// [`HealingAction::ClosePullRequest`].
+    ClosePullRequest,
 }
 
 impl ActionKind {
@@ -226,6 +244,7 @@ impl ActionKind {
             ActionKind::ConfigRepair => "ConfigRepair",
             ActionKind::Rollback => "Rollback",
             ActionKind::DependencyUpdate => "DependencyUpdate",
+            ActionKind::ClosePullRequest => "ClosePullRequest",
         }
     }
 }
@@ -282,6 +301,9 @@ pub enum HealingAction {
         body: String,
         /// The manifest edits.
         edits: Vec<FileEdit>,
+        /// The lockfile beside the manifest, to be brought in line by the lockfile-update workflow before the pull
+        /// request (opened as a draft) is marked ready; `None`: the manifest edit alone suffices.
+        lockfile: Option<lockfile::LockfileUpdate>,
     },
     /// Push the restored workflow to `branch` and open a pull request.
     ConfigRepair {
@@ -293,6 +315,13 @@ pub enum HealingAction {
         body: String,
         /// The workflow file.
         file: FileEdit,
+    },
+    /// Comment on and close a pull request the policy opened (a rollback no longer needed once healed).
+    ClosePullRequest {
+        /// The pull request.
+        number: i64,
+        /// The closing comment.
+        comment: String,
     },
     /// Push a revert of `revert_sha` onto the default branch's head to `branch` and open a pull request.
     Rollback {
@@ -320,6 +349,7 @@ impl HealingAction {
             HealingAction::DependencyUpdate { .. } => ActionKind::DependencyUpdate,
             HealingAction::ConfigRepair { .. } => ActionKind::ConfigRepair,
             HealingAction::Rollback { .. } => ActionKind::Rollback,
+            HealingAction::ClosePullRequest { .. } => ActionKind::ClosePullRequest,
         }
     }
 }
@@ -372,6 +402,10 @@ pub struct HealingPlan {
     pub actions: Vec<PlannedAction>,
     /// Actions held back, with why.
     pub withheld: Vec<WithheldAction>,
+    /// The repository's escalation ladders after this plan, one per problem with a rung reached.
+    pub escalations: Vec<EscalationState>,
+    /// Ladders started, climbed or dropped back, for Events.
+    pub ladder_changes: Vec<ladder::LadderChange>,
 }
 
 impl HealingPlan {
@@ -393,13 +427,17 @@ pub fn decide(
 ) -> HealingPlan {
     let mut plan = HealingPlan::default();
     if policy.suspend {
+        plan.escalations = repository.escalations.clone();
         return plan;
     }
     let dispatch = match policy.mode {
         HealingMode::Enforce => Dispatch::Send,
         HealingMode::DryRun => Dispatch::RecordOnly,
     };
-    let candidates = rules::candidates(policy, repository, history, now);
+    let mut candidates = ladder::close_rollbacks(policy, repository, history);
+    candidates.extend(rules::candidates(policy, repository, history, now));
+    let ladders = ladder::Ladders::new(policy, repository, &candidates, now);
+    let candidates = ladders.gate(candidates);
     let cooldown = signed(policy.cooldown.to_std().unwrap_or(FALLBACK_COOLDOWN));
     let cap = usize::try_from(policy.max_actions_per_repository_per_hour.max(0)).unwrap_or(0);
     let hour_ago = now.checked_sub(SignedDuration::from_hours(1)).unwrap_or(Timestamp::MIN);
@@ -435,6 +473,7 @@ pub fn decide(
             plan.actions.push(PlannedAction { action, reason, dispatch });
         }
     }
+    (plan.escalations, plan.ladder_changes) = ladders.settle(&plan.actions);
     plan
 }
 
@@ -454,5 +493,7 @@ pub fn append_to_history(history: &mut Vec<AuditedAction>, new: Vec<AuditedActio
     history.truncate(HISTORY_LIMIT);
 }
 
+#[cfg(test)]
+mod ladder_tests;
 #[cfg(test)]
 mod tests;

@@ -287,8 +287,15 @@ fn dependency_updates(policy: &HealingPolicySpec, repository: &ObservedRepositor
             fix.ranges.join("; ")
         );
         let edits = vec![FileEdit { path: fix.manifest_path.to_owned(), content: edited }];
-        let reason = format!("{:?} Dependabot alert(s) {} on {subject}", fix.severity, alerts.join(", "));
-        candidates.push(Ok((HealingAction::DependencyUpdate { branch, title, body, edits }, reason)));
+        let mut reason = format!("{:?} Dependabot alert(s) {} on {subject}", fix.severity, alerts.join(", "));
+        let lockfile = repository
+            .lockfiles
+            .get(fix.manifest_path)
+            .and_then(|path| super::lockfile::LockfileUpdate::new(fix.manifest_path, path, fix.package, fix.version));
+        if let Some(lockfile) = &lockfile {
+            reason += &format!("; a draft until {} is updated by {}", lockfile.path, super::lockfile::WORKFLOW_FILE);
+        }
+        candidates.push(Ok((HealingAction::DependencyUpdate { branch, title, body, edits, lockfile }, reason)));
     }
     candidates
 }

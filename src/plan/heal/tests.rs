@@ -178,6 +178,14 @@ fn cooldown_holds_back_the_same_kind_only() {
 fn per_hour_cap_counts_the_last_hour_and_this_plan() {
     let mut repo = repo(3);
     repo.latest_failed_run = Some(failed_run(1));
+    // On the issue rung already: a re-run and an issue may both go (the ladder's own tests cover how it got there).
+    repo.escalations = vec![crate::crd::healing_policy::EscalationState {
+        repository: "api".into(),
+        problem: "ConsecutiveFailures".into(),
+        rung: crate::crd::healing_policy::EscalationAction::Issue,
+        reached_at: Time(at(0)),
+        since: Time(at(0)),
+    }];
     let mut policy = policy();
     policy.max_actions_per_repository_per_hour = 2;
     let full: Vec<AuditedAction> = vec![entry("ConfigRepair", 600, "a"), entry("Rollback", 3500, "b")];

@@ -175,6 +175,7 @@ mod tests {
             cancelled_at: None,
             run_attempt: 1,
             listed_at: created,
+            inputs: Default::default(),
         });
         id
     }

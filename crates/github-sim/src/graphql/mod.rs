@@ -10,6 +10,7 @@
 mod checks;
 pub mod cost;
 mod execute;
+mod mutation;
 mod resolve;
 
 use std::collections::HashMap;
@@ -253,8 +254,12 @@ pub(crate) fn answer(state: &mut SimState, budget_key: &str, who: &str, request:
     let budget = *budget;
     let base_url = state.base_url.clone();
     let permissions = crate::routes::permissions::of_caller(state, budget_key);
-    let outcome =
-        execute::run(&schema, &document, operation, &variables, state, permissions, &base_url, &budget, &cost);
+    let outcome = if operation.operation_type.is_mutation() {
+        let done = mutation::run(state, operation, &variables, permissions);
+        execute::Outcome { data: done.data, errors: done.errors, violations: done.violations }
+    } else {
+        execute::run(&schema, &document, operation, &variables, state, permissions, &base_url, &budget, &cost)
+    };
     let mut body = Map::new();
     if !outcome.errors.is_empty() {
         body.insert("errors".into(), Value::Array(outcome.errors));

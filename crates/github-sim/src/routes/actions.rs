@@ -153,6 +153,7 @@ pub fn dispatch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Repl
         cancelled_at: None,
         run_attempt: 1,
         listed_at,
+        inputs: inputs.clone(),
     });
     if let Some(run) = state.runs.last() {
         let body = json!({"workflow_run": run_json(request.base_url, state, run)});

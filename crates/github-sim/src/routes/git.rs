@@ -33,9 +33,19 @@ pub fn get_branch(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Re
         .and_then(|sha| repo.commits.get(sha))
         .ok_or_else(|| ApiError::new(404, "Branch not found"))?;
     let api = format!("{}/repos/{}/{}", request.base_url, repo.owner, repo.spec.name);
+    // Branch protection (not rulesets, which `rules/branches/{branch}` shows) with its required status checks.
+    let protection = match repo.spec.merge.protected_branches.get(branch) {
+        Some(contexts) => json!({
+            "enabled": true,
+            "required_status_checks": super::merges::status_check_policy(request.base_url, repo, branch, contexts),
+        }),
+        None => {
+            json!({"enabled": false, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}})
+        }
+    };
     Ok(Reply::ok(json!({
-        "name": branch, "commit": commit_json(request.base_url, repo, commit), "protected": false,
-        "protection": {"enabled": false, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
+        "name": branch, "commit": commit_json(request.base_url, repo, commit),
+        "protected": repo.spec.merge.protected_branches.contains_key(branch), "protection": protection,
         "protection_url": format!("{api}/branches/{branch}/protection"),
         "_links": {"self": format!("{api}/branches/{branch}"), "html": format!("{}/{}/{}/tree/{branch}", html_root(request.base_url), repo.owner, repo.spec.name)},
     })))

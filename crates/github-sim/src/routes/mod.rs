@@ -12,6 +12,7 @@ pub mod git;
 pub mod git_write;
 pub mod hook_deliveries;
 pub mod issues;
+pub mod merges;
 pub mod permissions;
 pub mod pulls;
 pub mod repos;
@@ -140,11 +141,35 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", template: hook_deliveries::ATTEMPTS, handler: hook_deliveries::redeliver },
     Route { method: "GET", template: "/orgs/{org}/repos", handler: repos::list_org_repos },
     Route { method: "GET", template: "/repos/{owner}/{repo}", handler: repos::get_repo },
+    Route { method: "PATCH", template: "/repos/{owner}/{repo}", handler: security::update_repo },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/vulnerability-alerts",
+        handler: security::check_vulnerability_alerts,
+    },
+    Route {
+        method: "PUT",
+        template: "/repos/{owner}/{repo}/vulnerability-alerts",
+        handler: security::enable_vulnerability_alerts,
+    },
+    Route {
+        method: "GET",
+        template: "/repos/{owner}/{repo}/automated-security-fixes",
+        handler: security::check_automated_security_fixes,
+    },
+    Route {
+        method: "PUT",
+        template: "/repos/{owner}/{repo}/automated-security-fixes",
+        handler: security::enable_automated_security_fixes,
+    },
     Route { method: "GET", template: "/repos/{owner}/{repo}/languages", handler: repos::languages },
     Route { method: "GET", template: "/repos/{owner}/{repo}/topics", handler: repos::topics },
     Route { method: "GET", template: "/repos/{owner}/{repo}/contents/{path}", handler: repos::contents },
     Route { method: "PUT", template: "/repos/{owner}/{repo}/contents/{path}", handler: repos::put_contents },
     Route { method: "GET", template: "/repos/{owner}/{repo}/commits", handler: commits::list_commits },
+    // Before `commits/{ref}`, whose trailing `{ref}` would take `<sha>/check-runs`.
+    Route { method: "GET", template: merges::CHECK_RUNS, handler: merges::check_runs },
+    Route { method: "GET", template: merges::COMBINED_STATUS, handler: merges::combined_status },
     Route { method: "GET", template: "/repos/{owner}/{repo}/commits/{ref}", handler: commits::get_commit },
     Route { method: "GET", template: "/repos/{owner}/{repo}/actions/workflows", handler: actions::list_workflows },
     Route {
@@ -175,7 +200,10 @@ pub const ROUTES: &[Route] = &[
         template: "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs",
         handler: actions::rerun_failed_jobs,
     },
+    // Before `branches/{branch}`, whose trailing `{branch}` would take `main/protection/…`.
+    Route { method: "GET", template: merges::REQUIRED_STATUS_CHECKS, handler: merges::required_status_checks },
     Route { method: "GET", template: "/repos/{owner}/{repo}/branches/{branch}", handler: git::get_branch },
+    Route { method: "GET", template: merges::BRANCH_RULES, handler: merges::branch_rules },
     Route { method: "GET", template: "/repos/{owner}/{repo}/git/ref/{ref}", handler: git::get_ref },
     Route { method: "GET", template: "/repos/{owner}/{repo}/git/trees/{tree_sha}", handler: git::get_tree },
     Route { method: "POST", template: "/repos/{owner}/{repo}/git/blobs", handler: git_write::create_blob },
@@ -192,6 +220,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", template: "/repos/{owner}/{repo}/pulls", handler: pulls::list_pulls },
     Route { method: "POST", template: "/repos/{owner}/{repo}/pulls", handler: pulls::create_pull },
     Route { method: "GET", template: "/repos/{owner}/{repo}/pulls/{pull_number}", handler: pulls::get_pull },
+    Route { method: "PUT", template: merges::MERGE, handler: merges::merge_pull },
     Route { method: "GET", template: "/repos/{owner}/{repo}/code-scanning/alerts", handler: security::code_scanning },
     Route { method: "GET", template: "/repos/{owner}/{repo}/dependabot/alerts", handler: security::dependabot },
     Route {

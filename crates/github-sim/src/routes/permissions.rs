@@ -22,8 +22,13 @@ pub fn required(method: &str, template: &str) -> Option<(&'static str, &'static 
     let level = if read { "read" } else { "write" };
     let path = template.trim_start_matches("/repos/{owner}/{repo}");
     let repository_route = path.len() < template.len();
-    let permission = if template == "/orgs/{org}/repos" || (repository_route && metadata_path(path)) {
+    let permission = if template == "/orgs/{org}/repos" || (repository_route && read && metadata_path(path)) {
         return Some(("metadata", "read"));
+    } else if repository_route
+        && (path.is_empty() || path == "/vulnerability-alerts" || path == "/automated-security-fixes")
+    {
+        // A repository's settings: "Administration", read to check, write to change.
+        "administration"
     } else if template.starts_with("/orgs/{org}/code-security/configurations") {
         // GitHub documents `write` even for listing them.
         return Some(("organization_administration", "write"));
@@ -35,6 +40,17 @@ pub fn required(method: &str, template: &str) -> Option<(&'static str, &'static 
         "secret_scanning_alerts"
     } else if !repository_route {
         return None;
+    } else if path == "/pulls/{pull_number}/merge" && !read {
+        // Merging writes the base branch.
+        "contents"
+    } else if path.ends_with("/check-runs") {
+        "checks"
+    } else if path.ends_with("/status") {
+        "statuses"
+    } else if path.starts_with("/rules/") {
+        return Some(("metadata", "read"));
+    } else if path.contains("/protection") {
+        "administration"
     } else if path.starts_with("/actions/") {
         "actions"
     } else if path.starts_with("/issues") {
@@ -122,6 +138,18 @@ mod tests {
             ("GET", "/orgs/{org}/code-security/configurations", Some(("organization_administration", "write"))),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", Some(("issues", "write"))),
             ("POST", "/repos/{owner}/{repo}/pulls", Some(("pull_requests", "write"))),
+            ("PATCH", "/repos/{owner}/{repo}", Some(("administration", "write"))),
+            ("GET", "/repos/{owner}/{repo}/vulnerability-alerts", Some(("administration", "read"))),
+            ("PUT", "/repos/{owner}/{repo}/automated-security-fixes", Some(("administration", "write"))),
+            ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", Some(("contents", "write"))),
+            ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs", Some(("checks", "read"))),
+            ("GET", "/repos/{owner}/{repo}/commits/{ref}/status", Some(("statuses", "read"))),
+            ("GET", "/repos/{owner}/{repo}/rules/branches/{branch}", Some(("metadata", "read"))),
+            (
+                "GET",
+                "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
+                Some(("administration", "read")),
+            ),
             ("GET", "/rate_limit", None),
             ("POST", "/app/installations/{installation_id}/access_tokens", None),
         ];

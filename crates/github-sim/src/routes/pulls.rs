@@ -32,7 +32,7 @@ pub fn pull_json(base: &str, repo: &Repo, pull: &Pull, full: bool) -> Value {
         "number": n, "state": pull.state, "locked": false, "title": pull.title, "user": user_json(base, &pull.creator, "Bot"),
         "body": pull.body, "labels": [], "milestone": null, "assignee": null, "assignees": [], "requested_reviewers": [],
         "created_at": iso8601(pull.created_at), "updated_at": iso8601(pull.updated_at), "closed_at": pull.closed_at.map(iso8601),
-        "merged_at": null, "merge_commit_sha": null, "draft": false,
+        "merged_at": pull.merged_at.map(iso8601), "merge_commit_sha": pull.merge_commit_sha, "draft": pull.draft,
         "head": branch_end(base, repo, &pull.head), "base": branch_end(base, repo, &pull.base),
         "_links": {
             "self": href(format!("{api}/pulls/{n}")), "html": href(html.clone()), "issue": href(format!("{api}/issues/{n}")),
@@ -40,15 +40,29 @@ pub fn pull_json(base: &str, repo: &Repo, pull: &Pull, full: bool) -> Value {
             "review_comment": href(format!("{api}/pulls/comments{{/number}}")), "commits": href(format!("{api}/pulls/{n}/commits")),
             "statuses": href(format!("{api}/statuses/{}", repo.branches.get(&pull.head).cloned().unwrap_or_default())),
         },
-        "author_association": "NONE", "auto_merge": null,
+        "author_association": "NONE",
+        "auto_merge": pull.auto_merge.as_ref().map(|auto| json!({
+            "enabled_by": user_json(base, &auto.enabled_by, "Bot"), "merge_method": auto.merge_method,
+            // GitHub's defaults: the pull request's title and number, and an empty message.
+            "commit_title": format!("{} (#{})", pull.title, pull.number), "commit_message": "",
+        })),
     });
     if let (true, Some(object)) = (full, body.as_object_mut()) {
         let changed = changed_files(repo, pull);
+        // GitHub computes mergeability for open pull requests only; a closed one answers `null` and `unknown`.
+        let (mergeable, mergeable_state) = match pull.state.as_str() {
+            "open" => {
+                let state = crate::merging::mergeable_state(repo, pull);
+                (json!(state != "dirty"), json!(state))
+            }
+            _ => (Value::Null, json!("unknown")),
+        };
+        let merged_by = pull.merged_by.as_ref().map(|login| user_json(base, login, "Bot"));
         for (field, value) in [
-            ("merged", json!(false)),
-            ("mergeable", json!(true)),
-            ("mergeable_state", json!("clean")),
-            ("merged_by", Value::Null),
+            ("merged", json!(pull.merged_at.is_some())),
+            ("mergeable", mergeable),
+            ("mergeable_state", mergeable_state),
+            ("merged_by", json!(merged_by)),
             ("comments", json!(0)),
             ("review_comments", json!(0)),
             ("maintainer_can_modify", json!(false)),
@@ -124,6 +138,11 @@ pub fn create_pull(state: &mut SimState, request: &RouteRequest<'_>) -> Result<R
         updated_at: state.now,
         closed_at: None,
         comments: Vec::new(),
+        draft: request.body.get("draft").and_then(Value::as_bool).unwrap_or(false),
+        merged_at: None,
+        merge_commit_sha: None,
+        merged_by: None,
+        auto_merge: None,
     };
     let body = pull_json(request.base_url, find_repo(state, request)?, &pull, true);
     state.pulls.push(pull);

@@ -12,7 +12,7 @@ use crate::enterprise::html_root;
 use crate::fixture::{CodeScanningAlertFixture, DependabotAlertFixture, SecretScanningAlertFixture};
 use crate::pagination::{link_header, page_of};
 use crate::state::{sha_of, Repo, SimState};
-use crate::views::simple_repo_json;
+use crate::views::{repo_json, simple_repo_json};
 
 fn find_repo<'a>(state: &'a SimState, request: &RouteRequest<'_>) -> Result<&'a Repo, ApiError> {
     state.repo(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
@@ -269,18 +269,18 @@ pub fn org_secret_scanning(state: &mut SimState, request: &RouteRequest<'_>) -> 
     Ok(numbered_pages(request, org_items(request, &repos, secret_scanning_on, secret_scanning_items)))
 }
 
-/// GitHub's `security-and-analysis` of a repository. Secret scanning as its alert list answers; push protection and
-/// Dependabot security updates are not modelled (disabled); `advanced_security` only on a private or internal
-/// repository, enabled when code or secret scanning is on (they need it there).
+/// GitHub's `security-and-analysis` of a repository. Secret scanning as its alert list answers, Dependabot security
+/// updates as `automated-security-fixes` does; push protection is not modelled (disabled); `advanced_security` only
+/// on a private or internal repository.
 fn security_and_analysis(repo: &Repo) -> Value {
     let status = |on: bool| json!({"status": if on { "enabled" } else { "disabled" }});
     let mut body = json!({
         "secret_scanning": status(secret_scanning_on(repo)),
         "secret_scanning_push_protection": status(false),
-        "dependabot_security_updates": status(false),
+        "dependabot_security_updates": status(security_updates_on(repo)),
     });
     if let (true, Some(object)) = (repo.spec.visibility != "public", body.as_object_mut()) {
-        object.insert("advanced_security".into(), status(code_scanning_on(repo) || secret_scanning_on(repo)));
+        object.insert("advanced_security".into(), status(advanced_security_on(repo)));
     }
     body
 }
@@ -292,4 +292,95 @@ pub(crate) fn with_security_and_analysis(state: &SimState, caller: &str, repo: &
         object.insert("security_and_analysis".into(), security_and_analysis(repo));
     }
     view
+}
+
+/// The repository a write names, for changing it.
+fn find_repo_mut<'a>(state: &'a mut SimState, request: &RouteRequest<'_>) -> Result<&'a mut Repo, ApiError> {
+    state.repo_mut(&request.params[0], &request.params[1]).ok_or_else(ApiError::not_found)
+}
+
+/// `GET /repos/{owner}/{repo}/vulnerability-alerts`: 204 while Dependabot alerts are on, else 404 (documented
+/// without a body; GitHub sends its `Not Found`).
+pub fn check_vulnerability_alerts(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    match dependabot_on(find_repo(state, request)?) {
+        true => Ok(Reply::empty(204)),
+        false => Err(ApiError::not_found()),
+    }
+}
+
+/// `PUT /repos/{owner}/{repo}/vulnerability-alerts`: turns Dependabot alerts on; 204, also when they were on.
+pub fn enable_vulnerability_alerts(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    find_repo_mut(state, request)?.spec.security.dependabot = true;
+    Ok(Reply::empty(204))
+}
+
+/// Whether Dependabot security updates are on: asked for, and Dependabot alerts on (they need them).
+pub(crate) fn security_updates_on(repo: &Repo) -> bool {
+    repo.spec.security.dependabot_security_updates && dependabot_on(repo)
+}
+
+/// `GET /repos/{owner}/{repo}/automated-security-fixes`: `{enabled, paused}` while Dependabot alerts are on, else
+/// 404 ("Not Found if Dependabot is not enabled for the repository").
+pub fn check_automated_security_fixes(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo(state, request)?;
+    if !dependabot_on(repo) {
+        return Err(ApiError::not_found());
+    }
+    Ok(Reply::ok(json!({"enabled": security_updates_on(repo), "paused": false})))
+}
+
+/// `PUT /repos/{owner}/{repo}/automated-security-fixes`: turns Dependabot security updates on; 204. GitHub refuses
+/// it while Dependabot alerts are off, with 422 and this message.
+pub fn enable_automated_security_fixes(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let repo = find_repo_mut(state, request)?;
+    if !dependabot_on(repo) {
+        return Err(ApiError::unprocessable(
+            "Vulnerability alerts must be enabled to configure automated security fixes.",
+        ));
+    }
+    repo.spec.security.dependabot_security_updates = true;
+    Ok(Reply::empty(204))
+}
+
+/// Whether Advanced Security is on for a private or internal repository: enabled, or code or secret scanning on
+/// (they need it there).
+fn advanced_security_on(repo: &Repo) -> bool {
+    repo.spec.security.advanced_security || code_scanning_on(repo) || secret_scanning_on(repo)
+}
+
+/// `PATCH /repos/{owner}/{repo}`, the part the simulator serves: `security_and_analysis.secret_scanning.status`
+/// (`enabled` or `disabled`). GitHub refuses to enable secret scanning on a private or internal repository without
+/// Advanced Security (422); the answer is the repository, with its `security_and_analysis` for a security manager.
+/// Any other field is refused with 422 naming it, rather than accepted and ignored.
+pub fn update_repo(state: &mut SimState, request: &RouteRequest<'_>) -> Result<Reply, ApiError> {
+    let Some(body) = request.body.as_object() else {
+        return Err(ApiError::new(400, "Problems parsing JSON"));
+    };
+    let unserved: Vec<&String> = body.keys().filter(|key| key.as_str() != "security_and_analysis").collect();
+    let settings = body.get("security_and_analysis").and_then(Value::as_object);
+    let unserved_settings: Vec<&String> =
+        settings.into_iter().flat_map(|s| s.keys()).filter(|key| key.as_str() != "secret_scanning").collect();
+    if !unserved.is_empty() || !unserved_settings.is_empty() {
+        return Err(ApiError::unprocessable(format!(
+            "github-sim serves only security_and_analysis.secret_scanning on this route, not {:?}",
+            unserved.into_iter().chain(unserved_settings).collect::<Vec<_>>()
+        )));
+    }
+    let wanted = settings.and_then(|s| s.get("secret_scanning")).and_then(|s| s.get("status")).and_then(Value::as_str);
+    let repo = find_repo_mut(state, request)?;
+    match wanted {
+        None => {}
+        Some("enabled") => {
+            if repo.spec.visibility != "public" && !advanced_security_on(repo) {
+                return Err(ApiError::unprocessable(
+                    "Secret scanning can only be enabled on repos where Advanced Security is enabled.",
+                ));
+            }
+            repo.spec.security.secret_scanning = true;
+        }
+        Some("disabled") => repo.spec.security.secret_scanning = false,
+        Some(other) => return Err(ApiError::unprocessable(format!("Invalid status {other:?} for secret_scanning"))),
+    }
+    let repo = find_repo(state, request)?;
+    Ok(Reply::ok(with_security_and_analysis(state, request.caller, repo, repo_json(request.base_url, repo))))
 }

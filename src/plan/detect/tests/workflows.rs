@@ -87,3 +87,23 @@ fn a_workflow_without_the_correlation_input_is_still_buildable() {
     );
     assert_eq!(mixed.build_workflow(), Some("z.yml"), "the one that takes correlation_id first");
 }
+
+#[test]
+fn the_lockfile_workflow_is_never_the_build_workflow() {
+    let lockfile = crate::plan::installed_workflows::TEMPLATES
+        .iter()
+        .find(|(name, _)| *name == "lockfile-update.yml")
+        .map(|(_, text)| *text)
+        .expect("shipped");
+    let alone = describe_repository(&[(".github/workflows/lockfile-update.yml", lockfile)], &[]);
+    assert_eq!(alone.workflows.len(), 1, "it is dispatchable");
+    assert_eq!(alone.build_workflow(), None, "but builds nothing: the repository still needs onboarding");
+    let beside = describe_repository(
+        &[
+            (".github/workflows/lockfile-update.yml", lockfile),
+            (".github/workflows/release.yml", "on: workflow_dispatch\n"),
+        ],
+        &[],
+    );
+    assert_eq!(beside.build_workflow(), Some("release.yml"));
+}
