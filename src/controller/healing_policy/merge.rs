@@ -5,7 +5,6 @@
 //! the head moved) is recorded as `Failed` and decided again at a later evaluation, after the cooldown.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -20,10 +19,7 @@ use crate::plan::heal::merge::{
     self, CheckState, Gate, MergeCandidate, MergeDecision, MergeMethod, MergeSettings, MergeWay, ObservedCheck,
     PullState,
 };
-use crate::plan::heal::{signed, Dispatch};
-
-/// Used when `spec.cooldown` does not parse (the API server rejects such objects; only code can build one).
-const FALLBACK_COOLDOWN: Duration = Duration::from_secs(30 * 60);
+use crate::plan::heal::{cooldown_of, Dispatch};
 
 /// Merges (or turns auto-merge on for) the listed pull requests of `repo` that may merge. A repository GitHub fails
 /// for is reported in the evaluation's errors.
@@ -76,7 +72,7 @@ pub(super) async fn merge_pull_requests(
             HealingMode::Enforce => Dispatch::Send,
             HealingMode::DryRun => Dispatch::RecordOnly,
         },
-        cooldown: signed(policy.spec.cooldown.to_std().unwrap_or(FALLBACK_COOLDOWN)),
+        cooldown: cooldown_of(&policy.spec),
         max_per_hour: usize::try_from(policy.spec.max_actions_per_repository_per_hour.max(0)).unwrap_or(0),
     };
     let plan = merge::decide(listed, gate, name, &candidates, &settings, &history, now);

@@ -438,7 +438,7 @@ pub fn decide(
     candidates.extend(rules::candidates(policy, repository, history, now));
     let ladders = ladder::Ladders::new(policy, repository, &candidates, now);
     let candidates = ladders.gate(candidates);
-    let cooldown = signed(policy.cooldown.to_std().unwrap_or(FALLBACK_COOLDOWN));
+    let cooldown = cooldown_of(policy);
     let cap = usize::try_from(policy.max_actions_per_repository_per_hour.max(0)).unwrap_or(0);
     let hour_ago = now.checked_sub(SignedDuration::from_hours(1)).unwrap_or(Timestamp::MIN);
     let mut in_last_hour: Vec<Timestamp> =
@@ -475,6 +475,12 @@ pub fn decide(
     }
     (plan.escalations, plan.ladder_changes) = ladders.settle(&plan.actions);
     plan
+}
+
+/// The least time between two actions of a kind on a repository, as `policy` says (or the fallback when its
+/// cooldown does not parse).
+pub fn cooldown_of(policy: &HealingPolicySpec) -> SignedDuration {
+    signed(policy.cooldown.to_std().unwrap_or(FALLBACK_COOLDOWN))
 }
 
 /// `time + duration`, saturating instead of panicking at the end of time.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::{after, signed, Dispatch, FALLBACK_COOLDOWN};
+use super::{after, cooldown_of, signed, Dispatch};
 use crate::crd::healing_policy::{AuditedAction, HealingMode, HealingPolicySpec, SecurityFeatures};
 use crate::crd::repository::RepositoryStatus;
 
@@ -194,7 +194,7 @@ pub fn decide(
         HealingMode::Enforce => Dispatch::Send,
         HealingMode::DryRun => Dispatch::RecordOnly,
     };
-    let cooldown = signed(policy.cooldown.to_std().unwrap_or(FALLBACK_COOLDOWN));
+    let cooldown = cooldown_of(policy);
     let cap = usize::try_from(policy.max_actions_per_repository_per_hour.max(0)).unwrap_or(0);
     let hour_ago = now.checked_sub(SignedDuration::from_hours(1)).unwrap_or(Timestamp::MIN);
     let of_repository = || history.iter().filter(|entry| entry.repository == repository);

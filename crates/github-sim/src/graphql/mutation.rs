@@ -88,6 +88,17 @@ fn fields(set: &SelectionSet) -> Vec<&Node<Field>> {
     found
 }
 
+/// The index of the pull request a mutation's `input.pullRequestId` names; GitHub's `NOT_FOUND` for an unknown id.
+fn pull_request_of(state: &SimState, field: &Field, variables: &Map<String, Value>) -> Result<usize, Refusal> {
+    let input = argument(field, "input", variables).unwrap_or(Value::Null);
+    let id = input.get("pullRequestId").and_then(Value::as_str).unwrap_or_default();
+    state.pulls.iter().position(|pull| format!("PR_{}", pull.id) == id).ok_or_else(|| Refusal {
+        message: format!("Could not resolve to a node with the global id of '{id}'"),
+        kind: Some("NOT_FOUND"),
+        unserved: false,
+    })
+}
+
 /// `markPullRequestReadyForReview(input: {pullRequestId})`: takes the pull request out of draft (one that is ready
 /// already stays so); needs `pull_requests: write`. The index of the pull request.
 fn mark_ready(
@@ -96,13 +107,7 @@ fn mark_ready(
     variables: &Map<String, Value>,
     permissions: Option<&Permissions>,
 ) -> Result<usize, Refusal> {
-    let input = argument(field, "input", variables).unwrap_or(Value::Null);
-    let id = input.get("pullRequestId").and_then(Value::as_str).unwrap_or_default().to_string();
-    let index = state.pulls.iter().position(|pull| format!("PR_{}", pull.id) == id).ok_or_else(|| Refusal {
-        message: format!("Could not resolve to a node with the global id of '{id}'"),
-        kind: Some("NOT_FOUND"),
-        unserved: false,
-    })?;
+    let index = pull_request_of(state, field, variables)?;
     if !permissions.is_none_or(|granted| grants(granted, "pull_requests", "write")) {
         return Err(Refusal { message: NOT_ACCESSIBLE.to_owned(), kind: Some("FORBIDDEN"), unserved: false });
     }
@@ -122,13 +127,8 @@ fn enable_auto_merge(
     variables: &Map<String, Value>,
     permissions: Option<&Permissions>,
 ) -> Result<usize, Refusal> {
+    let index = pull_request_of(state, field, variables)?;
     let input = argument(field, "input", variables).unwrap_or(Value::Null);
-    let id = input.get("pullRequestId").and_then(Value::as_str).unwrap_or_default().to_string();
-    let index = state.pulls.iter().position(|pull| format!("PR_{}", pull.id) == id).ok_or_else(|| Refusal {
-        message: format!("Could not resolve to a node with the global id of '{id}'"),
-        kind: Some("NOT_FOUND"),
-        unserved: false,
-    })?;
     // Enabling auto-merge is merging later: GitHub asks what merging needs.
     let allowed = permissions
         .is_none_or(|granted| grants(granted, "contents", "write") && grants(granted, "pull_requests", "write"));
