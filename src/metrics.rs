@@ -59,6 +59,16 @@ pub struct WebhookLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a wake a webhook delivery asked for.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookWakeLabels {
+    /// The kind of the object woken.
+    pub kind: &'static str,
+    /// `process` (handed to the controller of this process, nothing written) or `annotation` (written on the
+    /// object, for the leader's watch).
+    pub via: &'static str,
+}
+
 /// Labels of a GitHub HTTP exchange.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GitHubRequestLabels {
@@ -296,6 +306,8 @@ pub struct Metrics {
     pub shard_info: Family<ShardLabels, Gauge>,
     /// Webhook deliveries, by event and outcome.
     pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    /// Objects woken by webhook deliveries, by kind and by how.
+    pub webhook_wakes: Family<WebhookWakeLabels, Counter>,
     /// Failed webhook deliveries the recovery found that the receiver had not acted on (one per event).
     pub webhook_deliveries_failed_found: Counter,
     /// Redeliveries the recovery asked GitHub for and GitHub accepted.
@@ -367,6 +379,12 @@ impl Default for Metrics {
             "webhook_deliveries",
             "GitHub webhook deliveries, by event and outcome",
             webhook_deliveries.clone(),
+        );
+        let webhook_wakes = Family::<WebhookWakeLabels, Counter>::default();
+        registry.register(
+            "webhook_wakes",
+            "Objects woken by GitHub webhook deliveries, by kind and by how (in this process, or by an annotation)",
+            webhook_wakes.clone(),
         );
         let webhook_deliveries_failed_found = Counter::default();
         registry.register(
@@ -479,6 +497,7 @@ impl Default for Metrics {
             leader,
             shard_info,
             webhook_deliveries,
+            webhook_wakes,
             webhook_deliveries_failed_found,
             webhook_redeliveries_requested,
             webhook_recovery_passes,
@@ -611,6 +630,11 @@ impl Metrics {
     /// Records one webhook delivery.
     pub fn record_webhook(&self, event: &'static str, outcome: &'static str) {
         self.webhook_deliveries.get_or_create(&WebhookLabels { event, outcome }).inc();
+    }
+
+    /// Records one object woken by a webhook delivery, `via` `process` or `annotation`.
+    pub fn record_webhook_wake(&self, kind: &'static str, via: &'static str) {
+        self.webhook_wakes.get_or_create(&WebhookWakeLabels { kind, via }).inc();
     }
 
     /// Records how many repositories of a BuildPlan's current run are in each state (every state, zeros included,

@@ -9,6 +9,7 @@ use github_sim::webhook::WebhookTarget;
 use infinity_orchestrator::crd::build_plan::{BuildPlanPhase, RepositoryBuildState as S};
 use infinity_orchestrator::crd::well_known::REQUESTED_BY;
 use infinity_orchestrator::crd::Organization;
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use kube::ResourceExt;
 use serde_json::json;
@@ -76,8 +77,9 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
         })
         .await;
         latencies.push(started.elapsed());
-        let woken_by = plan.annotations().get(REQUESTED_BY).cloned().unwrap_or_default();
-        assert!(woken_by.starts_with("github-delivery/"), "step {step}: woken by {woken_by:?}");
+        // The receiver handed the plan to the controller of its own process: nothing was written to wake it.
+        let woken_by = plan.annotations().get(REQUESTED_BY);
+        assert_eq!(woken_by, None, "step {step}: the plan was annotated to wake it");
     }
 
     let plan = until_phase(&plans, "chain", BuildPlanPhase::Succeeded, Duration::from_secs(30)).await;
@@ -106,6 +108,11 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
     let metrics = operator.metrics();
     let accepted = r#"infinity_orchestrator_webhook_deliveries_total{event="workflow_run",outcome="accepted"}"#;
     assert!(sample(&metrics, accepted).is_some_and(|n| n >= 3.0), "{metrics}");
+    let woken = |via: &str| {
+        sample(&metrics, &format!(r#"infinity_orchestrator_webhook_wakes_total{{kind="BuildPlan",via="{via}"}}"#))
+    };
+    assert!(woken("process").is_some_and(|n| n >= 3.0), "{metrics}");
+    assert_eq!(woken("annotation"), None, "{metrics}");
     let progress = |state: &str| {
         format!(r#"infinity_orchestrator_build_plan_repositories{{namespace="{ns}",name="chain",state="{state}"}}"#)
     };
@@ -116,4 +123,61 @@ async fn each_workflow_run_delivery_advances_the_plan_long_before_the_poll_would
     // Every delivery's payload conforms to GitHub's webhooks description.
     let violations = sim.webhook_violations();
     assert!(violations.is_empty(), "{} webhook payload violations:\n{}", violations.len(), violations.join("\n"));
+}
+
+/// A replica that does not lead runs no controller: its receiver writes the wake annotation on the plan, and the
+/// leader's watch sees it. The deliveries go to the follower only, and the poll is ten minutes.
+#[tokio::test]
+async fn a_delivery_to_a_follower_wakes_the_plan_through_its_annotation() {
+    let cluster = cluster().await;
+    let ns = namespace(&cluster.client, "bp-follower").await;
+    let graph: Graph = [("core", vec![]), ("app", vec!["core".to_owned()])]
+        .into_iter()
+        .map(|(name, depends_on)| (name.to_owned(), depends_on))
+        .collect();
+    let sim = plan_bed(&cluster.client, &ns, &graph, 60).await;
+    let election = |identity: &'static str| {
+        let timings = ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "250ms"];
+        let mut args = vec!["--leader-elect", "--leader-election-namespace", ns.as_str(), "--identity", identity];
+        args.extend(timings);
+        args.extend(["--set", "build.poll_interval=10m", "--set", "build.retry_attempts=0"]);
+        args
+    };
+    let leases: Api<Lease> = Api::namespaced(cluster.client.clone(), &ns);
+    let leader = OperatorProcess::start_with_webhook(&cluster, &ns, &election("replica-a"));
+    eventually("replica-a holds the Lease", Duration::from_secs(30), || async {
+        let lease = leases.get_opt("infinity-orchestrator").await.ok()??;
+        (lease.spec?.holder_identity? == "replica-a").then_some(())
+    })
+    .await;
+    let follower = OperatorProcess::start_with_webhook(&cluster, &ns, &election("replica-b"));
+    eventually("replica-b ready as a follower", Duration::from_secs(30), || async {
+        follower.get("/readyz").filter(|(status, _)| *status == 200)
+    })
+    .await;
+    sim.set_webhook(WebhookTarget { url: follower.webhook_url().expect("a URL"), secret: WEBHOOK_SECRET.into() });
+    let plans = build_plan(&cluster.client, &ns, "chain", json!({})).await;
+
+    eventually("core's run in flight", Duration::from_secs(60), || async {
+        let core = plans.get("chain").await.ok()?.status?.repositories.into_iter().find(|e| e.name == "core")?;
+        (core.run_id.is_some() && matches!(core.state, S::Queued | S::Running)).then_some(())
+    })
+    .await;
+    leader.until_idle("BuildPlan").await;
+    sim.advance_clock(70);
+    let plan = eventually("app dispatched after core's run", Duration::from_secs(30), || async {
+        let plan = plans.get("chain").await.ok()?;
+        let dispatched = dispatches(&sim.requests());
+        (dispatched.get("app") == Some(&1)).then_some(plan)
+    })
+    .await;
+    let woken_by = plan.annotations().get(REQUESTED_BY).cloned().unwrap_or_default();
+    assert!(woken_by.starts_with("github-delivery/"), "woken by {woken_by:?}");
+    let wakes = |process: &OperatorProcess, via: &str| {
+        let series = format!(r#"infinity_orchestrator_webhook_wakes_total{{kind="BuildPlan",via="{via}"}}"#);
+        sample(&process.metrics(), &series)
+    };
+    assert!(wakes(&follower, "annotation").is_some_and(|n| n >= 1.0), "{}", follower.metrics());
+    assert_eq!(wakes(&follower, "process"), None, "the follower runs no controller");
+    assert_eq!(wakes(&leader, "annotation"), None, "no delivery went to the leader");
 }

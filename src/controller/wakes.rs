@@ -1,7 +1,8 @@
-//! Wakes asked for inside this process. The webhook receiver writes a wake annotation, which reaches the leader's
-//! controller through its watch; when the controller runs in the receiver's own process, the receiver also hands it
-//! the object here, so that the reconcile starts without waiting for the write and its watch event. The annotation
-//! stays: other replicas and a restarted leader learn of the wake only from it.
+//! Wakes asked for inside this process. The webhook receiver hands a BuildPlan to the controller listening here
+//! (this replica leads) instead of writing anything: the reconcile starts at once, and the plan is not written twice
+//! per step. Only where no controller listens (a follower) does the receiver write the wake annotation, which
+//! reaches the leader through its watch. A leader that stops before the reconcile loses nothing: its successor
+//! reconciles every plan when it starts.
 
 use std::sync::{Arc, Mutex};
 

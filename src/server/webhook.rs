@@ -355,17 +355,19 @@ impl WebhookReceiver {
             for target in targets {
                 match target {
                     WakeTarget::Organization => {
+                        self.metrics.record_webhook_wake("Organization", "annotation");
                         wakes.push(self.annotate::<Organization>(namespace, org_name.clone(), &patch));
                     }
                     WakeTarget::Repository(github_name) => {
                         let key = (namespace.clone(), org_name.clone(), github_name.to_ascii_lowercase());
                         for repo in self.repositories.get(&key) {
+                            self.metrics.record_webhook_wake("Repository", "annotation");
                             wakes.push(self.annotate::<Repository>(namespace, repo, &patch));
                         }
                     }
                     WakeTarget::BuildPlans => {
                         for plan in self.unfinished_plans.get(&(namespace.clone(), org_name.clone())) {
-                            wakes.push(self.annotate_and_wake(namespace, plan, &patch));
+                            wakes.push(self.annotate_or_wake(namespace, plan, &patch));
                         }
                     }
                 }
@@ -375,25 +377,24 @@ impl WebhookReceiver {
         Ok(woken.into_iter().flatten().collect())
     }
 
-    /// Annotates the plan, then wakes the BuildPlan controller of this process (if it runs here) without waiting for
-    /// the annotation's watch event. Not before the write: the reconcile would read the plan without the annotation,
-    /// and its status write, guarded by that read's resourceVersion, would conflict with it.
-    fn annotate_and_wake<'a>(
+    /// Hands the plan to the BuildPlan controller of this process when it runs here (this replica leads), with no
+    /// write at all; else annotates it, and the leader's watch sees the annotation. The in-process wake is as durable
+    /// as the annotation where it counts: a leader that stops before the reconcile is replaced by one that reconciles
+    /// every plan when it starts. A write would cost the step what it costs most: a whole-object write of the plan,
+    /// and a conflict of the reconcile's guarded status write with it.
+    fn annotate_or_wake<'a>(
         &self,
         namespace: &str,
         name: String,
         patch: &'a serde_json::Value,
     ) -> BoxFuture<'a, Result<Option<String>, kube::Error>> {
-        let (wakes, plan) = (self.build_plan_wakes.clone(), ObjectRef::new(&name).within(namespace));
-        let annotated = self.annotate::<BuildPlan>(namespace, name, patch);
-        async move {
-            let woken = annotated.await;
-            if matches!(woken, Ok(Some(_))) {
-                wakes.wake(plan);
-            }
-            woken
+        let plan = ObjectRef::new(&name).within(namespace);
+        if self.build_plan_wakes.wake(plan) {
+            self.metrics.record_webhook_wake("BuildPlan", "process");
+            return futures::future::ready(Ok(Some(format!("BuildPlan/{namespace}/{name}")))).boxed();
         }
-        .boxed()
+        self.metrics.record_webhook_wake("BuildPlan", "annotation");
+        self.annotate::<BuildPlan>(namespace, name, patch)
     }
 
     /// Merges `patch` into the object; returns `kind/namespace/name`, or `None` when the object is gone.
