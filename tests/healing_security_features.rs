@@ -72,8 +72,9 @@ async fn dependabot_alerts_that_are_off_are_turned_on_once_with_one_event() {
     let ns = namespace(client, "security-features-on").await;
     let sim = simulator().await;
     organization_on(client, &ns, &sim).await;
-    // Security updates too: the Repository status does not report them, so the policy reads GitHub at every
-    // evaluation, and only GitHub's answers keep the enables from being sent again.
+    // Security updates too: the Repository status does not report them, so the policy reads GitHub until GitHub
+    // says both are on; from then on that answer spares the reads (for a day, or until a later read of the
+    // Repository reports one off).
     let features = json!({ "dependabotAlerts": true, "dependabotSecurityUpdates": true });
     let policies = healing_policy(client, &ns, "secure", spec("Enforce", features)).await;
     let _operator = RunningOperator::start(client.clone(), &ns);
@@ -97,8 +98,9 @@ async fn dependabot_alerts_that_are_off_are_turned_on_once_with_one_event() {
     assert_eq!(fixes.iter().map(|r| r.status).collect::<Vec<_>>(), [204], "security updates once, after the alerts");
     assert!(fixes[0].seq > puts[0].seq);
     let checked: Vec<u16> = requests_to(&log, "GET", ALERTS).iter().map(|r| r.status).collect();
-    assert_eq!(checked.first(), Some(&404), "off before the enable");
-    assert!(checked.iter().filter(|status| **status == 204).count() >= 3, "looked again, on: {checked:?}");
+    assert_eq!(checked, [404, 204], "off before the enable, on after it, and not read again in 4 evaluations");
+    let fixes_read = requests_to(&log, "GET", "/repos/acme/api/automated-security-fixes");
+    assert_eq!(fixes_read.len(), 1, "security updates read once, once the alerts were on");
     let alerts = user_client(&sim).open_alerts(&RepoRef::new("acme", "api"), AlertSource::Dependabot).await;
     assert!(matches!(alerts, Ok(Alerts::Open(_))), "GitHub lists the alerts now: {alerts:?}");
     let status = status_of(&policies).await.unwrap();

@@ -5,11 +5,14 @@
 //! writes). A part stays here after it is written, until the controller's cache shows it, so that a reconcile on
 //! an older copy of the object does not write back what discovery said before.
 
+use std::sync::Arc;
+
 use futures::channel::oneshot;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use kube::runtime::reflector::ObjectRef;
 use serde::Serialize;
 
+use super::cache::Changed;
 use super::memo::Memo;
 use super::wakes::Wakes;
 use crate::crd::condition::{find_condition, Condition};
@@ -74,8 +77,9 @@ impl DiscoveredPart {
 /// One Repository's part between discovery and its write.
 #[derive(Debug)]
 enum Handed {
-    /// Waiting for the Repository controller to write it, with the discovery passes waiting for the write.
-    Unwritten { part: Box<DiscoveredPart>, waiters: Vec<oneshot::Sender<()>> },
+    /// Waiting for the Repository controller to write it, with the discovery passes waiting for the write, and the
+    /// uid of the object it was handed over for (when known).
+    Unwritten { part: Box<DiscoveredPart>, waiters: Vec<oneshot::Sender<()>>, uid: Option<String> },
     /// Written, not yet seen in the cache: only its digest is kept (at 10,000 repositories the parts themselves
     /// would hold 10 MiB for nothing).
     Written { digest: u64 },
@@ -113,17 +117,20 @@ impl DiscoveredHandover {
     /// controller listens in this process.
     pub fn hand_over(&self, object: ObjectRef<Repository>, part: DiscoveredPart) -> Option<oneshot::Receiver<()>> {
         let (sender, receiver) = oneshot::channel();
+        let uid = object.extra.uid.clone();
         {
             let mut parts = self.parts.lock();
             match parts.get_mut(&object) {
                 // Written already: nothing to wait for (the sender is dropped).
                 Some(Handed::Written { digest: written }) if *written == digest(&part) => {}
-                Some(Handed::Unwritten { part: held, waiters }) => {
+                Some(Handed::Unwritten { part: held, waiters, uid: held_for }) => {
                     **held = part;
                     waiters.push(sender);
+                    *held_for = uid;
                 }
                 _ => {
-                    parts.insert(object.clone(), Handed::Unwritten { part: Box::new(part), waiters: vec![sender] });
+                    let handed = Handed::Unwritten { part: Box::new(part), waiters: vec![sender], uid };
+                    parts.insert(object.clone(), handed);
                 }
             }
         }
@@ -163,7 +170,7 @@ impl DiscoveredHandover {
     /// handed over meanwhile stays to be written.
     pub fn written(&self, object: &ObjectRef<Repository>, part: &DiscoveredPart) {
         let mut parts = self.parts.lock();
-        let Some(Handed::Unwritten { part: held, waiters }) = parts.get_mut(object) else { return };
+        let Some(Handed::Unwritten { part: held, waiters, .. }) = parts.get_mut(object) else { return };
         if **held != *part {
             return;
         }
@@ -179,6 +186,17 @@ impl DiscoveredHandover {
         self.parts.remove(object);
     }
 
+    /// Releases the waiters of a part handed over for `deleted`, an object the watch saw deleted: no reconcile will
+    /// write it. A part handed over for an object of the same name created since (another uid) stays.
+    pub fn release_deleted(&self, deleted: &Repository) {
+        let key = ObjectRef::from_obj(deleted);
+        let mut parts = self.parts.lock();
+        let Some(Handed::Unwritten { uid, .. }) = parts.get(&key) else { return };
+        if uid.is_none() || *uid == deleted.metadata.uid {
+            parts.remove(&key);
+        }
+    }
+
     /// Forgets everything, releasing every waiter: the Repository controller stopped.
     pub fn release_all(&self) {
         self.parts.lock().clear();
@@ -188,6 +206,20 @@ impl DiscoveredHandover {
     pub fn listen(&self) -> impl Stream<Item = ObjectRef<Repository>> + Send + 'static {
         self.wakes.listen()
     }
+}
+
+/// Releases the parts handed over for objects `changes` (a cache's changes) shows deleted, until the changes end: no
+/// reconcile runs for an object the cache no longer holds, so its part would hold its discovery pass until the
+/// pass's limit.
+pub async fn release_deleted(handover: Arc<DiscoveredHandover>, changes: impl Stream<Item = Changed<Repository>>) {
+    changes
+        .for_each(|change| {
+            if let Changed::Deleted(repo) = change {
+                handover.release_deleted(&repo);
+            }
+            futures::future::ready(())
+        })
+        .await;
 }
 
 #[cfg(test)]
@@ -201,10 +233,14 @@ mod tests {
     use crate::crd::condition::ConditionStatus;
 
     fn repository(head: Option<&str>) -> Repository {
+        with_uid(head, "uid-1")
+    }
+
+    fn with_uid(head: Option<&str>, uid: &str) -> Repository {
         let status = head.map(|head| json!({ "fullName": "acme/api", "headSha": head }));
         serde_json::from_value(json!({
             "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository",
-            "metadata": { "name": "api", "namespace": "ns" },
+            "metadata": { "name": "api", "namespace": "ns", "uid": uid },
             "spec": { "organizationRef": { "name": "acme" }, "name": "api" },
             "status": status,
         }))
@@ -277,5 +313,23 @@ mod tests {
         assert!(stopped.try_recv().is_err(), "the controller stopped: the pass stops waiting");
         drop(wakes);
         assert!(handover.hand_over(key, part("c")).is_none(), "the listener is gone");
+    }
+
+    #[tokio::test]
+    async fn a_deleted_object_frees_its_waiters_but_not_those_of_its_successor() {
+        let handover = DiscoveredHandover::default();
+        let _wakes = handover.listen();
+        let (first, second) = (with_uid(None, "uid-1"), with_uid(None, "uid-2"));
+        let mut waiting = handover.hand_over(ObjectRef::from_obj(&first), part("a")).unwrap();
+        handover.release_deleted(&second);
+        assert!(waiting.try_recv().unwrap().is_none(), "another object of that name was deleted");
+        handover.release_deleted(&first);
+        assert!(waiting.try_recv().is_err(), "its object is gone: the pass stops waiting");
+
+        // Recreated under the same name: the old object's deletion, seen late, leaves the new one's part alone.
+        let mut recreated = handover.hand_over(ObjectRef::from_obj(&second), part("b")).unwrap();
+        handover.release_deleted(&first);
+        assert!(recreated.try_recv().unwrap().is_none());
+        assert_eq!(handover.overlay(&second), Overlay::Unwritten(Box::new(part("b"))));
     }
 }

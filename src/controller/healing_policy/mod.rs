@@ -76,7 +76,8 @@ pub async fn run(
         })
     };
     let controller = runtime::woken_by_their_organization(controller, &organizations).reconcile_on(changed);
-    let shared = Arc::new(Shared { repositories, organizations, evaluations: Evaluations::default() });
+    let evaluations = Evaluations::default();
+    let shared = Arc::new(Shared { repositories, organizations, evaluations, confirmed_on: Default::default() });
     // Healing is priority work: it goes first when the budget runs short.
     let reconcile = |policy, ctx, shared| Purpose::Healing.scope(reconcile(policy, ctx, shared));
     runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
@@ -88,6 +89,8 @@ struct Shared {
     repositories: Cache<Repository>,
     organizations: Cache<Organization>,
     evaluations: Evaluations,
+    /// Where GitHub last said the security features each policy asks for are all on.
+    confirmed_on: security::ConfirmedOn,
 }
 
 /// For each policy, the fingerprint of what its last evaluation read, and when it is due again.
@@ -159,7 +162,8 @@ async fn reconcile(policy: Arc<HealingPolicy>, ctx: Arc<Context>, shared: Arc<Sh
         }
         false => None,
     };
-    let mut evaluation = evaluate(&ctx, github.as_ref(), alerts.as_deref(), &policy, &selected, now).await;
+    let reads = (ctx.as_ref(), github.as_ref(), alerts.as_deref());
+    let mut evaluation = evaluate(reads, &policy, &selected, &shared.confirmed_on, now).await;
     evaluation.restricted = restricted;
     status::write_evaluated(&ctx, &policy, &evaluation, selected.len(), now).await?;
     let interval = policy.spec.interval.to_std().unwrap_or(FALLBACK_INTERVAL);
@@ -205,11 +209,10 @@ impl Evaluation {
 /// Decides and acts for every selected repository that needs a look. A repository GitHub fails for is reported
 /// and the others go on.
 async fn evaluate(
-    ctx: &Context,
-    github: &dyn GitHub,
-    alerts: Option<&OrgSnapshot>,
+    (ctx, github, alerts): (&Context, &dyn GitHub, Option<&OrgSnapshot>),
     policy: &HealingPolicy,
     selected: &[Repository],
+    confirmed_on: &security::ConfirmedOn,
     now: Timestamp,
 ) -> Evaluation {
     let current = policy.status.clone().unwrap_or_default();
@@ -229,7 +232,7 @@ async fn evaluate(
             }
         }
         // After the healing actions, which count against the same hourly cap.
-        security::enable_features(ctx, github, policy, repo, now, &mut evaluation).await;
+        security::enable_features((ctx, github), policy, repo, confirmed_on, now, &mut evaluation).await;
         merge::merge_pull_requests(ctx, github, policy, repo, now, &mut evaluation).await;
     }
     evaluation

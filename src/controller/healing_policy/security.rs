@@ -6,9 +6,11 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::ObjectRef;
 
 use super::{announce, Evaluation};
 use crate::controller::context::Context;
+use crate::controller::memo::Memo;
 use crate::controller::repository::observe as repository_reads;
 use crate::crd::healing_policy::{AuditedAction, SecurityFeatures, WithheldDecision};
 use crate::crd::repository::RepositoryStatus;
@@ -17,24 +19,31 @@ use crate::github::{self, GitHub, RepoRef};
 use crate::plan::heal::security_features::{self, ObservedFeatures, PlannedEnable, SecurityFeature, REFUSAL_RETRY};
 use crate::plan::heal::{after, signed, Dispatch};
 
+/// When GitHub last said every feature a policy asks for is on in a repository, by policy and repository (GitHub
+/// name), with the features asked for then: a change of them voids it.
+pub(super) type ConfirmedOn = Memo<(ObjectRef<HealingPolicy>, String), (SecurityFeatures, Timestamp)>;
+
 /// Turns on, in `repo`, the security features `policy` asks for that GitHub reports off. A repository GitHub fails
-/// for is reported in the evaluation's errors.
+/// for is reported in the evaluation's errors. GitHub's word that all are on spares the reads for a while
+/// (`security_features::needs_look`).
 pub(super) async fn enable_features(
-    ctx: &Context,
-    github: &dyn GitHub,
+    (ctx, github): (&Context, &dyn GitHub),
     policy: &HealingPolicy,
     repo: &Repository,
+    confirmed: &ConfirmedOn,
     now: Timestamp,
     evaluation: &mut Evaluation,
 ) {
     let wanted = &policy.spec.enable_security_features;
     let status = repo.status.clone().unwrap_or_default();
-    if !security_features::needs_look(wanted, &status) {
+    let name = repo.spec.name.0.as_str();
+    let key = (ObjectRef::from_obj(policy), name.to_owned());
+    let confirmed_on = confirmed.get(&key).filter(|(features, _)| features == wanted).map(|(_, at)| at);
+    if !security_features::needs_look(wanted, &status, confirmed_on, now) {
         return;
     }
     // Discovery has not described the repository yet.
     let Some((repo_ref, _)) = repository_reads::github_repository(Some(&status)) else { return };
-    let name = repo.spec.name.0.as_str();
     let observed = match observe(github, &repo_ref, wanted, &status).await {
         Ok(observed) => observed,
         // Without `administration` the features can be neither checked nor turned on: said once per feature and
@@ -52,6 +61,10 @@ pub(super) async fn enable_features(
             return;
         }
     };
+    match security_features::all_on(wanted, &observed) {
+        true => drop(confirmed.insert(key, (wanted.clone(), now))),
+        false => drop(confirmed.remove(&key)),
+    }
     let history = policy.status.as_ref().map(|s| s.actions.as_slice()).unwrap_or_default();
     let decided_now = evaluation.entries.iter().filter(|entry| entry.repository == name).count();
     let plan = security_features::decide(&policy.spec, name, &observed, history, decided_now, now);

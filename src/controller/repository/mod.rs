@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, Patch, PatchParams};
@@ -97,7 +97,11 @@ pub async fn run(
         charge.scope(reconcile(repo, ctx, shared))
     };
     let discovered = ctx.discovered.clone();
-    cache::run_beside(policy_changes, runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile)).await;
+    // An object deleted before its handed-over part was written is reconciled no more: its pass stops waiting.
+    let deletions = super::discovered::release_deleted(discovered.clone(), shared.repositories.changes());
+    let reconciles = runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile);
+    let reconciles = futures::future::select(Box::pin(deletions), Box::pin(reconciles));
+    cache::run_beside(policy_changes, reconciles.map(drop)).await;
     // Nobody writes what discovery hands over from now on: its passes stop waiting.
     discovered.release_all();
 }

@@ -161,17 +161,50 @@ pub struct FeaturePlan {
     pub withheld: Vec<HeldEnable>,
 }
 
+/// How long GitHub's word that every feature a policy asks for is on in a repository stands: until then the
+/// repository is read again only when its Repository status reports one of them off. Security updates show in no
+/// status the operator reads, so without it they would cost reads of every selected repository at every
+/// evaluation; a person turning a feature off on GitHub is seen within this time.
+pub const CONFIRMED_ON_STANDS: Duration = Duration::from_secs(24 * 3600);
+
 /// Whether the policy needs to read a repository's security features from GitHub, from what its Repository status
-/// says: Dependabot alerts or secret scanning reported off or not known; Dependabot security updates always (the
-/// Repository status does not report them).
-pub fn needs_look(wanted: &SecurityFeatures, status: &RepositoryStatus) -> bool {
-    let Some(security) = &status.security else { return wanted.any() };
+/// says and when GitHub last said every wanted feature is on there (`confirmed_on`). While that word stands
+/// ([`CONFIRMED_ON_STANDS`]), only a feature reported off by a read after it; else Dependabot alerts or secret scanning
+/// reported off or not known, and Dependabot security updates always (the Repository status does not report them).
+pub fn needs_look(
+    wanted: &SecurityFeatures,
+    status: &RepositoryStatus,
+    confirmed_on: Option<Timestamp>,
+    now: Timestamp,
+) -> bool {
+    let security = status.security.as_ref();
+    let listed = |list: fn(&crate::crd::repository::SecurityStatus) -> &Vec<String>, feature: &str| {
+        security.is_some_and(|security| list(security).iter().any(|listed| listed == feature))
+    };
+    let reported_off = (wanted.dependabot_alerts || wanted.dependabot_security_updates)
+        && listed(|s| &s.disabled_features, "dependabot")
+        || wanted.secret_scanning && listed(|s| &s.disabled_features, "secretScanning");
+    if let Some(at) = confirmed_on.filter(|at| now < after(*at, signed(CONFIRMED_ON_STANDS))) {
+        // A report older than GitHub's word is what it replaced (the Repository's reads lag the enable).
+        let read_since = status.last_sync_time.as_ref().is_none_or(|read| read.0 > at);
+        return reported_off && read_since;
+    }
+    let Some(security) = security else { return wanted.any() };
     let not_on = |feature: &str| {
         security.disabled_features.iter().chain(&security.unknown_features).any(|listed| listed == feature)
     };
     (wanted.dependabot_alerts && not_on("dependabot"))
         || wanted.dependabot_security_updates
         || (wanted.secret_scanning && not_on("secretScanning"))
+}
+
+/// Whether GitHub said every feature `wanted` names is on.
+pub fn all_on(wanted: &SecurityFeatures, observed: &ObservedFeatures) -> bool {
+    wanted.any()
+        && SecurityFeature::ALL
+            .into_iter()
+            .filter(|feature| feature.wanted(wanted))
+            .all(|feature| observed.state(feature) == Some(true))
 }
 
 /// The features to turn on in the repository `repository` (its GitHub name, as the audit trail holds it) under
@@ -449,14 +482,57 @@ mod tests {
             ..RepositoryStatus::default()
         };
         let alerts = wanted(serde_json::json!({ "dependabotAlerts": true }));
-        assert!(!needs_look(&SecurityFeatures::default(), &RepositoryStatus::default()));
-        assert!(needs_look(&alerts, &RepositoryStatus::default()), "nothing known yet");
-        assert!(needs_look(&alerts, &status(&["dependabot"], &[])));
-        assert!(!needs_look(&alerts, &status(&["secretScanning", "codeScanning"], &[])), "alerts are on");
+        assert!(!needs_look(&SecurityFeatures::default(), &RepositoryStatus::default(), None, at(0)));
+        assert!(needs_look(&alerts, &RepositoryStatus::default(), None, at(0)), "nothing known yet");
+        assert!(needs_look(&alerts, &status(&["dependabot"], &[]), None, at(0)));
+        assert!(!needs_look(&alerts, &status(&["secretScanning", "codeScanning"], &[]), None, at(0)), "alerts are on");
         let scanning = wanted(serde_json::json!({ "secretScanning": true }));
-        assert!(needs_look(&scanning, &status(&[], &["secretScanning"])));
-        assert!(!needs_look(&scanning, &status(&["dependabot"], &[])));
+        assert!(needs_look(&scanning, &status(&[], &["secretScanning"]), None, at(0)));
+        assert!(!needs_look(&scanning, &status(&["dependabot"], &[]), None, at(0)));
         let updates = wanted(serde_json::json!({ "dependabotSecurityUpdates": true }));
-        assert!(needs_look(&updates, &status(&[], &[])), "the status does not report them");
+        assert!(needs_look(&updates, &status(&[], &[]), None, at(0)), "the status does not report them");
+    }
+
+    #[test]
+    fn github_saying_all_is_on_spares_reads_for_a_day_unless_the_status_reports_one_off() {
+        let all =
+            SecurityFeatures { dependabot_alerts: true, dependabot_security_updates: true, secret_scanning: true };
+        let updates = SecurityFeatures { dependabot_security_updates: true, ..SecurityFeatures::default() };
+        let quiet = RepositoryStatus {
+            security: Some(SecurityStatus { unknown_features: vec!["secretScanning".into()], ..Default::default() }),
+            ..RepositoryStatus::default()
+        };
+        let confirmed = Some(at(0));
+        assert!(needs_look(&updates, &quiet, None, at(0)), "never confirmed");
+        assert!(!needs_look(&updates, &quiet, confirmed, at(60)), "confirmed an hour ago");
+        assert!(!needs_look(&all, &quiet, confirmed, at(60)), "unknown is not off");
+        assert!(!needs_look(&all, &RepositoryStatus::default(), confirmed, at(60)), "no security status yet");
+        assert!(needs_look(&updates, &quiet, confirmed, at(24 * 60)), "a day later");
+        let alerts_off = RepositoryStatus {
+            security: Some(SecurityStatus { disabled_features: vec!["dependabot".into()], ..Default::default() }),
+            ..RepositoryStatus::default()
+        };
+        assert!(needs_look(&updates, &alerts_off, confirmed, at(60)), "alerts reported off: updates are off too");
+        let read = |minutes| RepositoryStatus { last_sync_time: Some(Time(at(minutes))), ..alerts_off.clone() };
+        assert!(!needs_look(&updates, &read(-5), confirmed, at(60)), "reported off before GitHub said on");
+        assert!(needs_look(&updates, &read(30), confirmed, at(60)), "reported off by a read since");
+        let scanning_off = RepositoryStatus {
+            security: Some(SecurityStatus { disabled_features: vec!["secretScanning".into()], ..Default::default() }),
+            ..RepositoryStatus::default()
+        };
+        assert!(needs_look(&all, &scanning_off, confirmed, at(60)));
+        assert!(!needs_look(&updates, &scanning_off, confirmed, at(60)), "not a feature this policy wants");
+
+        let on = ObservedFeatures {
+            dependabot_alerts: Some(true),
+            dependabot_security_updates: Some(true),
+            secret_scanning: Some(true),
+            ..ObservedFeatures::default()
+        };
+        assert!(all_on(&all, &on));
+        assert!(!all_on(&all, &ObservedFeatures { secret_scanning: None, ..on.clone() }), "not known is not on");
+        assert!(!all_on(&all, &ObservedFeatures { dependabot_security_updates: Some(false), ..on.clone() }));
+        assert!(all_on(&updates, &ObservedFeatures { secret_scanning: Some(false), ..on }), "only what is wanted");
+        assert!(!all_on(&SecurityFeatures::default(), &ObservedFeatures::default()), "nothing wanted");
     }
 }
