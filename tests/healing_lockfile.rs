@@ -14,6 +14,7 @@ use github_sim::{Fixture, LoggedRequest, SimHandle, SimOptions, Simulator};
 use infinity_orchestrator::crd::healing_policy::{HealingPolicyStatus, PolicyPullRequest};
 use infinity_orchestrator::crd::HealingPolicy;
 use infinity_orchestrator::github::{GitHub, RepoRef};
+use infinity_orchestrator::plan::heal::merge::UNCHECKED_LOCKFILE_COMMIT;
 use infinity_orchestrator::plan::installed_workflows::TEMPLATES;
 use kube::api::Api;
 use serde_json::{json, Value};
@@ -147,7 +148,7 @@ async fn dependency_pull_requests_wait_for_their_lockfile_and_go_ready_with_both
         client,
         &ns,
         "heal",
-        json!({ "mode": "Enforce", "interval": "1s",
+        json!({ "mode": "Enforce", "interval": "1s", "autoMerge": ["DependencyUpdate"],
         "actions": { "dependencyUpdate": { "enabled": true, "minSeverity": "high" } } }),
     )
     .await;
@@ -196,6 +197,15 @@ async fn dependency_pull_requests_wait_for_their_lockfile_and_go_ready_with_both
     })
     .await;
     assert!(!is_draft(&sim, "web", web.number).await && !is_draft(&sim, "api", api.number).await);
+    // As on GitHub, the workflow's push (with its GITHUB_TOKEN) started no check: auto-merge waits, and says why.
+    eventually("auto-merge held back with the cause", WAIT, || async {
+        let status = status_of(&policies.get("heal").await.ok()?);
+        let held = |repository: &str| {
+            status.withheld.iter().any(|w| w.repository == repository && w.reason.contains(UNCHECKED_LOCKFILE_COMMIT))
+        };
+        (held("web") && held("api")).then_some(())
+    })
+    .await;
     let log = sim.requests();
     let marked = mutations(&log);
     assert_eq!(marked.len(), 2, "each marked ready once");

@@ -304,6 +304,16 @@ mod tests {
         assert_eq!(inputs["ecosystem"]["required"].as_bool(), Some(true));
         assert!(workflow["on"].get("workflow_call").is_some(), "reusable too");
         assert_eq!(workflow["permissions"]["contents"].as_str(), Some("write"));
+        // A push with GITHUB_TOKEN starts no check on the pull request: a configured token pushes instead, and no
+        // token stays in the checkout while the package tools run.
+        let steps = workflow["jobs"]["lockfile"]["steps"].as_sequence().expect("steps");
+        let checkout =
+            steps.iter().find(|step| step["uses"].as_str() == Some("actions/checkout@v4")).expect("checkout");
+        assert_eq!(checkout["with"]["persist-credentials"].as_bool(), Some(false));
+        let commit = steps.iter().find(|step| step["name"].as_str() == Some("Commit the lockfile")).expect("commit");
+        let push_token = commit["env"]["PUSH_TOKEN"].as_str().unwrap_or_default();
+        assert_eq!(push_token, "${{ secrets.INFINITY_ORCHESTRATOR_PUSH_TOKEN || github.token }}");
+        assert!(commit["run"].as_str().unwrap_or_default().contains("x-access-token:${PUSH_TOKEN}@"));
         for tool in [
             "npm install --package-lock-only",
             "pnpm install --lockfile-only",

@@ -15,6 +15,7 @@ use crate::controller::repository::observe as repository_reads;
 use crate::crd::healing_policy::{AuditedAction, HealingMode, PolicyPullRequest, WithheldDecision};
 use crate::crd::{HealingPolicy, Repository};
 use crate::github::{self, CommitCheck, GitHub, PullRequestDetails, RepoRef};
+use crate::plan::heal::lockfile as heal_lockfile;
 use crate::plan::heal::merge::{
     self, CheckState, Gate, MergeCandidate, MergeDecision, MergeMethod, MergeSettings, MergeWay, ObservedCheck,
     PullState,
@@ -137,6 +138,7 @@ async fn observe(
             state,
             draft: pull.draft,
             awaiting_lockfile: lockfile::pending(record),
+            lockfile_committed: record.lockfile.as_ref().is_some_and(|l| l.state == heal_lockfile::STATE_READY),
             head_sha: pull.head_sha.clone(),
             auto_merge_on: pull.auto_merge,
             required_checks,

@@ -91,6 +91,8 @@ pub struct MergeCandidate {
     pub draft: bool,
     /// Whether the policy still waits for its lockfile commit (it stays a draft until then).
     pub awaiting_lockfile: bool,
+    /// Whether its head is the lockfile-update workflow's commit (the policy marked it ready on seeing it).
+    pub lockfile_committed: bool,
     /// Its head commit.
     pub head_sha: String,
     /// Whether GitHub's auto-merge is on.
@@ -283,8 +285,24 @@ pub fn decide(
     plan
 }
 
-/// Which way `candidate` merges and why, or why it waits.
+/// Why no check may ever come to a head the lockfile-update workflow pushed: GitHub starts no workflow for a push
+/// made with a workflow's own `GITHUB_TOKEN`.
+pub const UNCHECKED_LOCKFILE_COMMIT: &str = "no workflow ran on the lockfile commit: GitHub starts none for a \
+    push made with the workflow's GITHUB_TOKEN; an INFINITY_ORCHESTRATOR_PUSH_TOKEN secret lets the lockfile-update \
+    workflow push with a token whose pushes start the pull request's checks";
+
+/// Which way `candidate` merges and why, or why it waits; a head the lockfile-update workflow pushed that reports
+/// no check at all says why none may come.
 fn way_for(candidate: &MergeCandidate, settings: &MergeSettings) -> Result<(MergeWay, String), String> {
+    let unchecked_lockfile = candidate.lockfile_committed && candidate.checks.is_empty();
+    let explained = |why: String| if unchecked_lockfile { format!("{why} ({UNCHECKED_LOCKFILE_COMMIT})") } else { why };
+    match checks_way(candidate, settings) {
+        Ok((way, why)) => Ok((way, explained(why))),
+        Err(why) => Err(explained(why)),
+    }
+}
+
+fn checks_way(candidate: &MergeCandidate, settings: &MergeSettings) -> Result<(MergeWay, String), String> {
     let failed: Vec<&str> =
         candidate.checks.iter().filter(|c| c.state == CheckState::Failed).map(|c| c.name.as_str()).collect();
     if !failed.is_empty() {
@@ -368,6 +386,7 @@ mod tests {
             state: PullState::Open,
             draft: false,
             awaiting_lockfile: false,
+            lockfile_committed: false,
             head_sha: format!("sha{number}"),
             auto_merge_on: false,
             required_checks: vec!["build".to_owned()],
@@ -448,6 +467,30 @@ mod tests {
         assert_eq!((plan.decisions.len(), plan.withheld[0].why.as_str()), (0, "#5 at sha5: checks pending: lint"));
         // Auto-merge already on: GitHub merges it.
         assert_eq!(decide_one(MergeCandidate { auto_merge_on: true, ..pending }, true, &[]), MergePlan::default());
+    }
+
+    #[test]
+    fn a_lockfile_commit_without_any_check_says_why_none_may_come() {
+        let pushed = |checks, required: &[&str]| MergeCandidate {
+            lockfile_committed: true,
+            checks,
+            required_checks: required.iter().map(|name| name.to_string()).collect(),
+            ..green(6)
+        };
+        let plan = decide_one(pushed(vec![], &[]), true, &[]);
+        let why = &plan.withheld[0].why;
+        assert!(why.starts_with("#6 at sha6: no check reported on its head yet (no workflow ran"), "{why}");
+        assert!(why.contains("INFINITY_ORCHESTRATOR_PUSH_TOKEN"), "{why}");
+        let plan = decide_one(pushed(vec![], &["build"]), true, &[]);
+        assert_eq!(plan.decisions[0].way, MergeWay::AutoMerge);
+        assert!(plan.decisions[0].reason.contains(UNCHECKED_LOCKFILE_COMMIT), "{}", plan.decisions[0].reason);
+        let plan = decide_one(pushed(vec![], &["build"]), false, &[]);
+        assert!(plan.withheld[0].why.contains(UNCHECKED_LOCKFILE_COMMIT));
+        // Once a check reports, or on a head the workflow did not push, nothing is added.
+        let plan = decide_one(pushed(vec![check("build", CheckState::Pending)], &["build"]), true, &[]);
+        assert!(!plan.decisions[0].reason.contains(UNCHECKED_LOCKFILE_COMMIT));
+        let other = MergeCandidate { checks: vec![], required_checks: vec![], ..green(7) };
+        assert!(!decide_one(other, true, &[]).withheld[0].why.contains(UNCHECKED_LOCKFILE_COMMIT));
     }
 
     fn entry(action: &str, reason: &str, outcome: &str, minutes_ago: i64) -> AuditedAction {
