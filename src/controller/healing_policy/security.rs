@@ -61,9 +61,10 @@ pub(super) async fn enable_features(
             return;
         }
     };
-    match security_features::all_on(wanted, &observed) {
-        true => drop(confirmed.insert(key, (wanted.clone(), now))),
-        false => drop(confirmed.remove(&key)),
+    if security_features::all_on(wanted, &observed) {
+        confirmed.insert(key, (wanted.clone(), now));
+    } else {
+        confirmed.remove(&key);
     }
     let history = policy.status.as_ref().map(|s| s.actions.as_slice()).unwrap_or_default();
     let decided_now = evaluation.entries.iter().filter(|entry| entry.repository == name).count();

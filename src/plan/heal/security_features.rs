@@ -178,12 +178,9 @@ pub fn needs_look(
     now: Timestamp,
 ) -> bool {
     let security = status.security.as_ref();
-    let listed = |list: fn(&crate::crd::repository::SecurityStatus) -> &Vec<String>, feature: &str| {
-        security.is_some_and(|security| list(security).iter().any(|listed| listed == feature))
-    };
-    let reported_off = (wanted.dependabot_alerts || wanted.dependabot_security_updates)
-        && listed(|s| &s.disabled_features, "dependabot")
-        || wanted.secret_scanning && listed(|s| &s.disabled_features, "secretScanning");
+    let off = |feature: &str| security.is_some_and(|s| s.disabled_features.iter().any(|listed| listed == feature));
+    let reported_off = (wanted.dependabot_alerts || wanted.dependabot_security_updates) && off("dependabot")
+        || wanted.secret_scanning && off("secretScanning");
     if let Some(at) = confirmed_on.filter(|at| now < after(*at, signed(CONFIRMED_ON_STANDS))) {
         // A report older than GitHub's word is what it replaced (the Repository's reads lag the enable).
         let read_since = status.last_sync_time.as_ref().is_none_or(|read| read.0 > at);
