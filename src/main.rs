@@ -224,14 +224,15 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run_command())
 }
 
-/// Caps glibc's malloc at two arenas before any thread starts. By default it makes up to eight per core, one for
+/// Caps glibc's malloc at one arena before any thread starts. By default it makes up to eight per core, one for
 /// each thread that meets contention, and memory freed in one arena is not reused by the others: at 10,000
-/// repositories that left the operator's resident set about 5 MiB higher for the same heap (150 against 146 MiB).
+/// repositories eight arenas left the operator's resident set about 5 MiB higher for the same heap (150 against
+/// 146 MiB), and two still peaked at 147–154 MiB where one peaks at 146–148 MiB, no slower (BENCHMARKS.md).
 fn cap_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
