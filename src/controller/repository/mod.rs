@@ -458,15 +458,15 @@ async fn read_runs(
 /// The described repositories of `asking`'s Organization whose runs are due and whose next read comes within
 /// [`LOOKAHEAD`], as a batch asks for them: lazily, as many as it has room for. Only the repositories this process
 /// read whose timed read comes due by then are looked at (see [`timed_reads_due`]): a batch asks for them at every
-/// query, and judging all 10,000 repositories of an Organization each time cost the operator about a fifth of its CPU.
-/// The others read when their own reconcile comes (a change, a first sight).
+/// query, and judging all 10,000 repositories of an Organization each time cost the operator about a fifth of its
+/// CPU. The others read when their own reconcile comes (a change, a first sight).
 fn due_soon<'a>(
     ctx: &'a Context,
     shared: &'a Shared,
     asking: &'a Repository,
     now: Timestamp,
 ) -> impl Iterator<Item = RunsAsk> + 'a {
-    let soon = SignedDuration::try_from(LOOKAHEAD).ok().and_then(|ahead| now.checked_add(ahead).ok()).unwrap_or(now);
+    let soon = later_by(now, LOOKAHEAD);
     let namespace = asking.namespace();
     let candidates = timed_reads_due(&shared.reads.lock(), namespace.as_deref().unwrap_or_default(), soon);
     candidates.into_iter().filter_map(move |key| {
