@@ -126,7 +126,8 @@ struct LastRead {
     /// Everything a read depends on, except time.
     trigger: String,
     at: Timestamp,
-    /// When its timed read comes due: `at` plus the interval then.
+    /// When its timed read comes due: `at` plus the interval then, kept so that a batch's look-ahead compares
+    /// times instead of working out every repository's interval again.
     due_at: Timestamp,
     /// The object's `requested-at` annotation then: a new one since is a request to read again.
     requested_at: Option<String>,
