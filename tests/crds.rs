@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use infinity_orchestrator::crd::build_plan::FailurePolicy;
 use infinity_orchestrator::crd::{BuildPlan, HealingPolicy, Organization, Repository};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::core::DynamicObject;
+use kube::ResourceExt;
 use serde_json::json;
 use support::{cluster, eventually, namespace, repo_root};
 
@@ -384,6 +385,48 @@ async fn invalid_objects_are_rejected_with_a_message_naming_the_field() {
     assert!(stored.lines().all(|line| line.contains("/valid-")), "{stored}");
 }
 
+/// Each kind's status is written whole by its controller: the schema marks it atomic, so server-side apply tracks it
+/// as one field, and a write replaces all of it, taking over what any other writer set.
+#[tokio::test]
+async fn each_status_is_one_field_that_a_write_replaces_whole() {
+    let cluster = &cluster().await;
+    let ns = namespace(&cluster.client, "atomic-status").await;
+    let condition = json!({
+        "type": "Ready", "status": "True", "observedGeneration": 1, "lastTransitionTime": "2026-01-01T00:00:00Z",
+        "reason": "Test", "message": "set by another writer",
+    });
+    for (plural, kind) in [
+        ("buildplans", "BuildPlan"),
+        ("healingpolicies", "HealingPolicy"),
+        ("repositories", "Repository"),
+        ("organizations", "Organization"),
+    ] {
+        let created = create_dynamic(&cluster.client, &ns, plural, &minimal_json(kind, valid_spec(kind)))
+            .await
+            .unwrap_or_else(|e| panic!("a valid {kind}: {e}"));
+        assert_eq!(created.name_any(), "minimal");
+        let api = dynamic_api(&cluster.client, &ns, plural, kind);
+        let other = PatchParams { field_manager: Some("another-writer".into()), ..Default::default() };
+        let set_by_other = json!({ "status": { "observedGeneration": 1, "conditions": [condition] } });
+        api.patch_status("minimal", &other, &Patch::Merge(&set_by_other)).await.unwrap();
+
+        let applied = json!({
+            "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": kind, "status": { "observedGeneration": 2 },
+        });
+        let params = PatchParams::apply("the-controller").force();
+        let written = api.patch_status("minimal", &params, &Patch::Apply(&applied)).await.unwrap();
+
+        assert_eq!(written.data["status"], json!({ "observedGeneration": 2 }), "{kind}: the status is replaced whole");
+        let owning_status: Vec<_> = written
+            .managed_fields()
+            .iter()
+            .filter(|entry| entry.fields_v1.as_ref().is_some_and(|fields| fields.0.get("f:status").is_some()))
+            .map(|entry| (entry.manager.clone().unwrap_or_default(), entry.fields_v1.clone().unwrap().0))
+            .collect();
+        assert_eq!(owning_status, [("the-controller".to_owned(), json!({ "f:status": {} }))], "{kind}");
+    }
+}
+
 #[tokio::test]
 async fn kubectl_explain_teaches_the_api() {
     let cluster = &cluster().await;
@@ -456,7 +499,12 @@ async fn create_dynamic(
     plural: &str,
     object: &serde_json::Value,
 ) -> Result<DynamicObject, kube::Error> {
-    let kind = object["kind"].as_str().unwrap_or_default();
+    let api = dynamic_api(client, namespace, plural, object["kind"].as_str().unwrap_or_default());
+    let object: DynamicObject = serde_json::from_value(object.clone()).expect("a DynamicObject");
+    api.create(&PostParams::default(), &object).await
+}
+
+fn dynamic_api(client: &kube::Client, namespace: &str, plural: &str, kind: &str) -> Api<DynamicObject> {
     let resource = kube::api::ApiResource {
         group: "orchestrator.infinityxone.io".into(),
         version: "v1alpha1".into(),
@@ -464,7 +512,5 @@ async fn create_dynamic(
         kind: kind.into(),
         plural: plural.into(),
     };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let object: DynamicObject = serde_json::from_value(object.clone()).expect("a DynamicObject");
-    api.create(&PostParams::default(), &object).await
+    Api::namespaced_with(client.clone(), namespace, &resource)
 }

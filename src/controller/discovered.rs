@@ -20,10 +20,6 @@ use crate::crd::repository::RepositoryStatus;
 use crate::crd::Repository;
 use crate::plan::discovery_pass::{DiscoveredStatus, DETECTION_WARNING, DISCOVERED};
 
-/// The field manager under which discovery wrote its part itself before the Repository controller became the one
-/// writer of the status; that controller releases the fields an object still has under it.
-pub const DISCOVERY_MANAGER: &str = "infinity-orchestrator-discovery";
-
 /// The conditions discovery decides.
 pub const DISCOVERY_CONDITIONS: &[&str] = &[DISCOVERED, DETECTION_WARNING];
 

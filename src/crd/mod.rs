@@ -42,13 +42,20 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
 /// - `kubectl explain` does not print defaults, so each default is appended to its field's description;
 /// - the server publishes a `nullable` field without its type, so `kubectl explain` would not say that an optional
 ///   spec field such as `maxParallel` is an integer. Users leave such fields out rather than write `null`, so the
-///   spec's optional scalars are not nullable (a `null` is pruned like an absent field).
+///   spec's optional scalars are not nullable (a `null` is pruned like an absent field);
+/// - each kind's status is written whole, by its one controller, in one server-side apply: marked atomic, it is
+///   one field to the API server's field tracking rather than one per leaf. Tracked leaf by leaf, a Repository's
+///   `managedFields` were about 2 KB of its 9, decoded, compared and encoded again on every write.
 fn for_oldest_supported_server(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
             finish_schema(schema);
-            if let Some(spec) = schema.properties.as_mut().and_then(|p| p.get_mut("spec")) {
-                typed_spec_scalars(spec);
+            for (name, property) in schema.properties.iter_mut().flatten() {
+                match name.as_str() {
+                    "spec" => typed_spec_scalars(property),
+                    "status" => property.x_kubernetes_map_type = Some("atomic".to_owned()),
+                    _ => {}
+                }
             }
         }
     }

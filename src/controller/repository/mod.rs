@@ -26,7 +26,6 @@ use futures::channel::mpsc;
 use futures::{FutureExt, Stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -38,7 +37,7 @@ use self::org_alerts::Enablement;
 use self::runs_loader::{runs_due, RunsAsk, RunsBasis, RunsLoader, RunsSeen, LOOKAHEAD};
 use super::cache::{self, Cache};
 use super::context::{Context, FIELD_MANAGER};
-use super::discovered::{DiscoveredPart, Overlay, DISCOVERY_CONDITIONS, DISCOVERY_MANAGER};
+use super::discovered::{DiscoveredPart, Overlay, DISCOVERY_CONDITIONS};
 use super::error::Error;
 use super::memo::Memo;
 use super::organization_ref::{of_organization, OrganizationScoped};
@@ -160,7 +159,9 @@ impl OwnStatus {
 }
 
 /// A Repository's whole status, which this controller alone writes under [`FIELD_MANAGER`]: its own part and the
-/// part discovery hands over ([`crate::controller::discovered`]), in one request.
+/// part discovery hands over ([`crate::controller::discovered`]), in one request. The schema marks the status
+/// atomic, so each write replaces all of it and takes it over from any other field manager (an earlier version's
+/// discovery wrote its part under one of its own).
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WholeStatus {
@@ -586,36 +587,15 @@ async fn write(
     handed: Option<&DiscoveredPart>,
 ) -> Result<(), Error> {
     let whole = WholeStatus::new(DiscoveredPart::of(repo), next);
-    let written = write_status(ctx, observed, &whole, Guard::None).await?;
+    write_status(ctx, observed, &whole, Guard::None).await?;
     let conditions = (observed.conditions(), whole.conditions.as_slice());
     // Thousands are made at once: each one starting out fine is no news.
     announce_transition(ctx, observed, conditions, READY, Polarity::PositiveQuietAtFirst, "Reconcile").await;
     announce_transition(ctx, observed, conditions, HEALTHY, Polarity::PositiveQuietAtFirst, "JudgeHealth").await;
     announce_transition(ctx, observed, conditions, DETECTION_WARNING, Polarity::Negative, "Discover").await;
-    if let Some(written) = written {
-        take_over_discovery_fields(ctx, &written).await?;
-    }
     if let Some(part) = handed {
         ctx.discovered.written(&ObjectRef::from_obj(observed), part);
     }
-    Ok(())
-}
-
-/// Releases the status fields an earlier version's discovery applied under its own field manager, now that this
-/// controller applies them too: left with that manager, a field discovery stops setting would never be removed.
-/// Once per object, on its first write after an upgrade.
-async fn take_over_discovery_fields(ctx: &Context, written: &Repository) -> Result<(), Error> {
-    let by_discovery = written.managed_fields().iter().any(|entry| entry.manager.as_deref() == Some(DISCOVERY_MANAGER));
-    if !by_discovery {
-        return Ok(());
-    }
-    let api: Api<Repository> = Api::namespaced(ctx.client.clone(), &namespace_of(written)?);
-    // An apply that sets nothing leaves the manager owning nothing; what this controller co-owns stays.
-    let nothing = serde_json::json!({
-        "apiVersion": Repository::api_version(&()), "kind": Repository::kind(&()), "status": {}
-    });
-    let params = PatchParams::apply(DISCOVERY_MANAGER).force();
-    api.patch_status(&written.name_any(), &params, &Patch::Apply(&nothing)).await?;
     Ok(())
 }
 
