@@ -221,7 +221,11 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 fn main() -> anyhow::Result<()> {
     cap_malloc_arenas();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run_command())
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Spawned, not run by `block_on` itself: `block_on` polls its future on this main thread, outside the worker
+    // pool, so every wake-up of the controllers (an answer from the API server or GitHub, read by a worker) would
+    // cross threads and cost a context switch, and they could never use a second core.
+    runtime.block_on(async { tokio::spawn(run_command()).await? })
 }
 
 /// Caps glibc's malloc at one arena before any thread starts. By default it makes up to eight per core, one for

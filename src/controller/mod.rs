@@ -67,12 +67,30 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         Arc::new(repositories.clone()),
         organization::reconcile,
     );
-    tokio::join!(
-        organizations,
-        repository::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), repository_changes, owned.clone()),
-        build_plan::run(ctx.clone(), &scope, shutdown.clone(), repositories.clone(), owned.clone()),
-        healing_policy::run(ctx.clone(), &scope, shutdown, repositories, owned),
-    );
+    // One task each, so that the controllers run on every worker thread rather than take turns on one.
+    let controllers = [
+        tokio::spawn(organizations),
+        tokio::spawn({
+            let (ctx, scope, shutdown, repositories, owned) =
+                (ctx.clone(), scope.clone(), shutdown.clone(), repositories.clone(), owned.clone());
+            async move { repository::run(ctx, &scope, shutdown, repositories, repository_changes, owned).await }
+        }),
+        tokio::spawn({
+            let (ctx, scope, shutdown, repositories, owned) =
+                (ctx.clone(), scope.clone(), shutdown.clone(), repositories.clone(), owned.clone());
+            async move { build_plan::run(ctx, &scope, shutdown, repositories, owned).await }
+        }),
+        tokio::spawn({
+            let ctx = ctx.clone();
+            async move { healing_policy::run(ctx, &scope, shutdown, repositories, owned).await }
+        }),
+    ];
+    // A controller that panics takes the process down at once, as it did when they all ran in one task.
+    if let Err(error) = futures::future::try_join_all(controllers).await {
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
     ctx.metrics.observe_repositories(None);
 }
 
