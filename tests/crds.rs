@@ -427,6 +427,44 @@ async fn each_status_is_one_field_that_a_write_replaces_whole() {
     }
 }
 
+/// A Repository's zero counts and false flags are left out of its status, as Kubernetes' own statuses leave them,
+/// and the server adds no default back: a write carries, and every watcher decodes, only what is there.
+#[tokio::test]
+async fn a_repository_status_leaves_out_zero_counts_and_reads_back_the_same() {
+    use infinity_orchestrator::crd::repository::{AlertCounts, HealthStatus, RepositoryStatus, SecurityStatus};
+    let cluster = &cluster().await;
+    let ns = namespace(&cluster.client, "zero-counts").await;
+    create_dynamic(&cluster.client, &ns, "repositories", &minimal_json("Repository", valid_spec("Repository")))
+        .await
+        .expect("a valid Repository");
+    let status = RepositoryStatus {
+        observed_generation: Some(1),
+        health: Some(HealthStatus { score: 0, window_runs: 0, success_rate_percent: 0, ..HealthStatus::default() }),
+        security: Some(SecurityStatus {
+            dependabot: AlertCounts { high: 2, ..AlertCounts::default() },
+            disabled_features: vec!["codeScanning".into(), "secretScanning".into()],
+            ..SecurityStatus::default()
+        }),
+        ..RepositoryStatus::default()
+    };
+    let api: Api<Repository> = Api::namespaced(cluster.client.clone(), &ns);
+    let applied =
+        json!({ "apiVersion": "orchestrator.infinityxone.io/v1alpha1", "kind": "Repository", "status": status });
+    api.patch_status("minimal", &PatchParams::apply("the-controller").force(), &Patch::Apply(&applied)).await.unwrap();
+
+    let stored = dynamic_api(&cluster.client, &ns, "repositories", "Repository").get("minimal").await.unwrap();
+    assert_eq!(
+        stored.data["status"],
+        json!({
+            "observedGeneration": 1,
+            "health": { "score": 0, "windowRuns": 0, "successRatePercent": 0 },
+            "security": { "dependabot": { "high": 2 }, "disabledFeatures": ["codeScanning", "secretScanning"] },
+        }),
+        "only what is not zero, besides the health figures a printer column and readers always find"
+    );
+    assert_eq!(api.get("minimal").await.unwrap().status, Some(status), "read back into our types, zeros and all");
+}
+
 #[tokio::test]
 async fn kubectl_explain_teaches_the_api() {
     let cluster = &cluster().await;

@@ -222,7 +222,8 @@ pub struct HealthStatus {
     /// Share of successful runs in the window, in percent.
     #[schemars(range(min = 0, max = 100))]
     pub success_rate_percent: i32,
-    /// Failed runs since the last success.
+    /// Failed runs since the last success (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub consecutive_failures: i32,
     /// Median run duration in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,14 +235,14 @@ pub struct HealthStatus {
     /// `Slower`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_trend: Option<String>,
-    /// Whether some commit failed and then passed without a change (a flaky build or test).
-    #[serde(default)]
+    /// Whether some commit failed and then passed without a change (a flaky build or test); absent when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flaky: bool,
     /// Share of the failed runs in the window judged flaky, in percent (re-run attempts count one each): a failure
     /// is flaky when its commit passed the same workflow afterwards, or, while that workflow has failed fewer than 3
     /// times in a row, when the commit passed it before or its outcome changed at least 3 times among its newest 10
-    /// runs. 0 without failures.
-    #[serde(default)]
+    /// runs. Absent when no failure is flaky.
+    #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(range(min = 0, max = 100))]
     pub flaky_rate_percent: i32,
     /// The workflows with flaky failures in the window, most flaky failures first (then highest share, then
@@ -302,18 +303,19 @@ pub struct RunReference {
     pub completed_at: Option<Time>,
 }
 
-/// Security posture from GitHub's code scanning, Dependabot and secret scanning.
+/// Security posture from GitHub's code scanning, Dependabot and secret scanning. A count of 0 is left out, as
+/// Kubernetes' own statuses leave out zero counts: a feature without open alerts shows no counts.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityStatus {
-    /// Open code-scanning alerts by severity.
-    #[serde(default)]
+    /// Open code-scanning alerts by severity (absent when none).
+    #[serde(default, skip_serializing_if = "AlertCounts::is_empty")]
     pub code_scanning: AlertCounts,
-    /// Open Dependabot alerts by severity.
-    #[serde(default)]
+    /// Open Dependabot alerts by severity (absent when none).
+    #[serde(default, skip_serializing_if = "AlertCounts::is_empty")]
     pub dependabot: AlertCounts,
-    /// Open secret-scanning alerts.
-    #[serde(default)]
+    /// Open secret-scanning alerts (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub secret_scanning: i32,
     /// Security features GitHub reports as disabled for this repository: `codeScanning`, `dependabot`,
     /// `secretScanning`.
@@ -327,20 +329,32 @@ pub struct SecurityStatus {
     pub unknown_features: Vec<String>,
 }
 
-/// Alert counts by severity.
+/// Alert counts by severity; a severity without alerts is absent.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertCounts {
     /// Critical-severity alerts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub critical: i32,
     /// High-severity alerts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub high: i32,
     /// Medium-severity alerts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub medium: i32,
     /// Low-severity alerts, and code-scanning warnings and notes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub low: i32,
+}
+
+impl AlertCounts {
+    /// No open alert of any severity.
+    pub fn is_empty(&self) -> bool {
+        *self == AlertCounts::default()
+    }
+}
+
+/// For `skip_serializing_if`: a count of 0 is left out of a status, and read back as 0.
+fn is_zero(count: &i32) -> bool {
+    *count == 0
 }

@@ -164,6 +164,7 @@ pub struct DiscoveredStatus {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
     /// Archived on GitHub.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
     /// Default branch.
     #[serde(skip_serializing_if = "Option::is_none")]
