@@ -38,9 +38,10 @@ pub const RESULT_LIFETIME: Duration = Duration::from_secs(60);
 /// expire.
 pub const LOOKAHEAD: Duration = Duration::from_secs(30);
 
-/// How long a batch waits for the reconciles of its Organization to gather before it is read, when fewer than a
-/// query's worth wait: reconciles come one after another as discovery describes repositories, and a query costs
-/// at least one point whatever it holds (measured at 10,000 repositories: 3 to 4 repositories a query without it).
+/// How long a batch waits at most for the reconciles of its Organization to gather before it is read, when fewer
+/// than a query's worth wait: reconciles come one after another as discovery describes repositories, and a query
+/// costs at least one point whatever it holds (measured at 10,000 repositories: 3 to 4 repositories a query without
+/// it). A batch that fills is read at once.
 pub const GATHER: Duration = Duration::from_millis(250);
 
 /// What a read of a repository's runs is for: another basis since the last read is a reason to read again, and a
@@ -128,6 +129,8 @@ pub struct RunsLoader {
 #[derive(Default)]
 struct OrganizationRuns {
     waiting: Memo<ObjectRef<Repository>, RunsAsk>,
+    /// Told when a query's worth wait, to end a batch's gathering.
+    filled: tokio::sync::Notify,
     /// Locked while a batch is read.
     held: tokio::sync::Mutex<HashMap<ObjectRef<Repository>, Held>>,
 }
@@ -177,16 +180,27 @@ impl RunsLoader {
     {
         let slot = self.by_organization.lock().entry(organization.to_owned()).or_default().clone();
         let object = asking.object.clone();
-        slot.waiting.insert(object.clone(), asking.clone());
+        let now_waiting = {
+            let mut waiting = slot.waiting.lock();
+            waiting.insert(object.clone(), asking.clone());
+            waiting.len()
+        };
+        if now_waiting >= MAX_RUNS_READS_PER_QUERY {
+            slot.filled.notify_waiters();
+        }
         let _waiting = Waiting { organization: &slot, object: object.clone() };
         let mut held = slot.held.lock().await;
         held.retain(|_, result| now.duration_since(result.at).unsigned_abs() < RESULT_LIFETIME);
         if let Some(result) = held.remove(&object).filter(|result| result.basis == asking.basis) {
             return Ok(result.runs);
         }
+        // Registered before the count is read, so that a batch filling in between is not missed.
+        let filled = slot.filled.notified();
+        tokio::pin!(filled);
+        filled.as_mut().enable();
         if slot.waiting.lock().len() < MAX_RUNS_READS_PER_QUERY && !self.gather.is_zero() {
             // The others arriving meanwhile wait behind `held`, and join this batch.
-            tokio::time::sleep(self.gather).await;
+            let _ = tokio::time::timeout(self.gather, filled).await;
         }
         let mut in_batch = HashSet::from([object]);
         let mut new = |ask: &RunsAsk| !held.contains_key(&ask.object) && in_batch.insert(ask.object.clone());
@@ -373,6 +387,36 @@ mod tests {
         loader.runs("one", ask("api", 1), many, at(0), |b| reader.read(b)).await.unwrap();
         loader.runs("two", ask("repo-1", 1), none, at(0), |b| reader.read(b)).await.unwrap();
         assert_eq!(*reader.sizes.lock().unwrap(), [MAX_RUNS_READS_PER_QUERY, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_gathers_until_a_query_is_full_or_the_gather_time_is_over() {
+        let gather = Duration::from_secs(3600);
+        for count in [MAX_RUNS_READS_PER_QUERY, 3] {
+            let (wake, _woken) = mpsc::unbounded();
+            let (loader, reader) = (Arc::new(RunsLoader::new(wake, gather)), Arc::new(Reader::default()));
+            let started = tokio::time::Instant::now();
+            let asking: Vec<_> = (0..count)
+                .map(|i| {
+                    let (loader, reader) = (loader.clone(), reader.clone());
+                    let name = format!("repo-{i}");
+                    tokio::spawn(
+                        async move { loader.runs("org", ask(&name, 1), none, at(0), |b| reader.read(b)).await },
+                    )
+                })
+                .collect();
+            for task in asking {
+                task.await.unwrap().unwrap();
+            }
+            // The clock is paused: it moves only when every task waits on it.
+            let waited = started.elapsed();
+            assert_eq!(*reader.sizes.lock().unwrap(), [count], "one query for all {count}");
+            if count == MAX_RUNS_READS_PER_QUERY {
+                assert!(waited < gather, "a full batch is read at once, not after {waited:?}");
+            } else {
+                assert!(waited >= gather, "a batch with room waits for more: {waited:?}");
+            }
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
