@@ -106,8 +106,10 @@ pub struct Row {
     /// How the last run ended, and its page.
     pub last_run: Option<(String, Option<String>)>,
     /// Open code-scanning alerts by severity.
+    #[serde(serialize_with = "every_severity")]
     pub code_scanning: AlertCounts,
     /// Open Dependabot alerts by severity.
+    #[serde(serialize_with = "every_severity")]
     pub dependabot: AlertCounts,
     /// Open secret-scanning alerts.
     pub secret_scanning: i32,
@@ -118,6 +120,14 @@ pub struct Row {
     /// The health measured, for the HTML page's trend chart.
     #[serde(skip)]
     pub health: Option<HealthStatus>,
+}
+
+/// Alert counts with every severity, 0 included: the report's readers sum and compare them (the Repository's
+/// status leaves zeros out).
+fn every_severity<S: serde::Serializer>(counts: &AlertCounts, serializer: S) -> Result<S::Ok, S::Error> {
+    let AlertCounts { critical, high, medium, low } = *counts;
+    let all = serde_json::json!({ "critical": critical, "high": high, "medium": medium, "low": low });
+    all.serialize(serializer)
 }
 
 /// How much attention a repository needs: the health it lacks (100 − score; 0 when unmeasured) plus weighted open

@@ -769,7 +769,7 @@ mod tests {
         let written = serde_json::to_value(WholeStatus::of(&repo)).unwrap();
         let conditions = [DISCOVERED, DETECTION_WARNING, READY, HEALTHY].map(condition);
         let expected = json!({
-            "fullName": "acme/api", "headSha": "abc", "archived": false, "observedGeneration": 2,
+            "fullName": "acme/api", "headSha": "abc", "observedGeneration": 2,
             "conditions": conditions,
         });
         assert_eq!(written, expected);
