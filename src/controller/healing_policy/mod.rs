@@ -24,7 +24,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
@@ -77,7 +77,9 @@ pub async fn run(
     };
     let controller = runtime::woken_by_their_organization(controller, &organizations).reconcile_on(changed);
     let evaluations = Evaluations::default();
-    let shared = Arc::new(Shared { repositories, organizations, evaluations, confirmed_on: Default::default() });
+    let policies = controller.store();
+    let shared =
+        Arc::new(Shared { policies, repositories, organizations, evaluations, confirmed_on: Default::default() });
     // Healing is priority work: it goes first when the budget runs short.
     let reconcile = |policy, ctx, shared| Purpose::Healing.scope(reconcile(policy, ctx, shared));
     runtime::run_reconciles(controller, shutdown, ctx, shared, reconcile).await;
@@ -86,6 +88,8 @@ pub async fn run(
 /// What reconciles share: the Repository objects and Organizations of this shard, and when each policy was last
 /// evaluated.
 struct Shared {
+    /// This controller's HealingPolicy objects.
+    policies: Store<HealingPolicy>,
     repositories: Cache<Repository>,
     organizations: Cache<Organization>,
     evaluations: Evaluations,
@@ -95,6 +99,24 @@ struct Shared {
 
 /// For each policy, the fingerprint of what its last evaluation read, and when it is due again.
 type Evaluations = Memo<ObjectRef<HealingPolicy>, (u64, Timestamp)>;
+
+/// Forgets what was remembered of deleted policies: their last evaluation and their security confirmations (one
+/// per selected repository). `live` policies exist, `exists` tells which; looked through only when more policies
+/// were evaluated than exist, so it costs nothing until one is deleted.
+fn forget_deleted_policies(
+    evaluations: &Evaluations,
+    confirmed_on: &security::ConfirmedOn,
+    live: usize,
+    exists: impl Fn(&ObjectRef<HealingPolicy>) -> bool,
+) {
+    let mut evaluated = evaluations.lock();
+    if evaluated.len() <= live {
+        return;
+    }
+    evaluated.retain(|policy, _| exists(policy));
+    drop(evaluated);
+    confirmed_on.lock().retain(|(policy, _), _| exists(policy));
+}
 
 /// How long to wait, when nothing the evaluation reads changed and it is not due yet.
 fn wait_before_evaluating(
@@ -110,6 +132,9 @@ fn wait_before_evaluating(
 /// One reconcile: observe the Organization and the selected repositories, decide and act per repository, write
 /// status.
 async fn reconcile(policy: Arc<HealingPolicy>, ctx: Arc<Context>, shared: Arc<Shared>) -> Result<Action, Error> {
+    // A deleted policy is not reconciled again: the next reconcile of another forgets it.
+    let exists = |key: &ObjectRef<HealingPolicy>| shared.policies.get(key).is_some();
+    forget_deleted_policies(&shared.evaluations, &shared.confirmed_on, shared.policies.len(), exists);
     if policy.spec.suspend || !runtime::owns_organization_of(&ctx, &shared.organizations, policy.as_ref()).await? {
         return Ok(Action::await_change());
     }
@@ -324,4 +349,36 @@ async fn announce(ctx: &Context, policy: &HealingPolicy, repo: &Repository, entr
     let refused = matches!(entry.outcome.as_str(), "Failed" | security_features::REFUSED);
     let event_type = if refused { EventType::Warning } else { EventType::Normal };
     publish_event(ctx, policy, Some(repo.object_ref(&())), event_type, &entry.action, &note, "Heal").await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::healing_policy::SecurityFeatures;
+
+    #[test]
+    fn a_deleted_policy_s_memos_are_forgotten_once_fewer_policies_exist_than_were_evaluated() {
+        let (kept, deleted) = (ObjectRef::new("kept").within("ns"), ObjectRef::new("deleted").within("ns"));
+        let (evaluations, confirmed_on) = (Evaluations::default(), security::ConfirmedOn::default());
+        let at = Timestamp::from_second(1_000_000).unwrap();
+        for policy in [&kept, &deleted] {
+            evaluations.insert(policy.clone(), (1, at));
+            for repo in ["api", "web"] {
+                confirmed_on.insert((policy.clone(), repo.into()), (SecurityFeatures::default(), at));
+            }
+        }
+        let looked_up = std::cell::Cell::new(0);
+        let exists = |policy: &ObjectRef<HealingPolicy>| {
+            looked_up.set(looked_up.get() + 1);
+            *policy == kept
+        };
+        forget_deleted_policies(&evaluations, &confirmed_on, 2, exists);
+        assert_eq!((evaluations.lock().len(), confirmed_on.lock().len(), looked_up.get()), (2, 4, 0), "both exist");
+
+        forget_deleted_policies(&evaluations, &confirmed_on, 1, exists);
+        assert_eq!(evaluations.lock().keys().collect::<Vec<_>>(), [&kept]);
+        let mut confirmed: Vec<_> = confirmed_on.lock().keys().cloned().collect();
+        confirmed.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(confirmed, [(kept.clone(), "api".to_owned()), (kept.clone(), "web".to_owned())]);
+    }
 }
