@@ -222,7 +222,7 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
         return Ok(Action::await_change());
     }
     let api: Api<BuildPlan> = Api::namespaced(ctx.client.clone(), &namespace_of(plan.as_ref())?);
-    finalizer(&api, BUILD_PLAN_FINALIZER, plan, |event| async {
+    let outcome = finalizer(&api, BUILD_PLAN_FINALIZER, plan, |event| async {
         match event {
             FinalizerEvent::Apply(plan) => apply(&plan, &ctx, &shared).await,
             FinalizerEvent::Cleanup(plan) => {
@@ -232,13 +232,31 @@ async fn reconcile(plan: Arc<BuildPlan>, ctx: Arc<Context>, shared: Arc<Shared>)
             }
         }
     })
-    .await
-    .map_err(|error| match error {
-        finalizer::Error::ApplyFailed(error) | finalizer::Error::CleanupFailed(error) => error,
-        finalizer::Error::AddFinalizer(error) | finalizer::Error::RemoveFinalizer(error) => Error::Kube(error),
+    .await;
+    finalizer_outcome(outcome)
+}
+
+/// When a plan whose finalizer could not be changed on a stale copy is looked at again, should the watch event of
+/// the change that made it stale not have come by then.
+const STALE_FINALIZERS_RECHECK: Duration = Duration::from_secs(5);
+
+/// What a reconcile under the finalizer comes to. The finalizer's JSON patch tests the finalizers of the copy it was
+/// made from: a copy older than a change of them (this process's own addition, not yet come through the watch)
+/// fails the test with 422, and the plan is looked at again once the change arrives, not counted as an error.
+fn finalizer_outcome(outcome: Result<Action, finalizer::Error<Error>>) -> Result<Action, Error> {
+    outcome.or_else(|error| match error {
+        finalizer::Error::AddFinalizer(kube::Error::Api(status))
+        | finalizer::Error::RemoveFinalizer(kube::Error::Api(status))
+            if status.code == 422 =>
+        {
+            tracing::debug!(message = %status.message, "finalizers changed since this copy; looking again");
+            Ok(Action::requeue(STALE_FINALIZERS_RECHECK))
+        }
+        finalizer::Error::ApplyFailed(error) | finalizer::Error::CleanupFailed(error) => Err(error),
+        finalizer::Error::AddFinalizer(error) | finalizer::Error::RemoveFinalizer(error) => Err(Error::Kube(error)),
         // Objects from the API server have names, and BUILD_PLAN_FINALIZER is a valid path segment.
         finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer => {
-            Error::MissingNamespace { kind: "BuildPlan".into(), name: String::new() }
+            Err(Error::MissingNamespace { kind: "BuildPlan".into(), name: String::new() })
         }
     })
 }
@@ -635,6 +653,20 @@ mod tests {
             dispatch_grace: Duration::from_secs(60),
             dispatch_recheck: Duration::from_secs(3),
         }
+    }
+
+    #[test]
+    fn a_finalizer_change_refused_for_a_stale_copy_is_looked_at_again_and_other_failures_are_errors() {
+        let refused =
+            |code: u16| kube::Error::Api(kube::core::Status::failure("test failed", "Invalid").with_code(code).boxed());
+        for stale in [finalizer::Error::AddFinalizer(refused(422)), finalizer::Error::RemoveFinalizer(refused(422))] {
+            assert_eq!(finalizer_outcome(Err(stale)).unwrap(), Action::requeue(STALE_FINALIZERS_RECHECK));
+        }
+        let forbidden = finalizer_outcome(Err(finalizer::Error::AddFinalizer(refused(403))));
+        assert!(matches!(forbidden, Err(Error::Kube(kube::Error::Api(status))) if status.code == 403));
+        let failed = finalizer_outcome(Err(finalizer::Error::ApplyFailed(Error::Kube(refused(422)))));
+        assert!(matches!(failed, Err(Error::Kube(_))), "a 422 of the plan's own work is an error");
+        assert_eq!(finalizer_outcome(Ok(Action::await_change())).unwrap(), Action::await_change());
     }
 
     fn run_of(entries: Vec<crate::crd::build_plan::RepositoryBuild>) -> BuildPlanStatus {
